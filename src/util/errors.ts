@@ -1,0 +1,30 @@
+// Errors that say what was wrong, where, and what was expected.
+
+/** A configuration value is invalid. The message names the key, the value received and what is allowed. */
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    readonly value: unknown,
+    readonly expected: string,
+  ) {
+    super(`invalid config: ${key} = ${JSON.stringify(value)}; expected ${expected}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A file (or one record of it) is malformed. The message names the file, the line or byte offset and the field. */
+export class FormatError extends Error {
+  constructor(
+    readonly file: string,
+    readonly where: string,
+    readonly reason: string,
+  ) {
+    super(`${file}${where ? `:${where}` : ''}: ${reason}`);
+    this.name = 'FormatError';
+  }
+}
+
+/** Throws a ConfigError unless `ok`. */
+export function check(ok: boolean, key: string, value: unknown, expected: string): asserts ok {
+  if (!ok) throw new ConfigError(key, value, expected);
+}
