@@ -42,11 +42,38 @@ export const MODEL_PRESETS = {
   /** Karpathy's stories260K (llama2.c), the real pretrained fixture. */
   stories260K: { ...DEFAULT_MODEL_CONFIG },
   /** A tiny model for fast unit tests. */
-  'tiny-test': { ...DEFAULT_MODEL_CONFIG, dim: 16, hiddenDim: 40, numLayers: 2, numHeads: 4, numKvHeads: 2, vocabSize: 64, maxSeqLen: 64 },
+  'tiny-test': {
+    ...DEFAULT_MODEL_CONFIG,
+    dim: 16,
+    hiddenDim: 40,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    vocabSize: 64,
+    maxSeqLen: 64,
+  },
   /** The benchmark shape: d=256, 4 layers, seq 256 (issue: training throughput). */
-  'bench-256': { ...DEFAULT_MODEL_CONFIG, dim: 256, hiddenDim: 688, numLayers: 4, numHeads: 8, numKvHeads: 8, vocabSize: 512, maxSeqLen: 256 },
+  'bench-256': {
+    ...DEFAULT_MODEL_CONFIG,
+    dim: 256,
+    hiddenDim: 688,
+    numLayers: 4,
+    numHeads: 8,
+    numKvHeads: 8,
+    vocabSize: 512,
+    maxSeqLen: 256,
+  },
   /** The stories15M shape (Llama-2 32k tokenizer). */
-  stories15M: { ...DEFAULT_MODEL_CONFIG, dim: 288, hiddenDim: 768, numLayers: 6, numHeads: 6, numKvHeads: 6, vocabSize: 32000, maxSeqLen: 256 },
+  stories15M: {
+    ...DEFAULT_MODEL_CONFIG,
+    dim: 288,
+    hiddenDim: 768,
+    numLayers: 6,
+    numHeads: 6,
+    numKvHeads: 6,
+    vocabSize: 32000,
+    maxSeqLen: 256,
+  },
 } satisfies Record<string, ModelConfig>;
 
 export type ModelPreset = keyof typeof MODEL_PRESETS;
@@ -54,19 +81,42 @@ export type ModelPreset = keyof typeof MODEL_PRESETS;
 const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
 
 /** Merges `partial` over the defaults (or a preset) and validates every field. */
-export function resolveModelConfig(partial: Partial<ModelConfig> = {}, preset?: ModelPreset): Readonly<ModelConfig> {
-  if (preset !== undefined) check(preset in MODEL_PRESETS, 'preset', preset, `one of ${Object.keys(MODEL_PRESETS).join(', ')}`);
+export function resolveModelConfig(
+  partial: Partial<ModelConfig> = {},
+  preset?: ModelPreset,
+): Readonly<ModelConfig> {
+  if (preset !== undefined)
+    check(preset in MODEL_PRESETS, 'preset', preset, `one of ${Object.keys(MODEL_PRESETS).join(', ')}`);
   const base = preset ? MODEL_PRESETS[preset] : DEFAULT_MODEL_CONFIG;
   const known = new Set(Object.keys(DEFAULT_MODEL_CONFIG));
-  for (const k of Object.keys(partial)) check(known.has(k), k, (partial as Record<string, unknown>)[k], `a known key (${[...known].join(', ')})`);
+  for (const k of Object.keys(partial))
+    check(known.has(k), k, (partial as Record<string, unknown>)[k], `a known key (${[...known].join(', ')})`);
   const c: ModelConfig = { ...base, ...partial };
-  for (const k of ['dim', 'hiddenDim', 'numLayers', 'numHeads', 'numKvHeads', 'vocabSize', 'maxSeqLen'] as const) {
+  for (const k of [
+    'dim',
+    'hiddenDim',
+    'numLayers',
+    'numHeads',
+    'numKvHeads',
+    'vocabSize',
+    'maxSeqLen',
+  ] as const) {
     check(isPosInt(c[k]), k, c[k], 'a positive integer');
   }
   check(c.dim % c.numHeads === 0, 'dim', c.dim, `a multiple of numHeads (${c.numHeads})`);
   check(c.numHeads % c.numKvHeads === 0, 'numKvHeads', c.numKvHeads, `a divisor of numHeads (${c.numHeads})`);
-  check((c.dim / c.numHeads) % 2 === 0, 'dim', c.dim, `dim / numHeads even (RoPE rotates pairs), got head size ${c.dim / c.numHeads}`);
-  check(typeof c.normEps === 'number' && c.normEps > 0 && c.normEps < 1, 'normEps', c.normEps, 'a number in (0, 1)');
+  check(
+    (c.dim / c.numHeads) % 2 === 0,
+    'dim',
+    c.dim,
+    `dim / numHeads even (RoPE rotates pairs), got head size ${c.dim / c.numHeads}`,
+  );
+  check(
+    typeof c.normEps === 'number' && c.normEps > 0 && c.normEps < 1,
+    'normEps',
+    c.normEps,
+    'a number in (0, 1)',
+  );
   check(typeof c.ropeTheta === 'number' && c.ropeTheta > 1, 'ropeTheta', c.ropeTheta, 'a number > 1');
   check(typeof c.tiedEmbeddings === 'boolean', 'tiedEmbeddings', c.tiedEmbeddings, 'a boolean');
   return Object.freeze(c);

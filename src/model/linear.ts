@@ -31,7 +31,8 @@ export class Linear implements LinearLike {
     readonly weight: tf.Variable,
     readonly name = 'linear',
   ) {
-    if (weight.rank !== 2) throw new Error(`${name}: weight must be 2-D (in, out), got shape [${weight.shape}]`);
+    if (weight.rank !== 2)
+      throw new Error(`${name}: weight must be 2-D (in, out), got shape [${weight.shape}]`);
     [this.inFeatures, this.outFeatures] = weight.shape as [number, number];
   }
 

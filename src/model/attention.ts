@@ -1,0 +1,71 @@
+// Causal self-attention with grouped-query heads (llama2.c `kv_mul`), RoPE, and an optional KV cache.
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from './config.js';
+import type { KVCache } from './kv-cache.js';
+import type { LinearContext, LinearLike } from './linear.js';
+import type { Rope } from './rope.js';
+
+/** Additive value that removes a key from a query's attention (finite, so fully masked rows stay NaN-free). */
+export const MASKED = -1e9;
+
+export interface AttentionInput {
+  /** Tokens per sequence in this call. */
+  T: number;
+  /** Position of the first token (the cache length when decoding). */
+  pos: number;
+  /** Extra additive mask (B, T, pos + T), e.g. step skipping; added to the causal mask. */
+  attnMask?: tf.Tensor3D;
+  cache?: KVCache;
+  layer: number;
+  ctx?: LinearContext;
+}
+
+export class Attention {
+  readonly nh: number;
+  readonly nkv: number;
+  readonly hs: number;
+
+  constructor(
+    config: ModelConfig,
+    public q: LinearLike,
+    public k: LinearLike,
+    public v: LinearLike,
+    public o: LinearLike,
+  ) {
+    this.nh = config.numHeads;
+    this.nkv = config.numKvHeads;
+    this.hs = config.dim / config.numHeads;
+  }
+
+  /** x: (B·T, d) → (B·T, d). */
+  apply(x: tf.Tensor2D, rope: Rope, { T, pos, attnMask, cache, layer, ctx }: AttentionInput): tf.Tensor2D {
+    const { nh, nkv, hs } = this;
+    const B = x.shape[0] / T;
+    const group = nh / nkv;
+    const q = rope.apply(tf.reshape(this.q.apply(x, ctx), [B, T, nh, hs]) as tf.Tensor4D, pos); // (B, T, nh, hs)
+    const k = rope.apply(tf.reshape(this.k.apply(x, ctx), [B, T, nkv, hs]) as tf.Tensor4D, pos); // (B, T, nkv, hs)
+    const v = tf.reshape(this.v.apply(x, ctx), [B, T, nkv, hs]) as tf.Tensor4D; // (B, T, nkv, hs)
+    let kh = tf.transpose(k, [0, 2, 1, 3]) as tf.Tensor4D; // (B, nkv, T, hs)
+    let vh = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D; // (B, nkv, T, hs)
+    if (cache) [kh, vh] = cache.append(layer, kh, vh); // (B, nkv, S, hs), S = pos + T
+    const S = kh.shape[2];
+
+    // Query heads h = kv·group + g share kv head `kv`: fold the group into the query rows.
+    const qh = tf.reshape(tf.transpose(q, [0, 2, 1, 3]), [B * nkv, group * T, hs]); // (B·nkv, group·T, hs)
+    const kT = tf.transpose(tf.reshape(kh, [B * nkv, S, hs]), [0, 2, 1]); // (B·nkv, hs, S)
+    const scores = tf.reshape(tf.mul(tf.matMul(qh, kT), 1 / Math.sqrt(hs)), [B, nkv, group, T, S]);
+    let masked: tf.Tensor = tf.add(scores, causalMask(T, pos, S)); // (B, nkv, group, T, S)
+    if (attnMask) masked = tf.add(masked, tf.reshape(attnMask, [B, 1, 1, T, S]));
+    const att = tf.reshape(tf.softmax(masked), [B * nkv, group * T, S]); // (B·nkv, group·T, S)
+    const y = tf.matMul(att, tf.reshape(vh, [B * nkv, S, hs])); // (B·nkv, group·T, hs)
+    const yh = tf.transpose(tf.reshape(y, [B, nh, T, hs]), [0, 2, 1, 3]); // (B, T, nh, hs)
+    return this.o.apply(tf.reshape(yh, [B * T, nh * hs]) as tf.Tensor2D, ctx); // (B·T, d)
+  }
+}
+
+/** (T, S) additive mask: query i (at position pos + i) sees keys j ≤ pos + i. */
+export function causalMask(T: number, pos: number, S: number): tf.Tensor2D {
+  const m = new Float32Array(T * S);
+  for (let i = 0; i < T; i++) for (let j = pos + i + 1; j < S; j++) m[i * S + j] = MASKED;
+  return tf.tensor2d(m, [T, S]);
+}

@@ -1,0 +1,36 @@
+// One pre-norm residual block: x + attn(norm(x)), then x + mlp(norm(x)) (nanoGPT Block, llama2.c layer loop).
+import * as tf from '@tensorflow/tfjs';
+import type { Attention, AttentionInput } from './attention.js';
+import type { Mlp } from './mlp.js';
+import type { RMSNorm } from './norm.js';
+import type { Rope } from './rope.js';
+
+export class Block {
+  constructor(
+    readonly attnNorm: RMSNorm,
+    readonly attn: Attention,
+    readonly mlpNorm: RMSNorm,
+    readonly mlp: Mlp,
+  ) {}
+
+  /** x: (B·T, d) → (B·T, d). */
+  apply(x: tf.Tensor2D, rope: Rope, input: AttentionInput): tf.Tensor2D {
+    const h = tf.add(x, this.attn.apply(this.attnNorm.apply(x), rope, input)) as tf.Tensor2D;
+    return tf.add(h, this.mlp.apply(this.mlpNorm.apply(h), input.ctx)) as tf.Tensor2D;
+  }
+
+  dispose(): void {
+    this.attnNorm.dispose();
+    this.mlpNorm.dispose();
+    for (const l of [
+      this.attn.q,
+      this.attn.k,
+      this.attn.v,
+      this.attn.o,
+      this.mlp.gate,
+      this.mlp.up,
+      this.mlp.down,
+    ])
+      l.dispose();
+  }
+}

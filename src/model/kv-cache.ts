@@ -1,0 +1,45 @@
+// The key/value cache of incremental decoding (llama2.c RunState key_cache / value_cache).
+import * as tf from '@tensorflow/tfjs';
+
+/** Per-layer keys and values of the positions seen so far: each (B, kvHeads, length, hs). */
+export class KVCache {
+  readonly keys: (tf.Tensor4D | null)[];
+  readonly values: (tf.Tensor4D | null)[];
+  /** Number of positions cached (the next token's position). */
+  length = 0;
+
+  constructor(
+    readonly numLayers: number,
+    readonly batchSize: number,
+  ) {
+    this.keys = new Array(numLayers).fill(null);
+    this.values = new Array(numLayers).fill(null);
+  }
+
+  /**
+   * Appends this step's keys/values for `layer` and returns the full ones. The cache keeps its own
+   * references (outside any tidy), and the previous tensors are released.
+   */
+  append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
+    const oldK = this.keys[layer];
+    const oldV = this.values[layer];
+    const newK = tf.keep(oldK ? tf.concat([oldK, k], 2) : tf.clone(k)); // (B, kvH, len + T, hs)
+    const newV = tf.keep(oldV ? tf.concat([oldV, v], 2) : tf.clone(v));
+    oldK?.dispose();
+    oldV?.dispose();
+    this.keys[layer] = newK;
+    this.values[layer] = newV;
+    return [newK, newV];
+  }
+
+  dispose(): void {
+    for (const t of [...this.keys, ...this.values]) t?.dispose();
+    this.keys.fill(null);
+    this.values.fill(null);
+    this.length = 0;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

@@ -1,0 +1,333 @@
+// The Llama-style decoder: token embedding → blocks → final RMSNorm → head (tied to the embedding or not).
+// Plain classes over tf.Variables (no tfjs-layers). It knows nothing about experts: they attach by replacing
+// the LinearLike in a slot (see `linearSlots`), the way PEFT wraps nn.Linear.
+import * as tf from '@tensorflow/tfjs';
+import { Attention } from './attention.js';
+import { Block } from './block.js';
+import { headSize, type ModelConfig, resolveModelConfig } from './config.js';
+import { initWeights } from './init.js';
+import { KVCache } from './kv-cache.js';
+import { Linear, type LinearContext, type LinearLike } from './linear.js';
+import { Mlp } from './mlp.js';
+import { RMSNorm } from './norm.js';
+import { Rope } from './rope.js';
+
+/** The projections of a block, by the names experts target. */
+export const LINEAR_MODULES = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
+export type LinearModule = (typeof LINEAR_MODULES)[number];
+
+/** A place in the model that holds a projection; experts replace what is there. */
+export interface LinearSlot {
+  /** Dotted path, e.g. `blocks.3.attn.q`. */
+  readonly path: string;
+  readonly module: LinearModule;
+  readonly layer: number;
+  get(): LinearLike;
+  set(linear: LinearLike): void;
+}
+
+export interface ForwardOptions {
+  /** Extra additive attention mask (B, T, pos + T): 0 to keep, `MASKED` to hide (step skipping). */
+  attnMask?: tf.Tensor3D;
+  /** Passed untouched to every linear (expert routing). */
+  ctx?: LinearContext;
+}
+
+export interface BuildOptions {
+  /** Whether the base weights are trainable (full fine-tuning / pretraining). Default false: frozen. */
+  trainable?: boolean;
+}
+
+export class Transformer {
+  config: Readonly<ModelConfig>;
+  /** Trainable rows appended to the vocabulary (added special tokens), (n, d); null when none. */
+  addedEmbedding: tf.Variable | null = null;
+  /** Head columns of the added tokens when the head is untied, (d, n). */
+  addedHead: tf.Variable | null = null;
+  readonly rope: Rope;
+
+  private constructor(
+    config: Readonly<ModelConfig>,
+    /** (vocab, d) */
+    readonly embedding: tf.Variable,
+    readonly blocks: Block[],
+    readonly finalNorm: RMSNorm,
+    /** Untied output head (d, vocab), or null when tied to the embedding. */
+    readonly head: Linear | null,
+  ) {
+    this.config = config;
+    this.rope = new Rope(headSize(config), config.maxSeqLen, config.ropeTheta);
+  }
+
+  /** Builds a model from named weights (`embedding`, `blocks.L.attn.q.weight` (in, out), …); takes ownership. */
+  static fromWeights(
+    config: Readonly<ModelConfig>,
+    weights: Map<string, tf.Tensor>,
+    options: BuildOptions = {},
+  ): Transformer {
+    const trainable = options.trainable ?? false;
+    const take = (name: string, shape: number[]): tf.Variable => {
+      const t = weights.get(name);
+      if (!t) throw new Error(`missing weight ${name} (expected shape [${shape}])`);
+      if (t.shape.join() !== shape.join())
+        throw new Error(`weight ${name}: expected shape [${shape}], got [${t.shape}]`);
+      const v = tf.variable(t, trainable);
+      t.dispose();
+      return v;
+    };
+    const { dim, hiddenDim, numLayers, vocabSize } = config;
+    const kvDim = headSize(config) * config.numKvHeads;
+    const lin = (name: string, i: number, o: number) => new Linear(take(`${name}.weight`, [i, o]), name);
+    const blocks: Block[] = [];
+    for (let l = 0; l < numLayers; l++) {
+      const p = `blocks.${l}`;
+      const attn = new Attention(
+        config,
+        lin(`${p}.attn.q`, dim, dim),
+        lin(`${p}.attn.k`, dim, kvDim),
+        lin(`${p}.attn.v`, dim, kvDim),
+        lin(`${p}.attn.o`, dim, dim),
+      );
+      const mlp = new Mlp(
+        lin(`${p}.mlp.gate`, dim, hiddenDim),
+        lin(`${p}.mlp.up`, dim, hiddenDim),
+        lin(`${p}.mlp.down`, hiddenDim, dim),
+      );
+      blocks.push(
+        new Block(
+          new RMSNorm(take(`${p}.attnNorm.weight`, [dim]), config.normEps),
+          attn,
+          new RMSNorm(take(`${p}.mlpNorm.weight`, [dim]), config.normEps),
+          mlp,
+        ),
+      );
+    }
+    const embedding = take('embedding', [vocabSize, dim]);
+    const finalNorm = new RMSNorm(take('finalNorm.weight', [dim]), config.normEps);
+    const head = config.tiedEmbeddings ? null : lin('head', dim, vocabSize);
+    return new Transformer(config, embedding, blocks, finalNorm, head);
+  }
+
+  /** A freshly initialised model (seeded); trainable by default, for pretraining. */
+  static init(
+    config: Partial<ModelConfig> | Readonly<ModelConfig>,
+    seed: string | number = 0,
+    options: BuildOptions = { trainable: true },
+  ): Transformer {
+    const resolved = resolveModelConfig(config);
+    return Transformer.fromWeights(resolved, initWeights(resolved, seed), options);
+  }
+
+  // ---------------------------------------------------------------- forward
+
+  /** Embedding table including added rows, (vocab, d). */
+  private table(): tf.Tensor2D {
+    const e = this.embedding as tf.Tensor2D;
+    return this.addedEmbedding ? tf.concat([e, this.addedEmbedding as tf.Tensor2D], 0) : e;
+  }
+
+  /** Final hidden states → logits: (N, d) → (N, vocab). */
+  private project(h: tf.Tensor2D): tf.Tensor2D {
+    if (!this.head) return tf.matMul(h, tf.transpose(this.table())); // tied: (N, d)·(d, vocab)
+    const logits = this.head.apply(h); // (N, vocab₀)
+    return this.addedHead
+      ? (tf.concat([logits, tf.matMul(h, this.addedHead as tf.Tensor2D)], 1) as tf.Tensor2D)
+      : logits;
+  }
+
+  /** ids (B, T) int32 → hidden states (B·T, d) after the final norm. Pure: call inside a tidy. */
+  hidden(ids: tf.Tensor2D, options: ForwardOptions = {}, cache?: KVCache): tf.Tensor2D {
+    const [B, T] = ids.shape;
+    const pos = cache ? cache.length : 0;
+    let x = tf.gather(this.table(), tf.reshape(ids, [B * T])) as tf.Tensor2D; // (B·T, d)
+    for (let l = 0; l < this.blocks.length; l++) {
+      x = this.blocks[l].apply(x, this.rope, {
+        T,
+        pos,
+        attnMask: options.attnMask,
+        cache,
+        layer: l,
+        ctx: options.ctx,
+      });
+    }
+    if (cache) cache.length += T;
+    return this.finalNorm.apply(x);
+  }
+
+  /** ids (B, T) int32 → logits (B·T, vocab). Pure (call inside a tidy); used by training. */
+  forward(ids: tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor2D {
+    return this.project(this.hidden(ids, options));
+  }
+
+  /** Public, tidied: host ids (B rows of equal length T) → logits (B, T, vocab). Ids are range-checked. */
+  logits(ids: readonly (readonly number[])[], options: ForwardOptions = {}): tf.Tensor3D {
+    const input = this.idsTensor(ids);
+    const out = tf.tidy(
+      'logits',
+      () =>
+        tf.reshape(this.forward(input, options), [
+          ids.length,
+          ids[0].length,
+          this.config.vocabSize,
+        ]) as tf.Tensor3D,
+    );
+    input.dispose();
+    return out;
+  }
+
+  /** A KV cache for `batchSize` sequences decoded together. */
+  newCache(batchSize = 1): KVCache {
+    return new KVCache(this.config.numLayers, batchSize);
+  }
+
+  /**
+   * Incremental decoding: runs `ids` (B rows of T new tokens, at positions cache.length …) through the model,
+   * appends their keys/values to `cache`, and returns the logits of each row's last token, (B, vocab).
+   */
+  decode(ids: readonly (readonly number[])[], cache: KVCache, options: ForwardOptions = {}): tf.Tensor2D {
+    if (ids.length !== cache.batchSize)
+      throw new Error(`decode: ${ids.length} rows for a cache of batch ${cache.batchSize}`);
+    if (cache.length + ids[0].length > this.config.maxSeqLen) {
+      throw new Error(
+        `decode: position ${cache.length + ids[0].length} exceeds maxSeqLen ${this.config.maxSeqLen}`,
+      );
+    }
+    const input = this.idsTensor(ids);
+    const out = tf.tidy('decode', () => {
+      const [B, T] = input.shape;
+      const h = this.hidden(input, options, cache); // (B·T, d)
+      const last = tf.reshape(tf.slice(tf.reshape(h, [B, T, -1]), [0, T - 1, 0], [B, 1, -1]), [
+        B,
+        -1,
+      ]) as tf.Tensor2D; // (B, d)
+      return this.project(last); // (B, vocab)
+    });
+    input.dispose();
+    return out;
+  }
+
+  /** Host ids → int32 tensor (B, T), checking shape and range. */
+  idsTensor(ids: readonly (readonly number[])[]): tf.Tensor2D {
+    const B = ids.length;
+    if (B === 0 || ids[0].length === 0)
+      throw new Error('ids: expected at least one row of at least one token');
+    const T = ids[0].length;
+    const V = this.config.vocabSize;
+    const flat = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) {
+      if (ids[b].length !== T) throw new Error(`ids: row ${b} has ${ids[b].length} tokens, row 0 has ${T}`);
+      for (let t = 0; t < T; t++) {
+        const id = ids[b][t];
+        if (!Number.isInteger(id) || id < 0 || id >= V)
+          throw new Error(`token id out of range at [${b}][${t}]: ${id}; expected an integer in [0, ${V})`);
+        flat[b * T + t] = id;
+      }
+    }
+    return tf.tensor2d(flat, [B, T], 'int32');
+  }
+
+  // ---------------------------------------------------------------- vocabulary growth
+
+  /**
+   * Appends `n` token rows (new special tokens), initialised to the mean of the existing embedding
+   * (and head columns when untied). The new rows are trainable; the rest keeps its trainability.
+   */
+  addTokens(n: number): void {
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`addTokens: n must be a positive integer, got ${n}`);
+    const grow = (old: tf.Variable | null, base: tf.Tensor, axis: 0 | 1) =>
+      tf.tidy(() => {
+        const mean = tf.mean(base, axis, true); // (1, d) or (d, 1)
+        const rows = axis === 0 ? tf.tile(mean, [n, 1]) : tf.tile(mean, [1, n]);
+        return tf.variable(old ? tf.concat([old, rows], axis) : rows, true);
+      });
+    const oldE = this.addedEmbedding;
+    this.addedEmbedding = grow(oldE, this.embedding, 0);
+    oldE?.dispose();
+    if (this.head) {
+      const oldH = this.addedHead;
+      this.addedHead = grow(oldH, this.head.weight, 1);
+      oldH?.dispose();
+    }
+    this.config = Object.freeze({ ...this.config, vocabSize: this.config.vocabSize + n });
+  }
+
+  // ---------------------------------------------------------------- parameters
+
+  /** Every projection slot, in layer order then q, k, v, o, gate, up, down. */
+  linearSlots(): LinearSlot[] {
+    const slots: LinearSlot[] = [];
+    this.blocks.forEach((b, layer) => {
+      const owners = {
+        q: b.attn,
+        k: b.attn,
+        v: b.attn,
+        o: b.attn,
+        gate: b.mlp,
+        up: b.mlp,
+        down: b.mlp,
+      } as const;
+      for (const module of LINEAR_MODULES) {
+        const owner = owners[module] as unknown as Record<LinearModule, LinearLike>;
+        const part = module === 'gate' || module === 'up' || module === 'down' ? 'mlp' : 'attn';
+        slots.push({
+          path: `blocks.${layer}.${part}.${module}`,
+          module,
+          layer,
+          get: () => owner[module],
+          set: (l) => (owner[module] = l),
+        });
+      }
+    });
+    return slots;
+  }
+
+  /** All variables by dotted path (tinygrad get_state_dict), in a fixed order. */
+  namedVariables(): Map<string, tf.Variable> {
+    const out = new Map<string, tf.Variable>();
+    out.set('embedding', this.embedding);
+    if (this.addedEmbedding) out.set('addedEmbedding', this.addedEmbedding);
+    const slots = this.linearSlots();
+    this.blocks.forEach((b, l) => {
+      out.set(`blocks.${l}.attnNorm.weight`, b.attnNorm.weight);
+      out.set(`blocks.${l}.mlpNorm.weight`, b.mlpNorm.weight);
+    });
+    for (const s of slots) for (const [k, v] of s.get().namedVariables()) out.set(`${s.path}.${k}`, v);
+    out.set('finalNorm.weight', this.finalNorm.weight);
+    if (this.head) out.set('head.weight', this.head.weight);
+    if (this.addedHead) out.set('addedHead', this.addedHead);
+    return out;
+  }
+
+  /** The variables training updates, in a stable order (optimizer moments are kept by position). */
+  trainableVariables(): tf.Variable[] {
+    return [...this.namedVariables().values()].filter((v) => v.trainable);
+  }
+
+  /** Sets whether the base weights (everything but added token rows and adapters) are trainable. */
+  setBaseTrainable(trainable: boolean): void {
+    const base: tf.Variable[] = [this.embedding, this.finalNorm.weight];
+    for (const b of this.blocks) base.push(b.attnNorm.weight, b.mlpNorm.weight);
+    for (const s of this.linearSlots()) {
+      const l = s.get();
+      if (l instanceof Linear) base.push(l.weight);
+    }
+    if (this.head) base.push(this.head.weight);
+    for (const v of base) v.trainable = trainable;
+  }
+
+  /** Number of scalar parameters (all, or trainable only). */
+  parameterCount(trainableOnly = false): number {
+    const vars = trainableOnly ? this.trainableVariables() : [...this.namedVariables().values()];
+    return vars.reduce((n, v) => n + v.size, 0);
+  }
+
+  dispose(): void {
+    this.embedding.dispose();
+    this.addedEmbedding?.dispose();
+    this.addedHead?.dispose();
+    for (const b of this.blocks) b.dispose();
+    this.finalNorm.dispose();
+    this.head?.dispose();
+    this.rope.dispose();
+  }
+}
