@@ -18,6 +18,11 @@ export interface LinearLike {
   apply(x: tf.Tensor2D, ctx?: LinearContext): tf.Tensor2D;
   /** Every variable this projection owns, by dotted name relative to the projection (`weight`, `stepA`, …). */
   namedVariables(): Map<string, tf.Variable>;
+  /**
+   * The one (in, out) matrix this projection equals for tokens routed as in `ctx` (experts merged into the
+   * base, PEFT-style), used by single-sequence decoding. Owned (and cached) by the linear: do not dispose.
+   */
+  weightFor(ctx?: LinearContext): tf.Tensor2D;
   dispose(): void;
 }
 
@@ -42,6 +47,10 @@ export class Linear implements LinearLike {
 
   namedVariables(): Map<string, tf.Variable> {
     return new Map([['weight', this.weight]]);
+  }
+
+  weightFor(): tf.Tensor2D {
+    return this.weight as tf.Tensor2D;
   }
 
   dispose(): void {

@@ -1,0 +1,279 @@
+// Decoders: the engines that turn the next tokens of a sequence into next-token logits, keeping the KV cache.
+// `TensorDecoder` runs the model's tfjs graph (any batch, any backend, the GPU path). `HostDecoder` runs one
+// sequence through the same math as llama2.c's run.c on host Float32Arrays: a small model's tfjs decode step is
+// dispatch-bound (~250 ops × 10–25 µs, tfjs-notes.md), while this path issues no op per token at all.
+import type { LinearContext } from '../model/linear.js';
+import type { Transformer } from '../model/transformer.js';
+
+export interface Decoder {
+  /** Number of positions consumed so far. */
+  readonly position: number;
+  /** Feeds `ids` (one row per sequence, equal lengths) and returns each row's next-token logits. */
+  step(ids: readonly (readonly number[])[]): Float32Array[];
+  /** Changes the routing context (e.g. the active step expert) for the following tokens. */
+  setContext(ctx: LinearContext | undefined, key?: string): void;
+  dispose(): void;
+}
+
+/** Decodes through `Transformer.decode` (tfjs ops, KV cache of tensors). */
+export class TensorDecoder implements Decoder {
+  private readonly cache;
+  private ctx: LinearContext | undefined;
+
+  constructor(
+    private readonly model: Transformer,
+    batchSize = 1,
+    ctx?: LinearContext,
+  ) {
+    this.cache = model.newCache(batchSize);
+    this.ctx = ctx;
+  }
+
+  get position(): number {
+    return this.cache.length;
+  }
+
+  step(ids: readonly (readonly number[])[]): Float32Array[] {
+    const logits = this.model.decode(ids, this.cache, { ctx: this.ctx }); // (B, vocab)
+    const flat = logits.dataSync() as Float32Array;
+    logits.dispose();
+    const V = logits.shape[1];
+    return ids.map((_, b) => flat.slice(b * V, (b + 1) * V));
+  }
+
+  setContext(ctx: LinearContext | undefined): void {
+    this.ctx = ctx;
+  }
+
+  dispose(): void {
+    this.cache.dispose();
+  }
+}
+
+/** Host copies of one routing's weights, all (in, out) row-major. */
+interface LayerWeights {
+  attnNorm: Float32Array;
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  o: Float32Array;
+  mlpNorm: Float32Array;
+  gate: Float32Array;
+  up: Float32Array;
+  down: Float32Array;
+}
+
+interface HostWeights {
+  /** (vocab, d), added rows included */
+  embedding: Float32Array;
+  layers: LayerWeights[];
+  finalNorm: Float32Array;
+  /** (d, vocab) when untied; null when tied to the embedding */
+  head: Float32Array | null;
+}
+
+const read = (t: { dataSync(): ArrayLike<number> }) => Float32Array.from(t.dataSync());
+
+/** Single-sequence decoding on the host, llama2.c style: preallocated KV cache updated in place. */
+export class HostDecoder implements Decoder {
+  position = 0;
+  private weights: HostWeights;
+  private readonly byKey = new Map<string, HostWeights>();
+  private readonly keyCache: Float32Array; // (layers, maxSeqLen, kvDim)
+  private readonly valueCache: Float32Array;
+  private readonly cos2: Float32Array; // (maxSeqLen, hs)
+  private readonly sin2: Float32Array;
+  // scratch buffers (llama2.c RunState)
+  private readonly x: Float32Array;
+  private readonly xb: Float32Array;
+  private readonly q: Float32Array;
+  private readonly att: Float32Array;
+  private readonly hb: Float32Array;
+  private readonly hb2: Float32Array;
+
+  constructor(
+    private readonly model: Transformer,
+    ctx?: LinearContext,
+    key = 'default',
+  ) {
+    const c = model.config;
+    const kvDim = (c.dim / c.numHeads) * c.numKvHeads;
+    this.keyCache = new Float32Array(c.numLayers * c.maxSeqLen * kvDim);
+    this.valueCache = new Float32Array(c.numLayers * c.maxSeqLen * kvDim);
+    this.cos2 = read(model.rope.cos2);
+    this.sin2 = read(model.rope.sin2);
+    this.x = new Float32Array(c.dim);
+    this.xb = new Float32Array(c.dim);
+    this.q = new Float32Array(c.dim);
+    this.att = new Float32Array(c.maxSeqLen);
+    this.hb = new Float32Array(c.hiddenDim);
+    this.hb2 = new Float32Array(c.hiddenDim);
+    this.weights = this.snapshot(ctx);
+    this.byKey.set(key, this.weights);
+  }
+
+  /** Copies the weights that apply under `ctx` (experts merged) to the host. */
+  private snapshot(ctx?: LinearContext): HostWeights {
+    const m = this.model;
+    const slots = m.linearSlots();
+    const w = (layer: number, module: string) =>
+      read(
+        slots
+          .find((s) => s.layer === layer && s.module === module)!
+          .get()
+          .weightFor(ctx),
+      );
+    const layers = m.blocks.map((b, l) => ({
+      attnNorm: read(b.attnNorm.weight),
+      q: w(l, 'q'),
+      k: w(l, 'k'),
+      v: w(l, 'v'),
+      o: w(l, 'o'),
+      mlpNorm: read(b.mlpNorm.weight),
+      gate: w(l, 'gate'),
+      up: w(l, 'up'),
+      down: w(l, 'down'),
+    }));
+    const embedding = new Float32Array(m.config.vocabSize * m.config.dim);
+    embedding.set(read(m.embedding));
+    if (m.addedEmbedding) embedding.set(read(m.addedEmbedding), m.embedding.size);
+    let head: Float32Array | null = null;
+    if (m.head) {
+      const base = read(m.head.weight); // (d, vocab₀)
+      const added = m.addedHead ? read(m.addedHead) : new Float32Array(0); // (d, n)
+      const V0 = m.head.outFeatures;
+      const n = added.length / m.config.dim;
+      head = new Float32Array(m.config.dim * (V0 + n));
+      for (let i = 0; i < m.config.dim; i++) {
+        head.set(base.subarray(i * V0, (i + 1) * V0), i * (V0 + n));
+        head.set(added.subarray(i * n, (i + 1) * n), i * (V0 + n) + V0);
+      }
+    }
+    return { embedding, layers, finalNorm: read(m.finalNorm.weight), head };
+  }
+
+  setContext(ctx: LinearContext | undefined, key = JSON.stringify(ctx ?? null)): void {
+    let w = this.byKey.get(key);
+    if (!w) this.byKey.set(key, (w = this.snapshot(ctx)));
+    this.weights = w;
+  }
+
+  step(ids: readonly (readonly number[])[]): Float32Array[] {
+    if (ids.length !== 1) throw new Error(`HostDecoder decodes one sequence; got ${ids.length} rows`);
+    let logits: Float32Array = new Float32Array(0);
+    for (const id of ids[0]) logits = this.forward(id);
+    return [logits];
+  }
+
+  /** One token at `position` → logits (run.c `forward`). */
+  private forward(token: number): Float32Array {
+    const c = this.model.config;
+    const { dim, hiddenDim, numHeads: nh, numKvHeads: nkv, vocabSize: V, maxSeqLen } = c;
+    if (!Number.isInteger(token) || token < 0 || token >= V)
+      throw new Error(`token id out of range: ${token}; expected an integer in [0, ${V})`);
+    const pos = this.position;
+    if (pos >= maxSeqLen) throw new Error(`decode: position ${pos + 1} exceeds maxSeqLen ${maxSeqLen}`);
+    const hs = dim / nh;
+    const kvDim = hs * nkv;
+    const group = nh / nkv;
+    const { x, xb, q, att, hb, hb2 } = this;
+    const W = this.weights;
+    x.set(W.embedding.subarray(token * dim, (token + 1) * dim));
+    const cos = this.cos2.subarray(pos * hs, (pos + 1) * hs);
+    const sin = this.sin2.subarray(pos * hs, (pos + 1) * hs);
+    const scale = 1 / Math.sqrt(hs);
+    for (let l = 0; l < W.layers.length; l++) {
+      const L = W.layers[l];
+      rmsnorm(xb, x, L.attnNorm, c.normEps);
+      const cacheOff = (l * maxSeqLen + pos) * kvDim;
+      const k = this.keyCache.subarray(cacheOff, cacheOff + kvDim);
+      const v = this.valueCache.subarray(cacheOff, cacheOff + kvDim);
+      matvec(q, xb, L.q, dim, dim);
+      matvec(k, xb, L.k, dim, kvDim);
+      matvec(v, xb, L.v, dim, kvDim);
+      rope(q, cos, sin, hs);
+      rope(k, cos, sin, hs);
+      // attention, head by head, over positions 0..pos
+      for (let h = 0; h < nh; h++) {
+        const qo = h * hs;
+        const ko = Math.floor(h / group) * hs;
+        let max = Number.NEGATIVE_INFINITY;
+        for (let t = 0; t <= pos; t++) {
+          const kt = (l * maxSeqLen + t) * kvDim + ko;
+          let s = 0;
+          for (let i = 0; i < hs; i++) s += q[qo + i] * this.keyCache[kt + i];
+          att[t] = s * scale;
+          if (att[t] > max) max = att[t];
+        }
+        let z = 0;
+        for (let t = 0; t <= pos; t++) z += att[t] = Math.exp(att[t] - max);
+        const out = xb.subarray(qo, qo + hs);
+        out.fill(0);
+        for (let t = 0; t <= pos; t++) {
+          const a = att[t] / z;
+          const vt = (l * maxSeqLen + t) * kvDim + ko;
+          for (let i = 0; i < hs; i++) out[i] += a * this.valueCache[vt + i];
+        }
+      }
+      matvecAdd(x, xb, L.o, dim, dim);
+      // SwiGLU feed-forward
+      rmsnorm(xb, x, L.mlpNorm, c.normEps);
+      matvec(hb, xb, L.gate, dim, hiddenDim);
+      matvec(hb2, xb, L.up, dim, hiddenDim);
+      for (let i = 0; i < hiddenDim; i++) hb[i] = (hb[i] / (1 + Math.exp(-hb[i]))) * hb2[i];
+      matvecAdd(x, hb, L.down, hiddenDim, dim);
+    }
+    rmsnorm(x, x, W.finalNorm, c.normEps);
+    const logits = new Float32Array(V);
+    if (W.head) matvec(logits, x, W.head, dim, V);
+    else {
+      for (let t = 0; t < V; t++) {
+        let s = 0;
+        const o = t * dim;
+        for (let i = 0; i < dim; i++) s += x[i] * W.embedding[o + i];
+        logits[t] = s;
+      }
+    }
+    this.position++;
+    return logits;
+  }
+
+  dispose(): void {
+    this.byKey.clear();
+  }
+}
+
+// ---------------------------------------------------------------- kernels (run.c's, on (in, out) weights)
+
+function rmsnorm(out: Float32Array, x: Float32Array, w: Float32Array, eps: number): void {
+  let ss = 0;
+  for (let i = 0; i < x.length; i++) ss += x[i] * x[i];
+  const r = 1 / Math.sqrt(ss / x.length + eps);
+  for (let i = 0; i < x.length; i++) out[i] = w[i] * (r * x[i]);
+}
+
+/** out (n) = x (m) · W (m, n). */
+function matvec(out: Float32Array, x: Float32Array, w: Float32Array, m: number, n: number): void {
+  out.fill(0, 0, n);
+  matvecAdd(out, x, w, m, n);
+}
+
+/** out (n) += x (m) · W (m, n), streaming W row by row. */
+function matvecAdd(out: Float32Array, x: Float32Array, w: Float32Array, m: number, n: number): void {
+  for (let i = 0; i < m; i++) {
+    const xi = x[i];
+    const row = i * n;
+    for (let j = 0; j < n; j++) out[j] += xi * w[row + j];
+  }
+}
+
+/** Rotates adjacent pairs of every head in place (cos2/sin2 rows as in model/rope.ts). */
+function rope(v: Float32Array, cos: Float32Array, sin: Float32Array, hs: number): void {
+  for (let i = 0; i < v.length; i += 2) {
+    const j = i % hs;
+    const v0 = v[i];
+    const v1 = v[i + 1];
+    v[i] = v0 * cos[j] + v1 * sin[j];
+    v[i + 1] = v1 * cos[j + 1] + v0 * sin[j + 1];
+  }
+}

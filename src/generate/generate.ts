@@ -1,0 +1,169 @@
+// Text generation: prompt → tokens, streamed (llama2.c `generate`, with sampling and stop conditions).
+import type { LinearContext } from '../model/linear.js';
+import type { Transformer } from '../model/transformer.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { check } from '../util/errors.js';
+import { type Decoder, HostDecoder, TensorDecoder } from './decoder.js';
+import {
+  createSampler,
+  DEFAULT_SAMPLING_CONFIG,
+  resolveSamplingConfig,
+  type SamplingConfig,
+} from './sampler.js';
+
+export interface GenerateConfig extends SamplingConfig {
+  /** Most new tokens to generate. Default 256. */
+  maxTokens: number;
+  /** Stop when the model emits BOS or EOS (run.c stops on BOS). Default true. */
+  stopAtEos: boolean;
+  /** Stop as soon as the text contains one of these strings (not included in the output). Default none. */
+  stop: readonly string[];
+  /** Decoding engine: 'host' (single sequence on host arrays), 'tensor' (tfjs graph), 'auto'. Default 'auto'. */
+  decoder: 'auto' | 'host' | 'tensor';
+}
+
+export const DEFAULT_GENERATE_CONFIG: Readonly<GenerateConfig> = Object.freeze({
+  ...DEFAULT_SAMPLING_CONFIG,
+  maxTokens: 256,
+  stopAtEos: true,
+  stop: [],
+  decoder: 'auto',
+});
+
+export function resolveGenerateConfig(partial: Partial<GenerateConfig> = {}): Readonly<GenerateConfig> {
+  const c = { ...DEFAULT_GENERATE_CONFIG, ...partial };
+  resolveSamplingConfig(c);
+  check(Number.isInteger(c.maxTokens) && c.maxTokens > 0, 'maxTokens', c.maxTokens, 'a positive integer');
+  check(
+    Array.isArray(c.stop) && c.stop.every((s) => typeof s === 'string' && s.length > 0),
+    'stop',
+    c.stop,
+    'an array of non-empty strings',
+  );
+  check(['auto', 'host', 'tensor'].includes(c.decoder), 'decoder', c.decoder, "'auto', 'host' or 'tensor'");
+  return Object.freeze(c);
+}
+
+/** One streamed token. */
+export interface TokenEvent {
+  id: number;
+  /** Text this token completes (may be empty inside a multi-byte character or a possible stop string). */
+  text: string;
+}
+
+export type StopReason = 'max-tokens' | 'eos' | 'stop-string' | 'context';
+
+export interface GenerateResult {
+  text: string;
+  ids: number[];
+  promptIds: number[];
+  stopReason: StopReason;
+}
+
+/**
+ * Model size (parameters) below which 'auto' decodes on the host: there a tfjs step is dominated by
+ * per-op dispatch; above it the tfjs matmuls (XNNPACK on wasm, CUDA on tensorflow) win. See benchmarks/decode.ts.
+ */
+export const HOST_DECODER_MAX_PARAMS = 4_000_000;
+
+/** Picks the decoding engine for one sequence. */
+export function createDecoder(
+  model: Transformer,
+  kind: GenerateConfig['decoder'] = 'auto',
+  ctx?: LinearContext,
+): Decoder {
+  const host = kind === 'host' || (kind === 'auto' && model.parameterCount() <= HOST_DECODER_MAX_PARAMS);
+  return host ? new HostDecoder(model, ctx) : new TensorDecoder(model, 1, ctx);
+}
+
+/**
+ * Streams generated tokens. The prompt is a string (encoded with BOS) or ids; prompt tokens are fed
+ * in one step, then one token per step. The final value of the iterator is the GenerateResult.
+ */
+export async function* generateStream(
+  model: Transformer,
+  tokenizer: Tokenizer,
+  prompt: string | readonly number[],
+  config: Partial<GenerateConfig> = {},
+  ctx?: LinearContext,
+): AsyncGenerator<TokenEvent, GenerateResult> {
+  const c = resolveGenerateConfig(config);
+  const promptIds = typeof prompt === 'string' ? tokenizer.encode(prompt, { bos: true }) : [...prompt];
+  if (promptIds.length === 0)
+    throw new Error('generate: empty prompt (encode with BOS, or pass at least one id)');
+  const sample = createSampler(c);
+  const decoder = createDecoder(model, c.decoder, ctx);
+  const stream = tokenizer.streamDecoder();
+  const ids: number[] = [];
+  let text = '';
+  let emitted = 0; // chars of `text` already yielded
+  let stopReason: StopReason = 'max-tokens';
+  try {
+    let logits = decoder.step([promptIds])[0];
+    let prev = promptIds[promptIds.length - 1];
+    for (;;) {
+      const id = sample(logits);
+      if (c.stopAtEos && (id === tokenizer.eosId || id === tokenizer.bosId)) {
+        stopReason = 'eos';
+        break;
+      }
+      ids.push(id);
+      text += prev === tokenizer.bosId ? stream.push(id).replace(/^ /, '') : stream.push(id);
+      prev = id;
+      const hit = firstStop(text, c.stop);
+      if (hit >= 0) {
+        text = text.slice(0, hit);
+        stopReason = 'stop-string';
+      }
+      // hold back a tail that could still become a stop string
+      const safe = stopReason === 'stop-string' ? text.length : text.length - heldBack(text, c.stop);
+      yield { id, text: text.slice(emitted, Math.max(emitted, safe)) };
+      emitted = Math.max(emitted, safe);
+      if (stopReason === 'stop-string') break;
+      if (ids.length >= c.maxTokens) break;
+      if (decoder.position >= model.config.maxSeqLen) {
+        stopReason = 'context';
+        break;
+      }
+      await Promise.resolve(); // let consumers interleave
+      logits = decoder.step([[id]])[0];
+    }
+  } finally {
+    decoder.dispose();
+  }
+  if (stopReason !== 'stop-string') text += stream.flush();
+  return { text, ids, promptIds, stopReason };
+}
+
+/** Generates to completion and returns the text (a convenience over `generateStream`). */
+export async function generate(
+  model: Transformer,
+  tokenizer: Tokenizer,
+  prompt: string | readonly number[],
+  config: Partial<GenerateConfig> = {},
+  ctx?: LinearContext,
+): Promise<GenerateResult> {
+  const it = generateStream(model, tokenizer, prompt, config, ctx);
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Index of the earliest stop string in `text`, or −1. */
+function firstStop(text: string, stops: readonly string[]): number {
+  let best = -1;
+  for (const s of stops) {
+    const i = text.indexOf(s);
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+  }
+  return best;
+}
+
+/** Length of the longest suffix of `text` that is a proper prefix of some stop string. */
+function heldBack(text: string, stops: readonly string[]): number {
+  let n = 0;
+  for (const s of stops)
+    for (let k = Math.min(s.length - 1, text.length); k > n; k--) if (text.endsWith(s.slice(0, k))) n = k;
+  return n;
+}
