@@ -18,7 +18,12 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Asserts |a − b| ≤ atol + rtol·|b| element-wise, reporting the worst element. */
-export function expectClose(a: tf.Tensor | ArrayLike<number>, b: tf.Tensor | ArrayLike<number>, atol = 1e-5, rtol = 1e-5): void {
+export function expectClose(
+  a: tf.Tensor | ArrayLike<number>,
+  b: tf.Tensor | ArrayLike<number>,
+  atol = 1e-5,
+  rtol = 1e-5,
+): void {
   const av = a instanceof tf.Tensor ? a.dataSync() : a;
   const bv = b instanceof tf.Tensor ? b.dataSync() : b;
   expect(av.length).toBe(bv.length);

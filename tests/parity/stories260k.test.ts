@@ -5,12 +5,8 @@ import { generate } from '../../src/generate/generate.js';
 import { loadLlama2c } from '../../src/io/llama2c.js';
 import type { Transformer } from '../../src/model/transformer.js';
 import { type Llama2cTokenizer, loadLlama2cTokenizer } from '../../src/tokenizer/index.js';
+import { GOLDEN_200 } from '../helpers/golden.js';
 import { onBackend, STORIES_BIN, TOK512_BIN } from '../helpers/index.js';
-
-export const GOLDEN_200 = `Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.
-Lily's mom said, "Lily, let's go to the park." Lily was sad and didn't know what to do. She said, "I want to play with your ball, but I can't find it."
-Lily was sad and didn't know what to do. She said, "I'm sorry, Lily. I didn't know what to do."
-Lily didn't want to help her mom, so she`;
 
 /** run.c semantics: `steps` counts positions, prompt tokens included. */
 async function runc(
