@@ -50,7 +50,7 @@ export class TensorDecoder implements Decoder {
   }
 }
 
-/** Host copies of one routing's weights, all (in, out) row-major. */
+/** Host copies of one routing's weights; matrices (out, in) row-major, so every matvec is a run of dot products. */
 interface LayerWeights {
   attnNorm: Float32Array;
   q: Float32Array;
@@ -68,11 +68,20 @@ interface HostWeights {
   embedding: Float32Array;
   layers: LayerWeights[];
   finalNorm: Float32Array;
-  /** (d, vocab) when untied; null when tied to the embedding */
+  /** (vocab, d) when untied; null when tied to the embedding (then `embedding` serves) */
   head: Float32Array | null;
 }
 
 const read = (t: { dataSync(): ArrayLike<number> }) => Float32Array.from(t.dataSync());
+
+/** Host copy of an (in, out) tensor, transposed to (out, in). */
+function readTransposed(t: { shape: number[]; dataSync(): ArrayLike<number> }): Float32Array {
+  const [rows, cols] = t.shape;
+  const src = t.dataSync();
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c];
+  return out;
+}
 
 /** Single-sequence decoding on the host, llama2.c style: preallocated KV cache updated in place. */
 export class HostDecoder implements Decoder {
@@ -90,6 +99,7 @@ export class HostDecoder implements Decoder {
   private readonly att: Float32Array;
   private readonly hb: Float32Array;
   private readonly hb2: Float32Array;
+  private readonly xb2: Float32Array;
 
   constructor(
     private readonly model: Transformer,
@@ -108,6 +118,7 @@ export class HostDecoder implements Decoder {
     this.att = new Float32Array(c.maxSeqLen);
     this.hb = new Float32Array(c.hiddenDim);
     this.hb2 = new Float32Array(c.hiddenDim);
+    this.xb2 = new Float32Array(c.dim);
     this.weights = this.snapshot(ctx);
     this.byKey.set(key, this.weights);
   }
@@ -117,7 +128,7 @@ export class HostDecoder implements Decoder {
     const m = this.model;
     const slots = m.linearSlots();
     const w = (layer: number, module: string) =>
-      read(
+      readTransposed(
         slots
           .find((s) => s.layer === layer && s.module === module)!
           .get()
@@ -139,15 +150,9 @@ export class HostDecoder implements Decoder {
     if (m.addedEmbedding) embedding.set(read(m.addedEmbedding), m.embedding.size);
     let head: Float32Array | null = null;
     if (m.head) {
-      const base = read(m.head.weight); // (d, vocab₀)
-      const added = m.addedHead ? read(m.addedHead) : new Float32Array(0); // (d, n)
-      const V0 = m.head.outFeatures;
-      const n = added.length / m.config.dim;
-      head = new Float32Array(m.config.dim * (V0 + n));
-      for (let i = 0; i < m.config.dim; i++) {
-        head.set(base.subarray(i * V0, (i + 1) * V0), i * (V0 + n));
-        head.set(added.subarray(i * n, (i + 1) * n), i * (V0 + n) + V0);
-      }
+      head = new Float32Array(m.config.vocabSize * m.config.dim); // (vocab, d)
+      head.set(readTransposed(m.head.weight));
+      if (m.addedHead) head.set(readTransposed(m.addedHead), m.head.weight.size);
     }
     return { embedding, layers, finalNorm: read(m.finalNorm.weight), head };
   }
@@ -176,7 +181,7 @@ export class HostDecoder implements Decoder {
     const hs = dim / nh;
     const kvDim = hs * nkv;
     const group = nh / nkv;
-    const { x, xb, q, att, hb, hb2 } = this;
+    const { x, xb, xb2, q, att, hb, hb2 } = this;
     const W = this.weights;
     x.set(W.embedding.subarray(token * dim, (token + 1) * dim));
     const cos = this.cos2.subarray(pos * hs, (pos + 1) * hs);
@@ -215,25 +220,17 @@ export class HostDecoder implements Decoder {
           for (let i = 0; i < hs; i++) out[i] += a * this.valueCache[vt + i];
         }
       }
-      matvecAdd(x, xb, L.o, dim, dim);
+      matvecAdd(x, xb, L.o, dim, dim, xb2);
       // SwiGLU feed-forward
       rmsnorm(xb, x, L.mlpNorm, c.normEps);
       matvec(hb, xb, L.gate, dim, hiddenDim);
       matvec(hb2, xb, L.up, dim, hiddenDim);
       for (let i = 0; i < hiddenDim; i++) hb[i] = (hb[i] / (1 + Math.exp(-hb[i]))) * hb2[i];
-      matvecAdd(x, hb, L.down, hiddenDim, dim);
+      matvecAdd(x, hb, L.down, hiddenDim, dim, xb2);
     }
     rmsnorm(x, x, W.finalNorm, c.normEps);
     const logits = new Float32Array(V);
-    if (W.head) matvec(logits, x, W.head, dim, V);
-    else {
-      for (let t = 0; t < V; t++) {
-        let s = 0;
-        const o = t * dim;
-        for (let i = 0; i < dim; i++) s += x[i] * W.embedding[o + i];
-        logits[t] = s;
-      }
-    }
+    matvec(logits, x, W.head ?? W.embedding, dim, V);
     this.position++;
     return logits;
   }
@@ -252,19 +249,37 @@ function rmsnorm(out: Float32Array, x: Float32Array, w: Float32Array, eps: numbe
   for (let i = 0; i < x.length; i++) out[i] = w[i] * (r * x[i]);
 }
 
-/** out (n) = x (m) · W (m, n). */
+/** out (n) = W (n, m) · x (m): one dot product per row, four accumulators (0.5 GMAC/s in V8 here vs 0.3 for one). */
 function matvec(out: Float32Array, x: Float32Array, w: Float32Array, m: number, n: number): void {
-  out.fill(0, 0, n);
-  matvecAdd(out, x, w, m, n);
+  const m4 = m - (m % 4);
+  for (let j = 0; j < n; j++) {
+    const o = j * m;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let i = 0; i < m4; i += 4) {
+      s0 += x[i] * w[o + i];
+      s1 += x[i + 1] * w[o + i + 1];
+      s2 += x[i + 2] * w[o + i + 2];
+      s3 += x[i + 3] * w[o + i + 3];
+    }
+    for (let i = m4; i < m; i++) s0 += x[i] * w[o + i];
+    out[j] = s0 + s1 + (s2 + s3);
+  }
 }
 
-/** out (n) += x (m) · W (m, n), streaming W row by row. */
-function matvecAdd(out: Float32Array, x: Float32Array, w: Float32Array, m: number, n: number): void {
-  for (let i = 0; i < m; i++) {
-    const xi = x[i];
-    const row = i * n;
-    for (let j = 0; j < n; j++) out[j] += xi * w[row + j];
-  }
+/** out (n) += W (n, m) · x (m), through `tmp`. */
+function matvecAdd(
+  out: Float32Array,
+  x: Float32Array,
+  w: Float32Array,
+  m: number,
+  n: number,
+  tmp: Float32Array,
+): void {
+  matvec(tmp, x, w, m, n);
+  for (let j = 0; j < n; j++) out[j] += tmp[j];
 }
 
 /** Rotates adjacent pairs of every head in place (cos2/sin2 rows as in model/rope.ts). */
