@@ -201,7 +201,9 @@ function check(chainsPath, evalPath) {
     harmful: count((c) => c.meta.harmful),
     benign: count((c) => !c.meta.harmful),
     maxAnswerChars: Math.max(...chains.map((c) => c.answer.length)),
-    nonAscii: count((c) => /[^\x00-\x7f]/.test(`${c.analysis ?? ''}${c.guidance ?? ''}${c.answer}`)),
+    nonAscii: count((c) =>
+      [...`${c.analysis ?? ''}${c.guidance ?? ''}${c.answer}`].some((ch) => ch.charCodeAt(0) > 127),
+    ),
     eval: {
       total: evals.length,
       harmful: evals.filter((e) => e.harmful).length,
