@@ -98,10 +98,10 @@ describe('Transformer', () => {
     const opt = tf.train.adam(1e-3);
     const vars = model.trainableVariables();
     await expectNoLeak(() => {
-      const loss = tf.tidy(() =>
-        opt.minimize(() => tf.mean(tf.square(model.forward(input))) as tf.Scalar, true, vars),
+      const loss = tf.tidy(
+        () => opt.minimize(() => tf.mean(tf.square(model.forward(input))) as tf.Scalar, true, vars)!,
       );
-      loss?.dispose();
+      loss.dispose();
     });
     input.dispose();
     opt.dispose();

@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// The `mote` command line: parse → resolve config → call the library. All printing lives in src/cli/.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { demoCommand } from './commands/demo.js';
+import { generateCommand } from './commands/generate.js';
+import { infoCommand } from './commands/info.js';
+
+await yargs(hideBin(process.argv))
+  .scriptName('mote')
+  .command(infoCommand)
+  .command(generateCommand)
+  .command(demoCommand)
+  .demandCommand(1, 'name a command (see --help)')
+  .strict()
+  .recommendCommands()
+  .fail((msg, err, y) => {
+    if (err) process.stderr.write(`mote: ${err.message}\n`);
+    else process.stderr.write(`${y.help()}\n\nmote: ${msg}\n`);
+    process.exit(1);
+  })
+  .help()
+  .parseAsync();

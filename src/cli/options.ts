@@ -1,0 +1,39 @@
+// Options shared by several commands, and the backend set-up every command does first.
+import type { Options } from 'yargs';
+import { BACKEND_REQUESTS, type BackendRequest, selectBackend } from '../backend/index.js';
+import { STORIES260K, TOK512 } from './paths.js';
+
+export const backendOption = {
+  backend: {
+    choices: BACKEND_REQUESTS,
+    default: 'auto' as BackendRequest,
+    describe: 'tfjs backend: auto = tensorflow (GPU) → tensorflow (CPU) → wasm → cpu',
+  },
+} satisfies Record<string, Options>;
+
+export const modelOptions = {
+  model: {
+    type: 'string',
+    default: STORIES260K,
+    defaultDescription: 'bundled stories260K',
+    describe: 'llama2.c .bin checkpoint',
+  },
+  tokenizer: {
+    type: 'string',
+    default: TOK512,
+    defaultDescription: 'bundled tok512',
+    describe: 'llama2.c tokenizer.bin',
+  },
+} satisfies Record<string, Options>;
+
+/** Activates the requested backend and prints which one and why (to stderr, so stdout stays data). */
+export async function setUpBackend(backend: BackendRequest, quiet = false): Promise<string> {
+  const choice = await selectBackend({
+    backend,
+    onEvent: (e) => {
+      if (e.type === 'warning') process.stderr.write(`warning: ${e.message}\n`);
+    },
+  });
+  if (!quiet) process.stderr.write(`backend: ${choice.name} (${choice.reason})\n`);
+  return choice.name;
+}
