@@ -1,0 +1,198 @@
+// Training batches from encoded chains: seeded shuffle, then one chain per row ('pad') or several chains per
+// row ('pack'), as host arrays; `toTensors` makes the tensors the model and loss take.
+//
+// Rows. 'pad': a row holds one chain, left-aligned, then padding. 'pack': chains are placed whole, in
+// shuffled order, into the current row while they fit (next-fit), then a new row starts; a chain is never
+// split across rows. Padding positions have id = target = padId, lossMask 0, stepId 0 (question) and docId −1.
+// Because a chain's step ids run question → analysis → guidance → answer (→ check) in order, every row is a
+// few contiguous step segments per chain: the segmented expert kernel sees runs, not scattered tokens.
+//
+// Attention. In a packed row every token sees only its own chain (block-diagonal mask, masks.ts), so packing
+// changes nothing but speed (RoPE is relative, so a chain's offset in the row does not matter). Step skipping
+// composes with it. `attnMask` is present when mode is 'pack' or stepSkipProb > 0; in 'pad' mode without
+// skipping the causal mask alone is exact (a chain's tokens come before its row's padding).
+//
+// Seeds. The shuffle uses seedrandom(`${seed}/shuffle/${epoch}`), step skipping seedrandom(`${seed}/skip/${epoch}`),
+// so the order does not change with stepSkipProb, and each epoch has its own order.
+
+import * as tf from '@tensorflow/tfjs';
+import seedrandom from 'seedrandom';
+import { ConfigError, check } from '../util/errors.js';
+import type { EncodedChain } from './encode.js';
+import { buildAttnMask, type SkipRecord } from './masks.js';
+
+export interface BatchOptions {
+  /** Rows per batch (B). */
+  batchSize: number;
+  /** Tokens per row (T); every encoded chain must have at most seqLen ids. */
+  seqLen: number;
+  /** Default 'pad'. */
+  mode?: 'pad' | 'pack';
+  /** Default 0. */
+  seed?: string | number;
+  /** Epoch number, mixed into the seeds. Default 0. */
+  epoch?: number;
+  /** Shuffle the chains before building rows. Default true. */
+  shuffle?: boolean;
+  /** Probability that a chain skips steps (masks.ts). Default 0. */
+  stepSkipProb?: number;
+  /** Id (and target) of padding positions. Default 0. */
+  padId?: number;
+  /** Drop a last batch with fewer than batchSize rows. Default false: it is yielded with a smaller B. */
+  dropLast?: boolean;
+}
+
+/** Where one chain sits in a batch, and what it skipped. */
+export interface DocPlacement {
+  row: number;
+  /** Index of the chain within its row (its docId). */
+  doc: number;
+  /** Positions [start, end) in the row. */
+  start: number;
+  end: number;
+  /** Index into the `encoded` array given to `batches`. */
+  index: number;
+  id: string;
+  /** Stages hidden from later steps by step skipping ([] when none, or when no mask was built). */
+  skipped: SkipRecord['skipped'];
+}
+
+/** One batch as host arrays, row-major (B·T, or B·T·T for attnMask). */
+export interface HostBatch {
+  B: number;
+  T: number;
+  ids: Int32Array;
+  targets: Int32Array;
+  /** 1 where targets is a training target. */
+  lossMask: Float32Array;
+  stepIds: Int32Array;
+  /** Chain index within the row, −1 for padding. */
+  docIds: Int32Array;
+  /** Additive attention mask (B, T, T): 0 or MASKED. See the file header for when it is present. */
+  attnMask?: Float32Array;
+  docs: DocPlacement[];
+}
+
+/** A batch as tensors; the caller owns them and disposes them (e.g. `tf.dispose(Object.values(t))`). */
+export interface BatchTensors {
+  ids: tf.Tensor2D;
+  targets: tf.Tensor2D;
+  lossMask: tf.Tensor2D;
+  stepIds: tf.Tensor2D;
+  attnMask?: tf.Tensor3D;
+}
+
+/** Yields the batches of one epoch (file header). Deterministic for a given seed, epoch and options. */
+export function* batches(encoded: readonly EncodedChain[], options: BatchOptions): Generator<HostBatch> {
+  const { batchSize: B, seqLen: T, stepSkipProb = 0, padId = 0, dropLast = false } = options;
+  const rows = planRows(encoded, options);
+  const skipRng = seedrandom(`${options.seed ?? 0}/skip/${options.epoch ?? 0}`);
+  const withMask = (options.mode ?? 'pad') === 'pack' || stepSkipProb > 0;
+  for (let first = 0; first < rows.length; first += B) {
+    const group = rows.slice(first, first + B);
+    if (dropLast && group.length < B) return;
+    const batch = fillRows(encoded, group, T, padId);
+    if (withMask) {
+      const { attnMask, skips } = buildAttnMask(batch, { stepSkipProb, rng: skipRng });
+      batch.attnMask = attnMask;
+      for (const s of skips) {
+        const placed = batch.docs.find((d) => d.row === s.row && d.doc === s.doc);
+        if (placed) placed.skipped = s.skipped;
+      }
+    }
+    yield batch;
+  }
+}
+
+/** The number of batches `batches` yields with these options. */
+export function countBatches(encoded: readonly EncodedChain[], options: BatchOptions): number {
+  const rows = planRows(encoded, options).length;
+  return options.dropLast ? Math.floor(rows / options.batchSize) : Math.ceil(rows / options.batchSize);
+}
+
+/** Host batch → tensors: ids, targets, stepIds int32 (B, T); lossMask float32 (B, T); attnMask (B, T, T). */
+export function toTensors(batch: HostBatch): BatchTensors {
+  const { B, T } = batch;
+  const out: BatchTensors = {
+    ids: tf.tensor2d(batch.ids, [B, T], 'int32'),
+    targets: tf.tensor2d(batch.targets, [B, T], 'int32'),
+    lossMask: tf.tensor2d(batch.lossMask, [B, T], 'float32'),
+    stepIds: tf.tensor2d(batch.stepIds, [B, T], 'int32'),
+  };
+  if (batch.attnMask) out.attnMask = tf.tensor3d(batch.attnMask, [B, T, T], 'float32');
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// helpers
+
+/** Validates the options and returns the rows as lists of chain indices, in order. */
+function planRows(encoded: readonly EncodedChain[], options: BatchOptions): number[][] {
+  const { batchSize, seqLen, mode = 'pad', shuffle = true, padId = 0 } = options;
+  check(Number.isInteger(batchSize) && batchSize >= 1, 'batchSize', batchSize, 'a positive integer');
+  check(Number.isInteger(seqLen) && seqLen >= 1, 'seqLen', seqLen, 'a positive integer');
+  check(mode === 'pad' || mode === 'pack', 'mode', mode, "'pad' or 'pack'");
+  check(Number.isInteger(padId) && padId >= 0, 'padId', padId, 'a non-negative integer');
+  encoded.forEach((c) => {
+    if (c.ids.length > seqLen) {
+      throw new ConfigError(
+        'seqLen',
+        seqLen,
+        `≥ ${c.ids.length}, the length of chain ${JSON.stringify(c.id)} (encode with maxLen ≤ seqLen)`,
+      );
+    }
+  });
+  const order = encoded.map((_, i) => i);
+  if (shuffle) shuffleInPlace(order, seedrandom(`${options.seed ?? 0}/shuffle/${options.epoch ?? 0}`));
+  if (mode === 'pad') return order.map((i) => [i]);
+  const rows: number[][] = [];
+  let used = seqLen;
+  for (const i of order) {
+    const n = encoded[i].ids.length;
+    if (used + n > seqLen) {
+      rows.push([]);
+      used = 0;
+    }
+    rows.at(-1)!.push(i);
+    used += n;
+  }
+  return rows;
+}
+
+/** Fisher–Yates with a seeded source. */
+function shuffleInPlace(xs: number[], rng: () => number): void {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [xs[i], xs[j]] = [xs[j], xs[i]];
+  }
+}
+
+/** Writes the chains of `rows` into padded B×T arrays. */
+function fillRows(encoded: readonly EncodedChain[], rows: number[][], T: number, padId: number): HostBatch {
+  const B = rows.length;
+  const batch: HostBatch = {
+    B,
+    T,
+    ids: new Int32Array(B * T).fill(padId),
+    targets: new Int32Array(B * T).fill(padId),
+    lossMask: new Float32Array(B * T),
+    stepIds: new Int32Array(B * T),
+    docIds: new Int32Array(B * T).fill(-1),
+    docs: [],
+  };
+  rows.forEach((row, r) => {
+    let at = r * T;
+    row.forEach((index, doc) => {
+      const c = encoded[index];
+      const n = c.ids.length;
+      batch.ids.set(c.ids, at);
+      batch.targets.set(c.targets, at);
+      batch.lossMask.set(c.lossMask, at);
+      batch.stepIds.set(c.stepIds, at);
+      batch.docIds.fill(doc, at, at + n);
+      batch.docs.push({ row: r, doc, start: at - r * T, end: at - r * T + n, index, id: c.id, skipped: [] });
+      at += n;
+    });
+  });
+  return batch;
+}
