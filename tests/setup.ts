@@ -1,7 +1,6 @@
-// Runs before every test file: the library's backend shims are installed on import; tests run on wasm
-// (the fast CPU backend) and use the cpu backend as the numeric reference where they say so.
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
+// Runs before every test file. Importing the backend layer installs the tfjs shims (wasm UnsortedSegmentSum,
+// BatchMatMul gradient); tests run on wasm (the fast CPU backend) and use the cpu backend as the numeric
+// reference where they say so.
+import { selectBackend } from '../src/backend/index.js';
 
-await tf.setBackend('wasm');
-await tf.ready();
+await selectBackend({ backend: 'wasm' });

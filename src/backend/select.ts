@@ -1,0 +1,145 @@
+// Backend choice as a small priority registry with lazy, cached probes and aggregated errors, after
+// onnxruntime-web's js/common/lib/backend-impl.ts. 'auto' walks the list; a named backend is that one or an
+// error that says what to install, never a silent fallback.
+import { ConfigError } from '../util/errors.js';
+import {
+  type BackendName,
+  CANDIDATES,
+  type Candidate,
+  type CandidateId,
+  INSTALL_HINTS,
+  type Probe,
+} from './candidates.js';
+import { type BackendDeps, defaultBackendDeps } from './deps.js';
+
+export type { BackendName, CandidateId } from './candidates.js';
+
+/** What a caller may ask for. */
+export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+/** One of BACKEND_REQUESTS. */
+export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
+
+/** Candidates tried for each request, best first. WebGPU is never tried unless asked for. */
+const TRIAL_ORDER: Record<BackendRequest, CandidateId[]> = {
+  auto: ['tensorflow-gpu', 'tensorflow-cpu', 'wasm', 'cpu'],
+  tensorflow: ['tensorflow-gpu', 'tensorflow-cpu'],
+  webgpu: ['webgpu'],
+  wasm: ['wasm'],
+  cpu: ['cpu'],
+};
+
+/** Options of selectBackend. */
+export interface SelectBackendOptions {
+  /** 'auto' (default): tensorflow on a GPU → tensorflow on the CPU → wasm → cpu. A name: exactly that backend. */
+  backend?: BackendRequest;
+  /** Refuse any backend that does not run on a GPU (default false). */
+  requireGpu?: boolean;
+  /** Set TF_CPP_MIN_LOG_LEVEL=2 before libtensorflow loads, unless already set (default true). */
+  quietNativeLogs?: boolean;
+  /** Receives every attempt, warnings, and the final choice. The library itself prints nothing. */
+  onEvent?: (event: BackendEvent) => void;
+}
+
+/** One candidate tried. */
+export interface BackendAttempt {
+  name: CandidateId;
+  ok: boolean;
+  reason: string;
+}
+
+/** The backend now active, why, and everything tried on the way. */
+export interface BackendChoice {
+  /** tfjs backend name, as `tf.getBackend()` reports it. */
+  name: BackendName;
+  /** Whether it runs on a GPU. */
+  gpu: boolean;
+  reason: string;
+  attempts: BackendAttempt[];
+}
+
+/** Progress of selectBackend, for a CLI or log to print. */
+export type BackendEvent =
+  | { type: 'attempt'; attempt: BackendAttempt }
+  | { type: 'warning'; message: string }
+  | { type: 'selected'; choice: BackendChoice };
+
+/** No candidate of the request could be used. The message lists every attempt and what to install. */
+export class BackendUnavailableError extends Error {
+  constructor(
+    readonly requested: BackendRequest,
+    readonly attempts: BackendAttempt[],
+    readonly hint: string,
+  ) {
+    const lines = attempts.map((a) => `  - ${a.name}: ${a.reason}`).join('\n');
+    const head =
+      requested === 'auto'
+        ? 'no tfjs backend could be initialised'
+        : `backend '${requested}' was requested but is not available (no fallback for an explicit request)`;
+    super(`${head}:\n${lines}\nTo install: ${hint}`);
+    this.name = 'BackendUnavailableError';
+  }
+}
+
+/**
+ * Picks and activates a tfjs backend. Returns the choice with its reason and every attempt; throws
+ * ConfigError for an unknown name and BackendUnavailableError when nothing requested can run.
+ * `deps` replaces the imports and tfjs calls in tests.
+ */
+export async function selectBackend(
+  options: SelectBackendOptions = {},
+  deps: BackendDeps = defaultBackendDeps,
+): Promise<BackendChoice> {
+  const requested = options.backend ?? 'auto';
+  if (!(BACKEND_REQUESTS as readonly unknown[]).includes(requested)) {
+    throw new ConfigError('backend', requested, `one of ${BACKEND_REQUESTS.map((n) => `'${n}'`).join(', ')}`);
+  }
+  const emit = options.onEvent ?? (() => {});
+  const attempts: BackendAttempt[] = [];
+  for (const id of TRIAL_ORDER[requested]) {
+    const candidate = CANDIDATES[id];
+    const probe = await accepted(candidate, deps, options);
+    const attempt = { name: id, ok: probe.ok, reason: probe.reason };
+    attempts.push(attempt);
+    emit({ type: 'attempt', attempt });
+    if (probe.warning) emit({ type: 'warning', message: probe.warning });
+    if (!probe.ok) continue;
+    const choice: BackendChoice = { name: candidate.backend, gpu: probe.gpu, reason: probe.reason, attempts };
+    emit({ type: 'selected', choice });
+    return choice;
+  }
+  const hint = requested === 'auto' ? INSTALL_HINTS.wasm : INSTALL_HINTS[requested];
+  throw new BackendUnavailableError(requested, attempts, hint);
+}
+
+/** The cached probe, re-activated (the active backend may have changed since), filtered by requireGpu. */
+async function accepted(
+  candidate: Candidate,
+  deps: BackendDeps,
+  options: SelectBackendOptions,
+): Promise<Probe> {
+  const probe = await cachedProbe(candidate, deps, options.quietNativeLogs ?? true);
+  if (!probe.ok) return probe;
+  if (options.requireGpu && !probe.gpu)
+    return { ...probe, ok: false, reason: `${probe.reason}; no GPU (requireGpu)` };
+  if (!(await deps.setBackend(candidate.backend))) {
+    return { ok: false, reason: `the '${candidate.backend}' backend could not be re-activated` };
+  }
+  return probe;
+}
+
+/** Probe results per deps object: each candidate loads and initialises at most once (lazy, like ORT). */
+const probeCache = new WeakMap<BackendDeps, Map<CandidateId, Promise<Probe>>>();
+
+function cachedProbe(candidate: Candidate, deps: BackendDeps, quietNativeLogs: boolean): Promise<Probe> {
+  let cache = probeCache.get(deps);
+  if (!cache) probeCache.set(deps, (cache = new Map()));
+  let probe = cache.get(candidate.id);
+  if (!probe) {
+    probe = candidate.probe(deps, { quietNativeLogs }).catch((err: unknown) => ({
+      ok: false as const,
+      reason: `probe failed: ${err instanceof Error ? err.message : String(err)}`,
+    }));
+    cache.set(candidate.id, probe);
+  }
+  return probe;
+}

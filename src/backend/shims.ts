@@ -1,0 +1,30 @@
+// Fixes for tfjs 4.22 installed into its global registries once, when the library loads. See
+// tfjs-notes.md, "Three wasm traps": the missing wasm UnsortedSegmentSum and the BatchMatMul gradient.
+import * as tf from '@tensorflow/tfjs';
+import { batchMatMulGradConfig } from './batch-matmul-grad.js';
+import { unsortedSegmentSumWasmConfig } from './unsorted-segment-sum.js';
+
+/** What installShims did on its first call: each shim is installed, or skipped because tfjs has one. */
+export interface ShimReport {
+  unsortedSegmentSumWasm: 'installed' | 'present';
+  batchMatMulGrad: 'installed';
+}
+
+let report: ShimReport | undefined;
+
+/**
+ * Registers the wasm UnsortedSegmentSum kernel (unless a wasm kernel of that name exists, e.g. in a later
+ * tfjs) and overrides the BatchMatMul gradient on every backend. Idempotent: later calls return the first
+ * report. Registration is by backend name, so it works before or after the wasm backend initialises.
+ */
+export function installShims(): ShimReport {
+  if (report) return report;
+  const segmentSumPresent = tf.getKernel(tf.UnsortedSegmentSum, 'wasm') != null;
+  if (!segmentSumPresent) tf.registerKernel(unsortedSegmentSumWasmConfig);
+  tf.registerGradient(batchMatMulGradConfig); // overrides the built-in; tfjs warns only under DEBUG
+  report = {
+    unsortedSegmentSumWasm: segmentSumPresent ? 'present' : 'installed',
+    batchMatMulGrad: 'installed',
+  };
+  return report;
+}
