@@ -21,13 +21,13 @@
 //   chain { question: 'pick lock?', analysis: 'risky', answer: 'ask locksmith' }   (no guidance)
 //   text  "User: pick lock?\n<|analysis|> risky<|/analysis|><|response|> ask locksmith<|/response|>"
 //
-//   i           0     1      2      3     4        5          6          7            8         9       10            11         (12)
-//   token      <s>  User:  ␣pick  ␣lock?  \n  <|analysis|>  ␣risky  <|/analysis|>  <|response|>  ␣ask  ␣locksmith  <|/response|>  </s>
-//   ids         1     9     10     11     12       3          13          4            7         14       15            8
-//   targets     9    10     11     12      3      13           4          7           14         15        8            2
-//   stepIds     0     0      0      0      0       1           1          1            3          3        3            3
-//   lossMask    0     0      0      0      1       1           1          1            1          1        1            1
-//   stepSpans   question [0, 5), analysis [5, 8), answer [8, 12)
+//   i          0     1     2      3  4            5      6             7            8    9         10            11 (12)
+//   token    <s> User: ␣pick ␣lock? \n <|analysis|> ␣risky <|/analysis|> <|response|> ␣ask ␣locksmith <|/response|> </s>
+//   ids        1     9    10     11 12            3     13             4            7   14         15             8
+//   targets    9    10    11     12  3           13      4             7           14   15          8             2
+//   stepIds    0     0     0      0  0            1      1             1            3    3          3             3
+//   lossMask   0     0     0      0  1            1      1             1            1    1          1             1
+//   stepSpans question [0, 5), analysis [5, 8), answer [8, 12)
 //
 // Overflow (L > maxLen + 1) never cuts the question or the answer: 'throw' (default) raises a FormatError,
 // 'drop' returns null (encodeChains reports it), 'truncate-reasoning' removes content tokens from the end of
