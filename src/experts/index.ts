@@ -1,0 +1,41 @@
+// Public surface of the experts: configuration, routing, the MoTE linear, routers, kernels, merge and attach.
+export { type AttachedExperts, attachExperts, detachExperts, getExperts, setMixKernel } from './attach.js';
+export {
+  DEFAULT_EXPERT_CONFIG,
+  EXPERT_KINDS,
+  EXPERT_PRESETS,
+  type ExpertConfig,
+  type ExpertKind,
+  type ExpertPreset,
+  expertParameterCount,
+  MIX_KERNELS,
+  type MixKernelName,
+  resolveExpertConfig,
+  routedExpertNames,
+  type StepExpert,
+} from './config.js';
+export { AUTO_KERNEL, MIX_KERNEL_IMPLS, mixKernel } from './kernels/index.js';
+export { type Segment, SegmentPlan } from './kernels/plan.js';
+export type { MixInput, MixKernel, Routing } from './kernels/types.js';
+export { initLoraFactors, kaimingUniform, type LoraFactors, loraScaling } from './lora.js';
+export { mergeAll, mergeExperts, unmergeExperts } from './merge.js';
+export { MergedWeightCache, mergedWeight } from './merged-weights.js';
+export { MoteLinear } from './mote-linear.js';
+export { type Router, StepRouter } from './router.js';
+export {
+  buildStepRoute,
+  decodeRoute,
+  type ExpertName,
+  expertIndex,
+  learnedRoute,
+  ROUTE_KEY,
+  Route,
+  type RouteOptions,
+  routeOf,
+  SHARED,
+  SHARED_ONLY,
+  type StepRouteOptions,
+  type TokenStage,
+  withRoute,
+} from './routing.js';
+export { balanceLoss, switchBalanceLoss, TopKRouter, topKMask } from './top-k-router.js';

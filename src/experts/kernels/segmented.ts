@@ -1,0 +1,331 @@
+// Segmented mixing (Punica SGMV semantics) as ONE custom op with a hand-written backward. The base GEMM runs once
+// over all tokens; tokens are grouped by expert (kernels/plan.ts) and each group takes one pair of 2-D matmuls
+// through [A_sh | A_e] and [B_sh; B_e], so the shared and the step expert of a token cost one rank-2r product.
+// The op is registered for every backend with a body of ordinary tf ops (the engine tapes only the outer kernel);
+// its gradient gives x, the adapter input, the A/B factors and the routing weights, never dW0. On wasm the
+// backward transposes explicitly (kernels/matmul.ts) and rows move inside the heap (kernels/rows.ts).
+import * as tf from '@tensorflow/tfjs';
+import { matMulAT, matMulBT } from './matmul.js';
+import { planFromStepIds, type Segment, type SegmentPlan } from './plan.js';
+import { gatherRowsAt, gatherSegment, scatterRowsAt, scatterSegments } from './rows.js';
+import type { MixInput, MixKernel } from './types.js';
+
+export const MOTE_SEGMENTED_MIX = 'MoteSegmentedMix';
+/** Backends the op is registered for (the body is backend-neutral tf ops). */
+const BACKENDS = ['cpu', 'wasm', 'tensorflow', 'webgl', 'webgpu'];
+
+interface Inputs {
+  x: tf.Tensor2D;
+  w0: tf.Tensor2D;
+  stepA?: tf.Tensor2D;
+  stepB?: tf.Tensor2D;
+  sharedA?: tf.Tensor2D;
+  sharedB?: tf.Tensor2D;
+  /** Adapter input when it differs from x (dropout). */
+  xl?: tf.Tensor2D;
+  /** Routing weights (N, E) of a learned gate. */
+  weights?: tf.Tensor2D;
+}
+
+/** Gradient closures by input name (tfjs's NamedGradientMap, which it does not export). */
+type GradientMap = Record<string, () => tf.Tensor>;
+
+interface Attrs {
+  plan: SegmentPlan;
+  /** Names of the op's inputs, which are passed as an array (as AddN does) so that `saveAllInputs` works. */
+  names: (keyof Inputs)[];
+  rank: number;
+  numExperts: number;
+  stepCoef: number;
+  sharedCoef: number;
+}
+
+/** The factors and coefficients of each segment: [A_sh | A_e] (in, r′), [B_sh; B_e] (r′, out), per-row scales. */
+class SegmentFactors {
+  private readonly cache = new Map<string, tf.Tensor2D>();
+  constructor(
+    private readonly inp: Inputs,
+    private readonly at: Attrs,
+  ) {}
+
+  /** Whether the segment uses the shared block (pass 0 only) and a step block. */
+  layout(seg: Segment): { shared: boolean; step: boolean } {
+    return { shared: seg.pass === 0 && this.inp.sharedA !== undefined, step: seg.expert >= 0 };
+  }
+
+  /** r′: the segment's stacked rank. */
+  width(seg: Segment): number {
+    const l = this.layout(seg);
+    return ((l.shared ? 1 : 0) + (l.step ? 1 : 0)) * this.at.rank;
+  }
+
+  private memo(key: string, build: () => tf.Tensor2D): tf.Tensor2D {
+    let t = this.cache.get(key);
+    if (!t) this.cache.set(key, (t = build()));
+    return t;
+  }
+
+  /** (in, r′) */
+  A(seg: Segment): tf.Tensor2D {
+    const { shared, step } = this.layout(seg);
+    return this.memo(`A${seg.expert}:${shared}`, () => {
+      const r = this.at.rank;
+      const parts = [
+        ...(shared ? [this.inp.sharedA!] : []),
+        ...(step ? [tf.slice(this.inp.stepA!, [0, seg.expert * r], [-1, r])] : []),
+      ];
+      return parts.length > 1 ? tf.concat(parts, 1) : parts[0]; // (in, r′)
+    });
+  }
+
+  /** (r′, out) */
+  B(seg: Segment): tf.Tensor2D {
+    const { shared, step } = this.layout(seg);
+    return this.memo(`B${seg.expert}:${shared}`, () => {
+      const r = this.at.rank;
+      const parts = [
+        ...(shared ? [this.inp.sharedB!] : []),
+        ...(step ? [tf.slice(this.inp.stepB!, [seg.expert * r, 0], [r, -1])] : []),
+      ];
+      return parts.length > 1 ? tf.concat(parts, 0) : parts[0]; // (r′, out)
+    });
+  }
+
+  /** Row (1, r′) of constant block scales, or (n, r′) when a learned gate weighs the step block per token. */
+  coef(seg: Segment): tf.Tensor2D {
+    const { shared, step } = this.layout(seg);
+    const { rank: r, stepCoef, sharedCoef } = this.at;
+    const w = this.inp.weights;
+    if (!(w && step)) {
+      return this.memo(`c${shared}:${step}`, () => {
+        const row = [...(shared ? Array(r).fill(sharedCoef) : []), ...(step ? Array(r).fill(stepCoef) : [])];
+        return tf.tensor2d(row, [1, row.length]);
+      });
+    }
+    return this.memo(`c${seg.pass}:${seg.expert}`, () => {
+      const n = seg.rows.length;
+      const wR = gatherRowsAt(tf.reshape(w, [-1, 1]), weightRows(seg, this.at.numExperts)); // (n, 1)
+      const stepScale = tf.mul(wR, tf.fill([1, r], stepCoef)) as tf.Tensor2D; // (n, r)
+      return shared ? tf.concat([tf.fill([n, r], sharedCoef), stepScale], 1) : stepScale; // (n, r′)
+    });
+  }
+
+  /** (1, r′) mask of the step block scaled by stepCoef (for the routing-weight gradient). */
+  stepMask(seg: Segment): tf.Tensor2D {
+    const { shared } = this.layout(seg);
+    const r = this.at.rank;
+    return this.memo(`m${shared}`, () => {
+      const row = [...(shared ? Array(r).fill(0) : []), ...Array(r).fill(this.at.stepCoef)];
+      return tf.tensor2d(row, [1, row.length]);
+    });
+  }
+}
+
+/** The op's positional inputs by name. */
+function named(list: readonly tf.Tensor[], at: Attrs): Inputs {
+  return Object.fromEntries(at.names.map((n, i) => [n, list[i]])) as unknown as Inputs;
+}
+
+/** Flat indices t·E + e of a segment's entries in the (N, E) routing weights. */
+function weightRows(seg: Segment, E: number): Int32Array {
+  return seg.rows.map((t) => t * E + seg.expert);
+}
+
+/** Forward: y = x·W0 + Σ_segments scatter(((x̃_R·A_R) ⊙ coef)·B_R); also returns the flat hidden x̃_R·A_R. */
+function forward(inp: Inputs, at: Attrs): [tf.Tensor2D, tf.Tensor1D] {
+  return tf.tidy(() => {
+    const { plan } = at;
+    const lx = inp.xl ?? inp.x;
+    const f = new SegmentFactors(inp, at);
+    let y = tf.matMul(inp.x, inp.w0); // (N, out)
+    const hidden: tf.Tensor1D[] = [];
+    for (let p = 0; p < plan.numPasses; p++) {
+      const segs = plan.pass(p);
+      if (segs.length === 0) continue;
+      const parts = segs.map((seg): tf.Tensor2D => {
+        const h = tf.matMul(gatherSegment(lx, seg, plan), f.A(seg)); // (n, in)·(in, r′) → (n, r′)
+        hidden.push(tf.reshape(h, [-1]));
+        return tf.matMul(tf.mul(h, f.coef(seg)) as tf.Tensor2D, f.B(seg)); // (n, r′)·(r′, out) → (n, out)
+      });
+      y = tf.add(y, scatterSegments(parts, segs, plan)); // (N, out)
+    }
+    return [y as tf.Tensor2D, (hidden.length > 0 ? tf.concat(hidden) : tf.zeros([0])) as tf.Tensor1D];
+  });
+}
+
+/** Sum of a list, or zeros of `shape` when empty. */
+const sumOr = (ts: tf.Tensor[], shape: number[]) =>
+  ts.length === 0 ? tf.zeros(shape) : ts.length === 1 ? ts[0] : tf.addN(ts);
+
+/** Backward. The rank-r′ work per segment runs now; the (N, in)-sized products run only if their input is watched. */
+function backward(dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], at: Attrs): GradientMap {
+  const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor2D; // (N, out)
+  const inp = named(saved, at);
+  const hidden = saved[at.names.length] as tf.Tensor1D;
+  const { plan, rank: r, numExperts: E } = at;
+  const N = plan.numTokens;
+  const [inF, outF] = inp.w0.shape;
+  const lx = inp.xl ?? inp.x;
+  const f = new SegmentFactors(inp, at);
+
+  let offset = 0;
+  const per = plan.segments.map((seg) => {
+    const n = seg.rows.length;
+    const rr = f.width(seg);
+    const h = tf.reshape(tf.slice(hidden, [offset], [n * rr]), [n, rr]) as tf.Tensor2D; // (n, r′)
+    offset += n * rr;
+    const coef = f.coef(seg);
+    const dyR = gatherSegment(dy, seg, plan); // (n, out)
+    const dG = matMulBT(dyR, f.B(seg)); // (n, out)·(out, r′) → (n, r′)
+    const dB = matMulAT(tf.mul(h, coef) as tf.Tensor2D, dyR); // (r′, n)·(n, out) → (r′, out)
+    dyR.dispose();
+    const dH = tf.mul(dG, coef) as tf.Tensor2D; // (n, r′)
+    const xR = gatherSegment(lx, seg, plan);
+    const dA = matMulAT(xR, dH); // (in, n)·(n, r′) → (in, r′)
+    xR.dispose();
+    return { seg, h, dG, dH, dA, dB, shared: f.layout(seg).shared };
+  });
+
+  /** Gradient through the adapter input, (N, in). */
+  const dAdapterInput = (): tf.Tensor2D => {
+    const passes: tf.Tensor2D[] = [];
+    for (let p = 0; p < plan.numPasses; p++) {
+      const segs = per.filter((s) => s.seg.pass === p);
+      if (segs.length === 0) continue;
+      const parts = segs.map((s) => matMulBT(s.dH, f.A(s.seg))); // (n, r′)·(r′, in) → (n, in)
+      passes.push(
+        scatterSegments(
+          parts,
+          segs.map((s) => s.seg),
+          plan,
+        ),
+      );
+    }
+    return sumOr(passes, [N, inF]) as tf.Tensor2D;
+  };
+  /** Column block [c0, c0 + r) of (in, r′) or row block of (r′, out). */
+  const cols = (t: tf.Tensor2D, c0: number): tf.Tensor2D =>
+    c0 === 0 && t.shape[1] === r ? t : tf.slice(t, [0, c0], [-1, r]);
+  const rows = (t: tf.Tensor2D, r0: number): tf.Tensor2D =>
+    r0 === 0 && t.shape[0] === r ? t : tf.slice(t, [r0, 0], [r, -1]);
+  const stepPer = (e: number) => per.filter((s) => s.seg.expert === e);
+  const sharedPer = per.filter((s) => s.shared);
+
+  const grads: GradientMap = {
+    x: () => {
+      const dxBase = matMulBT(dy, inp.w0); // (N, out)·(out, in) → (N, in)
+      return inp.xl ? dxBase : tf.add(dxBase, dAdapterInput());
+    },
+    w0: () => {
+      throw new Error(
+        `${MOTE_SEGMENTED_MIX} gives no gradient for the base weight W0: freeze it (trainable = false) or use kernel 'dense'`,
+      );
+    },
+  };
+  if (inp.xl) grads.xl = dAdapterInput;
+  if (inp.sharedA) {
+    grads.sharedA = () =>
+      sumOr(
+        sharedPer.map((s) => cols(s.dA, 0)),
+        [inF, r],
+      );
+    grads.sharedB = () =>
+      sumOr(
+        sharedPer.map((s) => rows(s.dB, 0)),
+        [r, outF],
+      );
+  }
+  if (inp.stepA) {
+    const blocks = (pick: (s: (typeof per)[number]) => tf.Tensor, shape: number[], axis: 0 | 1) => () =>
+      tf.concat(
+        Array.from({ length: E }, (_, e) => sumOr(stepPer(e).map(pick), shape)),
+        axis,
+      );
+    grads.stepA = blocks((s) => cols(s.dA, s.shared ? r : 0), [inF, r], 1); // (in, E·r)
+    grads.stepB = blocks((s) => rows(s.dB, s.shared ? r : 0), [r, outF], 0); // (E·r, out)
+  }
+  if (inp.weights) {
+    grads.weights = () => {
+      const routed = per.filter((s) => s.seg.expert >= 0);
+      const parts = routed.map(
+        (s) => tf.sum(tf.mul(tf.mul(s.dG, s.h), f.stepMask(s.seg)), 1, true) as tf.Tensor2D, // (n, 1)
+      );
+      const dw = scatterRowsAt(
+        parts,
+        routed.map((s) => weightRows(s.seg, E)),
+        N * E,
+      ); // (N·E, 1)
+      return tf.reshape(dw, [N, E]);
+    };
+  }
+  // positional, like the inputs
+  return Object.fromEntries(at.names.map((n, i) => [String(i), grads[n]]).filter(([, g]) => g));
+}
+
+for (const backendName of BACKENDS) {
+  if (!tf.getKernel(MOTE_SEGMENTED_MIX, backendName)) {
+    tf.registerKernel({
+      kernelName: MOTE_SEGMENTED_MIX,
+      backendName,
+      kernelFunc: ({ inputs, attrs }) => {
+        const at = attrs as unknown as Attrs;
+        return forward(named(Object.values(inputs) as tf.Tensor[], at), at) as unknown as tf.TensorInfo[];
+      },
+    });
+  }
+}
+tf.registerGradient({
+  kernelName: MOTE_SEGMENTED_MIX,
+  saveAllInputs: true,
+  outputsToSave: [false, true],
+  gradFunc: (dy, saved, attrs) => backward(dy, saved, attrs as unknown as Attrs),
+});
+
+/** Plans of routing without routed experts: every token in one shared-only segment (cached per N). */
+const sharedOnlyPlans = new Map<number, SegmentPlan>();
+function sharedOnlyPlan(N: number): SegmentPlan {
+  let p = sharedOnlyPlans.get(N);
+  if (!p) sharedOnlyPlans.set(N, (p = planFromStepIds(new Int32Array(N).fill(-1), 0, true)));
+  return p;
+}
+
+export const segmentedKernel: MixKernel = {
+  name: 'segmented',
+  mix(m: MixInput): tf.Tensor2D {
+    const N = m.x.shape[0];
+    const { routing } = m;
+    const useStep = m.stepA !== null && m.stepB !== null && routing.kind !== 'none';
+    const plan =
+      routing.kind === 'step'
+        ? routing.route.plan(m.sharedA !== null, N)
+        : routing.kind === 'topk'
+          ? routing.plan()
+          : sharedOnlyPlan(N);
+    const inputs: Inputs = { x: m.x, w0: m.w0 };
+    if (useStep) Object.assign(inputs, { stepA: m.stepA!, stepB: m.stepB! });
+    if (m.sharedA && m.sharedB) Object.assign(inputs, { sharedA: m.sharedA, sharedB: m.sharedB });
+    if (m.xl !== m.x) inputs.xl = m.xl;
+    if (routing.kind === 'topk') inputs.weights = routing.weights;
+    if (tf.getBackend() !== 'wasm') {
+      // device index tensors, built in the caller's scope so that every layer of this forward reuses them
+      plan.rowsTensor();
+      plan.inverseTensor();
+    }
+    const attrs: Attrs = {
+      plan,
+      names: Object.keys(inputs) as (keyof Inputs)[],
+      rank: m.rank,
+      numExperts: m.numExperts,
+      stepCoef: m.stepCoef,
+      sharedCoef: m.sharedCoef,
+    };
+    const [y] = tf
+      .engine()
+      .runKernel<tf.Tensor[]>(
+        MOTE_SEGMENTED_MIX,
+        attrs.names.map((n) => inputs[n]) as unknown as tf.NamedTensorMap,
+        attrs as unknown as tf.NamedAttrMap,
+      );
+    return y as tf.Tensor2D;
+  },
+};
