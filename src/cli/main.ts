@@ -2,6 +2,7 @@
 // The `mote` command line: parse → resolve config → call the library. All printing lives in src/cli/.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { aligncotCommand } from './commands/aligncot.js';
 import { demoCommand } from './commands/demo.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
@@ -11,6 +12,7 @@ await yargs(hideBin(process.argv))
   .command(infoCommand)
   .command(generateCommand)
   .command(demoCommand)
+  .command(aligncotCommand)
   .demandCommand(1, 'name a command (see --help)')
   .strict()
   .recommendCommands()
