@@ -81,7 +81,7 @@ describe('resume', () => {
     await buildChains({ prompts, out, generator: generator(), limit: 3, onFail: 'keep' });
     const torn = JSON.stringify((await readChains(out))[2]).slice(0, 40);
     const text = await readFile(out, 'utf8');
-    await writeFile(out, text.split('\n').slice(0, 2).join('\n') + '\n' + torn); // chain 3 half-written
+    await writeFile(out, `${text.split('\n').slice(0, 2).join('\n')}\n${torn}`); // chain 3 half-written
     const report = await buildChains({ prompts, out, generator: generator(), onFail: 'keep' });
     expect(report.truncatedBytes).toBe(Buffer.byteLength(torn));
     expect(report.resumed).toBe(2);
