@@ -44,6 +44,7 @@ export { chatPrompt, createModelGenerator, type ModelGeneratorOptions } from './
 export {
   DEFAULT_TEMPLATES,
   loadTemplates,
+  renderMessages,
   renderTemplate,
   TEMPLATE_NAMES,
   type TemplateName,

@@ -13,7 +13,7 @@ import { STEP_TOKENS } from '../../tokenizer/special-tokens.js';
 import { type Chain, STAGES } from '../chain.js';
 import { type Generator, GeneratorError, type RetryInfo } from './generator.js';
 import type { Prompt } from './prompts.js';
-import { renderTemplate, type TemplateName, type Templates, type TemplateValues } from './templates.js';
+import { renderMessages, type TemplateName, type Templates, type TemplateValues } from './templates.js';
 import { type ParsedVerdict, parseVerdict } from './verdict.js';
 
 export const ON_FAIL = ['keep', 'drop', 'retry'] as const;
@@ -126,11 +126,11 @@ async function request(
   values: Omit<TemplateValues, 'question'>,
   options: ProcedureOptions,
 ): Promise<string> {
-  const content = renderTemplate(options.templates, name, { question: prompt.question, ...values });
+  const messages = renderMessages(options.templates, name, { question: prompt.question, ...values });
   for (let k = 0; k <= EMPTY_REPLY_RETRIES; k++) {
     const reply = await options.generator.complete({
       step: name,
-      messages: [{ role: 'user', content }],
+      messages,
       seed: requestSeed(options.seed, prompt.id, `${key}/${k}`),
       signal: options.signal,
       onRetry: options.onRetry && ((info) => options.onRetry?.({ ...info, step: name })),

@@ -6,7 +6,9 @@
 //   {{^guidance}} … {{/guidance}}                           kept only when it is absent
 //
 // A section tag alone on its line removes the whole line. Sections do not nest. Each template must use the
-// variables its step needs (REQUIRED) and no others; the rendered text is sent as one user message.
+// variables its step needs (REQUIRED) and no others. The rendered text is sent as one user message, except
+// that a template that is only `{{question}}` (the default `answer`) sends a dialogue question as its own
+// turns, so the direct answer continues the conversation as a chat (and, for the own model, as chain text).
 
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ import { writeFileAtomic } from '../../io/atomic.js';
 import { FormatError } from '../../util/errors.js';
 import type { Turn } from '../chain.js';
 import { formatQuestion } from '../format.js';
+import type { ChatMessage } from './generator.js';
 import { DEFAULT_TEMPLATE_TEXT } from './templates/defaults.js';
 
 /** The template of each step; the file name of an override is `${name}.txt`. */
@@ -120,7 +123,9 @@ export function validateTemplate(name: TemplateName, text: string, where = `temp
 export function renderTemplate(templates: Templates, name: TemplateName, values: TemplateValues): string {
   const text: Partial<Record<TemplateVariable, string>> = {
     question:
-      typeof values.question === 'string' ? values.question.trim() : formatQuestion(values.question).trim(),
+      typeof values.question === 'string'
+        ? values.question.trim()
+        : formatQuestion(values.question.map((t) => ({ ...t, content: t.content.trim() }))).trim(),
     analysis: values.analysis?.trim(),
     guidance: values.guidance?.trim(),
     answer: values.answer?.trim(),
@@ -133,4 +138,15 @@ export function renderTemplate(templates: Templates, name: TemplateName, values:
     )
     .replace(/\{\{([a-z-]+)\}\}/g, (_, v) => text[v as TemplateVariable] ?? '')
     .trim();
+}
+
+/** The messages of one request: the rendered template as one user message, or the turns (see the header). */
+export function renderMessages(
+  templates: Templates,
+  name: TemplateName,
+  values: TemplateValues,
+): ChatMessage[] {
+  if (typeof values.question !== 'string' && templates[name].trim() === '{{question}}')
+    return values.question.map((t) => ({ role: t.role, content: t.content.trim() }));
+  return [{ role: 'user', content: renderTemplate(templates, name, values) }];
 }

@@ -20,7 +20,7 @@ export interface LoggedRequest {
   step: TemplateName;
   status: number;
   authorization?: string;
-  body: { model: string; seed: number; max_tokens: number };
+  body: { model: string; seed: number; max_tokens: number; messages: { role: string; content: string }[] };
 }
 
 export interface FakeServer {
@@ -56,11 +56,7 @@ export async function startFakeServer(
       .catch((e) => send(res, 400, { error: { message: String(e) } }));
   });
 
-  async function reply(
-    body: LoggedRequest['body'] & { messages: { content: string }[] },
-    req: IncomingMessage,
-    res: ServerResponse,
-  ) {
+  async function reply(body: LoggedRequest['body'], req: IncomingMessage, res: ServerResponse) {
     const content = body.messages.map((m) => m.content).join('\n');
     const step = prefixes.find((p) => content.startsWith(p.prefix))?.name ?? 'answer';
     const tag = Object.fromEntries(

@@ -86,6 +86,23 @@ describe('adaptive procedure branches', () => {
     });
   });
 
+  it('sends a dialogue as chat turns for the direct answer, and as role lines inside the other templates', async () => {
+    const question = [
+      { role: 'user' as const, content: 'hi' },
+      { role: 'assistant' as const, content: 'hello' },
+      { role: 'user' as const, content: 'more [[key=d1 checks=U,S]]' },
+    ];
+    const { chains } = await build([{ id: 'd1', question, source: { file: 't', line: 1 } }]);
+    expect(chains[0]).toMatchObject({ question, analysis: 'ANALYSIS(d1)', answer: 'REASONED-ANSWER(d1)' });
+    const sent = (step: string) =>
+      server.requests.find((r) => r.key === 'd1' && r.step === step)?.body.messages;
+    expect(sent('answer')).toEqual(question);
+    expect(sent('analysis')).toHaveLength(1);
+    expect(sent('analysis')?.[0].content).toContain(
+      'Request:\nUser: hi\nAssistant: hello\nUser: more [[key=d1',
+    );
+  });
+
   it('derives request seeds from the run seed, the prompt and the step', async () => {
     await build([scripted('s1', 'checks=U,S')], { seed: 7 });
     const seeds = server.requests.filter((r) => r.key === 's1').map((r) => r.body.seed);

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_TEMPLATES,
   loadTemplates,
+  renderMessages,
   renderTemplate,
   TEMPLATE_NAMES,
   validateTemplate,
@@ -28,6 +29,25 @@ describe('default templates', () => {
     expect(renderTemplate(DEFAULT_TEMPLATES, 'answer', { question: dialogue })).toBe(
       'User: hi\nAssistant: hello\nUser: bye?',
     );
+  });
+
+  it('a template of only {{question}} sends a dialogue as its turns; any other one as one user message', () => {
+    const dialogue = [
+      { role: 'user' as const, content: 'hi ' },
+      { role: 'assistant' as const, content: 'hello' },
+      { role: 'user' as const, content: 'bye?' },
+    ];
+    expect(renderMessages(DEFAULT_TEMPLATES, 'answer', { question: dialogue })).toEqual([
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'hello' },
+      { role: 'user', content: 'bye?' },
+    ]);
+    expect(renderMessages(DEFAULT_TEMPLATES, 'answer', { question: 'Q?' })).toEqual([
+      { role: 'user', content: 'Q?' },
+    ]);
+    const analysis = renderMessages(DEFAULT_TEMPLATES, 'analysis', { question: dialogue });
+    expect(analysis).toHaveLength(1);
+    expect(analysis[0].content).toContain('Request:\nUser: hi\nAssistant: hello\nUser: bye?');
   });
 
   it('answer-with-reasoning shows the guidance section only with a guidance', () => {
