@@ -98,7 +98,7 @@ export async function saveCheckpoint(o: SaveCheckpointOptions): Promise<string> 
   try {
     await mkdir(tmp);
     const weightsFile = `${kind}.safetensors`;
-    await writeSafetensors(join(tmp, weightsFile), o.variables, { dtype, metadata: { format: 'pt' } });
+    await writeSafetensors(join(tmp, weightsFile), o.variables, { dtype, metadata: { format: 'mote-tfjs' } });
     const optimizer = o.optimizer ? await writeOptimizer(join(tmp, OPTIMIZER_FILE), o.optimizer) : null;
     const state: CheckpointState = {
       format: CHECKPOINT_FORMAT,
@@ -150,7 +150,7 @@ async function commitDir(root: string, tmp: string, name: string): Promise<void>
 
 /** Deletes complete checkpoints older than the last `keepLast` (never `keep`) and leftovers of failed saves. */
 async function prune(root: string, keepLast: number, keep: string): Promise<void> {
-  const steps = await listCheckpoints(root, false);
+  const steps = await completeCheckpointsIn(root);
   const doomed = steps.slice(0, Math.max(0, steps.length - keepLast)).filter((c) => c.name !== keep);
   for (const c of doomed) await rm(c.dir, { recursive: true, force: true });
   for (const entry of await readdir(root)) {
@@ -191,9 +191,11 @@ export function checkpointsDir(outDir: string): string {
 /** Complete checkpoints (those with a state.json) of a run, oldest step first. */
 export async function listCheckpoints(
   outDir: string,
-  isRunDir = true,
 ): Promise<{ step: number; name: string; dir: string }[]> {
-  const root = isRunDir ? checkpointsDir(outDir) : outDir;
+  return completeCheckpointsIn(checkpointsDir(outDir));
+}
+
+async function completeCheckpointsIn(root: string): Promise<{ step: number; name: string; dir: string }[]> {
   const entries = await readdir(root).catch(() => [] as string[]);
   const found: { step: number; name: string; dir: string }[] = [];
   for (const name of entries) {

@@ -258,7 +258,7 @@ function fusedUpdate(p: tf.Tensor, g: tf.Tensor, s: Slot, a: AdamWAttrs): tf.Ten
 }
 
 /** The fused kernel's arithmetic: float64 per element, one pass, results rounded to float32 on store. */
-export function adamwUpdateArrays(
+function adamwUpdateArrays(
   p: Float32Array,
   g: Float32Array,
   m: Float32Array,
