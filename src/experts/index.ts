@@ -15,7 +15,7 @@ export {
   type StepExpert,
 } from './config.js';
 export { AUTO_KERNEL, MIX_KERNEL_IMPLS, mixKernel } from './kernels/index.js';
-export { type Segment, SegmentPlan } from './kernels/plan.js';
+export { planFromChoices, planFromStepIds, type Segment, SegmentPlan } from './kernels/plan.js';
 export type { MixInput, MixKernel, Routing } from './kernels/types.js';
 export { initLoraFactors, kaimingUniform, type LoraFactors, loraScaling } from './lora.js';
 export { mergeAll, mergeExperts, unmergeExperts } from './merge.js';

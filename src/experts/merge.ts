@@ -19,7 +19,8 @@ export function unmergeExperts(model: ExpertHost): void {
 
 /**
  * Replaces every attached layer by a plain frozen Linear holding `step`'s merged weight and removes the experts:
- * the model becomes a base-only model that computes what the experts computed for `step`.
+ * the model becomes a base-only model that computes what the experts computed for `step` (each baked weight
+ * keeps the trainability its base had before the experts were attached).
  */
 export function mergeAll(model: ExpertHost, step: ExpertName | null = null): void {
   const experts: AttachedExperts = requireExperts(model, 'mergeAll');
@@ -34,7 +35,7 @@ export function mergeAll(model: ExpertHost, step: ExpertName | null = null): voi
     const w = merged.get(s.path);
     if (!w) continue;
     const old = s.get() as Linear;
-    s.set(new Linear(tf.variable(w, false), old.name));
+    s.set(new Linear(tf.variable(w, old.weight.trainable), old.name));
     old.dispose();
     w.dispose();
   }

@@ -46,8 +46,7 @@ export interface RouteOptions {
 
 /** Routing of one forward's flattened (B·T) tokens; shared by every layer. */
 export class Route {
-  /** Auxiliary losses pushed by learned routers during the forward (see `balanceLoss`). */
-  readonly auxLosses: tf.Scalar[] = [];
+  private aux: tf.Scalar[] = [];
   readonly training: boolean;
   readonly merged: boolean;
   /** (N,) expert index per token (−1: shared only), or null for a uniform or learned-routing route. */
@@ -86,6 +85,29 @@ export class Route {
           `Route: step id out of range at token ${i}: ${s}; expected -1 (shared only) or 0..${E - 1} (${experts.join(', ')})`,
         );
     }
+  }
+
+  /** Auxiliary losses the learned routers added during the live forward (see `balanceLoss`). */
+  get auxLosses(): readonly tf.Scalar[] {
+    return this.liveAux();
+  }
+
+  /** Adds a router's auxiliary loss (a tensor of the caller's tidy). */
+  addAuxLoss(loss: tf.Scalar): void {
+    this.liveAux().push(loss);
+  }
+
+  /** The live auxiliary losses, removed from the route. */
+  takeAuxLosses(): tf.Scalar[] {
+    const live = this.liveAux();
+    this.aux = [];
+    return live;
+  }
+
+  /** Drops losses a finished tidy has disposed (an earlier forward's). */
+  private liveAux(): tf.Scalar[] {
+    this.aux = this.aux.filter((t) => !t.isDisposed);
+    return this.aux;
   }
 
   /** Number of routed tokens (B·T), or null when any number is accepted (uniform or learned routing). */

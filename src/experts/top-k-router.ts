@@ -80,7 +80,7 @@ export class TopKRouter implements Router {
     const mask = topKMask(probs, k); // (N, E)
     const kept = tf.mul(probs, mask); // (N, E)
     const weights = tf.div(kept, tf.sum(kept, 1, true)) as tf.Tensor2D; // (N, E), rows sum to 1
-    if (route) route.auxLosses.push(switchBalanceLoss(probs, mask, k));
+    if (route) route.addAuxLoss(switchBalanceLoss(probs, mask, k));
     let plan: ReturnType<typeof planFromChoices> | undefined;
     return { kind: 'topk', weights, k, plan: () => (plan ??= planFromChoices(choicesOf(mask, k), k, E)) };
   }
@@ -100,7 +100,7 @@ export class TopKRouter implements Router {
  * `config.balanceLossWeight` and add it to the task loss.
  */
 export function balanceLoss(route: Route): tf.Scalar {
-  const losses = route.auxLosses.splice(0);
+  const losses = route.takeAuxLosses();
   if (losses.length === 0) return tf.scalar(0);
   return tf.div(tf.addN(losses), losses.length) as tf.Scalar;
 }

@@ -1,0 +1,55 @@
+// The wasm row kernels of the segmented mixing equal tf.gather / a host scatter, and LoRA initialisation.
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { gatherRowsAt, scatterRowsAt } from '../../../src/experts/kernels/rows.js';
+import { initLoraFactors, kaimingUniform, loraScaling } from '../../../src/experts/lora.js';
+import { onBackend, seededNormal } from '../../helpers/index.js';
+
+describe.each(['wasm', 'cpu'])('row moves on %s', (backend) => {
+  it('gather equals tf.gather, runs and scattered rows alike', async () => {
+    await onBackend(backend, () => {
+      const x = seededNormal([9, 5], 'rows') as tf.Tensor2D;
+      const rows = Int32Array.from([2, 3, 4, 0, 8, 7]);
+      const got = gatherRowsAt(x, rows);
+      const want = tf.gather(x, Array.from(rows));
+      expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()));
+      tf.dispose([x, got, want]);
+    });
+  });
+
+  it('scatter writes each part at its rows and zeros elsewhere', async () => {
+    await onBackend(backend, () => {
+      const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+      const b = tf.tensor2d([5, 6], [1, 2]);
+      const out = scatterRowsAt([a, b], [Int32Array.from([3, 0]), Int32Array.from([1])], 5);
+      expect(out.arraySync()).toEqual([
+        [3, 4],
+        [5, 6],
+        [0, 0],
+        [1, 2],
+        [0, 0],
+      ]);
+      tf.dispose([a, b, out]);
+    });
+  });
+});
+
+describe('LoRA factors', () => {
+  it('A is Kaiming-uniform within ±1/√in and seeded; B is zero unless asked; scaling α/r or α/√r', () => {
+    const f = initLoraFactors(64, 10, 4, 3, 's');
+    expect(f.A.shape).toEqual([64, 12]);
+    expect(f.B.shape).toEqual([12, 10]);
+    expect(f.A.trainable && f.B.trainable).toBe(true);
+    const a = f.A.dataSync();
+    expect(Math.max(...a.map(Math.abs))).toBeLessThanOrEqual(1 / 8);
+    expect(Math.max(...a.map(Math.abs))).toBeGreaterThan(0.1);
+    expect(f.B.dataSync().every((v) => v === 0)).toBe(true);
+    const again = kaimingUniform(64, 12, 64, 's:A');
+    expect(Array.from(again.dataSync())).toEqual(Array.from(a));
+    const random = initLoraFactors(64, 10, 4, 1, 's', false);
+    expect(random.B.dataSync().some((v) => v !== 0)).toBe(true);
+    expect(loraScaling(16, 16, false)).toBe(1);
+    expect(loraScaling(16, 4, true)).toBe(8);
+    tf.dispose([f.A, f.B, again, random.A, random.B]);
+  });
+});
