@@ -164,19 +164,20 @@ describe('attachExperts', () => {
       const losses: number[] = [];
       for (let step = 0; step < 8; step++) {
         const route = routeFor(experts.config.kind, true);
-        const loss = tf.tidy(() =>
-          opt.minimize(
-            () => {
-              const logits = model.forward(input, { ctx: withRoute(route) });
-              const nll = tf.losses.softmaxCrossEntropy(tf.oneHot(targets, tiny.vocabSize), logits);
-              return tf.add(nll, tf.mul(balanceLoss(route), experts.config.balanceLossWeight)) as tf.Scalar;
-            },
-            true,
-            vars,
-          ),
+        const loss = tf.tidy(
+          () =>
+            opt.minimize(
+              () => {
+                const logits = model.forward(input, { ctx: withRoute(route) });
+                const nll = tf.losses.softmaxCrossEntropy(tf.oneHot(targets, tiny.vocabSize), logits);
+                return tf.add(nll, tf.mul(balanceLoss(route), experts.config.balanceLossWeight)) as tf.Scalar;
+              },
+              true,
+              vars,
+            ) as tf.Scalar,
         );
-        losses.push((await loss!.data())[0]);
-        loss!.dispose();
+        losses.push((await loss.data())[0]);
+        loss.dispose();
         route.dispose();
       }
       expect(losses[7]).toBeLessThan(losses[0]);

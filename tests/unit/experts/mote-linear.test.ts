@@ -111,10 +111,10 @@ describe('MoteLinear', () => {
     l.dispose();
   });
 
-  it.each([
+  it.each<[string, Partial<ExpertConfig>]>([
     ['each step and the shared expert alone', { initLoraWeights: false }],
     ['no shared expert', { initLoraWeights: false, shared: false }],
-    ['a single LoRA', { kind: 'lora' as const, initLoraWeights: false }],
+    ['a single LoRA', { kind: 'lora', initLoraWeights: false }],
   ])('merged ≡ unmerged: %s', (_, cfg) => {
     const l = layer(cfg);
     const input = x();
