@@ -7,6 +7,7 @@ import { ConfigError, check } from '../../util/errors.js';
 import { type GenerationRequest, type Generator, GeneratorError } from './generator.js';
 import { backoffDelay, DEFAULT_RETRY_OPTIONS, parseRetryAfter, type RetryOptions, sleep } from './retry.js';
 
+/** Options of `createOpenAIGenerator`. */
 export interface OpenAIGeneratorOptions {
   /**
    * The API base URL (e.g. http://127.0.0.1:8080/v1 for llama.cpp, http://localhost:11434/v1 for Ollama,

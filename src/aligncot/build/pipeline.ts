@@ -14,6 +14,7 @@ import type { Prompt } from './prompts.js';
 import { DEFAULT_TEMPLATES, type TemplateName, type Templates } from './templates.js';
 import type { ParsedVerdict } from './verdict.js';
 
+/** Options of `buildChains`; only prompts, out and generator are required. */
 export interface BuildChainsOptions {
   prompts: readonly Prompt[];
   /** Output chains JSONL; appended to, and read first to resume. */
@@ -45,6 +46,7 @@ export interface BuildChainsOptions {
 /** Chains written to the output this run, by number of steps: 1 [A], 2 [Xa, A], 3 [Xa, Xg, A]. */
 export type LengthCounts = Record<1 | 2 | 3, number>;
 
+/** What a run did: every prompt of the set is counted once, as resumed, by outcome, or remaining. */
 export interface BuildReport {
   out: string;
   rejectedOut: string;
@@ -74,6 +76,7 @@ export interface BuildReport {
   durationMs: number;
 }
 
+/** Progress events of a run, in order: start, then retry/chain/error as they happen, then end. */
 export type BuildEvent =
   | { type: 'start'; prompts: number; resumed: number; todo: number; truncatedBytes: number }
   | { type: 'retry'; id: string; step: TemplateName; attempt: number; delayMs: number; reason: string }
@@ -113,6 +116,7 @@ export async function buildChains(options: BuildChainsOptions): Promise<BuildRep
 
   const stop = new AbortController();
   const onAbort = () => stop.abort(o.signal?.reason);
+  if (o.signal?.aborted) onAbort();
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const outFile = new JsonlAppender(o.out);
   const rejectedFile = new JsonlAppender(o.rejectedOut);
@@ -220,6 +224,9 @@ function resolveOptions(options: BuildChainsOptions): Resolved {
   );
   check(Number.isInteger(o.seed), 'seed', o.seed, 'an integer');
   check(o.rejectedOut !== o.out, 'rejectedOut', o.rejectedOut, 'a file other than out');
+  const seen = new Set<string>();
+  const dup = o.prompts.find((p) => seen.size === seen.add(p.id).size);
+  check(dup === undefined, 'prompts', dup?.id, 'prompts with unique ids (resume goes by id)');
   return o;
 }
 

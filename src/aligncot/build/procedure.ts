@@ -16,8 +16,8 @@ import type { Prompt } from './prompts.js';
 import { renderMessages, type TemplateName, type Templates, type TemplateValues } from './templates.js';
 import { type ParsedVerdict, parseVerdict } from './verdict.js';
 
+/** What to do with a chain whose final answer still fails the check (file header). */
 export const ON_FAIL = ['keep', 'drop', 'retry'] as const;
-/** What to do with a chain whose final answer still fails the check. */
 export type OnFail = (typeof ON_FAIL)[number];
 
 /** How one prompt ended. 'error': generation failed (not written; a rerun tries again). */
@@ -31,6 +31,7 @@ export const OUTCOMES = [
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
+/** Options of `runAdaptive` (the pipeline passes its own). */
 export interface ProcedureOptions {
   generator: Generator;
   templates: Templates;

@@ -8,6 +8,7 @@ import type { Turn } from '../chain.js';
 import { ChainSchema } from '../schema.js';
 import { parseCsvTable } from './csv.js';
 
+/** Prompt file kinds: HH-RLHF dialogues, CSV with a question column, plain JSONL. */
 export const PROMPT_FORMATS = ['hh', 'csv', 'jsonl'] as const;
 export type PromptFormat = (typeof PROMPT_FORMATS)[number];
 
@@ -25,6 +26,7 @@ export interface Prompt {
   source: { file: string; line: number };
 }
 
+/** How to read a prompt file. */
 export interface PromptOptions {
   format: PromptFormat;
   /** csv: the column holding the question (required). jsonl: the field holding it (default 'question'). */

@@ -10,6 +10,7 @@ export interface RetryOptions {
   maxDelayMs: number;
 }
 
+/** 4 retries, 500 ms doubling, 30 s cap. */
 export const DEFAULT_RETRY_OPTIONS: Readonly<RetryOptions> = Object.freeze({
   retries: 4,
   baseDelayMs: 500,

@@ -8,6 +8,7 @@ import type { Tokenizer } from '../../tokenizer/tokenizer.js';
 import { formatQuestion } from '../format.js';
 import type { ChatMessage, Generator } from './generator.js';
 
+/** Options of `createModelGenerator`. */
 export interface ModelGeneratorOptions {
   /** Provenance name (`meta.generator`). Default 'self'. */
   name?: string;

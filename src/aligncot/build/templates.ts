@@ -23,6 +23,7 @@ import { DEFAULT_TEMPLATE_TEXT } from './templates/defaults.js';
 export const TEMPLATE_NAMES = ['answer', 'check', 'analysis', 'guidance', 'answer-with-reasoning'] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
+/** The values a template can show. */
 export type TemplateVariable = 'question' | 'analysis' | 'guidance' | 'answer';
 
 /** The text of every template. */

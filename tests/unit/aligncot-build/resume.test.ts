@@ -111,6 +111,24 @@ describe('resume', () => {
   });
 });
 
+describe('options', () => {
+  it('rejects prompts with duplicate ids (resume goes by id) and a signal aborted before the start does nothing', async () => {
+    const out = join(await tempDir(), 'chains.jsonl');
+    const twice = [scripted('dup'), scripted('dup')];
+    await expect(buildChains({ prompts: twice, out, generator: generator() })).rejects.toThrow(
+      'invalid config: prompts = "dup"; expected prompts with unique ids (resume goes by id)',
+    );
+    const report = await buildChains({
+      prompts: promptSet('a', 2),
+      out,
+      generator: generator(),
+      signal: AbortSignal.abort(),
+    });
+    expect(report).toMatchObject({ interrupted: true, remaining: 2 });
+    expect(await readChains(out)).toEqual([]);
+  });
+});
+
 describe('unreachable endpoint', () => {
   it('stops the run with a clear error after the retries', async () => {
     const url = await closedPortUrl();
