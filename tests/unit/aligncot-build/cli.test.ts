@@ -1,10 +1,9 @@
 // `mote aligncot build` as a user runs it: a child process against the scripted server on 127.0.0.1,
-// stopped with Ctrl-C, then killed outright, then rerun to the end: every prompt exactly once. Option and
-// input errors run the command in-process (a child process costs seconds of start-up each).
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+// stopped with Ctrl-C, then killed outright, then rerun to the end (in this process): every prompt exactly
+// once. Option and input errors run the command in-process too (a child process costs seconds of start-up).
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import yargs from 'yargs';
 import { aligncotCommand } from '../../../src/cli/commands/aligncot.js';
@@ -12,9 +11,7 @@ import { ROOT } from '../../helpers/index.js';
 import { closedPortUrl, type FakeServer, startFakeServer } from './fake-server.js';
 import { readChains, tempDir } from './helpers.js';
 
-const exec = promisify(execFile);
 const ARGS = [process.execPath, ['--import', 'tsx', `${ROOT}src/cli/main.ts`, 'aligncot']] as const;
-const mote = (args: string[]) => exec(ARGS[0], [...ARGS[1], ...args], { cwd: ROOT });
 
 let server: FakeServer;
 beforeAll(async () => {
@@ -75,7 +72,9 @@ describe('mote aligncot build', () => {
     second.kill('SIGKILL');
     expect((await secondExit).signal).toBe('SIGKILL');
 
-    const { stdout, stderr } = await mote([...args, '--report', join(dir, 'report.json')]);
+    // the last rerun in this process (a third child process would only cost start-up time)
+    const { stdout, stderr, error } = await inProcess([...args, '--report', join(dir, 'report.json')]);
+    expect(error).toBeUndefined();
     const report = JSON.parse(stdout);
     const chains = await readChains(out);
     expect(chains.map((c) => c.id).sort()).toEqual([...ids].sort());
@@ -188,14 +187,18 @@ describe('mote aligncot build', () => {
   });
 });
 
-/** Runs the aligncot command in this process (as main.ts wires it), capturing stdout and the error. */
-async function inProcess(args: string[]): Promise<{ stdout: string; error?: Error }> {
+/** Runs the aligncot command in this process (as main.ts wires it), capturing stdout, stderr and the error. */
+async function inProcess(args: string[]): Promise<{ stdout: string; stderr: string; error?: Error }> {
   let stdout = '';
+  let stderr = '';
   const out = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
     stdout += String(s);
     return true;
   });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+    stderr += String(s);
+    return true;
+  });
   try {
     await yargs(['aligncot', ...args])
       .command(aligncotCommand)
@@ -205,9 +208,9 @@ async function inProcess(args: string[]): Promise<{ stdout: string; error?: Erro
         throw e ?? new Error(msg);
       })
       .parseAsync();
-    return { stdout };
+    return { stdout, stderr };
   } catch (e) {
-    return { stdout, error: e as Error };
+    return { stdout, stderr, error: e as Error };
   } finally {
     out.mockRestore();
     err.mockRestore();
