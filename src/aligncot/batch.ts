@@ -40,6 +40,11 @@ export interface BatchOptions {
   padId?: number;
   /** Drop a last batch with fewer than batchSize rows. Default false: it is yielded with a smaller B. */
   dropLast?: boolean;
+  /**
+   * Pad each batch only to its longest row (rounded up to a multiple of 8, at most seqLen) instead of seqLen.
+   * Attention costs grow with T², so this saves most of the work on short chains. Default false.
+   */
+  trim?: boolean;
 }
 
 /** Where one chain sits in a batch, and what it skipped. */
@@ -91,7 +96,8 @@ export function* batches(encoded: readonly EncodedChain[], options: BatchOptions
   for (let first = 0; first < rows.length; first += B) {
     const group = rows.slice(first, first + B);
     if (dropLast && group.length < B) return;
-    const batch = fillRows(encoded, group, T, padId);
+    const longest = Math.max(...group.map((row) => row.reduce((n, i) => n + encoded[i].ids.length, 0)));
+    const batch = fillRows(encoded, group, options.trim ? Math.min(T, Math.ceil(longest / 8) * 8) : T, padId);
     if (withMask) {
       const { attnMask, skips } = buildAttnMask(batch, { stepSkipProb, rng: skipRng });
       batch.attnMask = attnMask;

@@ -1,0 +1,281 @@
+// The training loop: `train(model, data, config)` for any attached variant (single LoRA, double rank, moe-topk,
+// MoTE with or without shared expert), or full fine-tuning when no experts are attached and the base is trainable.
+// Seeded data order, gradient accumulation, warm-up + decay, clipping, AdamW, held-out evaluation, NaN stops,
+// atomic checkpoints and exact resume. It prints nothing: progress is reported through `onEvent`.
+import * as tf from '@tensorflow/tfjs';
+import { type BatchOptions, batches, countBatches, type HostBatch, toTensors } from '../aligncot/batch.js';
+import type { EncodedChain } from '../aligncot/encode.js';
+import { getExperts } from '../experts/attach.js';
+import type { Transformer } from '../model/transformer.js';
+import { clipByGlobalNorm, NonFiniteError } from './clip.js';
+import { accumulationSteps, resolveTrainConfig, type TrainConfig } from './config.js';
+import { type EvalResult, evaluate } from './evaluate.js';
+import { AdamW } from './optimizer.js';
+import { learningRateAt } from './schedule.js';
+import { type LossByStage, StageLoss } from './stats.js';
+import { batchGradients, routeForBatch } from './step.js';
+
+export interface TrainData {
+  train: readonly EncodedChain[];
+  /** Held-out chains for the evaluation loss (optional). */
+  eval?: readonly EncodedChain[];
+}
+
+/** Where the run is in its data: enough to resume exactly. */
+export interface TrainPosition {
+  /** Optimizer steps taken. */
+  step: number;
+  epoch: number;
+  /** Micro-batches of `epoch` already consumed. */
+  microInEpoch: number;
+}
+
+export type TrainEvent =
+  | {
+      type: 'start';
+      totalSteps: number;
+      stepsPerEpoch: number;
+      trainableParameters: number;
+      seqLen: number;
+      resumedFrom?: number;
+    }
+  | {
+      type: 'step';
+      step: number;
+      totalSteps: number;
+      epoch: number;
+      loss: number;
+      byStage: LossByStage;
+      balanceLoss: number;
+      lr: number;
+      gradNorm: number;
+      tokensPerSec: number;
+      ms: number;
+    }
+  | { type: 'eval'; step: number; result: EvalResult }
+  | { type: 'checkpoint'; step: number; path: string }
+  | { type: 'stopped'; step: number; reason: 'signal' }
+  | { type: 'done'; step: number; ms: number };
+
+/** Saves and restores run state; `checkpointer.ts` provides the file-based one. */
+export interface Checkpointer {
+  save(position: TrainPosition, optimizer: AdamW): Promise<string>;
+  /** Restores variables and optimizer state from the latest checkpoint; null when there is none. */
+  restore(optimizer: AdamW): Promise<TrainPosition | null>;
+}
+
+export interface TrainOptions {
+  /** Tokens per row; default: the longest chain (at most the model's context). */
+  seqLen?: number;
+  /** 'pad' one chain per row (default) or 'pack' several. */
+  mode?: 'pad' | 'pack';
+  /** Padding id. Default 0. */
+  padId?: number;
+  /** Stop after this many optimizer steps (smoke runs, CI); the schedule still spans the full run. */
+  maxSteps?: number;
+  /** Checkpointing (and resume when `resume` is true). */
+  checkpointer?: Checkpointer;
+  resume?: boolean;
+  /** Abort (e.g. Ctrl-C): the loop saves a checkpoint and returns. */
+  signal?: AbortSignal;
+  onEvent?: (event: TrainEvent) => void;
+}
+
+export interface TrainResult {
+  position: TrainPosition;
+  /** Loss of the last step. */
+  loss: number;
+  /** Final held-out evaluation, when eval data was given. */
+  eval?: EvalResult;
+  stopped: boolean;
+}
+
+/** Trainable variables by dotted name, in model order (the optimizer keys its moments by these names). */
+export function trainableByName(model: Transformer): Map<string, tf.Variable> {
+  return new Map([...model.namedVariables()].filter(([, v]) => v.trainable));
+}
+
+export async function train(
+  model: Transformer,
+  data: TrainData,
+  config: Partial<TrainConfig> = {},
+  options: TrainOptions = {},
+): Promise<TrainResult> {
+  const c = resolveTrainConfig(config);
+  if (data.train.length === 0)
+    throw new Error('train: the training set is empty (no chains survived encoding?)');
+  const longest = Math.max(
+    ...data.train.map((e) => e.ids.length),
+    ...(data.eval ?? []).map((e) => e.ids.length),
+  );
+  const seqLen = options.seqLen ?? Math.min(longest, model.config.maxSeqLen);
+  if (seqLen > model.config.maxSeqLen)
+    throw new Error(`train: seqLen ${seqLen} exceeds the model's context ${model.config.maxSeqLen}`);
+  if (longest > seqLen)
+    throw new Error(
+      `train: a chain has ${longest} tokens, more than seqLen ${seqLen}; encode with a smaller maxLen`,
+    );
+  const vars = trainableByName(model);
+  if (vars.size === 0)
+    throw new Error(
+      'train: the model has no trainable variables (attach experts, or setBaseTrainable(true) for full fine-tuning)',
+    );
+
+  const accum = accumulationSteps(c);
+  const batchOptions = (epoch: number): BatchOptions => ({
+    batchSize: c.microBatchSize,
+    seqLen,
+    mode: options.mode ?? 'pad',
+    seed: c.seed,
+    epoch,
+    stepSkipProb: c.stepSkipProb,
+    padId: options.padId ?? 0,
+    trim: true,
+  });
+  const microPerEpoch = countBatches(data.train, batchOptions(0));
+  const stepsPerEpoch = Math.ceil(microPerEpoch / accum);
+  const totalSteps = stepsPerEpoch * c.epochs;
+  const lastStep = Math.min(totalSteps, options.maxSteps ?? totalSteps);
+  const balanceWeight =
+    getExperts(model)?.config.kind === 'moe-topk' ? (getExperts(model)?.config.balanceLossWeight ?? 0) : 0;
+  const optimizer = new AdamW(vars, { betas: c.betas, eps: c.eps, weightDecay: c.weightDecay });
+  const emit = options.onEvent ?? (() => {});
+  const evalOptions = {
+    batchSize: c.microBatchSize,
+    seqLen,
+    mode: options.mode ?? 'pad',
+    padId: options.padId ?? 0,
+  };
+
+  let pos: TrainPosition = { step: 0, epoch: 0, microInEpoch: 0 };
+  const restored =
+    options.resume && options.checkpointer ? await options.checkpointer.restore(optimizer) : null;
+  if (restored) pos = restored;
+  emit({
+    type: 'start',
+    totalSteps,
+    stepsPerEpoch,
+    trainableParameters: [...vars.values()].reduce((n, v) => n + v.size, 0),
+    seqLen,
+    resumedFrom: restored?.step,
+  });
+
+  const t0 = performance.now();
+  let lastLoss = Number.NaN;
+  const save = async () => {
+    if (!options.checkpointer) return;
+    const path = await options.checkpointer.save(pos, optimizer);
+    emit({ type: 'checkpoint', step: pos.step, path });
+  };
+
+  let stopped = false;
+  outer: for (let epoch = pos.epoch; epoch < c.epochs && pos.step < lastStep; epoch++) {
+    const it = batches(data.train, batchOptions(epoch));
+    for (let k = 0; k < pos.microInEpoch; k++) it.next(); // resume: skip consumed micro-batches
+    let group: HostBatch[] = [];
+    for (let r = it.next(); ; r = it.next()) {
+      if (!r.done) group.push(r.value);
+      const endOfEpoch = r.done === true;
+      if (group.length < accum && !endOfEpoch) continue;
+      if (group.length > 0) {
+        lastLoss = await optimizerStep(group, epoch);
+        pos = { step: pos.step + 1, epoch, microInEpoch: pos.microInEpoch + group.length };
+        group = [];
+        if (c.evalEvery > 0 && data.eval?.length && pos.step % c.evalEvery === 0 && pos.step < lastStep) {
+          emit({ type: 'eval', step: pos.step, result: await evaluate(model, data.eval, evalOptions) });
+        }
+        if (options.signal?.aborted) {
+          await save();
+          emit({ type: 'stopped', step: pos.step, reason: 'signal' });
+          stopped = true;
+          break outer;
+        }
+        if (c.saveEvery > 0 && pos.step % c.saveEvery === 0 && pos.step < lastStep) await save();
+        if (pos.step >= lastStep) break outer;
+      }
+      if (endOfEpoch) break;
+    }
+    pos = { step: pos.step, epoch: epoch + 1, microInEpoch: 0 };
+  }
+
+  let evalResult: EvalResult | undefined;
+  if (!stopped) {
+    await save();
+    if (data.eval?.length) {
+      evalResult = await evaluate(model, data.eval, evalOptions);
+      emit({ type: 'eval', step: pos.step, result: evalResult });
+    }
+    emit({ type: 'done', step: pos.step, ms: performance.now() - t0 });
+  }
+  return { position: pos, loss: lastLoss, eval: evalResult, stopped };
+
+  /** Accumulates the gradients of `group` (averaged), clips, checks, and applies one AdamW step. */
+  async function optimizerStep(group: HostBatch[], epoch: number): Promise<number> {
+    const start = performance.now();
+    const stats = new StageLoss();
+    let sum: tf.NamedTensorMap | null = null;
+    let balance = 0;
+    let tokens = 0;
+    for (let m = 0; m < group.length; m++) {
+      const batch = group[m];
+      const bt = toTensors(batch);
+      const route = routeForBatch(model, batch, `${c.seed}:${pos.step}:${m}`, true);
+      const out = batchGradients(model, bt, route, vars, balanceWeight);
+      route?.dispose();
+      tf.dispose(Object.values(bt));
+      const prev: tf.NamedTensorMap | null = sum;
+      sum = prev
+        ? tf.tidy(() =>
+            Object.fromEntries(Object.entries(out.grads).map(([k, g]) => [k, tf.add(prev[k], g)])),
+          )
+        : out.grads;
+      if (prev) tf.dispose([Object.values(prev), Object.values(out.grads)]);
+      stats.add(batch, (await out.nll.data()) as Float32Array);
+      balance += (await out.balance.data())[0] / group.length;
+      tf.dispose([out.loss, out.nll, out.balance]);
+      tokens += batch.docIds.reduce((n, d) => n + (d >= 0 ? 1 : 0), 0);
+    }
+    const lr = learningRateAt(pos.step, {
+      learningRate: c.learningRate,
+      warmupSteps: c.warmupSteps,
+      totalSteps,
+      schedule: c.schedule,
+      minLrRatio: c.minLrRatio,
+    });
+    const grads = sum!;
+    const { clipped, norm } = tf.tidy('clip', () => {
+      const avg = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.div(g, group.length)]));
+      const r = clipByGlobalNorm(avg, c.clipNorm);
+      return { clipped: r.grads, norm: r.norm };
+    });
+    tf.dispose(Object.values(grads));
+    const gradNorm = (await norm.data())[0];
+    norm.dispose();
+    const loss = stats.mean();
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      tf.dispose(Object.values(clipped));
+      throw new NonFiniteError(
+        Number.isFinite(loss) ? 'grad norm' : 'loss',
+        Number.isFinite(loss) ? gradNorm : loss,
+        pos.step,
+      );
+    }
+    optimizer.applyGradients(clipped, lr);
+    tf.dispose(Object.values(clipped));
+    const ms = performance.now() - start;
+    emit({
+      type: 'step',
+      step: pos.step + 1,
+      totalSteps: lastStep,
+      epoch,
+      loss,
+      byStage: stats.byStage(),
+      balanceLoss: balance,
+      lr,
+      gradNorm,
+      tokensPerSec: (tokens / ms) * 1000,
+      ms,
+    });
+    return loss;
+  }
+}
