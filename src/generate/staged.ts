@@ -1,0 +1,323 @@
+// Staged generation (method.md §2 "Adaptive inference"): after the question the model writes step blocks
+// (`<|analysis|> … <|/analysis|>`, `<|guidance|> …`, `<|response|> … <|/response|>`), and the active step expert
+// switches when a step start token is written. Single-sequence decoding runs on per-step merged weights (PEFT-style
+// merge, cached per step), so each token costs what the base model costs.
+//
+// Decoding is constrained so the output is always a well-formed chain:
+//   - between blocks, only the start token of a stage that may come next is allowed (adaptive mode), or the next
+//     forced stage's start token is fed (forced modes);
+//   - inside a block, no step token other than that block's end token is allowed (nor BOS/EOS, except that EOS
+//     inside the answer closes it); a block that reaches its token budget is closed by feeding its end token;
+//   - generation ends when the answer block closes, or at the total token budget.
+// Routing: question tokens use `questionExpert` (default: the shared expert only); a step's tokens, its start and
+// end tokens included, use that step's expert (the AlignCoT encoder's labelling).
+import type { Stage, Turn } from '../aligncot/chain.js';
+import { formatQuestion } from '../aligncot/format.js';
+import { type StageSet, type StepTokenIdMap, stepTokenIds, THREE_STAGE } from '../aligncot/stages.js';
+import { getExperts } from '../experts/attach.js';
+import { decodeRoute, type ExpertName, learnedRoute, SHARED, withRoute } from '../experts/routing.js';
+import type { LinearContext } from '../model/linear.js';
+import type { Transformer } from '../model/transformer.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { check } from '../util/errors.js';
+import { type Decoder, HostDecoder, TensorDecoder } from './decoder.js';
+import { HOST_DECODER_MAX_PARAMS } from './generate.js';
+import {
+  createSampler,
+  DEFAULT_SAMPLING_CONFIG,
+  resolveSamplingConfig,
+  type SamplingConfig,
+} from './sampler.js';
+
+/** Which stages to write: the model's own choice ('adaptive'), or a forced list. */
+export type StageMode = 'adaptive' | 'answer' | 'analysis-answer' | 'full' | readonly Stage[];
+
+export interface StagedConfig extends SamplingConfig {
+  /** Default 'adaptive'. 'full' = every reasoning stage of `stages` then the answer. */
+  mode: StageMode;
+  /** The chain's stages (3-stage by default; the tokenizer must have their step tokens). */
+  stages: StageSet;
+  /** Most generated tokens in all (step tokens included). Default 512. */
+  maxTokens: number;
+  /** Most content tokens in one block (a number for all stages, or per stage). Default 160. */
+  maxTokensPerStage: number | Partial<Record<Stage, number>>;
+  /** Expert of the question tokens at inference [open]: a step expert's name or 'shared'. Default 'shared'. */
+  questionExpert: ExpertName;
+  /** Decoding engine. Default 'auto' (host below HOST_DECODER_MAX_PARAMS parameters). */
+  decoder: 'auto' | 'host' | 'tensor';
+  /** Decode on per-step merged weights (one matmul per projection); false mixes experts per token. Default true. */
+  merged: boolean;
+}
+
+export const DEFAULT_STAGED_CONFIG: Readonly<StagedConfig> = Object.freeze({
+  ...DEFAULT_SAMPLING_CONFIG,
+  mode: 'adaptive',
+  stages: THREE_STAGE,
+  maxTokens: 512,
+  maxTokensPerStage: 160,
+  questionExpert: SHARED,
+  decoder: 'auto',
+  merged: true,
+});
+
+const FIXED_MODES: Record<'answer' | 'analysis-answer', Stage[]> = {
+  answer: ['answer'],
+  'analysis-answer': ['analysis', 'answer'],
+};
+
+export function resolveStagedConfig(partial: Partial<StagedConfig> = {}): Readonly<StagedConfig> {
+  const c = { ...DEFAULT_STAGED_CONFIG, ...partial };
+  resolveSamplingConfig(c);
+  const names = c.stages.map((s) => s.name);
+  const forced = forcedStages(c.mode, names);
+  if (forced) {
+    check(
+      forced.length > 0 && forced[forced.length - 1] === 'answer',
+      'mode',
+      c.mode,
+      "a list of stages ending with 'answer'",
+    );
+    for (const s of forced) check(names.includes(s), 'mode', c.mode, `stages among ${names.join(', ')}`);
+    check(
+      forced.every((s, i) => i === 0 || names.indexOf(s) > names.indexOf(forced[i - 1])),
+      'mode',
+      c.mode,
+      `stages in chain order (${names.join(' → ')})`,
+    );
+  }
+  check(Number.isInteger(c.maxTokens) && c.maxTokens > 0, 'maxTokens', c.maxTokens, 'a positive integer');
+  const budgets =
+    typeof c.maxTokensPerStage === 'number' ? [c.maxTokensPerStage] : Object.values(c.maxTokensPerStage);
+  check(
+    budgets.every((b) => Number.isInteger(b) && (b as number) > 0),
+    'maxTokensPerStage',
+    c.maxTokensPerStage,
+    'a positive integer, or one per stage',
+  );
+  check(['auto', 'host', 'tensor'].includes(c.decoder), 'decoder', c.decoder, "'auto', 'host' or 'tensor'");
+  return Object.freeze(c);
+}
+
+/** The stages a forced mode writes, or null for 'adaptive'. */
+function forcedStages(mode: StageMode, names: readonly Stage[]): readonly Stage[] | null {
+  if (mode === 'adaptive') return null;
+  if (mode === 'full') return names.filter((s) => s !== 'check');
+  if (typeof mode === 'string') {
+    if (!(mode in FIXED_MODES))
+      throw new Error(
+        `invalid config: mode = ${JSON.stringify(mode)}; expected 'adaptive', 'answer', 'analysis-answer', 'full' or a list of stages`,
+      );
+    return FIXED_MODES[mode as keyof typeof FIXED_MODES];
+  }
+  return mode;
+}
+
+export type StagedEvent =
+  | { type: 'stage-start'; stage: Stage }
+  | { type: 'token'; stage: Stage; id: number; text: string; expert: ExpertName | null }
+  | {
+      type: 'stage-end';
+      stage: Stage;
+      text: string;
+      tokens: number;
+      ms: number;
+      closedBy: 'model' | 'budget' | 'eos' | 'max-tokens';
+    }
+  | { type: 'done'; result: StagedResult };
+
+export interface StagedResult {
+  /** Text of each written stage (content only, without step tokens). */
+  stages: Partial<Record<Stage, string>>;
+  /** Stages in the order written. */
+  order: Stage[];
+  /** Content tokens per stage. */
+  tokensPerStage: Partial<Record<Stage, number>>;
+  /** Every generated token, step tokens included. */
+  totalTokens: number;
+  /** The full generated text with step tokens (parseChainText reads it back). */
+  text: string;
+  stopReason: 'answer-closed' | 'max-tokens' | 'context';
+  ms: number;
+}
+
+/** The routing context of a stage for the experts attached to `model` (undefined: the plain model). */
+function contextFor(model: Transformer, stage: ExpertName, merged = true): LinearContext | undefined {
+  const experts = getExperts(model);
+  if (!experts) return undefined;
+  const c = experts.config;
+  if (c.kind === 'moe-topk') return withRoute(learnedRoute());
+  if (c.kind === 'lora') return undefined;
+  const expert = stage === SHARED || c.stepExperts.includes(stage) ? stage : SHARED;
+  return withRoute(decodeRoute(c.stepExperts, expert, { merged }));
+}
+
+/** Streams a staged answer to `question` (a string or a dialogue), event by event. */
+export async function* generateStaged(
+  model: Transformer,
+  tokenizer: Tokenizer,
+  question: string | readonly Turn[],
+  config: Partial<StagedConfig> = {},
+): AsyncGenerator<StagedEvent, StagedResult> {
+  const c = resolveStagedConfig(config);
+  const names: Stage[] = c.stages.map((s) => s.name).filter((s) => s !== 'check');
+  const forced = forcedStages(c.mode, names);
+  const steps: StepTokenIdMap = stepTokenIds(tokenizer, c.stages);
+  const experts = getExperts(model);
+  if (forced && forced.length > 1 && experts && experts.config.kind === 'mote') {
+    for (const s of forced)
+      if (!experts.config.stepExperts.includes(s))
+        throw new Error(
+          `generateStaged: stage '${s}' has no expert (step experts: ${experts.config.stepExperts.join(', ')})`,
+        );
+  }
+  const budget = (s: Stage) =>
+    typeof c.maxTokensPerStage === 'number'
+      ? c.maxTokensPerStage
+      : (c.maxTokensPerStage[s] ?? (DEFAULT_STAGED_CONFIG.maxTokensPerStage as number));
+  const sample = createSampler(c);
+  const useHost =
+    c.merged &&
+    experts?.config.kind !== 'moe-topk' &&
+    (c.decoder === 'host' || (c.decoder === 'auto' && model.parameterCount() <= HOST_DECODER_MAX_PARAMS));
+  if (c.decoder === 'host' && !useHost)
+    throw new Error(
+      'generateStaged: the host decoder needs merged weights (merged: true) and step routing (not moe-topk)',
+    );
+  const ctxFor = (stage: ExpertName) => contextFor(model, stage, c.merged);
+  const decoder: Decoder = useHost
+    ? new HostDecoder(model, ctxFor(c.questionExpert), c.questionExpert)
+    : new TensorDecoder(model, 1, ctxFor(c.questionExpert));
+  const stepIds = new Set([...steps.values()].flatMap((t) => [t.start, t.end]));
+  const t0 = performance.now();
+  const result: StagedResult = {
+    stages: {},
+    order: [],
+    tokensPerStage: {},
+    totalTokens: 0,
+    text: '',
+    stopReason: 'max-tokens',
+    ms: 0,
+  };
+  const use = (stage: ExpertName) => decoder.setContext(ctxFor(stage), stage);
+  const room = () => result.totalTokens < c.maxTokens && decoder.position < model.config.maxSeqLen;
+
+  try {
+    const prompt = tokenizer.encode(formatQuestion(question), { bos: true });
+    if (prompt.length >= model.config.maxSeqLen)
+      throw new Error(
+        `generateStaged: the question has ${prompt.length} tokens, the model's context is ${model.config.maxSeqLen}`,
+      );
+    let logits = decoder.step([prompt])[0];
+    let next = 0; // index into `names` of the earliest stage that may still come
+    let forcedAt = 0;
+    while (room()) {
+      // ---- between blocks: choose the next stage
+      let stage: Stage;
+      if (forced) stage = forced[forcedAt++];
+      else {
+        const allowed = names.slice(next).map((s) => steps.get(s)!.start);
+        const id = sample(restrict(logits, allowed));
+        stage = names.find((s) => steps.get(s)!.start === id)!;
+      }
+      next = names.indexOf(stage) + 1;
+      const { start, end } = steps.get(stage)!;
+      yield { type: 'stage-start', stage };
+      use(stage);
+      logits = decoder.step([[start]])[0];
+      result.totalTokens++;
+      result.order.push(stage);
+      const stageStart = performance.now();
+      const content: number[] = [];
+      const stream = tokenizer.streamDecoder();
+      let closedBy: 'model' | 'budget' | 'eos' | 'max-tokens' = 'max-tokens';
+      // ---- inside the block
+      while (room()) {
+        if (content.length >= budget(stage)) {
+          closedBy = 'budget';
+          break;
+        }
+        const banned = new Set(stepIds);
+        banned.delete(end);
+        banned.add(tokenizer.bosId);
+        if (stage !== 'answer') banned.add(tokenizer.eosId);
+        const id = sample(ban(logits, banned));
+        if (id === end || id === tokenizer.eosId) {
+          closedBy = id === end ? 'model' : 'eos';
+          break;
+        }
+        content.push(id);
+        result.totalTokens++;
+        const piece = stream.push(id);
+        yield {
+          type: 'token',
+          stage,
+          id,
+          text: content.length === 1 ? piece.replace(/^ /, '') : piece,
+          expert: expertOf(stage),
+        };
+        logits = decoder.step([[id]])[0];
+      }
+      if (closedBy !== 'max-tokens' && closedBy !== 'eos' && room()) {
+        logits = decoder.step([[end]])[0]; // the end token, fed or sampled, enters the cache under this stage
+        result.totalTokens++;
+      }
+      const text = tokenizer.decode(content).replace(/^ /, '');
+      result.stages[stage] = text;
+      result.tokensPerStage[stage] = content.length;
+      result.text += `${tokenizer.idToPiece(start)} ${text}${closedBy === 'max-tokens' ? '' : tokenizer.idToPiece(end)}`;
+      yield {
+        type: 'stage-end',
+        stage,
+        text,
+        tokens: content.length,
+        ms: performance.now() - stageStart,
+        closedBy,
+      };
+      if (stage === 'answer' && closedBy !== 'max-tokens') {
+        result.stopReason = 'answer-closed';
+        break;
+      }
+      if (forced && forcedAt >= forced.length) break;
+    }
+    if (result.stopReason !== 'answer-closed' && decoder.position >= model.config.maxSeqLen)
+      result.stopReason = 'context';
+  } finally {
+    decoder.dispose();
+  }
+  result.ms = performance.now() - t0;
+  yield { type: 'done', result };
+  return result;
+
+  function expertOf(stage: Stage): ExpertName | null {
+    if (!experts || experts.config.kind !== 'mote') return null;
+    return experts.config.stepExperts.includes(stage) ? stage : SHARED;
+  }
+}
+
+/** Runs `generateStaged` to completion. */
+export async function generateStagedText(
+  model: Transformer,
+  tokenizer: Tokenizer,
+  question: string | readonly Turn[],
+  config: Partial<StagedConfig> = {},
+): Promise<StagedResult> {
+  const it = generateStaged(model, tokenizer, question, config);
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Logits with every id but `allowed` set to −∞. */
+function restrict(logits: Float32Array, allowed: readonly number[]): Float32Array {
+  const out = new Float32Array(logits.length).fill(Number.NEGATIVE_INFINITY);
+  for (const id of allowed) out[id] = logits[id];
+  return out;
+}
+
+/** Logits with `banned` ids set to −∞. */
+function ban(logits: Float32Array, banned: ReadonlySet<number>): Float32Array {
+  const out = Float32Array.from(logits);
+  for (const id of banned) out[id] = Number.NEGATIVE_INFINITY;
+  return out;
+}
