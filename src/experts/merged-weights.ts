@@ -37,17 +37,27 @@ export function mergedWeight(p: MergeParts, step: number): tf.Tensor2D {
 const stampOf = (p: MergeParts): unknown[] =>
   [p.w0, p.stepA, p.stepB, p.sharedA, p.sharedB].map((v) => v?.dataId ?? null);
 
+/** Whether the variables of `p` still hold the data `stamp` recorded (no allocation: runs every decode step). */
+function fresh(stamp: unknown[], p: MergeParts): boolean {
+  return (
+    stamp[0] === p.w0.dataId &&
+    stamp[1] === (p.stepA?.dataId ?? null) &&
+    stamp[2] === (p.stepB?.dataId ?? null) &&
+    stamp[3] === (p.sharedA?.dataId ?? null) &&
+    stamp[4] === (p.sharedB?.dataId ?? null)
+  );
+}
+
 /** Merged weights by step, rebuilt when any source variable has been reassigned since. Owns its tensors. */
 export class MergedWeightCache {
   private readonly entries = new Map<number, { weight: tf.Tensor2D; stamp: unknown[] }>();
 
   get(parts: MergeParts, step: number): tf.Tensor2D {
-    const stamp = stampOf(parts);
     const hit = this.entries.get(step);
-    if (hit && !hit.weight.isDisposed && hit.stamp.every((id, i) => id === stamp[i])) return hit.weight;
+    if (hit && !hit.weight.isDisposed && fresh(hit.stamp, parts)) return hit.weight;
     hit?.weight.dispose();
     const weight = tf.keep(mergedWeight(parts, step)); // kept: outlives the caller's tidy
-    this.entries.set(step, { weight, stamp });
+    this.entries.set(step, { weight, stamp: stampOf(parts) });
     return weight;
   }
 

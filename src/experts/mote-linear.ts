@@ -115,9 +115,21 @@ export class MoteLinear implements LinearLike {
 
   // ---------------------------------------------------------------- merged weights
 
+  private parts: MergeParts | null = null;
+
   private mergeParts(): MergeParts {
     const { stepA, stepB, sharedA, sharedB, stepCoef, sharedCoef } = this;
-    return { w0: this.weight, stepA, stepB, sharedA, sharedB, rank: this.config.rank, stepCoef, sharedCoef };
+    this.parts ??= {
+      w0: this.weight,
+      stepA,
+      stepB,
+      sharedA,
+      sharedB,
+      rank: this.config.rank,
+      stepCoef,
+      sharedCoef,
+    };
+    return this.parts;
   }
 
   private mergedFor(step: number): tf.Tensor2D {

@@ -16,6 +16,9 @@ export interface Router {
 
 /** Hard step routing from the Route's step ids [paper]. */
 export class StepRouter implements Router {
+  /** Routes whose expert names were checked (a Route's names never change). */
+  private readonly checked = new WeakSet<Route>();
+
   constructor(
     readonly experts: readonly string[],
     /** Dotted path of the owning projection, for error messages. */
@@ -29,10 +32,13 @@ export class StepRouter implements Router {
     if (!route.hasSteps) throw new Error(`${p}: ctx.${ROUTE_KEY} has no step ids (a learned-routing route)`);
     if (route.numTokens !== null && route.numTokens !== x.shape[0])
       throw new Error(`${p}: the route has ${route.numTokens} tokens, the input has ${x.shape[0]} rows`);
-    if (route.experts.join() !== this.experts.join())
-      throw new Error(
-        `${p}: the route's experts [${route.experts}] differ from the layer's [${this.experts}]`,
-      );
+    if (!this.checked.has(route)) {
+      if (route.experts.join() !== this.experts.join())
+        throw new Error(
+          `${p}: the route's experts [${route.experts}] differ from the layer's [${this.experts}]`,
+        );
+      this.checked.add(route);
+    }
     return { kind: 'step', route };
   }
 

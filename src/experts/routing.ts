@@ -1,15 +1,27 @@
 // Step-level routing (method.md §2): the expert of every token is known from the step special tokens before the
-// forward pass. A Route carries it to every MoTE linear through the forward's LinearContext:
+// forward pass. The contract between the trainer / decoder and the MoTE layers:
 //
-//   const route = buildStepRoute(stages, [B, T], { experts: config.stepExperts, question: 'random', seed, training: true });
-//   model.forward(ids, { ctx: withRoute(route) });   // every layer reads the same Route
-//   route.dispose();                                 // frees device tensors built outside a tidy, if any
+//   // training: one Route per batch, from the AlignCoT step ids (or stage names) and the batch shape
+//   const route = buildStepRoute(batch.stepIds, [B, T], { experts: config.stepExperts, training: true,
+//                                                        seed: `${seed}:${step}`, docIds: batch.docIds });
+//   optimizer.minimize(() => {
+//     const logits = model.forward(ids, { ctx: withRoute(route) });          // every layer reads this Route
+//     return tf.add(nll(logits), tf.mul(balanceLoss(route), config.balanceLossWeight)); // 0 unless moe-topk
+//   }, false, model.trainableVariables());
+//   route.dispose();                                     // frees device tensors built outside a tidy, if any
 //
-// Host side: `stepIds` (B·T,), one expert index per flattened token (−1 = no step expert: shared only).
-// Device side, built lazily ONCE per forward and reused by every layer: the one-hot mask (N, E) (reference, dense)
-// and the segment plan with its device index tensors (segmented). A device tensor built inside a tidy is owned by
-// that tidy and rebuilt on the next forward; one built outside any tidy lives until `dispose()`.
-// Expert names are user-visible; indices are internal and mapped here only (`expertIndex`).
+//   // decoding one step of a chain: a uniform route (any number of tokens) with merged weights
+//   model.decode(ids, cache, { ctx: withRoute(decodeRoute(config.stepExperts, 'analysis')) });
+//
+// `ctx.route` is a Route. Host side: `stepIds` (B·T,) row-major, one expert index per flattened token
+// (−1 = no step expert: shared only), or one `uniform` step for any number of tokens (decoding), or neither
+// (moe-topk: the gates route; the Route only collects their balance losses). Device side, built lazily ONCE per
+// forward and reused by every layer: the one-hot mask (N, E) (reference, dense kernels) and the segment plan's
+// index tensors (segmented kernel, device backends). A device tensor built inside a tidy is owned by that tidy
+// and rebuilt on the next forward; one built outside any tidy lives until `dispose()`.
+// Question tokens: per sample (per chain with docIds) a seeded random step expert when training [paper], a
+// named expert or 'shared' at inference [open]. Expert names are user-visible; indices are internal and mapped
+// here only (`expertIndex`).
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import type { Stage } from '../aligncot/chain.js';

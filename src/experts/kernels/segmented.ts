@@ -59,6 +59,17 @@ class SegmentFactors {
     return ((l.shared ? 1 : 0) + (l.step ? 1 : 0)) * this.at.rank;
   }
 
+  private blocksA: tf.Tensor2D[] | null = null;
+  private blocksB: tf.Tensor2D[] | null = null;
+
+  /** Expert e's A (in, r) and B (r, out), split off the stacked factors once per call. */
+  private stepBlocks(e: number): [tf.Tensor2D, tf.Tensor2D] {
+    const E = this.at.numExperts;
+    this.blocksA ??= E > 1 ? tf.split(this.inp.stepA!, E, 1) : [this.inp.stepA!]; // E × (in, r)
+    this.blocksB ??= E > 1 ? tf.split(this.inp.stepB!, E, 0) : [this.inp.stepB!]; // E × (r, out)
+    return [this.blocksA[e], this.blocksB[e]];
+  }
+
   private memo(key: string, build: () => tf.Tensor2D): tf.Tensor2D {
     let t = this.cache.get(key);
     if (!t) this.cache.set(key, (t = build()));
@@ -69,10 +80,9 @@ class SegmentFactors {
   A(seg: Segment): tf.Tensor2D {
     const { shared, step } = this.layout(seg);
     return this.memo(`A${seg.expert}:${shared}`, () => {
-      const r = this.at.rank;
       const parts = [
         ...(shared ? [this.inp.sharedA!] : []),
-        ...(step ? [tf.slice(this.inp.stepA!, [0, seg.expert * r], [-1, r])] : []),
+        ...(step ? [this.stepBlocks(seg.expert)[0]] : []),
       ];
       return parts.length > 1 ? tf.concat(parts, 1) : parts[0]; // (in, r′)
     });
@@ -82,10 +92,9 @@ class SegmentFactors {
   B(seg: Segment): tf.Tensor2D {
     const { shared, step } = this.layout(seg);
     return this.memo(`B${seg.expert}:${shared}`, () => {
-      const r = this.at.rank;
       const parts = [
         ...(shared ? [this.inp.sharedB!] : []),
-        ...(step ? [tf.slice(this.inp.stepB!, [seg.expert * r, 0], [r, -1])] : []),
+        ...(step ? [this.stepBlocks(seg.expert)[1]] : []),
       ];
       return parts.length > 1 ? tf.concat(parts, 0) : parts[0]; // (r′, out)
     });
