@@ -156,7 +156,7 @@ class Reader {
       return n.normalizers.flatMap((step, i) => this.normalizer(step, `${where}.normalizers[${i}]`));
     }
     if (typeof n.type === 'string' && (UNICODE_FORMS.has(n.type) || n.type === 'Lowercase')) {
-      return [{ type: n.type as 'NFC' }];
+      return [{ type: n.type } as NormalizerStep];
     }
     if (n.type === 'Prepend')
       return [{ type: 'Prepend', prepend: this.string(n.prepend, `${where}.prepend`) }];

@@ -43,6 +43,12 @@ describe('byte-level tokenizer.json (GPT-2 style, by hand)', () => {
     expect(tokenizerFromJson(json).encode('hello', { bos: false })).toEqual([1, 17, 3, 4]);
   });
 
+  it('applies Unicode and Lowercase normalizers before pre-tokenizing', () => {
+    const json = viaText(gpt2Tiny());
+    json.normalizer = { type: 'Sequence', normalizers: [{ type: 'NFKC' }, { type: 'Lowercase' }] };
+    expect(tokenizerFromJson(json).encode('ＨELLO World!', { bos: false })).toEqual([12, 15, 3, 8, 16]);
+  });
+
   it('says which character is missing from a vocabulary without byte fallback or unk', () => {
     expect(() => tokenizerFromJson(gpt2Tiny()).encode('hz')).toThrow(
       /"z" \(U\+007A\) is not in the BPE vocabulary/,
@@ -73,6 +79,15 @@ describe('SentencePiece-style tokenizer.json (Llama, by hand)', () => {
     expect(legacy.encode('<s>hi', { bos: false })).toEqual([1, 263]);
     expect(meta.encode('<s>hi', { bos: false })).toEqual([1, 260, 261]);
     expect(legacy.decode([1, 259, 263])).toBe(' hi'); // one leading space is stripped
+  });
+
+  it('cuts words before each ▁ only with Metaspace split', () => {
+    const json = viaText(llamaTiny('metaspace'));
+    json.model.vocab['i▁'] = 265;
+    json.model.merges.unshift('i ▁'); // rank 0: merges across the word boundary unless words are split
+    expect(tokenizerFromJson(json).encode('hi hi', { bos: false })).toEqual([262, 265, 260, 261]);
+    json.pre_tokenizer.split = true;
+    expect(tokenizerFromJson(json).encode('hi hi', { bos: false })).toEqual([263, 263]);
   });
 
   it('fuses unknown characters into one <unk> without byte fallback', () => {
