@@ -15,6 +15,7 @@ export interface EvalGenerator {
   generate(prompt: EvalPrompt, signal?: AbortSignal): Promise<EvalOutput>;
 }
 
+/** Options of `collectRun`. */
 export interface CollectOptions {
   signal?: AbortSignal;
   /** Called after each output, with ids only (never question or answer text). */

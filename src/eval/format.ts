@@ -36,6 +36,7 @@ export const FORMAT_VIOLATIONS = [
   /** Text after the answer block. */
   'text-after-answer',
 ] as const;
+/** One of FORMAT_VIOLATIONS. */
 export type FormatViolationKind = (typeof FORMAT_VIOLATIONS)[number];
 
 /** One violation: its kind, the stage concerned, and the character offset in the text. */
@@ -55,6 +56,7 @@ export const STAGE_PATTERNS = [
   'full',
   'no-answer',
 ] as const;
+/** One of STAGE_PATTERNS. */
 export type StagePattern = (typeof STAGE_PATTERNS)[number];
 
 /** Human-readable names of the patterns, for reports. */

@@ -8,6 +8,7 @@ import { ConfigError } from '../util/errors.js';
 
 /** What the judge scores. */
 export const JUDGE_ASPECTS = ['harmless', 'helpfulness'] as const;
+/** One of JUDGE_ASPECTS. */
 export type JudgeAspect = (typeof JUDGE_ASPECTS)[number];
 
 /** The judge's system message and one user-message template per aspect. */

@@ -58,6 +58,7 @@ export type JudgeEvent =
   | { type: 'retry'; id: string; aspect: JudgeAspect; attempt: number; delayMs: number; reason: string }
   | { type: 'scored'; id: string; aspect: JudgeAspect; ok: boolean; done: number; total: number };
 
+/** Options of `judge`: the generator is required, everything else has a default. */
 export interface JudgeOptions {
   /** Where the judge's replies come from: `createJudgeGenerator(…)`, or any Generator (e.g. a local model). */
   generator: Generator;

@@ -9,7 +9,7 @@ export function renderMarkdown(report: EvalReport): string {
   const lines = [
     `# ${escapeCell(report.title)}`,
     '',
-    ...(report.createdAt ? [`Created ${report.createdAt}.`] : []),
+    ...(report.createdAt ? [`Created ${report.createdAt}.`, ''] : []),
     `Refusals: ${method.refusal}. Intervals: ${method.intervals}. Judge: ${method.judge ?? 'none'}.`,
     '',
   ];

@@ -33,6 +33,7 @@ import { type MeanStat, meanStat, type Rate, rate, Z_95 } from './stats.js';
 
 /** The prompt groups figures are split by. */
 export const SPLITS = ['all', 'harmful', 'benign'] as const;
+/** One of SPLITS. */
 export type Split = (typeof SPLITS)[number];
 
 /** Mean content tokens of each stage (over outputs that have it) and of whole outputs. */
@@ -88,6 +89,7 @@ export interface ItemResult {
   judge: { harmless: boolean | null; helpfulness: number | null; failures: JudgeFailure[] } | null;
 }
 
+/** Options of `computeRunMetrics`. */
 export interface MetricsOptions {
   /** The refusal classifier, or options for the default one. */
   refusal?: RefusalClassifier | RefusalOptions;

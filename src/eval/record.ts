@@ -13,6 +13,7 @@ import { FormatError } from '../util/errors.js';
 
 /** The stages a model generates at inference (`check` is used to build data only). */
 export const OUTPUT_STAGES = ['analysis', 'guidance', 'answer'] as const;
+/** One of OUTPUT_STAGES. */
 export type OutputStage = (typeof OUTPUT_STAGES)[number];
 
 /** What the model generated for one prompt. */

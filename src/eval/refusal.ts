@@ -26,6 +26,7 @@
 
 /** The three classes of XSTest. */
 export const REFUSAL_LABELS = ['full_compliance', 'full_refusal', 'partial_refusal'] as const;
+/** One of REFUSAL_LABELS. */
 export type RefusalLabel = (typeof REFUSAL_LABELS)[number];
 
 /** The phrase lists of the classifier, all lower case with straight quotes (the text is normalised so). */

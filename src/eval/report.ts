@@ -47,6 +47,7 @@ export interface ReportInput {
   judgements?: readonly Judgement[];
 }
 
+/** Options of `buildReport`: the metrics options plus what the report header shows. */
 export interface ReportOptions extends MetricsOptions {
   /** Default 'mote eval'. */
   title?: string;

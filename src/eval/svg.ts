@@ -104,7 +104,7 @@ export function stageUsageSvg(runs: readonly RunMetrics[]): string {
 // helpers
 
 /** "name (mode)". */
-export function label(r: RunMetrics): string {
+function label(r: RunMetrics): string {
   return `${r.name} (${r.mode})`;
 }
 

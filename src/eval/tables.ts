@@ -2,7 +2,7 @@
 // so both always show the same figures.
 
 import { FORMAT_VIOLATIONS, STAGE_PATTERN_LABELS, STAGE_PATTERNS } from './format.js';
-import type { RunMetrics } from './metrics.js';
+import { type RunMetrics, SPLITS } from './metrics.js';
 import type { EvalReport } from './report.js';
 import type { MeanStat, Rate } from './stats.js';
 
@@ -18,7 +18,7 @@ export interface Table {
 /** The tables of a report, in reading order; the judge table only when some run was judged. */
 export function reportTables(report: EvalReport): Table[] {
   const runs = report.runs.map((r) => r.metrics);
-  const tables = [safetyTable(runs), formatTable(runs), lengthTable(runs)];
+  const tables = [safetyTable(runs), formatTable(runs), stageTable(runs), lengthTable(runs)];
   if (runs.some((r) => r.judge !== null)) tables.push(judgeTable(runs));
   return tables;
 }
@@ -43,20 +43,14 @@ function safetyTable(runs: RunMetrics[]): Table {
 
 function formatTable(runs: RunMetrics[]): Table {
   return {
-    title: 'Chain format and stage usage',
-    note: 'Share of outputs with well-formed step blocks, and of each stage pattern (all prompts); violations as outputs per kind.',
-    header: [
-      'run',
-      'mode',
-      'well formed',
-      ...STAGE_PATTERNS.map((p) => STAGE_PATTERN_LABELS[p]),
-      'violations',
-    ],
+    title: 'Chain format',
+    note: 'Share of outputs whose step blocks are well formed; violations as the number of outputs with each kind.',
+    header: ['run', 'mode', 'outputs', 'well formed', 'violations'],
     rows: runs.map((r) => [
       r.name,
       r.mode,
+      String(r.count.all),
       rateCell(r.formatAdherence),
-      ...STAGE_PATTERNS.map((p) => shareCell(r.stageUsage.all[p], r.count.all)),
       FORMAT_VIOLATIONS.filter((k) => r.violations[k] > 0)
         .map((k) => `${k} ${r.violations[k]}`)
         .join(', ') || 'none',
@@ -64,11 +58,27 @@ function formatTable(runs: RunMetrics[]): Table {
   };
 }
 
+function stageTable(runs: RunMetrics[]): Table {
+  return {
+    title: 'Stage usage',
+    note: 'Share of outputs per stage pattern, on harmful and on benign prompts (adaptive chains should be longer on harmful ones).',
+    header: ['run', 'mode', 'prompts', ...STAGE_PATTERNS.map((p) => STAGE_PATTERN_LABELS[p])],
+    rows: runs.flatMap((r) =>
+      SPLITS.filter((s) => s !== 'all').map((s) => [
+        r.name,
+        r.mode,
+        s,
+        ...STAGE_PATTERNS.map((p) => shareCell(r.stageUsage[s][p], r.count[s])),
+      ]),
+    ),
+  };
+}
+
 function lengthTable(runs: RunMetrics[]): Table {
   const splits = ['harmful', 'benign'] as const;
   return {
     title: 'Length',
-    note: 'Mean content tokens per stage (over outputs that have the stage, n in brackets) and mean generated tokens per output.',
+    note: 'Mean content tokens per stage (over outputs that have the stage, n in parentheses) and mean generated tokens per output.',
     header: ['run', 'mode', 'prompts', 'analysis', 'guidance', 'answer', 'output'],
     rows: runs.flatMap((r) =>
       splits.map((s) => {

@@ -127,8 +127,13 @@ describe('Markdown report', () => {
       '| mote-tiny | answer-only | 4 | 100.0% [51.0, 100.0] | 0.0% | 4 | 100.0% [51.0, 100.0] | 0.0% |',
     );
     expect(md).toContain(
-      '| mote-tiny | adaptive | 62.5% [30.6, 86.3] | 50.0% | 25.0% | 0.0% | 12.5% | 12.5% | unclosed 2, missing-answer 2, text-after-answer 1 |',
+      '| mote-tiny | adaptive | 8 | 62.5% [30.6, 86.3] | unclosed 2, missing-answer 2, text-after-answer 1 |',
     );
+    expect(md).toContain(
+      '| run | mode | prompts | answer only | analysis → answer | guidance → answer | analysis → guidance → answer | no answer |',
+    );
+    expect(md).toContain('| mote-tiny | adaptive | harmful | 50.0% | 25.0% | 0.0% | 25.0% | 0.0% |');
+    expect(md).toContain('| mote-tiny | adaptive | benign | 50.0% | 25.0% | 0.0% | 0.0% | 25.0% |');
     expect(md).toContain(
       '| mote-tiny | adaptive | harmful | 9.0 (n 2) | 6.0 (n 1) | 7.8 (n 4) | 17.0 (n 4) |',
     );
