@@ -93,14 +93,13 @@ export async function* generateStream(
     throw new Error('generate: empty prompt (encode with BOS, or pass at least one id)');
   const sample = createSampler(c);
   const decoder = createDecoder(model, c.decoder, ctx);
-  const stream = tokenizer.streamDecoder();
+  const stream = tokenizer.streamDecoder(promptIds[promptIds.length - 1]);
   const ids: number[] = [];
   let text = '';
   let emitted = 0; // chars of `text` already yielded
   let stopReason: StopReason = 'max-tokens';
   try {
     let logits = decoder.step([promptIds])[0];
-    let prev = promptIds[promptIds.length - 1];
     for (;;) {
       const id = sample(logits);
       if (c.stopAtEos && (id === tokenizer.eosId || id === tokenizer.bosId)) {
@@ -108,8 +107,7 @@ export async function* generateStream(
         break;
       }
       ids.push(id);
-      text += prev === tokenizer.bosId ? stream.push(id).replace(/^ /, '') : stream.push(id);
-      prev = id;
+      text += stream.push(id);
       const hit = firstStop(text, c.stop);
       if (hit >= 0) {
         text = text.slice(0, hit);

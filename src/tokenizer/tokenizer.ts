@@ -24,8 +24,11 @@ export interface Tokenizer {
   encode(text: string, options?: EncodeOptions): number[];
   /** Ids → text (llama2.c semantics: a leading space after BOS is dropped; `<0xNN>` becomes the raw byte). */
   decode(ids: readonly number[]): string;
-  /** An incremental decoder for streaming generation. */
-  streamDecoder(): StreamDecoder;
+  /**
+   * An incremental decoder for streaming generation. `prevId` is the id before the first pushed one (e.g. the
+   * prompt's last), so a format that drops a leading space after BOS (llama2.c) does so mid-stream too.
+   */
+  streamDecoder(prevId?: number): StreamDecoder;
   /** The string of one id, as stored (e.g. `▁the`, `<0x0A>`, `<|analysis|>`). */
   idToPiece(id: number): string;
   /** The id of an exact piece, or undefined. */
