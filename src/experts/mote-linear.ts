@@ -10,7 +10,7 @@ import { type ExpertConfig, type MixKernelName, routedExpertNames } from './conf
 import { mixKernel } from './kernels/index.js';
 import type { Routing } from './kernels/types.js';
 import { initLoraFactors, loraDropout, loraScaling } from './lora.js';
-import { MergedWeightCache, type MergeParts } from './merged-weights.js';
+import { MergedWeightCache, type MergeParts, TransposedWeight } from './merged-weights.js';
 import { type Router, StepRouter } from './router.js';
 import { type ExpertName, expertIndex, routeOf, SHARED_ONLY } from './routing.js';
 import { TopKRouter } from './top-k-router.js';
@@ -35,6 +35,7 @@ export class MoteLinear implements LinearLike {
   /** Mixing implementation used by `apply`. */
   kernel: MixKernelName | 'auto';
   private readonly mergedCache = new MergedWeightCache();
+  private readonly baseT = new TransposedWeight();
   /** Routed expert index pinned by `merge` (−1: shared only), or null when routing per token. */
   private pinned: number | null = null;
   private dropoutCalls = 0;
@@ -110,6 +111,7 @@ export class MoteLinear implements LinearLike {
       stepCoef: this.stepCoef,
       sharedCoef: this.sharedCoef,
       routing,
+      w0T: () => this.baseT.get(this.weight),
     });
   }
 
@@ -219,6 +221,7 @@ export class MoteLinear implements LinearLike {
     for (const v of [this.stepA, this.stepB, this.sharedA, this.sharedB]) v?.dispose();
     this.router?.dispose();
     this.mergedCache.clear();
+    this.baseT.clear();
   }
 
   dispose(): void {

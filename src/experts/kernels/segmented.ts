@@ -5,9 +5,9 @@
 // its gradient gives x, the adapter input, the A/B factors and the routing weights, never dW0. On wasm the
 // backward transposes explicitly (kernels/matmul.ts) and rows move inside the heap (kernels/rows.ts).
 import * as tf from '@tensorflow/tfjs';
-import { matMulAT, matMulBT } from './matmul.js';
+import { matMulBT } from './matmul.js';
 import { planFromStepIds, type Segment, type SegmentPlan } from './plan.js';
-import { gatherRowsAt, gatherSegment, scatterRowsAt, scatterSegments } from './rows.js';
+import { gatherRowsAt, gatherSegment, gatherSegmentT, scatterRowsAt, scatterSegments } from './rows.js';
 import type { MixInput, MixKernel } from './types.js';
 
 export const MOTE_SEGMENTED_MIX = 'MoteSegmentedMix';
@@ -38,6 +38,8 @@ interface Attrs {
   numExperts: number;
   stepCoef: number;
   sharedCoef: number;
+  /** The base transposed (out, in), cached by the layer (see MixInput.w0T). */
+  w0T?: () => tf.Tensor2D;
 }
 
 /** The factors and coefficients of each segment: [A_sh | A_e] (in, r′), [B_sh; B_e] (r′, out), per-row scales. */
@@ -177,6 +179,14 @@ function backward(dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], at: Attrs): 
   const lx = inp.xl ?? inp.x;
   const f = new SegmentFactors(inp, at);
 
+  // Products over the tokens of a segment, Xᵀ·Y with X tall (n, C) and Y thin (n, r′). On wasm XNNPACK packs
+  // the right operand anew for every new tensor, so X goes on the left, transposed (rows.ts gatherSegmentT).
+  const wasm = tf.getBackend() === 'wasm';
+  const overTokens = (big: tf.Tensor2D, seg: Segment, thin: tf.Tensor2D): tf.Tensor2D => {
+    if (wasm) return tf.matMul(gatherSegmentT(big, seg), thin); // (C, n)·(n, r′) → (C, r′)
+    return tf.matMul(gatherSegment(big, seg, plan), thin, true, false); // (n, C)ᵀ·(n, r′) → (C, r′)
+  };
+
   let offset = 0;
   const per = plan.segments.map((seg) => {
     const n = seg.rows.length;
@@ -186,12 +196,10 @@ function backward(dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], at: Attrs): 
     const coef = f.coef(seg);
     const dyR = gatherSegment(dy, seg, plan); // (n, out)
     const dG = matMulBT(dyR, f.B(seg)); // (n, out)·(out, r′) → (n, r′)
-    const dB = matMulAT(tf.mul(h, coef) as tf.Tensor2D, dyR); // (r′, n)·(n, out) → (r′, out)
     dyR.dispose();
+    const dB = tf.transpose(overTokens(dy, seg, tf.mul(h, coef) as tf.Tensor2D)) as tf.Tensor2D; // (r′, out)
     const dH = tf.mul(dG, coef) as tf.Tensor2D; // (n, r′)
-    const xR = gatherSegment(lx, seg, plan);
-    const dA = matMulAT(xR, dH); // (in, n)·(n, r′) → (in, r′)
-    xR.dispose();
+    const dA = overTokens(lx, seg, dH); // (in, r′)
     return { seg, h, dG, dH, dA, dB, shared: f.layout(seg).shared };
   });
 
@@ -222,7 +230,7 @@ function backward(dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], at: Attrs): 
 
   const grads: GradientMap = {
     x: () => {
-      const dxBase = matMulBT(dy, inp.w0); // (N, out)·(out, in) → (N, in)
+      const dxBase = at.w0T ? tf.matMul(dy, at.w0T()) : matMulBT(dy, inp.w0); // (N, out)·(out, in) → (N, in)
       return inp.xl ? dxBase : tf.add(dxBase, dAdapterInput());
     },
     w0: () => {
@@ -327,6 +335,7 @@ export const segmentedKernel: MixKernel = {
       numExperts: m.numExperts,
       stepCoef: m.stepCoef,
       sharedCoef: m.sharedCoef,
+      w0T: tf.getBackend() === 'wasm' ? m.w0T : undefined,
     };
     const [y] = tf
       .engine()

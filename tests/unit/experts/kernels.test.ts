@@ -22,6 +22,8 @@ interface Case {
   routing: number[] | 'lora' | { topK: number };
   /** Adapter input differs from x (dropout-like mask). */
   dropout?: boolean;
+  /** Hand the kernels a cached W0ᵀ (as MoteLinear does); otherwise the backward transposes W0 itself. */
+  baseT?: boolean;
 }
 
 const N_OF = (c: Case) => (Array.isArray(c.routing) ? c.routing.length : 18);
@@ -33,6 +35,7 @@ const CASES: Case[] = [
     alpha: 0.5,
     shared: true,
     routing: [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2],
+    baseT: true,
   },
   {
     name: 'batch of 3, interleaved and uneven, shared-only question tokens',
@@ -41,6 +44,7 @@ const CASES: Case[] = [
     alpha: 0.5,
     shared: true,
     routing: [-1, -1, 0, 0, 0, 2, 2, 2, -1, 1, 1, 1, 1, 1, 2, 2, -1, -1, -1, 0, 2, 2, 2, 2],
+    baseT: true,
   },
   {
     name: 'empty segment (expert 2 of 4 unused), rank 8, alpha 0.3',
@@ -145,6 +149,7 @@ function setup(c: Case) {
       )
     : null;
   const probe = seededNormal([N, OUT], `${seed}:probe`);
+  const w0T = tf.transpose(w0) as tf.Tensor2D;
   const dropMask = tf.tensor2d(
     Array.from({ length: N * IN }, (_, i) => ((i * 7) % 5 === 0 ? 0 : 1.25)),
     [N, IN],
@@ -173,6 +178,7 @@ function setup(c: Case) {
         stepCoef: c.alpha * scale,
         sharedCoef: (1 - c.alpha) * scale,
         routing,
+        w0T: c.baseT ? () => w0T : undefined,
       };
       const y = MIX_KERNEL_IMPLS[kernel].mix(input);
       return tf.sum(tf.mul(y, probe)) as tf.Scalar;
@@ -197,6 +203,7 @@ function setup(c: Case) {
         stepCoef: c.alpha * scale,
         sharedCoef: (1 - c.alpha) * scale,
         routing,
+        w0T: c.baseT ? () => w0T : undefined,
       });
     });
   const names = new Map(
@@ -216,7 +223,7 @@ function setup(c: Case) {
     ]),
   );
   const dispose = () => {
-    tf.dispose([x, w0, probe, dropMask, ...watched]);
+    tf.dispose([x, w0, w0T, probe, dropMask, ...watched]);
     router?.dispose();
     route?.dispose();
   };
