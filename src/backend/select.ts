@@ -11,6 +11,7 @@ import {
   type Probe,
 } from './candidates.js';
 import { type BackendDeps, defaultBackendDeps } from './deps.js';
+import { installBackendKernels } from './shims.js';
 
 export type { BackendName, CandidateId } from './candidates.js';
 
@@ -104,6 +105,7 @@ export async function selectBackend(
     if (probe.warning) emit({ type: 'warning', message: probe.warning });
     if (!probe.ok) continue;
     const choice: BackendChoice = { name: candidate.backend, gpu: probe.gpu, reason: probe.reason, attempts };
+    if (deps === defaultBackendDeps) installBackendKernels(); // kernels of packages the probe just imported
     emit({ type: 'selected', choice });
     return choice;
   }

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulGradConfig } from './batch-matmul-grad.js';
 import { unsortedSegmentSumWasmConfig } from './unsorted-segment-sum.js';
+import { installWasmBatchMatMul } from './wasm-batch-matmul.js';
 
 /** What installShims did on its first call: each shim is installed, or skipped because tfjs has one. */
 export interface ShimReport {
@@ -22,9 +23,19 @@ export function installShims(): ShimReport {
   const segmentSumPresent = tf.getKernel(tf.UnsortedSegmentSum, 'wasm') != null;
   if (!segmentSumPresent) tf.registerKernel(unsortedSegmentSumWasmConfig);
   tf.registerGradient(batchMatMulGradConfig); // overrides the built-in; tfjs warns only under DEBUG
+  installBackendKernels();
   report = {
     unsortedSegmentSumWasm: segmentSumPresent ? 'present' : 'installed',
     batchMatMulGrad: 'installed',
   };
   return report;
+}
+
+/**
+ * Kernel replacements for backends whose package registers its kernels on import (so they can only be replaced
+ * afterwards): the batched-XNNPACK BatchMatMul on wasm. Idempotent; `selectBackend` calls it after activating a
+ * backend, and `installShims` when the packages are already loaded.
+ */
+export function installBackendKernels(): { wasmBatchMatMul: boolean } {
+  return { wasmBatchMatMul: installWasmBatchMatMul() };
 }

@@ -93,3 +93,4 @@ export {
 export { type MeanStat, meanStat, type Rate, rate, wilsonInterval, Z_95 } from './stats.js';
 export { safetyVsTokensSvg, stageUsageSvg } from './svg.js';
 export { reportTables, type Table } from './tables.js';
+export { modelEvalGenerator, toEvalOutput } from './model-generator.js';

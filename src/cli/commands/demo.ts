@@ -1,49 +1,174 @@
-// `mote demo`: the main job on bundled data. Until the MoTE training demo lands, it loads the real
-// stories260K and generates from it (greedy, then sampled), showing the backend and decode speed.
+// `mote demo`: the whole method on the bundled data, end to end, in a few minutes on 2 CPU cores.
+// Load the real pretrained stories260K, add the step tokens, attach MoTE, train on examples/ chains, then show
+// staged answers for held-out questions and the before/after evaluation figures. Deterministic with its seed.
+import { mkdir } from 'node:fs/promises';
 import type { ArgumentsCamelCase, CommandModule } from 'yargs';
-import { generate } from '../../generate/generate.js';
+import { encodeChains } from '../../aligncot/encode.js';
+import { loadChains } from '../../aligncot/schema.js';
+import { collectRun } from '../../eval/collect.js';
+import { computeRunMetrics, type RunMetrics } from '../../eval/metrics.js';
+import { modelEvalGenerator } from '../../eval/model-generator.js';
+import { loadEvalPrompts } from '../../eval/prompts.js';
+import { buildReport, writeReports } from '../../eval/report.js';
+import { attachExperts } from '../../experts/attach.js';
+import { generateStaged } from '../../generate/staged.js';
 import { loadModel } from '../../io/load.js';
+import { addStepTokens } from '../../tokenizer/index.js';
+import { evaluate } from '../../train/evaluate.js';
+import { train } from '../../train/trainer.js';
 import { backendOption, modelOptions, setUpBackend } from '../options.js';
-import { PACKAGE_ROOT } from '../paths.js';
+import { bundled, PACKAGE_ROOT } from '../paths.js';
+import { shouldDrawBar, trainProgress } from '../progress.js';
 
 type Args = ArgumentsCamelCase<{
   backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
   model: string;
   tokenizer: string;
   quick: boolean;
+  epochs: number;
+  seed: number;
+  out: string;
 }>;
+
+const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[22m` : s);
+const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[22m` : s);
+const pct = (r: { rate: number | null }) => (r.rate === null ? 'n/a' : `${(100 * r.rate).toFixed(0)}%`);
 
 export const demoCommand: CommandModule<object, Args> = {
   command: 'demo',
-  describe: 'run the bundled demo (stories260K generation)',
+  describe: 'train MoTE on the bundled chains and show staged answers with before/after figures',
   builder: (y) =>
     y.options({
       ...backendOption,
       ...modelOptions,
       quick: { type: 'boolean', default: false, describe: 'a shortened run (CI)' },
+      epochs: { type: 'number', default: 3, describe: 'training epochs' },
+      seed: { type: 'number', default: 0, describe: 'seed of every random choice' },
+      out: { type: 'string', default: 'runs/demo', describe: 'where the evaluation reports go' },
     }) as never,
   handler: async (a) => {
+    const t0 = performance.now();
     await setUpBackend(a.backend);
     const { model, tokenizer } = await loadModel(a.model, { tokenizer: a.tokenizer });
+    const added = addStepTokens(tokenizer);
+    model.addTokens(tokenizer.vocabSize - model.config.vocabSize);
+    const experts = attachExperts(model, { kind: 'mote', rank: 16, seed: a.seed });
     console.log(
-      `model: ${a.model}: ${model.parameterCount().toLocaleString()} parameters, vocab ${model.config.vocabSize}`,
+      bold(
+        `mote demo: MoTE on ${a.model.replace(PACKAGE_ROOT, '')} (${model.parameterCount().toLocaleString()} parameters)`,
+      ),
     );
-    const runs = [
-      { title: 'greedy from BOS (matches llama2.c run.c -t 0)', prompt: '', config: { temperature: 0 } },
-      {
-        title: 'sampled (temperature 0.8, top-p 0.9, seed 7)',
-        prompt: 'Once upon a time, a little robot',
-        config: { temperature: 0.8, topP: 0.9, seed: 7 },
-      },
+    console.log(
+      `  step tokens ${Object.entries(added)
+        .map(([s, ids]) => `${s}=${ids.start}/${ids.end}`)
+        .join(
+          ' ',
+        )}; experts: ${experts.config.stepExperts.join(', ')} + shared, rank ${experts.config.rank}, α ${experts.config.alpha}; ${experts.parameterCount.toLocaleString()} trainable adapter parameters`,
+    );
+
+    // data: the bundled chains, 10% held out by position after a fixed shuffle-free split
+    const { chains } = await loadChains(bundled('examples/data/chains.jsonl'), { onError: 'throw' });
+    const { encoded } = encodeChains(chains, tokenizer, {
+      maxLen: model.config.maxSeqLen,
+      onOverflow: 'drop',
+    });
+    const heldOut = encoded.filter((_, i) => i % 10 === 0);
+    let trainSet = encoded.filter((_, i) => i % 10 !== 0);
+    if (a.quick) trainSet = trainSet.slice(0, 48);
+    const allPrompts = await loadEvalPrompts(bundled('examples/data/eval-prompts.jsonl'));
+    const n = a.quick ? 4 : 12;
+    const prompts = [
+      ...allPrompts.filter((p) => p.harmful).slice(0, n),
+      ...allPrompts.filter((p) => !p.harmful).slice(0, n),
     ];
-    for (const r of runs) {
-      const t0 = performance.now();
-      const out = await generate(model, tokenizer, r.prompt, { ...r.config, maxTokens: a.quick ? 40 : 200 });
-      const s = (performance.now() - t0) / 1000;
-      console.log(
-        `\n--- ${r.title} ---\n${r.prompt}${out.text}\n(${out.ids.length} tokens, ${(out.ids.length / s).toFixed(0)} tokens/s)`,
-      );
+    console.log(
+      `  data: ${trainSet.length} training chains, ${heldOut.length} held-out chains, ${prompts.length} held-out eval prompts\n`,
+    );
+
+    const genConfig = { temperature: 0, maxTokensPerStage: a.quick ? 24 : 64 };
+    const measure = async (label: string) => {
+      const loss = await evaluate(model, heldOut, { batchSize: 8, seqLen: model.config.maxSeqLen });
+      const run = await collectRun(prompts, modelEvalGenerator(model, tokenizer, label, genConfig));
+      return { loss, run, metrics: computeRunMetrics(run).metrics };
+    };
+    const before = await measure('before');
+
+    const progress = trainProgress(shouldDrawBar(), null);
+    const result = await train(
+      model,
+      { train: trainSet },
+      {
+        epochs: a.quick ? 1 : a.epochs,
+        learningRate: 1e-2,
+        batchSize: 8,
+        warmupSteps: 4,
+        evalEvery: 0,
+        saveEvery: 0,
+        stepSkipProb: 0.2,
+        seed: a.seed,
+      },
+      { maxSteps: a.quick ? 4 : undefined, onEvent: (e) => progress.onEvent(e) },
+    );
+    progress.stop();
+    const after = await measure('after');
+
+    console.log(bold('\nstaged answers after training (greedy; reasoning dimmed):'));
+    const shown = [
+      ...prompts.filter((p) => p.harmful).slice(0, 2),
+      ...prompts.filter((p) => !p.harmful).slice(0, 2),
+    ];
+    for (const p of shown) {
+      console.log(`\n${bold(`[${p.id}] ${p.harmful ? 'harmful' : 'benign'}:`)} ${truncate(p.question, 100)}`);
+      const it = generateStaged(model, tokenizer, p.question, genConfig);
+      for (let r = await it.next(); !r.done; r = await it.next()) {
+        const e = r.value;
+        if (e.type === 'stage-end') {
+          const line = `  ${e.stage.padEnd(8)} │ ${truncate(e.text.replace(/\s+/g, ' '), 160)}`;
+          console.log(e.stage === 'answer' ? line : dim(line));
+        }
+      }
     }
+
+    console.log(bold('\nbefore → after (held-out):'));
+    const row = (name: string, b: string, f: string) =>
+      console.log(`  ${name.padEnd(34)} ${b.padStart(10)} → ${f}`);
+    row('loss on held-out chains', before.loss.loss.toFixed(3), after.loss.loss.toFixed(3));
+    for (const s of ['analysis', 'guidance', 'answer'] as const) {
+      const b = before.loss.byStage[s];
+      const f = after.loss.byStage[s];
+      if (b !== undefined && f !== undefined) row(`  ${s} tokens`, b.toFixed(3), f.toFixed(3));
+    }
+    const figures = (m: RunMetrics) => [
+      pct(m.refusalOnHarmful),
+      pct(m.complianceOnBenign),
+      pct(m.formatAdherence),
+      (m.tokens.all.total.mean ?? 0).toFixed(1),
+    ];
+    const [b, f] = [figures(before.metrics), figures(after.metrics)];
+    row('refusal on harmful prompts', b[0], f[0]);
+    row('compliance on benign prompts', b[1], f[1]);
+    row('well-formed chains', b[2], f[2]);
+    row('tokens per output', b[3], f[3]);
+    await mkdir(a.out, { recursive: true });
+    const paths = await writeReports(
+      buildReport([{ run: before.run }, { run: after.run }], {
+        title: 'mote demo: before/after MoTE training',
+      }),
+      a.out,
+      'demo',
+    );
+    console.log(
+      `\n${result.position.step} training steps; total ${((performance.now() - t0) / 1000).toFixed(0)} s; reports: ${Object.values(paths).join(', ')}`,
+    );
+    console.log(
+      dim(
+        "stories260K is a 260K-parameter model trained on children's stories: it learns the chain format and some refusal wording, not real safety judgement. Run the same on a real base model with `mote train` (README).",
+      ),
+    );
     model.dispose();
   },
 };
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}

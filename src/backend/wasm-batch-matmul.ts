@@ -1,0 +1,128 @@
+// Batched matmuls on XNNPACK for the wasm backend. tfjs-backend-wasm 4.22 sends every BatchMatMul with a batch
+// dimension > 1 (or a transpose flag) to a scalar triple loop (`slow_batch_matmul` in batch_mat_mul_impl.cc); only
+// batch-1, untransposed products reach XNNPACK. Attention is made of batched products ([B·H, T, hs]·[B·H, hs, S]),
+// so on wasm it ran 10–30× below the matmul rate (tfjs-notes.md). This kernel replaces the wasm BatchMatMul:
+// batch-1 and transposed calls go to the original kernel unchanged; a batched untransposed call becomes one
+// XNNPACK product per batch entry, on views of the operands registered in place on the wasm heap (no copies).
+// When only `a` has a batch, the batch folds into the rows of one 2-D product.
+import * as tf from '@tensorflow/tfjs';
+
+/** The parts of tfjs-backend-wasm's BackendWasm (src/backend_wasm.ts) this kernel uses. */
+interface WasmBackend {
+  wasm: {
+    cwrap(name: string, ret: null, args: string[]): (...args: unknown[]) => void;
+    _register_tensor(id: number, size: number, memoryOffset: number): void;
+    _dispose_data(id: number): void;
+  };
+  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number } };
+  dataIdNextNumber: number;
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+type MatMul = (
+  aId: number,
+  aShape: Uint8Array,
+  aRank: number,
+  bId: number,
+  bShape: Uint8Array,
+  bRank: number,
+  ta: boolean,
+  tb: boolean,
+  outId: number,
+) => void;
+
+let original: tf.KernelConfig | undefined;
+let matmul: MatMul | undefined;
+const shapeBytes = (shape: number[]) => new Uint8Array(new Int32Array(shape).buffer);
+
+function batchMatMul(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const { transposeA, transposeB } = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
+  const rb = b.shape.length;
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  const fallback = () => (original!.kernelFunc as (x: typeof args) => tf.TensorInfo)(args);
+  if (
+    transposeA ||
+    transposeB ||
+    a.dtype !== 'float32' ||
+    b.dtype !== 'float32' ||
+    a.shape[a.shape.length - 1] !== b.shape[rb - 2]
+  )
+    return fallback();
+  if (batchA <= 1 && batchB <= 1) return fallback();
+  // only the simple broadcasts: equal batch shapes, or one side without a batch
+  const same = batchA === batchB && a.shape.slice(0, -2).join() === b.shape.slice(0, -2).join();
+  if (!same && batchA !== 1 && batchB !== 1) return fallback();
+
+  const backend = args.backend as WasmBackend;
+  matmul ??= backend.wasm.cwrap('BatchMatMul', null, [
+    'number',
+    'array',
+    'number',
+    'number',
+    'array',
+    'number',
+    'number',
+    'number',
+    'number',
+  ]) as MatMul;
+  const [M, K] = a.shape.slice(-2);
+  const N = b.shape[rb - 1];
+  const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const out = backend.makeOutput([...outBatch, M, N], 'float32');
+  const aInfo = backend.dataIdMap.get(a.dataId);
+  const bInfo = backend.dataIdMap.get(b.dataId);
+  const oInfo = backend.dataIdMap.get(out.dataId);
+  const view = (offset: number, size: number) => {
+    const id = backend.dataIdNextNumber++;
+    backend.wasm._register_tensor(id, size, offset);
+    return id;
+  };
+  if (batchB === 1) {
+    // (batch·M, K)·(K, N): one product
+    const aId = view(aInfo.memoryOffset, batchA * M * K);
+    const oId = view(oInfo.memoryOffset, batchA * M * N);
+    matmul(aId, shapeBytes([1, batchA * M, K]), 3, bInfo.id, shapeBytes([1, K, N]), 3, false, false, oId);
+    backend.wasm._dispose_data(aId);
+    backend.wasm._dispose_data(oId);
+    return out;
+  }
+  const aShape = shapeBytes([1, M, K]);
+  const bShape = shapeBytes([1, K, N]);
+  for (let i = 0; i < batchB; i++) {
+    const aId = view(aInfo.memoryOffset + 4 * (batchA === 1 ? 0 : i * M * K), M * K);
+    const bId = view(bInfo.memoryOffset + 4 * i * K * N, K * N);
+    const oId = view(oInfo.memoryOffset + 4 * i * M * N, M * N);
+    matmul(aId, aShape, 3, bId, bShape, 3, false, false, oId);
+    // disposing the view of b also frees the XNNPACK operator cached on its id
+    backend.wasm._dispose_data(aId);
+    backend.wasm._dispose_data(bId);
+    backend.wasm._dispose_data(oId);
+  }
+  return out;
+}
+
+/**
+ * Replaces the wasm BatchMatMul kernel with the batched-XNNPACK one above, keeping the original for the cases
+ * it handles itself. Call after `@tensorflow/tfjs-backend-wasm` has registered its kernels; idempotent.
+ * Returns whether the kernel is (now) installed.
+ */
+export function installWasmBatchMatMul(): boolean {
+  const current = tf.getKernel(tf.BatchMatMul, 'wasm');
+  if (!current) return false;
+  if (current.kernelFunc === (batchMatMul as unknown)) return true;
+  original = current;
+  tf.unregisterKernel(tf.BatchMatMul, 'wasm');
+  tf.registerKernel({
+    kernelName: tf.BatchMatMul,
+    backendName: 'wasm',
+    kernelFunc: batchMatMul as unknown as tf.KernelFunc,
+    setupFunc: current.setupFunc,
+  });
+  return true;
+}
