@@ -6,6 +6,8 @@ import { aligncotCommand } from './commands/aligncot.js';
 import { demoCommand } from './commands/demo.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
+import { plotCommand } from './commands/plot.js';
+import { trainCommand } from './commands/train.js';
 
 await yargs(hideBin(process.argv))
   .scriptName('mote')
@@ -13,6 +15,8 @@ await yargs(hideBin(process.argv))
   .command(generateCommand)
   .command(demoCommand)
   .command(aligncotCommand)
+  .command(trainCommand)
+  .command(plotCommand)
   .demandCommand(1, 'name a command (see --help)')
   .strict()
   .recommendCommands()
