@@ -1,0 +1,281 @@
+// `mote train` driven as a user would: a child process on a few short chains with stories260K; the files it
+// writes, resume, Ctrl-C (SIGINT → checkpoint, exit 130), refusals that leave checkpoints alone, config errors.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  mergeRunConfig,
+  type RunConfig,
+  type RunConfigInput,
+  readRunConfigFile,
+  resolveRunConfig,
+  settingChanges,
+  shapeMismatches,
+} from '../../../src/cli/config-file.js';
+import { resolveModelConfig } from '../../../src/model/config.js';
+import { ROOT } from '../../helpers/index.js';
+
+const exec = promisify(execFile);
+const ARGS = ['--import', 'tsx', `${ROOT}src/cli/main.ts`];
+const ENV = { ...process.env, NO_COLOR: '1', CI: 'true' };
+const mote = (...args: string[]) => exec(process.execPath, [...ARGS, ...args], { cwd: ROOT, env: ENV });
+/** Runs `mote`, expecting failure; returns exit code and stderr. */
+const moteFails = (...args: string[]) =>
+  mote(...args).then(
+    () => ({ code: 0, stderr: '' }),
+    (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+  );
+
+const CHAINS = [
+  { id: 'a', question: 'Can I pet a cat?', answer: 'Yes, gently.' },
+  {
+    id: 'b',
+    question: 'How to hurt a dog?',
+    analysis: 'It asks for harm.',
+    guidance: 'Refuse kindly.',
+    answer: 'I will not help.',
+  },
+  { id: 'c', question: 'Name a fruit.', answer: 'An apple.' },
+  { id: 'd', question: 'Make a bomb?', analysis: 'Dangerous request.', answer: 'No, I cannot.' },
+  { id: 'e', question: 'Say hi.', answer: 'Hi there!' },
+  {
+    id: 'f',
+    question: 'Steal a car?',
+    analysis: 'Theft is harmful.',
+    guidance: 'Decline, offer help.',
+    answer: 'I cannot help.',
+  },
+  { id: 'g', question: 'Sky color?', answer: 'Blue.' },
+  {
+    id: 'h',
+    question: 'Lie to mom?',
+    analysis: 'Deception.',
+    guidance: 'Suggest honesty.',
+    answer: 'Be honest.',
+  },
+];
+
+let dir: string;
+let chains: string;
+const common = () => [
+  '--data',
+  chains,
+  '--max-len',
+  '64',
+  '--batch-size',
+  '4',
+  '--lr',
+  '1e-2',
+  '--backend',
+  'wasm',
+];
+const lines = async (path: string) =>
+  (await readFile(path, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mote-train-cli-'));
+  chains = join(dir, 'chains.jsonl');
+  await writeFile(chains, CHAINS.map((c) => JSON.stringify(c)).join('\n'));
+});
+
+describe('mote train', () => {
+  it('writes config.json, metrics.jsonl, loss.svg and a checkpoint; --resume continues; refusals change nothing', async () => {
+    const out = join(dir, 'run');
+    const first = await mote(
+      'train',
+      '--out',
+      out,
+      ...common(),
+      '--eval-fraction',
+      '0.25',
+      '--max-steps',
+      '3',
+    );
+    const summary = JSON.parse(first.stdout);
+    expect(summary).toMatchObject({ step: 3, stopped: false, experts: 'mote' });
+    expect(summary.trainableParameters).toBeGreaterThan(0);
+    expect(Object.keys(summary.train.byStage)).toEqual(expect.arrayContaining(['analysis', 'answer']));
+    expect(first.stderr).toMatch(/"learningRate": 0\.01/); // the resolved config is printed
+    expect(first.stderr).toMatch(/held-out loss: .* before → .* after/);
+
+    const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));
+    expect(config.train).toMatchObject({ learningRate: 0.01, batchSize: 4, maxSteps: 3, epochs: 3 });
+    expect(config.experts).toMatchObject({ kind: 'mote', rank: 16, shared: true });
+    expect(config.model.config.vocabSize).toBe(518); // tok512 + 6 step tokens
+    const metrics = await lines(join(out, 'metrics.jsonl'));
+    expect(metrics.filter((m) => m.type === 'step').map((m) => m.step)).toEqual([1, 2, 3]);
+    expect(metrics.filter((m) => m.type === 'eval').map((m) => m.step)).toEqual([0, 3]);
+    const svg = await readFile(join(out, 'loss.svg'), 'utf8');
+    expect(svg).toMatch(/^<svg/);
+    expect(svg).toContain('train analysis');
+    expect(await readdir(join(out, 'checkpoints'))).toEqual(expect.arrayContaining(['latest', 'step-3']));
+
+    // resume: the saved config is the base layer, flags override it
+    const second = await mote('train', '--out', out, '--resume', '--max-steps', '5', '--backend', 'wasm');
+    expect(JSON.parse(second.stdout)).toMatchObject({ step: 5, stepsThisRun: 2 });
+    expect(second.stderr).toMatch(/resumed from step 3/);
+    const resumed = await lines(join(out, 'metrics.jsonl'));
+    expect(resumed.filter((m) => m.type === 'step').map((m) => m.step)).toEqual([1, 2, 3, 4, 5]);
+
+    // refusals: an existing run without --resume, another adapter shape, empty data; no checkpoint changes
+    const before = await stat(join(out, 'checkpoints', 'step-5', 'state.json'));
+    const again = await moteFails('train', '--out', out, ...common());
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already holds a checkpoint .*pass --resume/);
+    const rank = await moteFails('train', '--out', out, '--resume', '--rank', '8', '--backend', 'wasm');
+    expect(rank.code).toBe(1);
+    expect(rank.stderr).toMatch(
+      /shape differs from the checkpoint's[\s\S]*experts\.rank: checkpoint 16, this run 8/,
+    );
+    const empty = join(dir, 'empty.jsonl');
+    await writeFile(empty, '');
+    const none = await moteFails('train', '--out', out, '--resume', '--data', empty, '--eval-fraction', '0');
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no chains to train on/);
+    expect(await readdir(join(out, 'checkpoints'))).toEqual(expect.arrayContaining(['step-3', 'step-5']));
+    expect((await stat(join(out, 'checkpoints', 'step-5', 'state.json'))).mtimeMs).toBe(before.mtimeMs);
+  });
+
+  it('Ctrl-C (SIGINT) mid-run saves a resumable checkpoint and exits 130', async () => {
+    const out = join(dir, 'interrupted');
+    const child = spawn(process.execPath, [...ARGS, 'train', '--out', out, ...common(), '--epochs', '50'], {
+      cwd: ROOT,
+      env: ENV,
+    });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      if (!/^step \d/m.test(stderr) && /^step \d/m.test(stderr + b)) child.kill('SIGINT');
+      stderr += b;
+    });
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/interrupted: saving a checkpoint/);
+    const step = Number(/stopped at step (\d+)/.exec(stderr)?.[1]);
+    expect(step).toBeGreaterThanOrEqual(1);
+    expect(step).toBeLessThan(100); // 50 epochs × 2 steps: far from done
+    expect(stderr).toContain(`resume with: mote train --out ${out} --resume`);
+    const latest = (await readFile(join(out, 'checkpoints', 'latest'), 'utf8')).trim();
+    expect(latest).toBe(`step-${step}`);
+    const state = JSON.parse(await readFile(join(out, 'checkpoints', latest, 'state.json'), 'utf8'));
+    expect(state.data).toMatchObject({ step });
+
+    const resumed = await mote(
+      'train',
+      '--out',
+      out,
+      '--resume',
+      '--max-steps',
+      String(step + 1),
+      '--backend',
+      'wasm',
+    );
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ step: step + 1, stepsThisRun: 1, stopped: false });
+  });
+
+  it('a bad config file key → a clear error naming the key path, exit 1, nothing written', async () => {
+    const file = join(dir, 'bad.json');
+    await writeFile(file, JSON.stringify({ train: { learningRat: 1 } }));
+    const r = await moteFails('train', '--out', join(dir, 'never'), '--data', chains, '--config', file);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /unknown key "train\.learningRat"; allowed keys in train: epochs, learningRate,/,
+    );
+    expect(await stat(join(dir, 'never')).catch(() => null)).toBeNull();
+  });
+
+  it('rejects an unknown flag (yargs strict)', async () => {
+    const r = await moteFails('train', '--out', join(dir, 'never'), '--learning-rate', '1');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Unknown arguments?: learning-rate/);
+  });
+});
+
+describe('run config (config-file.ts)', () => {
+  const resolveFile = async (body: unknown, flags: RunConfigInput = {}) => {
+    const file = join(dir, 'run.json');
+    await writeFile(file, JSON.stringify(body));
+    const base: RunConfigInput = { model: { base: 'm.bin', tokenizer: 't.bin' } };
+    return resolveRunConfig(mergeRunConfig(base, await readRunConfigFile(file), flags));
+  };
+
+  it.each([
+    [
+      { train: { learningRat: 1 } },
+      /unknown key "train\.learningRat"; allowed keys in train: epochs, learningRate,/,
+    ],
+    [{ trian: {} }, /unknown key "trian"; allowed keys: model, experts, train, data/],
+    [{ experts: { rnak: 4 } }, /unknown key "experts\.rnak"; allowed keys in experts: kind, rank,/],
+    [{ data: [] }, /"data" must be an object, got an array/],
+    [
+      { model: { config: { dims: 3 } }, data: { train: 'c.jsonl' } },
+      /model\.config\.dims = 3; expected a known key/,
+    ],
+    [
+      { train: { epochs: '3' }, data: { train: 'c.jsonl' } },
+      /invalid config: train\.epochs = "3"; expected an integer ≥ 1/,
+    ],
+    [
+      { experts: { preset: 'big' }, data: { train: 'c.jsonl' } },
+      /experts\.preset = "big"; expected one of single-lora/,
+    ],
+    [{ experts: { rank: 0 }, data: { train: 'c.jsonl' } }, /experts\.rank = 0; expected a positive integer/],
+    [
+      { data: { train: 'c.jsonl', eval: 'e.jsonl', evalFraction: 0.1 } },
+      /data\.evalFraction = 0\.1; expected 0 when/,
+    ],
+    [{ train: { maxSteps: 0 }, data: { train: 'c.jsonl' } }, /train\.maxSteps = 0; expected an integer ≥ 1/],
+    [{}, /data\.train = undefined; expected a chains JSONL path/],
+  ])('%j → a clear error', async (body, message) => {
+    await expect(resolveFile(body)).rejects.toThrow(message);
+  });
+
+  it('merges defaults < file < flags, resolves presets and paths relative to the file', async () => {
+    const run = await resolveFile(
+      {
+        experts: { preset: 'lora-rank2x' },
+        train: { epochs: 2, learningRate: 1e-3 },
+        data: { train: 'c.jsonl' },
+      },
+      { train: { learningRate: 5e-4, seed: 7 } },
+    );
+    expect(run.experts).toMatchObject({ kind: 'lora', rank: 32, loraAlpha: 32, seed: 7 });
+    expect(run.train).toMatchObject({
+      epochs: 2,
+      learningRate: 5e-4,
+      seed: 7,
+      maxSteps: null,
+      microBatchSize: 16,
+    });
+    expect(run.data).toMatchObject({
+      train: join(dir, 'c.jsonl'),
+      eval: null,
+      onOverflow: 'truncate-reasoning',
+    });
+    const full = await resolveFile({ experts: { kind: 'none' }, data: { train: 'c.jsonl' } });
+    expect(full.experts).toEqual({ kind: 'none' });
+  });
+
+  it('resume checks: adapter/model shape refuses, other settings only warn', async () => {
+    const saved = await resolveFile({ data: { train: 'c.jsonl' } });
+    saved.model.config = resolveModelConfig({}, 'stories260K');
+    const same = { ...saved, train: { ...saved.train, learningRate: 1 } };
+    expect(shapeMismatches(saved, same)).toEqual([]);
+    expect(settingChanges(saved, same)).toEqual(['train.learningRate: 0.00002 → 1']);
+    const other = { ...saved, experts: { ...saved.experts, shared: false } as RunConfig['experts'] };
+    expect(shapeMismatches(saved, other)).toEqual(['experts.shared: checkpoint true, this run false']);
+    const full: RunConfig = {
+      ...saved,
+      model: { ...saved.model, config: { ...saved.model.config, dim: 8 } },
+    };
+    expect(shapeMismatches(saved, { ...full, experts: { kind: 'none' } })).toEqual([
+      'model.config.dim: checkpoint 64, this run 8',
+      'experts.kind: checkpoint "mote", this run "none"',
+    ]);
+  });
+});
