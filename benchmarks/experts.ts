@@ -10,7 +10,9 @@ import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import { type BackendRequest, selectBackend } from '../src/backend/index.js';
 import {
+  attachExperts,
   decodeRoute,
+  detachExperts,
   MIX_KERNELS,
   type MixKernelName,
   MoteLinear,
@@ -18,7 +20,11 @@ import {
   resolveExpertConfig,
   withRoute,
 } from '../src/experts/index.js';
+import { TensorDecoder } from '../src/generate/decoder.js';
+import { argmax } from '../src/generate/sampler.js';
+import { resolveModelConfig } from '../src/model/config.js';
 import { Linear, type LinearContext, type LinearLike } from '../src/model/linear.js';
+import { Transformer } from '../src/model/transformer.js';
 
 export interface ExpertsBenchOptions {
   tokens?: number;
@@ -151,18 +157,30 @@ export async function benchExperts(opts: ExpertsBenchOptions = {}): Promise<obje
     shape,
     ...c.record,
     ms: median(useCpu ? cpu[i] : wall[i]),
+    minMs: Math.min(...(useCpu ? cpu[i] : wall[i])),
     measure: useCpu ? 'process cpu time' : 'wall time',
     wallMs: median(wall[i]),
     minWallMs: Math.min(...wall[i]),
   }));
   for (const pass of ['fwd+bwd', 'fwd']) {
     const mine = records.filter((r) => r.pass === pass);
-    const lora = Math.min(...mine.filter((r) => r.impl.startsWith('lora/')).map((r) => r.ms));
-    const base = mine.find((r) => r.impl === 'base')!.ms;
-    for (const r of mine) Object.assign(r, { ratioToLora: r.ms / lora, ratioToBase: r.ms / base });
+    const loras = mine.filter((r) => r.impl.startsWith('lora/'));
+    const lora = Math.min(...loras.map((r) => r.ms));
+    const loraMin = Math.min(...loras.map((r) => r.minMs));
+    const base = mine.find((r) => r.impl === 'base')!;
+    for (const r of mine)
+      Object.assign(r, {
+        ratioToLora: r.ms / lora,
+        ratioToLoraOfMin: r.minMs / loraMin,
+        ratioToBase: r.ms / base.ms,
+      });
   }
 
-  const out: object[] = [...records, await benchDecode(base, rank, d, backend)];
+  const out: object[] = [
+    ...records,
+    await benchDecode(base, rank, d, backend),
+    await benchModelDecode(rank, backend),
+  ];
   tf.dispose([x, probe]);
   base.dispose();
   return out;
@@ -180,7 +198,11 @@ async function timeOnce(run: () => tf.Tensor[]): Promise<{ wallMs: number; cpuMs
   return { wallMs, cpuMs: (c.user + c.system) / 1000 };
 }
 
-/** One token (1, d) through the base projection, through merged MoTE weights, and through the unmerged layer. */
+/**
+ * One token (1, d) through the base projection, through the MoTE layer with merged weights (a decode route), and
+ * through the unmerged layer. Blocks of calls alternate between the three so that drift hits them alike; each
+ * block's mean per call is one sample; the record holds the medians.
+ */
 async function benchDecode(base: Linear, rank: number, d: number, backend: string): Promise<object> {
   const l = new MoteLinear(
     base,
@@ -190,39 +212,99 @@ async function benchDecode(base: Linear, rank: number, d: number, backend: strin
   const tok = tf.randomNormal([1, d], 0, 1, 'float32', 4) as tf.Tensor2D; // (1, d)
   const merged = withRoute(decodeRoute(STEPS, 'guidance'));
   const unmerged = withRoute(decodeRoute(STEPS, 'guidance', { merged: false }));
-  const per = (f: () => tf.Tensor) => medianMs(() => [f()], 20, 200);
-  // interleave to even out drift on a shared machine
-  const baseMs: number[] = [];
-  const mergedMs: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    baseMs.push(await per(() => base.apply(tok)));
-    mergedMs.push(await per(() => l.apply(tok, merged)));
+  const useCpu = backend === 'wasm' || backend === 'cpu';
+  const block = async (f: () => tf.Tensor, calls: number) => {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < calls; i++) {
+      const out = tf.tidy(f);
+      await out.data();
+      out.dispose();
+    }
+    const c = process.cpuUsage(c0);
+    return (useCpu ? (c.user + c.system) / 1000 : performance.now() - t0) / calls;
+  };
+  const runs = {
+    base: () => base.apply(tok),
+    merged: () => l.apply(tok, merged),
+    unmerged: () => l.apply(tok, unmerged),
+  };
+  const samples: Record<keyof typeof runs, number[]> = { base: [], merged: [], unmerged: [] };
+  for (const f of Object.values(runs)) await block(f, 50); // warm-up (merged weight built here)
+  for (let i = 0; i < 15; i++) {
+    for (const [k, f] of Object.entries(runs) as [keyof typeof runs, () => tf.Tensor][])
+      samples[k].push(await block(f, k === 'unmerged' ? 20 : 200));
   }
-  const unmergedMs = await per(() => l.apply(tok, unmerged));
-  const med = (a: number[]) => [...a].sort((p, q) => p - q)[1];
+  const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
   l.disposeAdapters();
   tok.dispose();
   return {
     bench: 'experts-decode',
     backend,
     shape: `1x${d}·${d}x${d}`,
-    baseMs: med(baseMs),
-    mergedMs: med(mergedMs),
-    unmergedMs,
-    mergedRatio: med(mergedMs) / med(baseMs),
+    measure: useCpu ? 'process cpu time' : 'wall time',
+    baseMs: med(samples.base),
+    mergedMs: med(samples.merged),
+    unmergedMs: med(samples.unmerged),
+    mergedRatio: med(samples.merged) / med(samples.base),
   };
 }
 
-/** Median time of `run` (CPU time on single-threaded backends, else wall) after `warmup` runs. */
-async function medianMs(run: () => tf.Tensor[], warmup: number, repeats: number): Promise<number> {
-  const useCpu = tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
-  for (let i = 0; i < warmup; i++) await timeOnce(run);
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t = await timeOnce(run);
-    times.push(useCpu ? t.cpuMs : t.wallMs);
+/**
+ * A whole decode step (tensor decoder, one token, KV cache) of the bench-256 preset (d = 256, 4 layers, random
+ * weights): without experts, with MoTE attached and merged for the current step, and unmerged.
+ */
+async function benchModelDecode(rank: number, backend: string): Promise<object> {
+  const useCpu = backend === 'wasm' || backend === 'cpu';
+  const model = Transformer.init(resolveModelConfig({}, 'bench-256'), 0, { trainable: false });
+  const tokens = 48;
+  /** ms per token of greedy decoding `tokens` tokens from BOS. */
+  const perToken = (ctx?: LinearContext) => {
+    const dec = new TensorDecoder(model, 1, ctx);
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    let id = 1;
+    for (let i = 0; i < tokens; i++) id = argmax(dec.step([[id]])[0]);
+    const c = process.cpuUsage(c0);
+    const ms = useCpu ? (c.user + c.system) / 1000 : performance.now() - t0;
+    dec.dispose();
+    return ms / tokens;
+  };
+  const variants: [string, () => number][] = [['base', () => perToken()]];
+  const samples: Record<string, number[]> = { base: [], merged: [], unmerged: [] };
+  perToken();
+  const experts = attachExperts(model, { kind: 'mote', rank, initLoraWeights: false });
+  const merged = withRoute(decodeRoute(experts.config.stepExperts, 'answer'));
+  const unmerged = withRoute(decodeRoute(experts.config.stepExperts, 'answer', { merged: false }));
+  variants.push(['merged', () => perToken(merged)], ['unmerged', () => perToken(unmerged)]);
+  perToken(merged);
+  // time the base by putting its plain projections back into the slots (re-attaching would rebuild the experts)
+  const slots = model.linearSlots();
+  const wrapped = slots.map((s) => s.get());
+  const originals = [...experts.layers.values()].map((l) => l.base);
+  const use = (linears: LinearLike[]) => {
+    for (let i = 0; i < slots.length; i++) slots[i].set(linears[i]);
+  };
+  for (let round = 0; round < 5; round++) {
+    for (const [name, run] of variants) {
+      use(name === 'base' ? originals : wrapped);
+      samples[name].push(run());
+    }
   }
-  return times.sort((p, q) => p - q)[Math.floor(repeats / 2)];
+  use(wrapped);
+  detachExperts(model);
+  model.dispose();
+  const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+  return {
+    bench: 'experts-model-decode',
+    backend,
+    model: 'bench-256 (d=256, 4 layers), tensor decoder, 1 token/step',
+    measure: useCpu ? 'process cpu time' : 'wall time',
+    baseMsPerToken: med(samples.base),
+    mergedMsPerToken: med(samples.merged),
+    unmergedMsPerToken: med(samples.unmerged),
+    mergedRatio: med(samples.merged) / med(samples.base),
+  };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
