@@ -45,6 +45,12 @@ export interface BatchOptions {
    * Attention costs grow with T², so this saves most of the work on short chains. Default false.
    */
   trim?: boolean;
+  /**
+   * Pad mode: group chains of similar length into the same batch (a "sortish" order, as HF's group_by_length):
+   * after the shuffle, windows of 50 batches are sorted by length, cut into batches, and the batches shuffled
+   * again. With `trim`, batches then carry little padding. Default false.
+   */
+  groupByLength?: boolean;
 }
 
 /** Where one chain sits in a batch, and what it skipped. */
@@ -150,7 +156,8 @@ function planRows(encoded: readonly EncodedChain[], options: BatchOptions): numb
   });
   const order = encoded.map((_, i) => i);
   if (shuffle) shuffleInPlace(order, seedrandom(`${options.seed ?? 0}/shuffle/${options.epoch ?? 0}`));
-  if (mode === 'pad') return order.map((i) => [i]);
+  if (mode === 'pad')
+    return options.groupByLength ? groupByLength(encoded, order, batchSize, options) : order.map((i) => [i]);
   const rows: number[][] = [];
   let used = seqLen;
   for (const i of order) {
@@ -201,4 +208,29 @@ function fillRows(encoded: readonly EncodedChain[], rows: number[][], T: number,
     });
   });
   return batch;
+}
+
+/** Rows of one chain each, in an order where every run of `batchSize` rows has chains of similar length. */
+function groupByLength(
+  encoded: readonly EncodedChain[],
+  order: number[],
+  batchSize: number,
+  options: BatchOptions,
+): number[][] {
+  const window = 50 * batchSize;
+  const batchesOfRows: number[][][] = [];
+  for (let w = 0; w < order.length; w += window) {
+    const sorted = order
+      .slice(w, w + window)
+      .sort((a, b) => encoded[b].ids.length - encoded[a].ids.length || a - b);
+    for (let i = 0; i < sorted.length; i += batchSize)
+      batchesOfRows.push(sorted.slice(i, i + batchSize).map((c) => [c]));
+  }
+  // shuffle the full batches; a short one (the end of the last window) stays last, so slicing by batchSize
+  // downstream cuts exactly these groups
+  const full = batchesOfRows.filter((b) => b.length === batchSize);
+  const short = batchesOfRows.filter((b) => b.length < batchSize);
+  const batchOrder = full.map((_, i) => i);
+  shuffleInPlace(batchOrder, seedrandom(`${options.seed ?? 0}/groups/${options.epoch ?? 0}`));
+  return [...batchOrder.flatMap((i) => full[i]), ...short.flat()];
 }

@@ -71,6 +71,8 @@ export interface TrainOptions {
   mode?: 'pad' | 'pack';
   /** Padding id. Default 0. */
   padId?: number;
+  /** Batch chains of similar length together (less padding, see aligncot/batch.ts). Default true. */
+  groupByLength?: boolean;
   /** Stop after this many optimizer steps (smoke runs, CI); the schedule still spans the full run. */
   maxSteps?: number;
   /** Checkpointing (and resume when `resume` is true). */
@@ -131,6 +133,7 @@ export async function train(
     stepSkipProb: c.stepSkipProb,
     padId: options.padId ?? 0,
     trim: true,
+    groupByLength: options.groupByLength ?? true,
   });
   const microPerEpoch = countBatches(data.train, batchOptions(0));
   const stepsPerEpoch = Math.ceil(microPerEpoch / accum);

@@ -4,6 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { ArgumentsCamelCase, CommandModule } from 'yargs';
 import { encodeChains } from '../../aligncot/encode.js';
+import { formatQuestion } from '../../aligncot/format.js';
 import { loadChains } from '../../aligncot/schema.js';
 import { collectRun } from '../../eval/collect.js';
 import { computeRunMetrics, type RunMetrics } from '../../eval/metrics.js';
@@ -75,7 +76,12 @@ export const demoCommand: CommandModule<object, Args> = {
     const heldOut = encoded.filter((_, i) => i % 10 === 0);
     let trainSet = encoded.filter((_, i) => i % 10 !== 0);
     if (a.quick) trainSet = trainSet.slice(0, 48);
-    const allPrompts = await loadEvalPrompts(bundled('examples/data/eval-prompts.jsonl'));
+    // prompts that leave room for a full chain in stories260K's 512-token context
+    const fits = (q: string) =>
+      tokenizer.encode(formatQuestion(q), { bos: true }).length <= model.config.maxSeqLen / 2;
+    const allPrompts = (await loadEvalPrompts(bundled('examples/data/eval-prompts.jsonl'))).filter((p) =>
+      fits(p.question),
+    );
     const n = a.quick ? 4 : 12;
     const prompts = [
       ...allPrompts.filter((p) => p.harmful).slice(0, n),

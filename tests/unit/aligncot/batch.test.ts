@@ -215,3 +215,38 @@ describe('toTensors', () => {
     tf.dispose(Object.values(tp));
   });
 });
+
+describe('batches: trim and groupByLength', () => {
+  const lengths = [5, 30, 7, 28, 6, 31, 29, 8, 4, 27, 9];
+  const chains = lengths.map((n, i) => ({
+    id: `c${i}`,
+    ids: new Int32Array(n).fill(1),
+    targets: new Int32Array(n).fill(1),
+    lossMask: new Float32Array(n).fill(1),
+    stepIds: new Int32Array(n),
+    stepSpans: [],
+  }));
+
+  it('trim pads each batch only to its longest row (a multiple of 8)', () => {
+    for (const b of batches(chains, { batchSize: 2, seqLen: 64, trim: true, seed: 1 })) {
+      const longest = Math.max(...b.docs.map((d) => lengths[Number(d.id.slice(1))]));
+      expect(b.T).toBe(Math.ceil(longest / 8) * 8);
+    }
+  });
+
+  it('groupByLength batches similar lengths together, covers every chain once, and is seeded', () => {
+    const opts = { batchSize: 3, seqLen: 64, trim: true, groupByLength: true, seed: 4 };
+    const got = [...batches(chains, opts)];
+    const seen = got.flatMap((b) => b.docs.map((d) => d.id)).sort();
+    expect(seen).toEqual(chains.map((c) => c.id).sort());
+    // short chains (≤ 9) and long ones (≥ 27) never share a full batch
+    for (const b of got.filter((x) => x.B === 3)) {
+      const ls = b.docs.map((d) => lengths[Number(d.id.slice(1))]);
+      expect(Math.max(...ls) - Math.min(...ls)).toBeLessThan(20);
+    }
+    expect(got.at(-1)!.B).toBe(2); // the short batch comes last
+    expect([...batches(chains, opts)].map((b) => b.docs.map((d) => d.id))).toEqual(
+      got.map((b) => b.docs.map((d) => d.id)),
+    );
+  });
+});
