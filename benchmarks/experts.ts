@@ -13,6 +13,7 @@ import {
   attachExperts,
   decodeRoute,
   detachExperts,
+  learnedRoute,
   MIX_KERNELS,
   type MixKernelName,
   MoteLinear,
@@ -102,7 +103,7 @@ export async function benchExperts(opts: ExpertsBenchOptions = {}): Promise<obje
       });
     }
   };
-  const layer = (kind: 'lora' | 'mote', kernel: MixKernelName) =>
+  const layer = (kind: 'lora' | 'mote' | 'moe-topk', kernel: MixKernelName) =>
     new MoteLinear(
       base,
       resolveExpertConfig({ kind, rank, initLoraWeights: false, kernel }),
@@ -130,6 +131,14 @@ export async function benchExperts(opts: ExpertsBenchOptions = {}): Promise<obje
         };
       });
     }
+  }
+  // the token-routed MoE baseline: learned top-2 gate over 3 experts, no shared expert
+  for (const kernel of kernels) {
+    if (kernel === 'reference') continue;
+    add(`moe-topk/${kernel}`, 'learned top-2', () => {
+      const l = layer('moe-topk', kernel);
+      return { l, ctx: withRoute(learnedRoute({ training: true })), done: () => l.disposeAdapters() };
+    });
   }
 
   // Interleaved rounds: every case once per round, so drift on a shared machine hits all of them alike.

@@ -98,7 +98,7 @@ export class MoteLinear implements LinearLike {
     }
     const training = route?.training ?? false;
     const xl = training ? loraDropout(x, this.config.dropout, this.dropoutSeed()) : x;
-    return mixKernel(this.kernel).mix({
+    return mixKernel(this.kernel, routing.kind).mix({
       x,
       xl,
       w0: this.weight as tf.Tensor2D,

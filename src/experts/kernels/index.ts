@@ -5,7 +5,7 @@ import type { MixKernelName } from '../config.js';
 import { denseKernel } from './dense.js';
 import { referenceKernel } from './reference.js';
 import { segmentedKernel } from './segmented.js';
-import type { MixKernel } from './types.js';
+import type { MixKernel, Routing } from './types.js';
 
 export const MIX_KERNEL_IMPLS: Readonly<Record<MixKernelName, MixKernel>> = {
   reference: referenceKernel,
@@ -23,9 +23,18 @@ export const AUTO_KERNEL: Readonly<Record<string, MixKernelName>> = {
   tensorflow: 'segmented',
 };
 
-/** The kernel `name` stands for on the active backend. */
-export function mixKernel(name: MixKernelName | 'auto'): MixKernel {
-  return MIX_KERNEL_IMPLS[name === 'auto' ? (AUTO_KERNEL[tf.getBackend()] ?? 'segmented') : name];
+/** Backends whose tensors live in host memory: reading a learned gate's choices back costs no device sync. */
+const HOST_MEMORY = new Set(['wasm', 'cpu']);
+
+/**
+ * The kernel `name` stands for on the active backend. With a learned top-k gate, segmenting needs the gate's
+ * choices on the host (one read per layer), so on device backends 'auto' mixes densely instead.
+ */
+export function mixKernel(name: MixKernelName | 'auto', routing?: Routing['kind']): MixKernel {
+  if (name !== 'auto') return MIX_KERNEL_IMPLS[name];
+  const backend = tf.getBackend();
+  if (routing === 'topk' && !HOST_MEMORY.has(backend)) return MIX_KERNEL_IMPLS.dense;
+  return MIX_KERNEL_IMPLS[AUTO_KERNEL[backend] ?? 'segmented'];
 }
 
 export type { MixInput, MixKernel, Routing } from './types.js';
