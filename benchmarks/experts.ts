@@ -3,7 +3,10 @@
 // base only, single LoRA and MoTE through each kernel (ratios to the fastest single LoRA), and one decode step
 // (a single token) through merged weights against the plain base projection.
 // Routing: 'chain-batch' is 8 rows × 256 tokens, each row question (random step expert) → analysis → guidance →
-// answer with uneven lengths (the training case); 'one-sequence' is one contiguous run per expert.
+// answer with uneven lengths (the training case); 'one-sequence' is one contiguous run per expert. Also the
+// token-routed MoE baseline (learned top-2 gate over 3 experts).
+// `ms` is the median over interleaved rounds of process CPU time on single-threaded backends (wasm in Node,
+// cpu: robust to other jobs on the machine), wall time elsewhere; `wallMs` and `minMs` are given too.
 // Run alone: npx tsx benchmarks/experts.ts [wasm|cpu|tensorflow|auto] — one JSON line per record.
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';

@@ -3,9 +3,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import {
+  AUTO_KERNEL,
   MIX_KERNEL_IMPLS,
   MIX_KERNELS,
   type MixInput,
+  mixKernel,
   Route,
   TopKRouter,
 } from '../../../src/experts/index.js';
@@ -229,6 +231,14 @@ function setup(c: Case) {
   };
   return { run, forward, names, dispose };
 }
+
+describe('kernel choice', () => {
+  it("'auto' picks the measured kernel for step routing and dense for a learned gate", () => {
+    expect(mixKernel('auto').name).toBe(AUTO_KERNEL[tf.getBackend()]);
+    expect(mixKernel('auto', 'topk').name).toBe('dense');
+    expect(mixKernel('reference', 'topk').name).toBe('reference');
+  });
+});
 
 describe.each(['wasm', 'cpu'])('mixing kernels on %s', (backend) => {
   describe.each(CASES)('$name', (c) => {
