@@ -149,8 +149,10 @@ export class MoteLinear implements LinearLike {
   weightFor(ctx?: LinearContext): tf.Tensor2D {
     if (this.pinned !== null) return this.mergedFor(this.pinned);
     if (this.config.kind === 'lora') return this.mergedFor(SHARED_ONLY);
+    if (this.config.kind === 'moe-topk') return this.mergedFor(this.stepIndex(null)); // throws: not mergeable
     const route = routeOf(ctx);
-    if (this.config.kind === 'moe-topk' || !route) return this.mergedFor(this.stepIndex(null));
+    if (!route)
+      throw new Error(`${this.path}: weightFor needs ctx.route with one step for every token (decodeRoute)`);
     const step = route.uniformStep();
     if (step === null)
       throw new Error(

@@ -219,8 +219,13 @@ describe('MoteLinear', () => {
         tf.ones([9, OUT]),
       ),
     ).toThrow(/merged weights are for inference/);
+    expect(() => l.weightFor()).toThrow(/weightFor needs ctx.route/);
+    expect(() => l.weightFor(withRoute(new Route(STEPS, ids)))).toThrow(
+      /weightFor needs one step for every token/,
+    );
     const gate = layer({ kind: 'moe-topk' });
     expect(() => gate.merge('analysis')).toThrow(/cannot be merged/);
+    expect(() => gate.weightFor()).toThrow(/cannot be merged/);
     tf.dispose(input);
     l.dispose();
     gate.dispose();
