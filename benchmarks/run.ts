@@ -11,6 +11,8 @@ const suites: [string, () => Promise<object[]>][] = [
   ['matmul', async () => (await import('./matmul.js')).benchMatmul()],
   ['decode', async () => (await import('./decode.js')).benchDecode()],
   ['experts', async () => (await import('./experts.js')).benchExperts()],
+  ['train', async () => (await import('./train.js')).benchTrain()],
+  ['efficiency', async () => (await import('./efficiency.js')).benchEfficiency()],
 ];
 
 const choice = await selectBackend({ backend: values.backend as BackendRequest });
