@@ -3,13 +3,13 @@
 // progress on stderr, metrics JSONL, loss plot and a summary; Ctrl-C saves a checkpoint and exits 130.
 import { readFile, rename, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { ArgumentsCamelCase, CommandModule } from 'yargs';
+import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import { EXPERT_KINDS, EXPERT_PRESETS, type ExpertPreset } from '../../experts/config.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { type CheckpointState, checkpointsDir, latestCheckpoint, verifyBase } from '../../io/checkpoint.js';
 import { fileCheckpointer } from '../../train/checkpointer.js';
 import { NonFiniteError } from '../../train/clip.js';
-import { SCHEDULE_KINDS, type ScheduleKind } from '../../train/config.js';
+import { SCHEDULE_KINDS } from '../../train/config.js';
 import { evaluate } from '../../train/evaluate.js';
 import { type TrainEvent, train } from '../../train/trainer.js';
 import {
@@ -61,7 +61,10 @@ const options = {
     choices: [...EXPERT_KINDS, 'none'] as const,
     describe: 'adapters; none = full fine-tuning (default mote)',
   },
-  preset: { choices: Object.keys(EXPERT_PRESETS), describe: 'a Table 4 architecture (experts/config.ts)' },
+  preset: {
+    choices: Object.keys(EXPERT_PRESETS) as ExpertPreset[],
+    describe: 'a Table 4 architecture (experts/config.ts)',
+  },
   rank: { type: 'number', describe: 'LoRA rank of every expert (default 16)' },
   alpha: {
     type: 'number',
@@ -94,40 +97,7 @@ const options = {
   'keep-last': { type: 'number', describe: 'checkpoints kept (default 3)' },
 } as const;
 
-type Args = ArgumentsCamelCase<{
-  out: string;
-  config?: string;
-  resume: boolean;
-  backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
-  base?: string;
-  tokenizer?: string;
-  data?: string;
-  evalData?: string;
-  evalFraction?: number;
-  maxLen?: number;
-  onOverflow?: 'throw' | 'drop' | 'truncate-reasoning';
-  mode?: 'pad' | 'pack';
-  experts?: (typeof EXPERT_KINDS)[number] | 'none';
-  preset?: ExpertPreset;
-  rank?: number;
-  alpha?: number;
-  loraAlpha?: number;
-  shared?: boolean;
-  stepSkip?: number;
-  epochs?: number;
-  lr?: number;
-  batchSize?: number;
-  microBatchSize?: number;
-  warmup?: number;
-  schedule?: ScheduleKind;
-  clip?: number;
-  weightDecay?: number;
-  seed?: number;
-  maxSteps?: number;
-  evalEvery?: number;
-  saveEvery?: number;
-  keepLast?: number;
-}>;
+type Args = ArgumentsCamelCase<InferredOptionTypes<typeof options>>;
 
 export const trainCommand: CommandModule<object, Args> = {
   command: 'train',
