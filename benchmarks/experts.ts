@@ -152,7 +152,8 @@ export async function benchExperts(opts: ExpertsBenchOptions = {}): Promise<obje
   const wall: number[][] = cases.map(() => []);
   const cpu: number[][] = cases.map(() => []);
   for (let round = 0; round < warmup + repeats; round++) {
-    for (let i = 0; i < cases.length; i++) {
+    for (let j = 0; j < cases.length; j++) {
+      const i = round % 2 ? cases.length - 1 - j : j; // alternate the order between rounds
       const t = await timeOnce(live[i].run);
       if (round >= warmup) {
         wall[i].push(t.wallMs);
@@ -243,8 +244,9 @@ async function benchDecode(base: Linear, rank: number, d: number, backend: strin
   };
   const samples: Record<keyof typeof runs, number[]> = { base: [], merged: [], unmerged: [] };
   for (const f of Object.values(runs)) await block(f, 50); // warm-up (merged weight built here)
-  for (let i = 0; i < 15; i++) {
-    for (const [k, f] of Object.entries(runs) as [keyof typeof runs, () => tf.Tensor][])
+  const order = Object.entries(runs) as [keyof typeof runs, () => tf.Tensor][];
+  for (let i = 0; i < 16; i++) {
+    for (const [k, f] of i % 2 ? [...order].reverse() : order)
       samples[k].push(await block(f, k === 'unmerged' ? 20 : 200));
   }
   const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
@@ -259,6 +261,7 @@ async function benchDecode(base: Linear, rank: number, d: number, backend: strin
     mergedMs: med(samples.merged),
     unmergedMs: med(samples.unmerged),
     mergedRatio: med(samples.merged) / med(samples.base),
+    mergedRatioOfMin: Math.min(...samples.merged) / Math.min(...samples.base),
   };
 }
 
@@ -302,6 +305,7 @@ async function benchModelDecode(rank: number, backend: string): Promise<object> 
       use(name === 'base' ? originals : wrapped);
       samples[name].push(run());
     }
+    variants.reverse(); // alternate the order between rounds
   }
   use(wrapped);
   detachExperts(model);
@@ -316,6 +320,7 @@ async function benchModelDecode(rank: number, backend: string): Promise<object> 
     mergedMsPerToken: med(samples.merged),
     unmergedMsPerToken: med(samples.unmerged),
     mergedRatio: med(samples.merged) / med(samples.base),
+    mergedRatioOfMin: Math.min(...samples.merged) / Math.min(...samples.base),
   };
 }
 
