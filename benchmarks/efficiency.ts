@@ -15,7 +15,7 @@ import { attachExperts } from '../src/experts/attach.js';
 import { loadModel } from '../src/io/load.js';
 import { addStepTokens } from '../src/tokenizer/index.js';
 import type { Tokenizer } from '../src/tokenizer/tokenizer.js';
-import { train } from '../src/train/trainer.js';
+import { type TrainEvent, train } from '../src/train/trainer.js';
 import { type FlopShape, flopShape, sumFlops } from './flops.js';
 
 export interface EfficiencyBenchOptions {
@@ -123,11 +123,8 @@ export async function benchEfficiency(opts: EfficiencyBenchOptions = {}): Promis
     };
     let steps = 0;
     const t0 = performance.now();
-    await train(model, { train: data }, config, {
-      seqLen,
-      maxSteps,
-      onEvent: (e) => e.type === 'step' && steps++,
-    });
+    const onEvent = (e: TrainEvent) => e.type === 'step' && steps++;
+    await train(model, { train: data }, config, { seqLen, groupByLength: true, maxSteps, onEvent });
     const seconds = (performance.now() - t0) / 1000;
     model.dispose();
     const shape = flopShape(model.config, experts, added);
@@ -163,7 +160,7 @@ export async function benchEfficiency(opts: EfficiencyBenchOptions = {}): Promis
   return [...out, ratios];
 }
 
-/** FLOPs as run: each batch padded to its longest row (the trainer's batches, same seed and options). */
+/** FLOPs as run: each batch padded to its longest row (the trainer's batches: same seed, grouping and trimming). */
 function executedFlops(
   shape: FlopShape,
   data: readonly EncodedChain[],
@@ -171,8 +168,8 @@ function executedFlops(
 ): number {
   const shapes: [number, number][] = [];
   // the shuffle does not depend on stepSkipProb (batch.ts), so skip masks need not be built for the shapes
-  for (const b of batches(data, { ...o, mode: 'pad', seed: 0, epoch: 0, trim: true }))
-    shapes.push([b.B, b.T]);
+  const options = { ...o, mode: 'pad', seed: 0, epoch: 0, trim: true, groupByLength: true } as const;
+  for (const b of batches(data, options)) shapes.push([b.B, b.T]);
   return sumFlops(shape, shapes).total;
 }
 
