@@ -15,18 +15,18 @@ export const MIX_KERNEL_IMPLS: Readonly<Record<MixKernelName, MixKernel>> = {
 /**
  * The fastest kernel per backend for step routing: one projection, fwd+bwd with gradients of x and the factors,
  * N = 2048 tokens, d = 512, rank 16, 3 step experts + shared (benchmarks/experts.ts), on a shared 2-core box
- * (load 4–9 from other jobs; medians of process CPU time over 15 interleaved rounds, and the sum of per-kernel
- * minimum times from tf.profile, which is less sensitive to the load):
+ * under load 3–9 from other jobs. Process CPU time, 15 interleaved rounds; ratio to the fastest single LoRA
+ * (median time / median of same-round ratios); kernel ms = sum of per-kernel minimum times from tf.profile:
  *
- *   wasm        single LoRA   MoTE segmented   MoTE dense   MoTE reference
- *   median ms   177           201 (1.13×)      217 (1.22×)  322 (1.82×)    8 rows × 256, chain-like segments
- *               177           205 (1.16×)      197 (1.11×)  310 (1.75×)    one sequence, one run per step
- *   kernel ms   126           144 (1.15×)      157 (1.25×)  —              chain-like
- *               126           141 (1.12×)      160 (1.27×)  —              one sequence
+ *   wasm, fwd+bwd        single LoRA   MoTE segmented       MoTE dense           MoTE reference
+ *   chain-like batch     177 ms        196 ms  1.10 / 1.06  234 ms  1.32 / 1.34  308 ms  1.74 / 1.69
+ *   one sequence         177 ms        208 ms  1.17 / 1.16  229 ms  1.29 / 1.26  320 ms  1.80 / 1.83
+ *   kernel ms (chain)    126           144     1.15         157     1.25
  *
- * cpu (N = 512, d = 256; reference backend only): segmented ≤ dense within noise. tensorflow: not measured
- * here (tfjs-node is not installed); segmented does the fewest FLOPs and no host round trip for step routing.
- * A learned top-k gate is mixed densely by 'auto' (see mixKernel).
+ * Over six runs the segmented median ratio ranged 1.10–1.34 (the load moves single runs a lot); it was the
+ * fastest MoTE kernel by kernel time in every case. cpu (N = 512, d = 256; a reference backend): segmented ≤ dense
+ * within noise. tensorflow: not measured here (tfjs-node is not installed); segmented does the fewest FLOPs and
+ * no host round trip for step routing. A learned top-k gate is mixed densely by 'auto' (see mixKernel).
  */
 export const AUTO_KERNEL: Readonly<Record<string, MixKernelName>> = {
   wasm: 'segmented',
