@@ -1,7 +1,6 @@
 // What `mote train` prepares before the loop: the model (base + step tokens + experts) and the data (chains
 // loaded, held-out split, encoded), each reported as lines for the caller to print; and the metrics file.
 import { appendFile } from 'node:fs/promises';
-import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import type { Chain } from '../aligncot/chain.js';
 import { type EncodedChain, encodeChains } from '../aligncot/encode.js';
@@ -120,26 +119,4 @@ export function metricsWriter(path: string): { onEvent(e: TrainEvent): void; flu
       if (failure) throw new Error(`cannot write metrics ${path}: ${failure.message}`);
     },
   };
-}
-
-/**
- * Runs `task` with every tensor read of the active backend waiting one event-loop turn (setImmediate) first. On
- * the cpu and wasm backends `tensor.data()` resolves as a microtask, so the async training loop never reaches the
- * event loop: the SIGINT handler (Ctrl-C → abort → checkpoint), timers and metrics appends would all wait until
- * the run ends. The cost is microseconds per read (a step reads a few scalars). Remove once `train` yields per step.
- */
-export async function withEventLoopTurns<T>(task: () => Promise<T>): Promise<T> {
-  const backend = tf.backend();
-  const own = Object.hasOwn(backend, 'read');
-  const read = backend.read;
-  backend.read = async (dataId) => {
-    await new Promise((resolve) => setImmediate(resolve));
-    return read.call(backend, dataId);
-  };
-  try {
-    return await task();
-  } finally {
-    if (own) backend.read = read;
-    else delete (backend as Partial<tf.KernelBackend>).read;
-  }
 }

@@ -50,12 +50,16 @@ export class Attention {
     if (cache) [kh, vh] = cache.append(layer, kh, vh); // (B, nkv, S, hs), S = pos + T
     const S = kh.shape[2];
 
-    // Query heads h = kv·group + g share kv head `kv`: fold the group into the query rows.
-    const qh = tf.reshape(tf.transpose(q, [0, 2, 1, 3]), [B * nkv, group * T, hs]); // (B·nkv, group·T, hs)
+    // Query heads h = kv·group + g share kv head `kv`: fold the group into the query rows. The 1/√hs scale goes
+    // on q, and the causal and extra masks are summed first, so only three (B, nkv, group, T, S) tensors exist
+    // per layer (scores, masked scores, probabilities): at T = 512 each is tens of MB of wasm heap.
+    const qs = tf.mul(tf.transpose(q, [0, 2, 1, 3]), 1 / Math.sqrt(hs)); // (B, nh, T, hs)
+    const qh = tf.reshape(qs, [B * nkv, group * T, hs]); // (B·nkv, group·T, hs)
     const kT = tf.transpose(tf.reshape(kh, [B * nkv, S, hs]), [0, 2, 1]); // (B·nkv, hs, S)
-    const scores = tf.reshape(tf.mul(tf.matMul(qh, kT), 1 / Math.sqrt(hs)), [B, nkv, group, T, S]);
-    let masked: tf.Tensor = tf.add(scores, causalMask(T, pos, S)); // (B, nkv, group, T, S)
-    if (attnMask) masked = tf.add(masked, tf.reshape(attnMask, [B, 1, 1, T, S]));
+    const scores = tf.reshape(tf.matMul(qh, kT), [B, nkv, group, T, S]);
+    const causal = causalMask(T, pos, S); // (T, S)
+    const mask = attnMask ? tf.reshape(tf.add(attnMask, causal), [B, 1, 1, T, S]) : causal;
+    const masked = tf.add(scores, mask); // (B, nkv, group, T, S)
     const att = tf.reshape(tf.softmax(masked), [B * nkv, group * T, S]); // (B·nkv, group·T, S)
     const y = tf.matMul(att, tf.reshape(vh, [B * nkv, S, hs])); // (B·nkv, group·T, hs)
     const yh = tf.transpose(tf.reshape(y, [B, nh, T, hs]), [0, 2, 1, 3]); // (B, T, nh, hs)

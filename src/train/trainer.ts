@@ -181,9 +181,14 @@ export async function train(
       const endOfEpoch = r.done === true;
       if (group.length < accum && !endOfEpoch) continue;
       if (group.length > 0) {
-        lastLoss = await optimizerStep(group, epoch);
+        lastLoss = await optimizerStep(group, epoch).catch((e) => {
+          throw explainBackendFailure(e, pos.step + 1, group);
+        });
         pos = { step: pos.step + 1, epoch, microInEpoch: pos.microInEpoch + group.length };
         group = [];
+        // on cpu and wasm, tensor reads resolve as microtasks: yield to the event loop once per step so signal
+        // handlers (Ctrl-C → abort → checkpoint), timers and file writes run during training
+        await new Promise((resolve) => setImmediate(resolve));
         if (c.evalEvery > 0 && data.eval?.length && pos.step % c.evalEvery === 0 && pos.step < lastStep) {
           emit({ type: 'eval', step: pos.step, result: await evaluate(model, data.eval, evalOptions) });
         }
@@ -281,4 +286,16 @@ export async function train(
     });
     return loss;
   }
+}
+
+/** A wasm abort (heap exhausted, or a C++ assertion) becomes an error that says what to change. */
+function explainBackendFailure(e: unknown, step: number, group: HostBatch[]): unknown {
+  const message = (e as Error)?.message ?? '';
+  if (tf.getBackend() !== 'wasm' || !/Aborted|memory access out of bounds|Out of memory/i.test(message))
+    return e;
+  const shapes = group.map((b) => `${b.B}×${b.T}`).join(', ');
+  return new Error(
+    `the wasm backend aborted at step ${step} (micro-batches ${shapes}), most likely out of memory: its heap is at most 4 GiB and attention keeps B·heads·T² floats per layer for the backward pass; lower microBatchSize or the chains' maxLen. The wasm backend cannot continue in this process; resume from the last checkpoint.`,
+    { cause: e },
+  );
 }

@@ -12,7 +12,7 @@ import { modelEvalGenerator } from '../../eval/model-generator.js';
 import { loadEvalPrompts } from '../../eval/prompts.js';
 import { buildReport, writeReports } from '../../eval/report.js';
 import { attachExperts } from '../../experts/attach.js';
-import { generateStaged } from '../../generate/staged.js';
+import { generateStaged, type StagedConfig } from '../../generate/staged.js';
 import { loadModel } from '../../io/load.js';
 import { addStepTokens } from '../../tokenizer/index.js';
 import { evaluate } from '../../train/evaluate.js';
@@ -123,9 +123,8 @@ export const demoCommand: CommandModule<object, Args> = {
       ...prompts.filter((p) => p.harmful).slice(0, 2),
       ...prompts.filter((p) => !p.harmful).slice(0, 2),
     ];
-    for (const p of shown) {
-      console.log(`\n${bold(`[${p.id}] ${p.harmful ? 'harmful' : 'benign'}:`)} ${truncate(p.question, 100)}`);
-      const it = generateStaged(model, tokenizer, p.question, genConfig);
+    const show = async (question: string, config: Partial<StagedConfig>) => {
+      const it = generateStaged(model, tokenizer, question, config);
       for (let r = await it.next(); !r.done; r = await it.next()) {
         const e = r.value;
         if (e.type === 'stage-end') {
@@ -133,7 +132,15 @@ export const demoCommand: CommandModule<object, Args> = {
           console.log(e.stage === 'answer' ? line : dim(line));
         }
       }
+    };
+    for (const p of shown) {
+      console.log(`\n${bold(`[${p.id}] ${p.harmful ? 'harmful' : 'benign'}:`)} ${truncate(p.question, 100)}`);
+      await show(p.question, genConfig);
     }
+    console.log(
+      `\n${bold(`[${shown[0].id}] again, with the full chain forced (analysis → guidance → answer):`)}`,
+    );
+    await show(shown[0].question, { ...genConfig, mode: 'full' });
 
     console.log(bold('\nbefore → after (held-out):'));
     const row = (name: string, b: string, f: string) =>

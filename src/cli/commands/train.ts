@@ -25,7 +25,7 @@ import {
 import { backendOption, setUpBackend } from '../options.js';
 import { STORIES260K, TOK512 } from '../paths.js';
 import { shouldDrawBar, trainProgress } from '../progress.js';
-import { metricsWriter, prepareData, prepareModel, withEventLoopTurns } from '../train-setup.js';
+import { metricsWriter, prepareData, prepareModel } from '../train-setup.js';
 import { runSummary } from '../train-summary.js';
 import { writeLossPlot } from './plot.js';
 
@@ -243,22 +243,20 @@ async function runTrain(
         const evalOptions = { batchSize: trainConfig.microBatchSize, seqLen, mode: run.data.mode };
         onEvent({ type: 'eval', step: 0, result: await evaluate(model, data.eval, evalOptions) });
       }
-      const result = await withEventLoopTurns(() =>
-        train(model, data, trainConfig, {
-          seqLen,
-          mode: run.data.mode,
-          maxSteps: maxSteps ?? undefined,
-          checkpointer: fileCheckpointer(model, {
-            outDir: out,
-            keepLast: trainConfig.keepLast,
-            basePath: run.experts.kind === 'none' ? undefined : run.model.base,
-            config: run,
-          }),
-          resume: resumed !== null,
-          signal,
-          onEvent,
+      const result = await train(model, data, trainConfig, {
+        seqLen,
+        mode: run.data.mode,
+        maxSteps: maxSteps ?? undefined,
+        checkpointer: fileCheckpointer(model, {
+          outDir: out,
+          keepLast: trainConfig.keepLast,
+          basePath: run.experts.kind === 'none' ? undefined : run.model.base,
+          config: run,
         }),
-      );
+        resume: resumed !== null,
+        signal,
+        onEvent,
+      });
       progress.stop();
       await metrics.flush();
       const plot = join(out, 'loss.svg');
