@@ -1,8 +1,12 @@
 // mote-tfjs: the public API (exports only).
 
+export * from './aligncot/build/index.js';
 export type { Chain, SafetyCheck, Stage, Turn } from './aligncot/chain.js';
 export { STAGES } from './aligncot/chain.js';
+export * from './aligncot/index.js';
 export * from './backend/index.js';
+export * from './eval/index.js';
+export * from './experts/index.js';
 export { type Decoder, HostDecoder, TensorDecoder } from './generate/decoder.js';
 export {
   createDecoder,
@@ -23,8 +27,28 @@ export {
   resolveSamplingConfig,
   type SamplingConfig,
 } from './generate/sampler.js';
+export {
+  DEFAULT_STAGED_CONFIG,
+  generateStaged,
+  generateStagedText,
+  resolveStagedConfig,
+  type StagedConfig,
+  type StagedEvent,
+  type StagedResult,
+  type StageMode,
+} from './generate/staged.js';
+export { writeFileAtomic } from './io/atomic.js';
+export {
+  CheckpointMismatchError,
+  latestCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  readCheckpoint,
+  saveCheckpoint,
+} from './io/checkpoint.js';
 export { llama2cFileSize, loadLlama2c, parseLlama2c, saveLlama2c } from './io/llama2c.js';
 export { type LoadedModel, type LoadModelOptions, loadModel } from './io/load.js';
+export { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from './io/safetensors.js';
 export { causalMask, MASKED } from './model/attention.js';
 export {
   DEFAULT_MODEL_CONFIG,
@@ -36,6 +60,7 @@ export {
 } from './model/config.js';
 export { KVCache } from './model/kv-cache.js';
 export { Linear, type LinearContext, type LinearLike } from './model/linear.js';
+export { maskedMeanNll, tokenNll } from './model/loss.js';
 export {
   type BuildOptions,
   type ForwardOptions,
@@ -45,4 +70,5 @@ export {
   Transformer,
 } from './model/transformer.js';
 export * from './tokenizer/index.js';
+export * from './train/index.js';
 export { ConfigError, FormatError } from './util/errors.js';

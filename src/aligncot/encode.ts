@@ -79,7 +79,7 @@ export interface EncodedChain {
   truncated?: Truncation;
 }
 
-export interface EncodeOptions {
+export interface EncodeChainOptions {
   /** Longest `ids` allowed (the model context); the full sequence may then have maxLen + 1 tokens. */
   maxLen: number;
   /** The stages to render and their training flags. Default THREE_STAGE. */
@@ -101,7 +101,11 @@ export interface EncodeReport {
  * `stages` (`addStepTokens`). Returns null when the chain is too long and onOverflow is 'drop' (or when
  * 'truncate-reasoning' cannot make it fit).
  */
-export function encodeChain(chain: Chain, tokenizer: Tokenizer, options: EncodeOptions): EncodedChain | null {
+export function encodeChain(
+  chain: Chain,
+  tokenizer: Tokenizer,
+  options: EncodeChainOptions,
+): EncodedChain | null {
   const outcome = encodeOne(
     chain,
     tokenizer,
@@ -115,7 +119,7 @@ export function encodeChain(chain: Chain, tokenizer: Tokenizer, options: EncodeO
 export function encodeChains(
   chains: readonly Chain[],
   tokenizer: Tokenizer,
-  options: EncodeOptions,
+  options: EncodeChainOptions,
 ): { encoded: EncodedChain[]; report: EncodeReport } {
   const resolved = resolve(options);
   const stepIds = stepTokenIds(tokenizer, resolved.stages);
@@ -152,10 +156,10 @@ export function labelTokens(tokens: readonly number[], stepTokens: StepTokenIdMa
 // ---------------------------------------------------------------------------------------------------
 // helpers
 
-type Resolved = Required<EncodeOptions>;
+type Resolved = Required<EncodeChainOptions>;
 type Outcome = EncodedChain | { dropped: string; length: number };
 
-function resolve(options: EncodeOptions): Resolved {
+function resolve(options: EncodeChainOptions): Resolved {
   const { maxLen, stages = THREE_STAGE, onOverflow = 'throw' } = options;
   check(Number.isInteger(maxLen) && maxLen >= 1, 'maxLen', maxLen, 'a positive integer');
   check(

@@ -13,8 +13,8 @@ export {
 export { type BleuOptions, bleuTokens, selfBleu, sentenceBleu } from './bleu.js';
 export { type Chain, type SafetyCheck, STAGES, type Stage, type Turn } from './chain.js';
 export {
+  type EncodeChainOptions,
   type EncodedChain,
-  type EncodeOptions,
   type EncodeReport,
   encodeChain,
   encodeChains,

@@ -44,11 +44,12 @@ export {
   type ItemResult,
   type JudgeMetrics,
   type MetricsOptions,
+  type OutputTokenStats,
   type RunMetrics,
   SPLITS,
   type Split,
-  type TokenStats,
 } from './metrics.js';
+export { modelEvalGenerator, toEvalOutput } from './model-generator.js';
 export {
   type EvalPrompt,
   type EvalPromptOptions,
@@ -93,4 +94,3 @@ export {
 export { type MeanStat, meanStat, type Rate, rate, wilsonInterval, Z_95 } from './stats.js';
 export { safetyVsTokensSvg, stageUsageSvg } from './svg.js';
 export { reportTables, type Table } from './tables.js';
-export { modelEvalGenerator, toEvalOutput } from './model-generator.js';

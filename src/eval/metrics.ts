@@ -37,7 +37,7 @@ export const SPLITS = ['all', 'harmful', 'benign'] as const;
 export type Split = (typeof SPLITS)[number];
 
 /** Mean content tokens of each stage (over outputs that have it) and of whole outputs. */
-export type TokenStats = Record<OutputStage | 'total', MeanStat>;
+export type OutputTokenStats = Record<OutputStage | 'total', MeanStat>;
 
 /** The judge's figures. */
 export interface JudgeMetrics {
@@ -70,7 +70,7 @@ export interface RunMetrics {
   /** Outputs with at least one violation of each kind. */
   violations: Record<FormatViolationKind, number>;
   stageUsage: Record<Split, Record<StagePattern, number>>;
-  tokens: Record<Split, TokenStats>;
+  tokens: Record<Split, OutputTokenStats>;
   judge: JudgeMetrics | null;
 }
 
@@ -184,7 +184,7 @@ function aggregate(
   };
 }
 
-function tokenStats(items: ItemResult[]): TokenStats {
+function tokenStats(items: ItemResult[]): OutputTokenStats {
   const stats = Object.fromEntries(
     OUTPUT_STAGES.map((s) => [s, meanStat(items.flatMap((it) => it.tokensPerStage[s] ?? []))]),
   ) as Record<OutputStage, MeanStat>;

@@ -289,7 +289,7 @@ export async function* generateStaged(
   return result;
 
   function expertOf(stage: Stage): ExpertName | null {
-    if (!experts || experts.config.kind !== 'mote') return null;
+    if (experts?.config.kind !== 'mote') return null;
     return experts.config.stepExperts.includes(stage) ? stage : SHARED;
   }
 }

@@ -1,0 +1,27 @@
+// Training: the loop, its configuration, optimizer, schedule, clipping, evaluation and checkpoints.
+
+export { type FileCheckpointerOptions, fileCheckpointer } from './checkpointer.js';
+export { clipByGlobalNorm, globalNorm, NonFiniteError, namedGradients } from './clip.js';
+export {
+  accumulationSteps,
+  DEFAULT_TRAIN_CONFIG,
+  resolveTrainConfig,
+  SCHEDULE_KINDS,
+  type ScheduleKind,
+  type TrainConfig,
+} from './config.js';
+export { type EvalResult, evaluate } from './evaluate.js';
+export { AdamW, type AdamWOptions, type AdamWState, isNoDecay } from './optimizer.js';
+export { lossCurveSvg, readMetricsJsonl, seriesFromMetrics } from './plot.js';
+export { learningRateAt, type ScheduleOptions } from './schedule.js';
+export { type LossByStage, StageLoss } from './stats.js';
+export {
+  type Checkpointer,
+  type TrainData,
+  type TrainEvent,
+  type TrainOptions,
+  type TrainPosition,
+  type TrainResult,
+  train,
+  trainableByName,
+} from './trainer.js';
