@@ -75,14 +75,14 @@ export const demoCommand: CommandModule<object, Args> = {
     });
     const heldOut = encoded.filter((_, i) => i % 10 === 0);
     let trainSet = encoded.filter((_, i) => i % 10 !== 0);
-    if (a.quick) trainSet = trainSet.slice(0, 48);
+    if (a.quick) trainSet = [...trainSet].sort((x, y) => x.ids.length - y.ids.length).slice(0, 16); // the shortest
     // prompts that leave room for a full chain in stories260K's 512-token context
     const fits = (q: string) =>
       tokenizer.encode(formatQuestion(q), { bos: true }).length <= model.config.maxSeqLen / 2;
     const allPrompts = (await loadEvalPrompts(bundled('examples/data/eval-prompts.jsonl'))).filter((p) =>
       fits(p.question),
     );
-    const n = a.quick ? 4 : 12;
+    const n = a.quick ? 2 : 12;
     const prompts = [
       ...allPrompts.filter((p) => p.harmful).slice(0, n),
       ...allPrompts.filter((p) => !p.harmful).slice(0, n),
@@ -91,7 +91,7 @@ export const demoCommand: CommandModule<object, Args> = {
       `  data: ${trainSet.length} training chains, ${heldOut.length} held-out chains, ${prompts.length} held-out eval prompts\n`,
     );
 
-    const genConfig = { temperature: 0, maxTokensPerStage: a.quick ? 24 : 64 };
+    const genConfig = { temperature: 0, maxTokensPerStage: a.quick ? 12 : 64 };
     const measure = async (label: string) => {
       const loss = await evaluate(model, heldOut, { batchSize: 8, seqLen: model.config.maxSeqLen });
       const run = await collectRun(prompts, modelEvalGenerator(model, tokenizer, label, genConfig));
@@ -113,7 +113,7 @@ export const demoCommand: CommandModule<object, Args> = {
         stepSkipProb: 0.2,
         seed: a.seed,
       },
-      { maxSteps: a.quick ? 4 : undefined, onEvent: (e) => progress.onEvent(e) },
+      { maxSteps: a.quick ? 2 : undefined, onEvent: (e) => progress.onEvent(e) },
     );
     progress.stop();
     const after = await measure('after');
