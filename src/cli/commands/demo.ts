@@ -43,7 +43,7 @@ export const demoCommand: CommandModule<object, Args> = {
       ...backendOption,
       ...modelOptions,
       quick: { type: 'boolean', default: false, describe: 'a shortened run (CI)' },
-      epochs: { type: 'number', default: 3, describe: 'training epochs' },
+      epochs: { type: 'number', default: 2, describe: 'training epochs' },
       seed: { type: 'number', default: 0, describe: 'seed of every random choice' },
       out: { type: 'string', default: 'runs/demo', describe: 'where the evaluation reports go' },
     }) as never,
