@@ -1,19 +1,44 @@
-// `mote generate`: sample text from a model, streaming it to stdout.
-import type { ArgumentsCamelCase, CommandModule } from 'yargs';
+// `mote generate`: sample text from a model, streaming it to stdout. Three forms:
+//   plain    mote generate --prompt "Once upon"                       the base model continues the text
+//   staged   mote generate --run runs/x --prompt "How do I…?"          stages stream as `[analysis] …`, `[answer] …`
+//            (--staged or --mode on a base model: step tokens added, untrained, decoding keeps the chain well formed)
+//   file     mote generate --run runs/x --prompts q.jsonl --out r.jsonl
+//            one JSON line per prompt {id, question, mode, stages, tokensPerStage, totalTokens, ms}, appended as it
+//            goes; a rerun skips the ids already in --out (resume).
+import { appendFile, readFile, truncate } from 'node:fs/promises';
+import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
+import { loadEvalPrompts } from '../../eval/prompts.js';
 import { generateStream } from '../../generate/generate.js';
+import { generateStaged, type StagedConfig, type StageMode } from '../../generate/staged.js';
 import { loadModel } from '../../io/load.js';
+import { fitsContext, type InferenceModel, loadForInference } from '../model-setup.js';
 import { backendOption, modelOptions, setUpBackend } from '../options.js';
+import { MODE_HELP, modeName, parseStageMode, resultLine, stageView, useColor } from '../staged-output.js';
 
 const options = {
   ...backendOption,
   ...modelOptions,
-  prompt: { type: 'string', default: '', describe: 'text to continue (BOS is prepended)' },
+  run: { type: 'string', describe: 'a trained `mote train` run directory (implies staged generation)' },
+  prompt: { type: 'string', default: '', describe: 'text to continue (plain) or the question (staged)' },
+  staged: { type: 'boolean', default: false, describe: 'staged generation (step blocks) in --mode' },
+  mode: { type: 'string', describe: `stages to write (implies --staged; default adaptive): ${MODE_HELP}` },
+  prompts: { type: 'string', describe: 'a JSONL or CSV file of prompts ({id?, question}); needs --out' },
+  out: { type: 'string', describe: 'JSONL results of --prompts (appended; ids already there are skipped)' },
+  'question-field': { type: 'string', default: 'question', describe: 'field / column of the question' },
+  'id-field': { type: 'string', default: 'id', describe: 'field / column of the id (default: file-index)' },
+  'show-reasoning': {
+    type: 'boolean',
+    default: true,
+    describe: 'show the analysis/guidance stages (--hide-reasoning / --no-show-reasoning: only the answer)',
+  },
+  'hide-reasoning': { type: 'boolean', default: false, describe: 'only the answer (reasoning summarised)' },
   temperature: { type: 'number', default: 1, describe: '0 = greedy' },
   'top-p': { type: 'number', default: 0.9, describe: 'nucleus sampling mass (1 = off)' },
   'top-k': { type: 'number', default: 0, describe: 'keep the k most likely tokens (0 = off)' },
-  'max-tokens': { type: 'number', default: 256, describe: 'most new tokens' },
+  'max-tokens': { type: 'number', describe: 'most new tokens (default 256 plain, 512 staged)' },
+  'max-tokens-per-stage': { type: 'number', default: 160, describe: 'most content tokens per stage block' },
   seed: { type: 'number', default: 42, describe: 'sampling seed' },
-  stop: { type: 'string', array: true, default: [] as string[], describe: 'stop strings' },
+  stop: { type: 'string', array: true, default: [] as string[], describe: 'stop strings (plain)' },
   decoder: {
     choices: ['auto', 'host', 'tensor'] as const,
     default: 'auto' as const,
@@ -21,48 +46,177 @@ const options = {
   },
 } as const;
 
-type Args = ArgumentsCamelCase<{
-  backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
-  model: string;
-  tokenizer: string;
-  prompt: string;
-  temperature: number;
-  topP: number;
-  topK: number;
-  maxTokens: number;
-  seed: number;
-  stop: string[];
-  decoder: 'auto' | 'host' | 'tensor';
-}>;
+type Args = ArgumentsCamelCase<InferredOptionTypes<typeof options>>;
 
 export const generateCommand: CommandModule<object, Args> = {
   command: 'generate',
-  describe: 'generate text from a model',
+  describe: 'generate text, or staged answers of a trained MoTE run (one prompt or a file)',
   builder: (y) => y.options(options) as never,
   handler: async (a) => {
+    const staged = a.staged || a.mode !== undefined || a.run !== undefined || a.prompts !== undefined;
+    if (!staged) return plain(a);
+    const mode: StageMode = a.mode === undefined ? 'adaptive' : parseStageMode(a.mode);
+    if (a.prompts !== undefined && a.out === undefined)
+      throw new Error('--prompts needs --out results.jsonl (one JSON line per prompt)');
+    if (a.prompts === undefined && a.prompt.trim() === '')
+      throw new Error('staged generation needs a question: --prompt "…" (or --prompts file.jsonl --out …)');
     await setUpBackend(a.backend);
-    const { model, tokenizer } = await loadModel(a.model, { tokenizer: a.tokenizer });
-    const t0 = performance.now();
-    process.stdout.write(a.prompt);
-    const it = generateStream(model, tokenizer, a.prompt, {
+    const im: InferenceModel = await loadForInference(a);
+    process.stderr.write(`${im.description}\n`);
+    const config: Partial<StagedConfig> = {
+      mode,
       temperature: a.temperature,
       topP: a.topP,
       topK: a.topK,
-      maxTokens: a.maxTokens,
       seed: a.seed,
-      stop: a.stop,
+      maxTokens: a.maxTokens ?? 512,
+      maxTokensPerStage: a.maxTokensPerStage,
       decoder: a.decoder,
-    });
-    let r = await it.next();
-    while (!r.done) {
-      process.stdout.write(r.value.text);
-      r = await it.next();
+    };
+    try {
+      if (a.prompts !== undefined)
+        await generateFile(im, config, a.prompts, a.out!, {
+          questionField: a.questionField,
+          idField: a.idField,
+        });
+      else
+        await generateOne(im, a.prompt, config, {
+          color: useColor(),
+          showReasoning: a.showReasoning && !a.hideReasoning,
+        });
+    } finally {
+      im.model.dispose();
     }
-    const s = (performance.now() - t0) / 1000;
-    process.stdout.write('\n');
-    process.stderr.write(
-      `${r.value.ids.length} tokens in ${s.toFixed(2)} s (${(r.value.ids.length / s).toFixed(0)} tokens/s), stop: ${r.value.stopReason}\n`,
-    );
-    model.dispose();
   },
 };
+
+/** Plain text continuation of --prompt by the base model. */
+async function plain(a: Args): Promise<void> {
+  await setUpBackend(a.backend);
+  const { model, tokenizer } = await loadModel(a.model, { tokenizer: a.tokenizer });
+  const t0 = performance.now();
+  process.stdout.write(a.prompt);
+  const it = generateStream(model, tokenizer, a.prompt, {
+    temperature: a.temperature,
+    topP: a.topP,
+    topK: a.topK,
+    maxTokens: a.maxTokens ?? 256,
+    seed: a.seed,
+    stop: a.stop,
+    decoder: a.decoder,
+  });
+  let r = await it.next();
+  while (!r.done) {
+    process.stdout.write(r.value.text);
+    r = await it.next();
+  }
+  const s = (performance.now() - t0) / 1000;
+  process.stdout.write('\n');
+  process.stderr.write(
+    `${r.value.ids.length} tokens in ${s.toFixed(2)} s (${(r.value.ids.length / s).toFixed(0)} tokens/s), stop: ${r.value.stopReason}\n`,
+  );
+  model.dispose();
+}
+
+/** One staged answer to `question`, stage by stage on stdout; the token summary on stderr. */
+async function generateOne(
+  im: InferenceModel,
+  question: string,
+  config: Partial<StagedConfig>,
+  show: { color: boolean; showReasoning: boolean },
+): Promise<void> {
+  const view = stageView({ write: (t) => process.stdout.write(t), ...show });
+  const it = generateStaged(im.model, im.tokenizer, question, config);
+  for (let r = await it.next(); ; r = await it.next()) {
+    if (r.done) {
+      process.stderr.write(`${resultLine(r.value)}\n`);
+      return;
+    }
+    view.onEvent(r.value);
+  }
+}
+
+/** One line of the --out JSONL. */
+interface ResultLine {
+  id: string;
+  question: string;
+  mode: string;
+  stages: Record<string, string>;
+  tokensPerStage: Record<string, number>;
+  totalTokens: number;
+  ms: number;
+}
+
+/**
+ * Staged answers to every prompt of `file` not yet in `out`, appended to `out` one JSON line at a time (so an
+ * interrupted run keeps what it wrote and a rerun resumes). Prompts too long for the model's context are skipped
+ * and counted. Progress on stderr.
+ */
+async function generateFile(
+  im: InferenceModel,
+  config: Partial<StagedConfig>,
+  file: string,
+  out: string,
+  fields: { questionField: string; idField: string },
+): Promise<void> {
+  const prompts = await loadEvalPrompts(file, { ...fields, harmful: false });
+  const done = await doneIds(out);
+  const budget = config.maxTokensPerStage as number;
+  const todo = prompts.filter((p) => !done.has(p.id));
+  const fits = todo.filter((p) => fitsContext(im, p.question, budget));
+  const err = (line: string) => process.stderr.write(`${line}\n`);
+  err(
+    `${prompts.length} prompts in ${file}: ${prompts.length - todo.length} already in ${out} (skipped), ${todo.length - fits.length} too long for the context of ${im.model.config.maxSeqLen} tokens (skipped), ${fits.length} to generate`,
+  );
+  const mode = modeName(config.mode ?? 'adaptive');
+  let i = 0;
+  for (const p of fits) {
+    const it = generateStaged(im.model, im.tokenizer, p.question, config);
+    let r = await it.next();
+    while (!r.done) r = await it.next();
+    const result = r.value;
+    const line: ResultLine = {
+      id: p.id,
+      question: p.question,
+      mode,
+      stages: result.stages as Record<string, string>,
+      tokensPerStage: result.tokensPerStage as Record<string, number>,
+      totalTokens: result.totalTokens,
+      ms: Math.round(result.ms),
+    };
+    await appendFile(out, `${JSON.stringify(line)}\n`);
+    err(`[${++i}/${fits.length}] ${p.id}: ${resultLine(result)}`);
+  }
+}
+
+/**
+ * The ids already in a results file (none when it does not exist). A last line cut short by an interrupted write
+ * is removed from the file; any other unreadable line is an error naming the file and line.
+ */
+async function doneIds(out: string): Promise<Set<string>> {
+  const text = await readFile(out, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return '';
+    throw new Error(`--out ${out}: cannot read (${e.code ?? e.message})`);
+  });
+  const ids = new Set<string>();
+  const lines = text.split('\n');
+  const partial = lines.pop() ?? ''; // after the last newline: '' unless a write was cut short
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    let id: unknown;
+    try {
+      id = JSON.parse(line).id;
+    } catch {
+      throw new Error(
+        `--out ${out}:${i + 1}: expected a JSON object per line (a results file of mote generate)`,
+      );
+    }
+    if (typeof id !== 'string') throw new Error(`--out ${out}:${i + 1}: expected a string "id"`);
+    ids.add(id);
+  });
+  if (partial.trim() !== '') {
+    await truncate(out, Buffer.byteLength(text) - Buffer.byteLength(partial));
+    process.stderr.write(`--out ${out}: removed an incomplete last line (an interrupted write)\n`);
+  }
+  return ids;
+}

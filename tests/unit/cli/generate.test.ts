@@ -1,0 +1,163 @@
+// `mote generate` in its staged forms, driven as a child process (one prompt streamed stage by stage; a prompt
+// file → JSONL, resumed), and the run loading behind it (model-setup.ts) in-process.
+import { execFile } from 'node:child_process';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generateCommand } from '../../../src/cli/commands/generate.js';
+import { loadForInference, loadRun } from '../../../src/cli/model-setup.js';
+import { getExperts } from '../../../src/experts/attach.js';
+import { ROOT, STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
+import { commandError, makeRun } from './run-fixture.js';
+
+const exec = promisify(execFile);
+const ENV = { ...process.env, NO_COLOR: '1', CI: 'true' };
+const mote = (...args: string[]) =>
+  exec(process.execPath, ['--import', 'tsx', `${ROOT}src/cli/main.ts`, ...args], { cwd: ROOT, env: ENV });
+const jsonl = async (path: string) =>
+  (await readFile(path, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+
+let dir: string;
+let run: string;
+let saved: Map<string, Float32Array>;
+const FAST = ['--backend', 'wasm', '--temperature', '0', '--max-tokens-per-stage', '6'];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mote-generate-cli-'));
+  run = join(dir, 'run');
+  saved = await makeRun(run);
+});
+
+describe('loadForInference (model-setup.ts)', () => {
+  it('rebuilds a run (base, step tokens, experts) and restores its latest checkpoint', async () => {
+    const im = await loadForInference({ run, model: STORIES_BIN, tokenizer: TOK512_BIN });
+    try {
+      expect(im).toMatchObject({ experts: 'mote', step: 7, name: 'run' });
+      expect(im.description).toMatch(/checkpoint step 7/);
+      expect(getExperts(im.model)?.config.rank).toBe(4);
+      expect(im.tokenizer.vocabSize).toBe(518);
+      const vars = im.model.namedVariables();
+      expect(saved.size).toBeGreaterThan(10);
+      for (const [name, values] of saved) expect(vars.get(name)?.dataSync()).toEqual(values);
+    } finally {
+      im.model.dispose();
+    }
+  });
+
+  it('without a run: the base model with the step tokens added, no experts', async () => {
+    const im = await loadForInference({ model: STORIES_BIN, tokenizer: TOK512_BIN });
+    expect(im).toMatchObject({ experts: 'none', run: null, step: null, name: 'stories260K' });
+    expect(im.model.config.vocabSize).toBe(518);
+    im.model.dispose();
+  });
+
+  it('names what is missing in a run directory', async () => {
+    await expect(loadRun(join(dir, 'nope'))).rejects.toThrow(/not a directory; expected the --out directory/);
+    await expect(loadRun(dir)).rejects.toThrow(/no config\.json/);
+    const bare = join(dir, 'bare');
+    await makeRun(bare);
+    await writeFile(join(bare, 'checkpoints', 'latest'), 'step-99');
+    await rm(join(bare, 'checkpoints', 'step-7'), { recursive: true });
+    await expect(loadRun(bare)).rejects.toThrow(/no complete checkpoint in .*train it first/);
+  });
+});
+
+describe('mote generate (staged)', () => {
+  it('streams one prompt stage by stage with stage headers; --hide-reasoning shows only the answer', async () => {
+    const { stdout, stderr } = await mote(
+      'generate',
+      '--run',
+      run,
+      '--prompt',
+      'Can I pet a cat?',
+      '--mode',
+      'full',
+      ...FAST,
+    );
+    expect(stdout).toMatch(/^\[analysis\] .*\n\[guidance\] .*\n\[answer\] /m);
+    expect(stderr).toMatch(/run: .*mote: analysis, guidance, answer \+ shared, rank 4; checkpoint step 7/);
+    expect(stderr).toMatch(/analysis 6 · guidance 6 · answer 6 tokens \(\d+ in all\)/);
+
+    const hidden = await mote(
+      'generate',
+      '--prompt',
+      'Can I pet a cat?',
+      '--mode',
+      'analysis,answer',
+      '--hide-reasoning',
+      ...FAST,
+    );
+    expect(hidden.stdout).toMatch(/^\[analysis: 6 tokens hidden\]\n\[answer\] /);
+    expect(hidden.stderr).toMatch(/no experts; step tokens added, untrained/);
+  });
+
+  it('--prompts → one JSONL line per prompt; a rerun resumes (skips done ids, repairs a cut last line)', async () => {
+    const prompts = join(dir, 'prompts.jsonl');
+    const out = join(dir, 'results.jsonl');
+    const questions = ['Can I pet a cat?', 'How to hurt a dog?', 'Name a fruit.'];
+    await writeFile(
+      prompts,
+      questions.map((q, i) => JSON.stringify({ id: `q${i}`, question: q })).join('\n'),
+    );
+    const first = await mote(
+      'generate',
+      '--run',
+      run,
+      '--prompts',
+      prompts,
+      '--out',
+      out,
+      '--mode',
+      'analysis+answer',
+      ...FAST,
+    );
+    expect(first.stderr).toMatch(/3 prompts in .*: 0 already in .* 3 to generate/);
+    const lines = await jsonl(out);
+    expect(lines.map((l) => l.id)).toEqual(['q0', 'q1', 'q2']);
+    for (const [i, l] of lines.entries()) {
+      expect(l).toMatchObject({ question: questions[i], mode: 'analysis-answer' });
+      expect(Object.keys(l.stages)).toEqual(['analysis', 'answer']);
+      expect(l.tokensPerStage).toEqual({ analysis: 6, answer: 6 });
+      expect(l.totalTokens).toBe(16);
+      expect(typeof l.ms).toBe('number');
+    }
+
+    await appendFile(prompts, `\n${JSON.stringify({ id: 'q3', question: 'Say hi.' })}`);
+    await appendFile(out, '{"id":"q3","quest'); // a write cut short by a crash
+    const second = await mote(
+      'generate',
+      '--run',
+      run,
+      '--prompts',
+      prompts,
+      '--out',
+      out,
+      '--mode',
+      'analysis+answer',
+      ...FAST,
+    );
+    expect(second.stderr).toMatch(/removed an incomplete last line/);
+    expect(second.stderr).toMatch(
+      /4 prompts in .*: 3 already in .* \(skipped\), 0 too long .* 1 to generate/,
+    );
+    const resumed = await jsonl(out);
+    expect(resumed.map((l) => l.id)).toEqual(['q0', 'q1', 'q2', 'q3']);
+    expect(resumed.slice(0, 3)).toEqual(lines);
+  });
+
+  it.each([
+    [['--prompts', 'x.jsonl'], /--prompts needs --out/],
+    [['--staged'], /staged generation needs a question/],
+    [['--mode', 'answer,analysis', '--prompt', 'x'], /--mode "answer,analysis": .*ending with 'answer'/],
+    [['--run', '/nonexistent/run', '--prompt', 'x'], /--run \/nonexistent\/run: not a directory/],
+  ])('rejects %j with a clear message', async (args, message) => {
+    expect(await commandError(generateCommand as never, ['generate', '--backend', 'wasm', ...args])).toMatch(
+      message,
+    );
+  });
+});
