@@ -3,18 +3,19 @@
 // staged answers for held-out questions and the before/after evaluation figures. Deterministic with its seed.
 import { mkdir } from 'node:fs/promises';
 import type { ArgumentsCamelCase, CommandModule } from 'yargs';
-import { encodeChains } from '../../aligncot/encode.js';
-import { formatQuestion } from '../../aligncot/format.js';
-import { loadChains } from '../../aligncot/schema.js';
 import { collectRun } from '../../eval/collect.js';
 import { computeRunMetrics, type RunMetrics } from '../../eval/metrics.js';
 import { modelEvalGenerator } from '../../eval/model-generator.js';
 import { loadEvalPrompts } from '../../eval/prompts.js';
 import { buildReport, writeReports } from '../../eval/report.js';
+import {
+  balancedPrompts,
+  loadBaseWithStepTokens,
+  loadChainSplit,
+  promptsThatFit,
+} from '../../experiment/setup.js';
 import { attachExperts } from '../../experts/attach.js';
 import { generateStaged, type StagedConfig } from '../../generate/staged.js';
-import { loadModel } from '../../io/load.js';
-import { addStepTokens } from '../../tokenizer/index.js';
 import { evaluate } from '../../train/evaluate.js';
 import { train } from '../../train/trainer.js';
 import { backendOption, modelOptions, setUpBackend } from '../options.js';
@@ -50,9 +51,7 @@ export const demoCommand: CommandModule<object, Args> = {
   handler: async (a) => {
     const t0 = performance.now();
     await setUpBackend(a.backend);
-    const { model, tokenizer } = await loadModel(a.model, { tokenizer: a.tokenizer });
-    const added = addStepTokens(tokenizer);
-    model.addTokens(tokenizer.vocabSize - model.config.vocabSize);
+    const { model, tokenizer, stepTokens: added } = await loadBaseWithStepTokens(a);
     const experts = attachExperts(model, { kind: 'mote', rank: 16, seed: a.seed });
     console.log(
       bold(
@@ -67,26 +66,22 @@ export const demoCommand: CommandModule<object, Args> = {
         )}; experts: ${experts.config.stepExperts.join(', ')} + shared, rank ${experts.config.rank}, α ${experts.config.alpha}; ${experts.parameterCount.toLocaleString()} trainable adapter parameters`,
     );
 
-    // data: the bundled chains, 10% held out by position after a fixed shuffle-free split
-    const { chains } = await loadChains(bundled('examples/data/chains.jsonl'), { onError: 'throw' });
-    const { encoded } = encodeChains(chains, tokenizer, {
-      maxLen: model.config.maxSeqLen,
-      onOverflow: 'drop',
-    });
-    const heldOut = encoded.filter((_, i) => i % 10 === 0);
-    let trainSet = encoded.filter((_, i) => i % 10 !== 0);
+    // data: the bundled chains, every 10th held out by position (a fixed, shuffle-free split)
+    const split = await loadChainSplit(
+      bundled('examples/data/chains.jsonl'),
+      tokenizer,
+      model.config.maxSeqLen,
+    );
+    const heldOut = split.heldOut;
+    let trainSet = split.train;
     if (a.quick) trainSet = [...trainSet].sort((x, y) => x.ids.length - y.ids.length).slice(0, 16); // the shortest
     // prompts that leave room for a full chain in stories260K's 512-token context
-    const fits = (q: string) =>
-      tokenizer.encode(formatQuestion(q), { bos: true }).length <= model.config.maxSeqLen / 2;
-    const allPrompts = (await loadEvalPrompts(bundled('examples/data/eval-prompts.jsonl'))).filter((p) =>
-      fits(p.question),
+    const allPrompts = promptsThatFit(
+      await loadEvalPrompts(bundled('examples/data/eval-prompts.jsonl')),
+      tokenizer,
+      model.config.maxSeqLen,
     );
-    const n = a.quick ? 2 : 12;
-    const prompts = [
-      ...allPrompts.filter((p) => p.harmful).slice(0, n),
-      ...allPrompts.filter((p) => !p.harmful).slice(0, n),
-    ];
+    const prompts = balancedPrompts(allPrompts, a.quick ? 2 : 12);
     console.log(
       `  data: ${trainSet.length} training chains, ${heldOut.length} held-out chains, ${prompts.length} held-out eval prompts\n`,
     );
