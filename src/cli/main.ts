@@ -3,7 +3,9 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { aligncotCommand } from './commands/aligncot.js';
+import { chatCommand } from './commands/chat.js';
 import { demoCommand } from './commands/demo.js';
+import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
 import { plotCommand } from './commands/plot.js';
@@ -13,6 +15,8 @@ await yargs(hideBin(process.argv))
   .scriptName('mote')
   .command(infoCommand)
   .command(generateCommand)
+  .command(chatCommand)
+  .command(evalCommand)
   .command(demoCommand)
   .command(aligncotCommand)
   .command(trainCommand)
