@@ -29,7 +29,10 @@ import {
 const options = {
   ...backendOption,
   ...modelOptions,
-  run: { type: 'string', describe: 'a trained `mote train` run directory' },
+  run: {
+    type: 'string',
+    describe: 'a trained `mote train` run directory: its base, tokenizer and experts (else --model)',
+  },
   mode: { type: 'string', default: 'adaptive', describe: `stages to write: ${MODE_HELP}` },
   'show-reasoning': {
     type: 'boolean',

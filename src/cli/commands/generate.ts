@@ -18,7 +18,11 @@ import { MODE_HELP, modeName, parseStageMode, resultLine, stageView, useColor } 
 const options = {
   ...backendOption,
   ...modelOptions,
-  run: { type: 'string', describe: 'a trained `mote train` run directory (implies staged generation)' },
+  run: {
+    type: 'string',
+    describe:
+      'a trained `mote train` run directory: its base, tokenizer and experts (implies staged generation)',
+  },
   prompt: { type: 'string', default: '', describe: 'text to continue (plain) or the question (staged)' },
   staged: { type: 'boolean', default: false, describe: 'staged generation (step blocks) in --mode' },
   mode: { type: 'string', describe: `stages to write (implies --staged; default adaptive): ${MODE_HELP}` },
