@@ -13,8 +13,33 @@ export {
 export { type EvalResult, evaluate } from './evaluate.js';
 export { AdamW, type AdamWOptions, type AdamWState, isNoDecay } from './optimizer.js';
 export { lossCurveSvg, readMetricsJsonl, seriesFromMetrics } from './plot.js';
+export {
+  type CorpusStats,
+  PRETRAIN_MODEL,
+  PRETRAIN_TRAIN,
+  type PreparedCorpus,
+  type PretrainConfig,
+  type PretrainConfigInput,
+  type PretrainEvent,
+  type PretrainOptions,
+  type PretrainResult,
+  type PretrainRunOptions,
+  prepareCorpus,
+  pretrain,
+  pretrainModel,
+  resolvePretrainConfig,
+  type TokenizerTrainConfig,
+} from './pretrain.js';
 export { learningRateAt, type ScheduleOptions } from './schedule.js';
 export { type LossByStage, StageLoss } from './stats.js';
+export {
+  lmWindows,
+  parseJsonlTexts,
+  type ReadCorpusOptions,
+  readCorpus,
+  splitDocuments,
+  splitParagraphs,
+} from './text-data.js';
 export {
   type Checkpointer,
   type TrainData,

@@ -1,0 +1,128 @@
+// Plain text for language-model pretraining: a corpus file → documents, a seeded held-out split by document, and
+// the token stream cut into fixed windows that `train` takes as EncodedChain rows (nanoGPT's train.bin/val.bin,
+// in memory).
+//
+// Windows. The documents of a split are encoded with BOS and EOS and concatenated into one stream s of N tokens.
+// Window k holds ids = s[kS, kS+S) and targets = s[kS+1, kS+S+1) for seqLen S, so every token but the first is a
+// target exactly once; the last window may be shorter (the batcher pads it). Every target is trained (lossMask 1)
+// and every token has step id 0 (question): no experts are attached while pretraining, so routing is unused.
+// A window may span a document boundary; the model sees EOS BOS there, as GPT-2 pretraining does.
+//
+//   stream  <s> Hi ! </s> <s> Yo </s>      (N = 7), S = 3
+//   window 0: ids <s> Hi !     targets Hi ! </s>
+//   window 1: ids </s> <s> Yo  targets <s> Yo </s>
+import seedrandom from 'seedrandom';
+import type { EncodedChain } from '../aligncot/encode.js';
+import { STEP_ID } from '../aligncot/stages.js';
+import { check, FormatError } from '../util/errors.js';
+
+export interface ReadCorpusOptions {
+  /** JSONL: the string field holding each document's text. Default `'text'`. */
+  textField?: string;
+}
+
+/**
+ * Reads a corpus file into documents. `.gz` is decompressed first. JSONL (`.jsonl`, `.json`, or a first
+ * non-blank character `{`): one document per non-blank line, the string in `textField`. Anything else is plain
+ * UTF-8 text, one document per paragraph (paragraphs are separated by blank lines; single newlines stay).
+ * Errors name the file, the line and the field.
+ */
+export async function readCorpus(path: string, options: ReadCorpusOptions = {}): Promise<string[]> {
+  const { readFile } = await import('node:fs/promises');
+  let bytes: Uint8Array = await readFile(path).catch((e: Error) => {
+    throw new Error(`corpus file ${path} cannot be read: ${e.message}`);
+  });
+  const name = path.endsWith('.gz') ? path.slice(0, -3) : path;
+  if (path.endsWith('.gz')) bytes = (await import('node:zlib')).gunzipSync(bytes);
+  const text = new TextDecoder().decode(bytes).replace(/^\uFEFF/, '');
+  const jsonl = /\.jsonl?$/.test(name) || text.trimStart().startsWith('{');
+  const docs = jsonl ? parseJsonlTexts(text, path, options.textField ?? 'text') : splitParagraphs(text);
+  if (docs.length === 0) throw new FormatError(path, '', 'no text in the corpus (the file is empty)');
+  return docs;
+}
+
+/** The `field` string of every non-blank JSONL line; a blank string is kept out. */
+export function parseJsonlTexts(source: string, file: string, field: string): string[] {
+  const docs: string[] = [];
+  source.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/\r$/, '');
+    if (line.trim() === '') return;
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch (e) {
+      throw new FormatError(file, `${i + 1}`, `not valid JSON (${(e as Error).message})`);
+    }
+    const value = (record as Record<string, unknown> | null)?.[field];
+    if (typeof value !== 'string') {
+      const keys = record && typeof record === 'object' ? Object.keys(record).join(', ') : typeof record;
+      throw new FormatError(
+        file,
+        `${i + 1}`,
+        `field "${field}" is ${value === undefined ? 'missing' : `a ${typeof value}`}; expected a string (the line has: ${keys}; choose the field with --text-field)`,
+      );
+    }
+    if (value.trim() !== '') docs.push(value);
+  });
+  return docs;
+}
+
+/** Paragraphs of plain text (separated by lines holding only whitespace), trimmed of surrounding newlines. */
+export function splitParagraphs(text: string): string[] {
+  return text
+    .replace(/\r\n/g, '\n')
+    .split(/\n[ \t]*\n/)
+    .map((p) => p.replace(/^\n+|\n+$/g, ''))
+    .filter((p) => p.trim() !== '');
+}
+
+/**
+ * Indices of the training and held-out documents: round(fraction·n) documents (at least 1 when fraction > 0)
+ * chosen by a seeded shuffle, both lists in corpus order. At least one document always stays for training.
+ */
+export function splitDocuments(
+  n: number,
+  fraction: number,
+  seed: string,
+): { train: number[]; eval: number[] } {
+  check(fraction >= 0 && fraction < 1, 'evalFraction', fraction, 'a number in [0, 1)');
+  const order = Array.from({ length: n }, (_, i) => i);
+  const rng = seedrandom(seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const held = fraction > 0 ? Math.min(n - 1, Math.max(1, Math.round(fraction * n))) : 0;
+  const isHeld = new Set(order.slice(0, held));
+  const all = Array.from({ length: n }, (_, i) => i);
+  return { train: all.filter((i) => !isHeld.has(i)), eval: all.filter((i) => isHeld.has(i)) };
+}
+
+/** Concatenates encoded documents and cuts the stream into windows of `seqLen` (file header). */
+export function lmWindows(
+  docs: readonly (readonly number[])[],
+  seqLen: number,
+  idPrefix: string,
+): EncodedChain[] {
+  check(Number.isInteger(seqLen) && seqLen >= 1, 'seqLen', seqLen, 'a positive integer');
+  const total = docs.reduce((n, d) => n + d.length, 0);
+  const stream = new Int32Array(total);
+  let at = 0;
+  for (const d of docs) {
+    stream.set(d, at);
+    at += d.length;
+  }
+  const windows: EncodedChain[] = [];
+  for (let start = 0; start + 1 < total; start += seqLen) {
+    const n = Math.min(seqLen, total - 1 - start);
+    windows.push({
+      id: `${idPrefix}-${windows.length}`,
+      ids: stream.slice(start, start + n),
+      targets: stream.slice(start + 1, start + n + 1),
+      lossMask: new Float32Array(n).fill(1),
+      stepIds: new Int32Array(n).fill(STEP_ID.question),
+      stepSpans: [{ stage: 'question', start: 0, end: n }],
+    });
+  }
+  return windows;
+}
