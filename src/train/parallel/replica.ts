@@ -1,0 +1,190 @@
+// The recipe a worker rebuilds the model from (ReplicaSpec): the model and expert configs and every variable's
+// value, laid out in one SharedArrayBuffer that all workers read. Before each step the main thread rewrites the
+// trainable values there (`writeTrainable`) and each replica loads them (`readTrainable`), so replicas always
+// hold exactly the main model's weights. Works for any model `train` accepts: random-init or loaded, with added
+// token rows, experts of any kind, or full fine-tuning.
+import * as tf from '@tensorflow/tfjs';
+import { attachExperts, getExperts } from '../../experts/attach.js';
+import type { ExpertConfig, MixKernelName } from '../../experts/config.js';
+import type { ModelConfig } from '../../model/config.js';
+import { Transformer } from '../../model/transformer.js';
+
+/** Where a variable lives in the shared buffer (and, when trainable, in a packed gradient array). */
+export interface ParamEntry {
+  /** Dotted name (`Transformer.namedVariables`). */
+  name: string;
+  /** 'base': built by `Transformer.fromWeights`; 'added': new token rows; 'adapter': created by attachExperts. */
+  role: 'base' | 'added' | 'adapter';
+  shape: number[];
+  size: number;
+  /** Offset in the shared buffer, in floats. */
+  offset: number;
+  trainable: boolean;
+  /** Offset in a packed gradient array (MicroResult.grads), in floats; −1 when frozen. */
+  gradOffset: number;
+}
+
+/** Everything a worker needs to build a bit-identical replica; structured-cloneable. */
+export interface ReplicaSpec {
+  /** The main thread's tfjs backend; each worker selects the same one. */
+  backend: 'wasm' | 'cpu';
+  /** The base model's config (vocabulary without the added rows). */
+  model: Readonly<ModelConfig>;
+  /** Token rows appended by `addTokens`. */
+  addedTokens: number;
+  /** Attached experts, with each layer's mixing kernel; null when none. */
+  experts: { config: Readonly<ExpertConfig>; kernels: Record<string, MixKernelName | 'auto'> } | null;
+  /** Weight of the moe-topk balance loss (0 otherwise), as the trainer uses it. */
+  balanceWeight: number;
+  params: ParamEntry[];
+  /** Floats of a packed gradient array: the trainable sizes summed. */
+  gradSize: number;
+  /** Every variable's value (float32), at `ParamEntry.offset`. */
+  buffer: SharedArrayBuffer;
+}
+
+/** A replica in a worker: the model and its trainable variables by name, in the spec's order. */
+export interface Replica {
+  model: Transformer;
+  vars: Map<string, tf.Variable>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// main thread
+
+/**
+ * Snapshots `model` into a spec. Throws when a replica could not reproduce the in-process computation: a
+ * backend other than wasm/cpu (native or GPU backends are not for worker threads), a non-float32 variable, or
+ * LoRA dropout (its masks come from per-layer call counters that only the main model advances).
+ */
+export async function replicaSpec(model: Transformer, balanceWeight: number): Promise<ReplicaSpec> {
+  const backend = tf.getBackend();
+  if (backend !== 'wasm' && backend !== 'cpu')
+    throw new Error(
+      `parallel training: workers run the wasm or cpu backend, but the active backend is '${backend}'; use workers: 1`,
+    );
+  const experts = getExperts(model);
+  if (experts && experts.config.dropout > 0)
+    throw new Error(
+      `parallel training: experts dropout = ${experts.config.dropout} cannot be reproduced by worker replicas (masks are seeded by per-layer call counts); use workers: 1 or dropout 0`,
+    );
+  const adapterNames = new Set<string>();
+  for (const [path, layer] of experts?.layers ?? [])
+    for (const k of layer.namedVariables().keys()) if (k !== 'weight') adapterNames.add(`${path}.${k}`);
+
+  const params: ParamEntry[] = [];
+  let offset = 0;
+  let gradSize = 0;
+  for (const [name, v] of model.namedVariables()) {
+    if (v.dtype !== 'float32')
+      throw new Error(`parallel training: variable ${name} is ${v.dtype}, expected float32`);
+    const role = adapterNames.has(name)
+      ? 'adapter'
+      : name === 'addedEmbedding' || name === 'addedHead'
+        ? 'added'
+        : 'base';
+    const gradOffset = v.trainable ? gradSize : -1;
+    params.push({
+      name,
+      role,
+      shape: [...v.shape],
+      size: v.size,
+      offset,
+      trainable: v.trainable,
+      gradOffset,
+    });
+    offset += v.size;
+    if (v.trainable) gradSize += v.size;
+  }
+  const buffer = new SharedArrayBuffer(offset * 4);
+  const view = new Float32Array(buffer);
+  const vars = model.namedVariables();
+  for (const p of params) view.set((await vars.get(p.name)!.data()) as Float32Array, p.offset);
+
+  const addedTokens = model.addedEmbedding?.shape[0] ?? 0;
+  return {
+    backend,
+    model: { ...model.config, vocabSize: model.config.vocabSize - addedTokens },
+    addedTokens,
+    experts: experts && {
+      config: experts.config,
+      kernels: Object.fromEntries([...experts.layers].map(([path, l]) => [path, l.kernel])),
+    },
+    balanceWeight,
+    params,
+    gradSize,
+    buffer,
+  };
+}
+
+/** Copies the current values of the trainable variables `vars` (by name) into the shared buffer. */
+export async function writeTrainable(
+  spec: ReplicaSpec,
+  vars: ReadonlyMap<string, tf.Variable>,
+): Promise<void> {
+  const view = new Float32Array(spec.buffer);
+  for (const p of spec.params) {
+    if (!p.trainable) continue;
+    const v = vars.get(p.name);
+    if (!v) throw new Error(`parallel training: trainable variable ${p.name} is missing from the model`);
+    view.set((await v.data()) as Float32Array, p.offset);
+  }
+}
+
+/** A packed gradient array (minus the names in `missing`) → gradient tensors by name; the caller owns them. */
+export function gradsFromHost(
+  spec: ReplicaSpec,
+  grads: Float32Array,
+  missing: readonly string[] = [],
+): tf.NamedTensorMap {
+  const out: tf.NamedTensorMap = {};
+  for (const p of spec.params) {
+    if (!p.trainable || missing.includes(p.name)) continue;
+    out[p.name] = tf.tensor(grads.subarray(p.gradOffset, p.gradOffset + p.size), p.shape, 'float32');
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// worker
+
+/** Builds the replica of `spec` on the active backend: base weights, added rows, experts, trainability. */
+export function buildReplica(spec: ReplicaSpec): Replica {
+  const view = new Float32Array(spec.buffer);
+  const values = (p: ParamEntry) => view.slice(p.offset, p.offset + p.size); // a private copy, never the shared memory
+  const weights = new Map<string, tf.Tensor>(
+    spec.params.filter((p) => p.role === 'base').map((p) => [p.name, tf.tensor(values(p), p.shape)]),
+  );
+  const model = Transformer.fromWeights(spec.model, weights, { trainable: false });
+  if (spec.addedTokens > 0) model.addTokens(spec.addedTokens);
+  if (spec.experts) {
+    const experts = attachExperts(model, spec.experts.config);
+    for (const [path, l] of experts.layers) l.kernel = spec.experts.kernels[path] ?? l.kernel;
+  }
+  const have = model.namedVariables();
+  const names = (xs: Iterable<string>) => [...xs].join(', ');
+  if (names(have.keys()) !== names(spec.params.map((p) => p.name)))
+    throw new Error(
+      `parallel training: the replica's variables [${names(have.keys())}] differ from the model's [${names(spec.params.map((p) => p.name))}]`,
+    );
+  for (const p of spec.params) {
+    const v = have.get(p.name)!;
+    if (p.role !== 'base') assignFrom(v, values(p), p.shape);
+    v.trainable = p.trainable;
+  }
+  const vars = new Map(spec.params.filter((p) => p.trainable).map((p) => [p.name, have.get(p.name)!]));
+  return { model, vars };
+}
+
+/** Loads the trainable values of the step from the shared buffer into the replica. */
+export function readTrainable(spec: ReplicaSpec, replica: Replica): void {
+  const view = new Float32Array(spec.buffer);
+  for (const p of spec.params)
+    if (p.trainable) assignFrom(replica.vars.get(p.name)!, view.slice(p.offset, p.offset + p.size), p.shape);
+}
+
+function assignFrom(v: tf.Variable, values: Float32Array, shape: number[]): void {
+  const t = tf.tensor(values, shape, 'float32');
+  v.assign(t);
+  t.dispose();
+}

@@ -1,0 +1,73 @@
+// Entry point of one GradientPool worker thread: selects the main thread's backend (installing the library's
+// shims and kernels), builds the replica, then for each step loads the trainable values and computes each
+// work item's gradients exactly as the in-process trainer would (`routeForBatch` + `batchGradients`).
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { toTensors } from '../../aligncot/batch.js';
+import { selectBackend } from '../../backend/index.js';
+import { batchGradients, routeForBatch } from '../step.js';
+import type { MicroResult, StepMessage, WorkerInit, WorkerMessage, WorkItem } from './protocol.js';
+import { buildReplica, type Replica, type ReplicaSpec, readTrainable } from './replica.js';
+
+if (!parentPort)
+  throw new Error('src/train/parallel/worker: run it as a worker thread (GradientPool starts it)');
+const port = parentPort;
+const { spec } = workerData as WorkerInit;
+const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+try {
+  await selectBackend({ backend: spec.backend });
+  const replica = buildReplica(spec);
+  // steps arrive one at a time (the pool awaits each), so a promise chain keeps them in order
+  let queue = Promise.resolve();
+  port.on('message', (m: StepMessage) => {
+    queue = queue.then(() =>
+      runStep(spec, replica, m).catch((e) => post({ type: 'error', step: m.step, ...describe(e) })),
+    );
+  });
+  post({ type: 'ready' });
+} catch (e) {
+  post({ type: 'error', step: null, ...describe(e) });
+}
+
+async function runStep(spec: ReplicaSpec, replica: Replica, m: StepMessage): Promise<void> {
+  readTrainable(spec, replica);
+  for (const item of m.items) {
+    const r = await gradients(spec, replica, item);
+    post({ type: 'result', step: m.step, ...r }, [
+      r.grads.buffer as ArrayBuffer,
+      r.nll.buffer as ArrayBuffer,
+    ]);
+  }
+}
+
+/** One micro-batch: forward, backward, and every output read back to the host. */
+async function gradients(spec: ReplicaSpec, replica: Replica, item: WorkItem): Promise<MicroResult> {
+  const bt = toTensors(item.batch);
+  const route = routeForBatch(replica.model, item.batch, item.routeSeed, true);
+  const out = batchGradients(replica.model, bt, route, replica.vars, spec.balanceWeight);
+  route?.dispose();
+  tf.dispose(Object.values(bt));
+  const grads = new Float32Array(spec.gradSize);
+  const missing: string[] = [];
+  for (const p of spec.params) {
+    if (!p.trainable) continue;
+    const g = out.grads[p.name];
+    if (g) grads.set((await g.data()) as Float32Array, p.gradOffset);
+    else missing.push(p.name);
+  }
+  const result: MicroResult = {
+    index: item.index,
+    grads,
+    missing,
+    nll: ((await out.nll.data()) as Float32Array).slice(),
+    loss: (await out.loss.data())[0],
+    balance: (await out.balance.data())[0],
+  };
+  tf.dispose([Object.values(out.grads), out.loss, out.nll, out.balance]);
+  return result;
+}
+
+function describe(e: unknown): { message: string; stack?: string } {
+  return e instanceof Error ? { message: e.message, stack: e.stack } : { message: String(e) };
+}
