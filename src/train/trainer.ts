@@ -11,6 +11,7 @@ import { clipByGlobalNorm, NonFiniteError } from './clip.js';
 import { accumulationSteps, resolveTrainConfig, type TrainConfig } from './config.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import { AdamW } from './optimizer.js';
+import { GradientPool, type ParallelOptions } from './parallel/pool.js';
 import { learningRateAt } from './schedule.js';
 import { type LossByStage, StageLoss } from './stats.js';
 import { batchGradients, routeForBatch } from './step.js';
@@ -81,6 +82,8 @@ export interface TrainOptions {
   /** Abort (e.g. Ctrl-C): the loop saves a checkpoint and returns. */
   signal?: AbortSignal;
   onEvent?: (event: TrainEvent) => void;
+  /** Worker pool settings when `workers > 1` (timeout, a callback receiving the pool): parallel/pool.ts. */
+  parallel?: ParallelOptions;
 }
 
 export interface TrainResult {
@@ -154,6 +157,17 @@ export async function train(
   const restored =
     options.resume && options.checkpointer ? await options.checkpointer.restore(optimizer) : null;
   if (restored) pos = restored;
+  // workers > 1: each step's micro-batch gradients are computed by replicas in worker threads (parallel/pool.ts);
+  // the pool is stopped when train returns or throws
+  await using pool =
+    c.workers > 1
+      ? await GradientPool.forModel(model, {
+          workers: c.workers,
+          balanceWeight,
+          timeoutMs: options.parallel?.timeoutMs,
+        })
+      : null;
+  if (pool) options.parallel?.onStart?.(pool);
   emit({
     type: 'start',
     totalSteps,
@@ -217,6 +231,16 @@ export async function train(
   }
   return { position: pos, loss: lastLoss, eval: evalResult, stopped };
 
+  /** One micro-batch's gradients in this process. */
+  function localGradients(batch: HostBatch, seed: string) {
+    const bt = toTensors(batch);
+    const route = routeForBatch(model, batch, seed, true);
+    const out = batchGradients(model, bt, route, vars, balanceWeight);
+    route?.dispose();
+    tf.dispose(Object.values(bt));
+    return out;
+  }
+
   /** Accumulates the gradients of `group` (averaged), clips, checks, and applies one AdamW step. */
   async function optimizerStep(group: HostBatch[], epoch: number): Promise<number> {
     const start = performance.now();
@@ -224,13 +248,18 @@ export async function train(
     let sum: tf.NamedTensorMap | null = null;
     let balance = 0;
     let tokens = 0;
+    const routeSeed = (m: number) => `${c.seed}:${pos.step}:${m}`;
+    const remote = pool
+      ? await pool.gradients(
+          pos.step + 1,
+          vars,
+          group.map((batch, m) => ({ batch, routeSeed: routeSeed(m) })),
+        )
+      : null;
     for (let m = 0; m < group.length; m++) {
       const batch = group[m];
-      const bt = toTensors(batch);
-      const route = routeForBatch(model, batch, `${c.seed}:${pos.step}:${m}`, true);
-      const out = batchGradients(model, bt, route, vars, balanceWeight);
-      route?.dispose();
-      tf.dispose(Object.values(bt));
+      // summed in micro-batch order either way, so the result does not depend on which worker finished first
+      const out = pool && remote ? pool.outputOf(remote[m]) : localGradients(batch, routeSeed(m));
       const prev: tf.NamedTensorMap | null = sum;
       sum = prev
         ? tf.tidy(() =>
