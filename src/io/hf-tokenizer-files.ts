@@ -22,6 +22,13 @@ export interface TokenizerFilesOptions {
   llama2cPath?: string;
 }
 
+/** Whether `saveTokenizerFiles` can write this tokenizer (a BpeTokenizer, or a llama2.c one with its .bin path). */
+export function canSaveTokenizerFiles(tokenizer: Tokenizer, options: TokenizerFilesOptions = {}): boolean {
+  return (
+    tokenizer instanceof BpeTokenizer || (tokenizer instanceof Llama2cTokenizer && !!options.llama2cPath)
+  );
+}
+
 /**
  * Writes tokenizer.json and tokenizer_config.json for `tokenizer` into `dir`, so that transformers'
  * `AutoTokenizer.from_pretrained(dir)` and our `loadTokenizer(dir)` read it with its added special tokens.

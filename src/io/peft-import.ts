@@ -1,0 +1,355 @@
+// PEFT adapter import, the inverse of peft.ts: an export directory (mote_config.json + one adapter directory per
+// expert, or a plain PEFT LoRA adapter directory) back into a model's MoteLinear factors and added token rows.
+// Everything is read and checked first (keys, shapes, dtypes, adapter_config fields, expert config, tokens); only
+// then are tokens added, experts attached (when the model has none) and variables assigned. F32 is bit-exact.
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { attachExperts, getExperts } from '../experts/attach.js';
+import type { ExpertConfig } from '../experts/config.js';
+import { MoteLinear } from '../experts/mote-linear.js';
+import type { ModelConfig } from '../model/config.js';
+import type { Transformer } from '../model/transformer.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { FormatError } from '../util/errors.js';
+import { linearShape, ropeHeads, rowsFromHf, transpose } from './hf-llama-layout.js';
+import {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  EMBED_ROWS_KEY,
+  HEAD_ROWS_KEY,
+  type LoraAdapterConfig,
+  loraKey,
+  MOTE_CONFIG_FILE,
+  type MoteAdapterEntry,
+  type MoteConfigFile,
+  parseAdapterConfig,
+  parseMoteConfig,
+} from './peft-config.js';
+import { readSafetensors } from './safetensors.js';
+
+/** What an import did. */
+export interface PeftImportResult {
+  kind: 'mote' | 'lora';
+  /** Adapter names read, in mote_config.json order. */
+  adapters: string[];
+  /** Added token rows assigned. */
+  tokenRows: number;
+  /** Tokens the import added to the tokenizer (and rows to the model). */
+  tokensAdded: number;
+  /** Whether the import attached the experts (the model had none). */
+  attached: boolean;
+}
+
+/** One adapter read from disk. */
+interface ReadAdapter {
+  entry: MoteAdapterEntry;
+  file: string;
+  config: LoraAdapterConfig;
+  tensors: Map<string, { shape: number[]; data: Float32Array }>;
+}
+
+/**
+ * Loads an export of `exportPeftAdapters` (or a plain PEFT LoRA adapter directory) into `model`. A model without
+ * experts gets them attached from mote_config.json; a model with experts must have the same expert config. Missing
+ * step tokens are added to `tokenizer` (and rows to the model) at the recorded ids. Adapters for another base shape
+ * are refused with an error naming the key, its shape and the expected one.
+ */
+export async function importPeftAdapters(
+  model: Transformer,
+  tokenizer: Tokenizer,
+  dir: string,
+): Promise<PeftImportResult> {
+  const manifest = await readManifest(dir);
+  const experts = manifest.experts as Partial<ExpertConfig>;
+  const adapters: ReadAdapter[] = [];
+  for (const entry of manifest.adapters) adapters.push(await readAdapter(dir, entry));
+  const attached = getExperts(model);
+  if (attached) checkSameExperts(attached.config, experts, join(dir, MOTE_CONFIG_FILE));
+  const n = manifest.addedTokens.length;
+  const note = baseNote(manifest, model.config);
+  for (const a of adapters) {
+    checkAdapterConfig(a, experts);
+    checkTensors(a, model.config, experts, n, note);
+  }
+  const tokensToAdd = planTokens(model, tokenizer, manifest);
+
+  // ---- checks done: change the tokenizer and the model
+  if (tokensToAdd.length) {
+    tokenizer.addSpecialTokens(tokensToAdd);
+    model.addTokens(tokensToAdd.length);
+  }
+  if (!attached) attachExperts(model, experts);
+  assignFactors(model, adapters);
+  const rows = adapters.find((a) => a.entry.tokenRows);
+  if (rows && n > 0)
+    assignRows(
+      model,
+      rows,
+      manifest.addedTokens.map((t) => t.id),
+    );
+  return {
+    kind: experts.kind as 'mote' | 'lora',
+    adapters: adapters.map((a) => a.entry.name),
+    tokenRows: rows ? n : 0,
+    tokensAdded: tokensToAdd.length,
+    attached: !attached,
+  };
+}
+
+// ---------------------------------------------------------------- reading
+
+/** mote_config.json, or one synthesised for a plain PEFT LoRA adapter directory. */
+async function readManifest(dir: string): Promise<MoteConfigFile> {
+  const path = join(dir, MOTE_CONFIG_FILE);
+  const text = await readFile(path, 'utf8').catch(() => null);
+  if (text !== null) return parseMoteConfig(parseJson(text, path), path);
+  const configPath = join(dir, ADAPTER_CONFIG_FILE);
+  const adapterText = await readFile(configPath, 'utf8').catch(() => null);
+  if (adapterText === null)
+    throw new Error(`importPeftAdapters: ${dir} has neither ${MOTE_CONFIG_FILE} nor ${ADAPTER_CONFIG_FILE}`);
+  const c = parseAdapterConfig(parseJson(adapterText, configPath), configPath);
+  const experts: Partial<ExpertConfig> = {
+    kind: 'lora',
+    rank: c.rank,
+    loraAlpha: c.loraAlpha,
+    rsLora: c.rsLora,
+    dropout: c.dropout,
+    targets: c.targets,
+  };
+  const entry: MoteAdapterEntry = {
+    name: 'lora',
+    dir: '.',
+    role: 'lora',
+    weight: 1,
+    loraAlpha: c.loraAlpha,
+    stepTokens: null,
+    tokenRows: c.tokenIndices !== null,
+  };
+  return {
+    adapters: [entry],
+    experts,
+    addedTokens: (c.tokenIndices ?? []).map((id) => ({ content: '', id })),
+  } as unknown as MoteConfigFile;
+}
+
+async function readAdapter(dir: string, entry: MoteAdapterEntry): Promise<ReadAdapter> {
+  const base = join(dir, entry.dir);
+  const configPath = join(base, ADAPTER_CONFIG_FILE);
+  const text = await readFile(configPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new FormatError(
+      configPath,
+      '',
+      `cannot read (${e.code ?? e.message}): adapter ${entry.name} is missing`,
+    );
+  });
+  const config = parseAdapterConfig(parseJson(text, configPath), configPath);
+  const file = join(base, ADAPTER_WEIGHTS_FILE);
+  if (!(await stat(file).catch(() => null)))
+    throw new FormatError(file, '', `missing: adapter ${entry.name} has no weights`);
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [key, t] of (await readSafetensors(file)).tensors) {
+    if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16')
+      throw new FormatError(file, key, `dtype ${t.dtype} is not supported; expected F32, F16 or BF16`);
+    tensors.set(key, { shape: t.shape, data: t.data as Float32Array });
+  }
+  return { entry, file, config, tensors };
+}
+
+// ---------------------------------------------------------------- checks
+
+const SHAPE_KEYS = [
+  'kind',
+  'rank',
+  'stepExperts',
+  'shared',
+  'targets',
+  'alpha',
+  'loraAlpha',
+  'rsLora',
+] as const;
+
+function checkSameExperts(have: Readonly<ExpertConfig>, want: Partial<ExpertConfig>, file: string): void {
+  for (const k of SHAPE_KEYS) {
+    if (
+      want[k] === undefined ||
+      (have.kind === 'lora' && (k === 'alpha' || k === 'stepExperts' || k === 'shared'))
+    )
+      continue;
+    if (JSON.stringify(have[k]) !== JSON.stringify(want[k]))
+      throw new Error(
+        `importPeftAdapters: ${file}: experts.${k} is ${JSON.stringify(want[k])} but the model's attached experts have ${JSON.stringify(have[k])}`,
+      );
+  }
+}
+
+function checkAdapterConfig(a: ReadAdapter, experts: Partial<ExpertConfig>): void {
+  const file = join(a.file, '..', ADAPTER_CONFIG_FILE);
+  const fail = (field: string, got: unknown, want: unknown) => {
+    throw new FormatError(
+      file,
+      field,
+      `${JSON.stringify(got)} differs from ${MOTE_CONFIG_FILE} (${JSON.stringify(want)})`,
+    );
+  };
+  if (a.config.rank !== experts.rank) fail('r', a.config.rank, experts.rank);
+  if (a.config.rsLora !== (experts.rsLora ?? false)) fail('use_rslora', a.config.rsLora, experts.rsLora);
+  if (a.config.targets.join() !== experts.targets?.join())
+    fail('target_modules', a.config.targets, experts.targets);
+  const want = a.entry.loraAlpha;
+  if (Math.abs(a.config.loraAlpha - want) > 1e-9 * Math.max(1, Math.abs(want)))
+    fail(
+      'lora_alpha',
+      a.config.loraAlpha,
+      `${want} = weight ${a.entry.weight} × loraAlpha ${experts.loraAlpha}`,
+    );
+}
+
+/** Every expected key present with its shape, nothing else. */
+function checkTensors(
+  a: ReadAdapter,
+  c: ModelConfig,
+  experts: Partial<ExpertConfig>,
+  rows: number,
+  note: string,
+): void {
+  const r = experts.rank!;
+  const expected = new Map<string, number[]>();
+  for (let l = 0; l < c.numLayers; l++)
+    for (const m of experts.targets!) {
+      const [inF, outF] = linearShape(c, m);
+      expected.set(loraKey(l, m, 'A'), [r, inF]);
+      expected.set(loraKey(l, m, 'B'), [outF, r]);
+    }
+  if (a.entry.tokenRows && rows > 0) {
+    expected.set(EMBED_ROWS_KEY, [rows, c.dim]);
+    if (!c.tiedEmbeddings) expected.set(HEAD_ROWS_KEY, [rows, c.dim]);
+  }
+  for (const [key, want] of expected) {
+    const t = a.tensors.get(key);
+    if (!t) throw new FormatError(a.file, key, `missing (expected shape [${want}])${note}`);
+    if (t.shape.join() !== want.join())
+      throw new FormatError(a.file, key, `has shape [${t.shape}]; this model expects [${want}]${note}`);
+  }
+  for (const key of a.tensors.keys()) {
+    if (expected.has(key)) continue;
+    const layer = /\.layers\.(\d+)\./.exec(key);
+    if (layer && Number(layer[1]) >= c.numLayers)
+      throw new FormatError(
+        a.file,
+        key,
+        `layer ${layer[1]} does not exist in this model (${c.numLayers} layers)${note}`,
+      );
+    const what = `a ${experts.targets!.join('/')} LoRA factor or a token row of this model`;
+    throw new FormatError(a.file, key, `unexpected key (not ${what})${note}`);
+  }
+}
+
+/** "(the adapters were made for …)" when mote_config.json's base differs from the model, else ''. */
+function baseNote(m: MoteConfigFile, c: ModelConfig): string {
+  const b = m.base;
+  if (!b) return '';
+  const pairs: [string, unknown, unknown][] = [
+    ['hidden_size', b.hidden_size, c.dim],
+    ['intermediate_size', b.intermediate_size, c.hiddenDim],
+    ['num_hidden_layers', b.num_hidden_layers, c.numLayers],
+    ['num_attention_heads', b.num_attention_heads, c.numHeads],
+    ['num_key_value_heads', b.num_key_value_heads, c.numKvHeads],
+  ];
+  const diff = pairs.filter(([, x, y]) => x !== y);
+  if (!diff.length) return '';
+  return ` (the adapters were made for another base: ${diff.map(([k, x, y]) => `${k} ${x}, this model ${y}`).join('; ')})`;
+}
+
+/** The tokens to add so that every added token of the export has its recorded id; throws if that cannot be. */
+function planTokens(model: Transformer, tokenizer: Tokenizer, m: MoteConfigFile): string[] {
+  if (model.config.vocabSize !== tokenizer.vocabSize)
+    throw new Error(
+      `importPeftAdapters: the tokenizer has ${tokenizer.vocabSize} ids but the model ${model.config.vocabSize} rows`,
+    );
+  const add: string[] = [];
+  for (const { content, id } of [...m.addedTokens].sort((a, b) => a.id - b.id)) {
+    const have = content === '' ? (id < tokenizer.vocabSize ? id : undefined) : tokenizer.pieceToId(content);
+    if (have === id) continue;
+    if (have !== undefined || content === '' || id !== tokenizer.vocabSize + add.length)
+      throw new Error(
+        `importPeftAdapters: token ${JSON.stringify(content || id)} needs id ${id}, but the tokenizer ${have !== undefined ? `has it at ${have}` : `has ${tokenizer.vocabSize + add.length} ids`}`,
+      );
+    add.push(content);
+  }
+  const rowsAfter = (model.addedEmbedding?.shape[0] ?? 0) + add.length;
+  const firstAdded = model.config.vocabSize + add.length - rowsAfter;
+  for (const { id } of m.addedTokens)
+    if (id < firstAdded)
+      throw new Error(
+        `importPeftAdapters: token row ${id} is a base-vocabulary row of this model (added rows start at ${firstAdded})`,
+      );
+  return add;
+}
+
+// ---------------------------------------------------------------- assigning
+
+/** Sets every MoteLinear's factors from the adapters: step experts stacked in index order, then the shared one. */
+function assignFactors(model: Transformer, adapters: ReadAdapter[]): void {
+  const c = model.config;
+  tf.tidy(() => {
+    for (const s of model.linearSlots()) {
+      const l = s.get();
+      if (!(l instanceof MoteLinear)) continue;
+      const r = l.config.rank;
+      const [inF, outF] = [l.inFeatures, l.outFeatures];
+      const heads = ropeHeads(c, s.module);
+      const A = (a: ReadAdapter) => transpose(a.tensors.get(loraKey(s.layer, s.module, 'A'))!.data, r, inF); // (in, r)
+      const B = (a: ReadAdapter) =>
+        transpose(rowsFromHf(a.tensors.get(loraKey(s.layer, s.module, 'B'))!.data, outF, r, heads), outF, r); // (r, out)
+      if (l.stepA && l.stepB) {
+        const E = l.experts.length;
+        const stepA = new Float32Array(inF * E * r);
+        const stepB = new Float32Array(E * r * outF);
+        l.experts.forEach((name, e) => {
+          const a = adapters.find((x) => x.entry.role === 'step' && x.entry.name === name)!;
+          const Ae = A(a);
+          for (let i = 0; i < inF; i++) stepA.set(Ae.subarray(i * r, (i + 1) * r), i * E * r + e * r);
+          stepB.set(B(a), e * r * outF);
+        });
+        l.stepA.assign(tf.tensor2d(stepA, [inF, E * r]));
+        l.stepB.assign(tf.tensor2d(stepB, [E * r, outF]));
+      }
+      if (l.sharedA && l.sharedB) {
+        const a = adapters.find((x) => x.entry.role !== 'step')!;
+        l.sharedA.assign(tf.tensor2d(A(a), [inF, r]));
+        l.sharedB.assign(tf.tensor2d(B(a), [r, outF]));
+      }
+    }
+  });
+}
+
+/** Sets the added rows of the recorded token ids (embedding rows, and head columns when untied). */
+function assignRows(model: Transformer, a: ReadAdapter, ids: number[]): void {
+  const d = model.config.dim;
+  const E = model.addedEmbedding!;
+  const nA = E.shape[0];
+  const first = model.config.vocabSize - nA;
+  const emb = E.dataSync().slice() as Float32Array;
+  const rows = a.tensors.get(EMBED_ROWS_KEY)!.data;
+  ids.forEach((id, i) => {
+    emb.set(rows.subarray(i * d, (i + 1) * d), (id - first) * d);
+  });
+  tf.tidy(() => E.assign(tf.tensor2d(emb, [nA, d])));
+  if (!model.addedHead) return;
+  const H = model.addedHead;
+  const head = H.dataSync().slice() as Float32Array; // (d, nA)
+  const hr = a.tensors.get(HEAD_ROWS_KEY)!.data; // (n, d)
+  ids.forEach((id, i) => {
+    for (let k = 0; k < d; k++) head[k * nA + (id - first)] = hr[i * d + k];
+  });
+  tf.tidy(() => H.assign(tf.tensor2d(head, [d, nA])));
+}
+
+function parseJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new FormatError(file, '', `not valid JSON (${(e as Error).message})`);
+  }
+}

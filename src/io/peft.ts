@@ -1,0 +1,312 @@
+// PEFT-compatible adapter export: each MoTE expert (analysis/, guidance/, answer/, shared/) becomes one PEFT LoRA
+// adapter directory for the HF Llama base, plus mote_config.json saying how they combine; a single LoRA becomes
+// one adapter directory. Layout per adapter (peft-config.ts): adapter_config.json + adapter_model.safetensors with
+//   base_model.model.model.layers.L.<self_attn|mlp>.<q|k|v|o|gate|up|down>_proj.lora_A.weight  [r, in]   = our Aᵀ
+//   ….lora_B.weight                                                                         [out, r]  = our Bᵀ
+// (q_proj/k_proj lora_B rows permuted to HF's RoPE order like the base weights), and the trained rows of the added
+// step tokens as PEFT `trainable_token_indices` rows (only those rows, never whole embed_tokens/lm_head copies).
+//
+// α folding: MoTE computes, for a token of step s, W0 + α·scale·B_s·A_s + (1 − α)·scale·B_sh·A_sh with
+// scale = loraAlpha / r (/ √r for rsLoRA). Factors are stored unscaled and each adapter's mixing weight is folded
+// into its lora_alpha (step: α·loraAlpha, shared: (1 − α)·loraAlpha), so PEFT's own scaling lora_alpha / r gives each
+// adapter exactly its MoTE term, and the step adapter and the shared adapter active together (summed) are MoTE's
+// step s. Unscaled factors make the F32 round trip bit-exact. The import side is peft-import.ts.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type AttachedExperts, requireExperts } from '../experts/attach.js';
+import { MoteLinear } from '../experts/mote-linear.js';
+import type { LinearModule, Transformer } from '../model/transformer.js';
+import { STEP_TOKENS } from '../tokenizer/special-tokens.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { writeFileAtomic } from './atomic.js';
+import { ropeHeads, rowsToHf, transpose } from './hf-llama-layout.js';
+import { canSaveTokenizerFiles, saveTokenizerFiles } from './hf-tokenizer-files.js';
+import {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  adapterConfigJson,
+  EMBED_ROWS_KEY,
+  HEAD_ROWS_KEY,
+  loraKey,
+  MOTE_CONFIG_FILE,
+  MOTE_CONFIG_FORMAT,
+  MOTE_CONFIG_VERSION,
+  type MoteAdapterEntry,
+  type MoteConfigFile,
+} from './peft-config.js';
+import { type HostTensor, writeSafetensors } from './safetensors.js';
+
+export interface PeftExportOptions {
+  /** `base_model_name_or_path` of every adapter (the HF base model id or directory). Default ''. */
+  baseModelNameOrPath?: string;
+  /** Stored dtype of the adapter weights. Default F32 (the only bit-exact one). */
+  dtype?: 'F32' | 'F16' | 'BF16';
+  /** The tokenizer.bin a llama2.c tokenizer was read from: needed to write tokenizer.json. */
+  tokenizerPath?: string;
+}
+
+/** What was written. */
+export interface PeftExportSummary {
+  dir: string;
+  kind: 'mote' | 'lora';
+  adapters: { name: string; dir: string; tensors: number }[];
+  /** Number of added token rows exported (step tokens). */
+  tokenRows: number;
+  /** Whether tokenizer.json was written (else only added_tokens.json). */
+  tokenizerJson: boolean;
+}
+
+export const FOLDING =
+  'lora_A/lora_B are stored unscaled; each adapter folds its MoTE mixing weight into lora_alpha ' +
+  '(step experts: alpha * loraAlpha, shared expert: (1 - alpha) * loraAlpha). PEFT scales an adapter by ' +
+  'lora_alpha / r (lora_alpha / sqrt(r) with use_rslora), so the step-s adapter adds alpha*scale*B_s*A_s and the ' +
+  'shared adapter (1 - alpha)*scale*B_sh*A_sh: with both active (their outputs summed) the model is MoTE for tokens ' +
+  'of step s, W0 + alpha*scale*B_s*A_s + (1 - alpha)*scale*B_sh*A_sh, scale = loraAlpha / r.';
+
+/**
+ * Writes the attached experts of `model` (kind 'mote' or 'lora') as PEFT LoRA adapters into `dir`: for MoTE one
+ * sub-directory per step expert and `shared/`, for a single LoRA the adapter files in `dir` itself; plus
+ * mote_config.json, added_tokens.json and (when it can) the tokenizer with its added tokens. Files are written
+ * atomically one by one.
+ */
+export async function exportPeftAdapters(
+  model: Transformer,
+  tokenizer: Tokenizer,
+  dir: string,
+  options: PeftExportOptions = {},
+): Promise<PeftExportSummary> {
+  const experts = requireExperts(model, 'exportPeftAdapters');
+  const c = experts.config;
+  if (c.kind !== 'mote' && c.kind !== 'lora')
+    throw new Error(
+      `exportPeftAdapters: ${c.kind} experts have no PEFT LoRA equivalent (a learned gate mixes them)`,
+    );
+  const rows = addedRows(model, tokenizer);
+  const entries = adapterEntries(experts, tokenizer, rows.tokens.length > 0);
+  const layers = new HostLayers(model);
+  const baseModel = options.baseModelNameOrPath ?? '';
+  const summary: PeftExportSummary = {
+    dir,
+    kind: c.kind,
+    adapters: [],
+    tokenRows: rows.tokens.length,
+    tokenizerJson: false,
+  };
+  for (const [i, entry] of entries.entries()) {
+    const tensors = new Map<string, HostTensor>();
+    for (const s of layers.slots) {
+      const { A, B } = layers.factors(s, entry, c.stepExperts);
+      const [inF, outF] = [s.layer.inFeatures, s.layer.outFeatures];
+      tensors.set(loraKey(s.index, s.module, 'A'), { shape: [c.rank, inF], data: transpose(A, inF, c.rank) });
+      const b = rowsToHf(transpose(B, c.rank, outF), outF, c.rank, ropeHeads(model.config, s.module));
+      tensors.set(loraKey(s.index, s.module, 'B'), { shape: [outF, c.rank], data: b });
+    }
+    if (entry.tokenRows) for (const [k, t] of rows.tensors) tensors.set(k, t);
+    const out = join(dir, entry.dir);
+    await mkdir(out, { recursive: true });
+    await writeSafetensors(join(out, ADAPTER_WEIGHTS_FILE), tensors, {
+      dtype: options.dtype ?? 'F32',
+      metadata: { format: 'pt' },
+    });
+    const config = adapterConfigJson({
+      rank: c.rank,
+      loraAlpha: entry.loraAlpha,
+      rsLora: c.rsLora,
+      dropout: c.dropout,
+      targets: c.targets,
+      baseModel,
+      tokenIndices: entry.tokenRows ? rows.tokens.map((t) => t.id) : null,
+      tiedEmbeddings: model.config.tiedEmbeddings,
+    });
+    await writeFileAtomic(join(out, ADAPTER_CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+    summary.adapters[i] = { name: entry.name, dir: entry.dir, tensors: tensors.size };
+  }
+  const manifest = moteConfig(model, experts, entries, rows.tokens, baseModel);
+  await writeFileAtomic(join(dir, MOTE_CONFIG_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  const addedJson = Object.fromEntries(rows.tokens.map((t) => [t.content, t.id]));
+  await writeFileAtomic(join(dir, 'added_tokens.json'), `${JSON.stringify(addedJson, null, 2)}\n`);
+  const tokenizerOptions = { llama2cPath: options.tokenizerPath };
+  if (canSaveTokenizerFiles(tokenizer, tokenizerOptions)) {
+    await saveTokenizerFiles(tokenizer, dir, tokenizerOptions);
+    summary.tokenizerJson = true;
+  }
+  return summary;
+}
+
+// ---------------------------------------------------------------- what goes where
+
+/** The adapters of an attachment: one per step expert then `shared` (MoTE), or one `lora` in the top directory. */
+function adapterEntries(
+  experts: AttachedExperts,
+  tokenizer: Tokenizer,
+  hasRows: boolean,
+): MoteAdapterEntry[] {
+  const c = experts.config;
+  if (c.kind === 'lora')
+    return [
+      {
+        name: 'lora',
+        dir: '.',
+        role: 'lora',
+        weight: 1,
+        loraAlpha: c.loraAlpha,
+        stepTokens: null,
+        tokenRows: hasRows,
+      },
+    ];
+  const out: MoteAdapterEntry[] = c.stepExperts.map((step) => {
+    const { start, end } = STEP_TOKENS[step];
+    return {
+      name: step,
+      dir: step,
+      role: 'step',
+      weight: c.alpha,
+      loraAlpha: c.alpha * c.loraAlpha,
+      stepTokens: {
+        start,
+        end,
+        startId: tokenizer.pieceToId(start) ?? null,
+        endId: tokenizer.pieceToId(end) ?? null,
+      },
+      tokenRows: hasRows && !c.shared, // without a shared expert every step adapter carries the rows
+    };
+  });
+  if (c.shared)
+    out.push({
+      name: 'shared',
+      dir: 'shared',
+      role: 'shared',
+      weight: 1 - c.alpha,
+      loraAlpha: (1 - c.alpha) * c.loraAlpha,
+      stepTokens: null,
+      tokenRows: hasRows, // the shared adapter is always active: the rows live there, once
+    });
+  return out;
+}
+
+/** The added token rows (ids ≥ base vocabulary) as PEFT trainable-token tensors, with their tokens. */
+function addedRows(
+  model: Transformer,
+  tokenizer: Tokenizer,
+): { tokens: { content: string; id: number }[]; tensors: Map<string, HostTensor> } {
+  const V = model.config.vocabSize;
+  if (tokenizer.vocabSize !== V)
+    throw new Error(
+      `exportPeftAdapters: the tokenizer has ${tokenizer.vocabSize} ids, the model ${V} rows; they must match`,
+    );
+  const n = model.addedEmbedding?.shape[0] ?? 0;
+  const d = model.config.dim;
+  const byId = new Map([...tokenizer.specialTokens].map(([content, id]) => [id, content]));
+  const tokens = Array.from({ length: n }, (_, i) => {
+    const id = V - n + i;
+    const content = byId.get(id);
+    if (content === undefined)
+      throw new Error(
+        `exportPeftAdapters: added row ${id} has no added token in the tokenizer (${tokenizer.idToPiece(id)})`,
+      );
+    return { content, id };
+  });
+  const tensors = new Map<string, HostTensor>();
+  if (n === 0) return { tokens, tensors };
+  tensors.set(EMBED_ROWS_KEY, { shape: [n, d], data: model.addedEmbedding!.dataSync() as Float32Array });
+  if (model.addedHead)
+    tensors.set(HEAD_ROWS_KEY, {
+      shape: [n, d],
+      data: transpose(model.addedHead.dataSync() as Float32Array, d, n),
+    });
+  return { tokens, tensors };
+}
+
+/** Host copies of every adapted projection's factors, read once each. */
+class HostLayers {
+  readonly slots: { index: number; module: LinearModule; layer: MoteLinear }[];
+  private readonly cache = new Map<MoteLinear, Record<string, Float32Array>>();
+
+  constructor(model: Transformer) {
+    this.slots = model
+      .linearSlots()
+      .filter((s) => s.get() instanceof MoteLinear)
+      .map((s) => ({ index: s.layer, module: s.module, layer: s.get() as MoteLinear }));
+  }
+
+  /** A (in, r) and B (r, out) of one adapter entry at one projection. */
+  factors(
+    s: { layer: MoteLinear },
+    entry: MoteAdapterEntry,
+    steps: readonly string[],
+  ): { A: Float32Array; B: Float32Array } {
+    const l = s.layer;
+    let host = this.cache.get(l);
+    if (!host) {
+      host = {};
+      for (const k of ['stepA', 'stepB', 'sharedA', 'sharedB'] as const) {
+        const v = l[k];
+        if (v) host[k] = v.dataSync() as Float32Array;
+      }
+      this.cache.set(l, host);
+    }
+    if (entry.role !== 'step') return { A: host.sharedA, B: host.sharedB };
+    const r = l.config.rank;
+    const E = steps.length;
+    const e = steps.indexOf(entry.name);
+    const A = new Float32Array(l.inFeatures * r);
+    for (let i = 0; i < l.inFeatures; i++)
+      A.set(host.stepA.subarray(i * E * r + e * r, i * E * r + (e + 1) * r), i * r);
+    const B = host.stepB.slice(e * r * l.outFeatures, (e + 1) * r * l.outFeatures);
+    return { A, B };
+  }
+}
+
+function moteConfig(
+  model: Transformer,
+  experts: AttachedExperts,
+  adapters: MoteAdapterEntry[],
+  addedTokens: { content: string; id: number }[],
+  baseModel: string,
+): MoteConfigFile {
+  const m = model.config;
+  return {
+    format: MOTE_CONFIG_FORMAT,
+    formatVersion: MOTE_CONFIG_VERSION,
+    library: 'mote-tfjs',
+    base: {
+      name_or_path: baseModel,
+      hidden_size: m.dim,
+      intermediate_size: m.hiddenDim,
+      num_hidden_layers: m.numLayers,
+      num_attention_heads: m.numHeads,
+      num_key_value_heads: m.numKvHeads,
+      vocab_size: m.vocabSize - addedTokens.length,
+      tie_word_embeddings: m.tiedEmbeddings,
+    },
+    experts: experts.config,
+    adapters,
+    addedTokens,
+    folding: FOLDING,
+    usage: usage(experts),
+  };
+}
+
+/** Python lines that load the export with transformers + PEFT (written into mote_config.json). */
+function usage(experts: AttachedExperts): string[] {
+  const c = experts.config;
+  const head = [
+    'tokenizer = AutoTokenizer.from_pretrained(EXPORT_DIR)  # base vocabulary + the added step tokens',
+    'base = AutoModelForCausalLM.from_pretrained(BASE); base.resize_token_embeddings(len(tokenizer))',
+  ];
+  if (c.kind === 'lora') return [...head, 'model = PeftModel.from_pretrained(base, EXPORT_DIR)'];
+  const [first, ...rest] = c.shared ? ['shared', ...c.stepExperts] : c.stepExperts;
+  const load = [
+    `model = PeftModel.from_pretrained(base, f'{EXPORT_DIR}/${first}', adapter_name='${first}')`,
+    ...rest.map((s) => `model.load_adapter(f'{EXPORT_DIR}/${s}', adapter_name='${s}')`),
+  ];
+  const s = c.stepExperts[0];
+  if (!c.shared)
+    return [...head, ...load, `model.set_adapter('${s}')  # no shared expert: one step adapter at a time`];
+  return [
+    ...head,
+    ...load,
+    `model.base_model.set_adapter(['${s}', 'shared'])  # step s = its adapter + shared; switch at each step token`,
+    `# or one merged adapter per step: model.add_weighted_adapter(['${s}', 'shared'], [1.0, 1.0], '${s}_mote', combination_type='cat')`,
+  ];
+}
