@@ -6,6 +6,7 @@ import { aligncotCommand } from './commands/aligncot.js';
 import { chatCommand } from './commands/chat.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
+import { experimentCommand } from './commands/experiment.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
 import { plotCommand } from './commands/plot.js';
@@ -18,6 +19,7 @@ await yargs(hideBin(process.argv))
   .command(chatCommand)
   .command(evalCommand)
   .command(demoCommand)
+  .command(experimentCommand)
   .command(aligncotCommand)
   .command(trainCommand)
   .command(plotCommand)
