@@ -7,9 +7,11 @@ import { chatCommand } from './commands/chat.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { experimentCommand } from './commands/experiment.js';
+import { exportCommand } from './commands/export.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
 import { plotCommand } from './commands/plot.js';
+import { pretrainCommand } from './commands/pretrain.js';
 import { trainCommand } from './commands/train.js';
 
 await yargs(hideBin(process.argv))
@@ -21,7 +23,9 @@ await yargs(hideBin(process.argv))
   .command(demoCommand)
   .command(experimentCommand)
   .command(aligncotCommand)
+  .command(pretrainCommand)
   .command(trainCommand)
+  .command(exportCommand)
   .command(plotCommand)
   .demandCommand(1, 'name a command (see --help)')
   .strict()
