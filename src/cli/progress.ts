@@ -57,7 +57,7 @@ export function trainProgress(
       } else if (e.type === 'step') {
         bar?.update(e.step, {
           loss: e.loss.toFixed(4),
-          stages: `(${stagesText(e.byStage)})`,
+          stages: withStages(e.byStage),
           lr: e.lr.toExponential(2),
           tps: e.tokensPerSec.toFixed(0),
         });
@@ -82,9 +82,9 @@ export function eventLine(e: TrainEvent): string | null {
     case 'start':
       return `training: ${e.totalSteps} steps (${e.stepsPerEpoch} per epoch), ${e.trainableParameters.toLocaleString('en-US')} trainable parameters, seq ${e.seqLen}${e.resumedFrom !== undefined ? `, resumed from step ${e.resumedFrom}` : ''}`;
     case 'step':
-      return `step ${e.step}/${e.totalSteps} | loss ${e.loss.toFixed(4)} (${stagesText(e.byStage)}) | lr ${e.lr.toExponential(2)} | grad ${e.gradNorm.toFixed(3)} | ${e.tokensPerSec.toFixed(0)} tok/s | ${(e.ms / 1000).toFixed(2)} s`;
+      return `step ${e.step}/${e.totalSteps} | loss ${e.loss.toFixed(4)}${withStages(e.byStage)} | lr ${e.lr.toExponential(2)} | grad ${e.gradNorm.toFixed(3)} | ${e.tokensPerSec.toFixed(0)} tok/s | ${(e.ms / 1000).toFixed(2)} s`;
     case 'eval':
-      return `eval @ step ${e.step}: loss ${e.result.loss.toFixed(4)} (${stagesText(e.result.byStage)}), ${e.result.tokens} tokens`;
+      return `eval @ step ${e.step}: loss ${e.result.loss.toFixed(4)}${withStages(e.result.byStage)}, ${e.result.tokens} tokens`;
     case 'checkpoint':
       return `checkpoint @ step ${e.step}: ${e.path}`;
     case 'stopped':
@@ -99,4 +99,10 @@ export function stagesText(byStage: LossByStage): string {
   return Object.entries(byStage)
     .map(([stage, v]) => `${stage} ${(v as number).toFixed(3)}`)
     .join(' ');
+}
+
+/** " (analysis 1.23 …)" after a loss, or nothing when no step type has a loss (e.g. pretraining). */
+function withStages(byStage: LossByStage): string {
+  const text = stagesText(byStage);
+  return text ? ` (${text})` : '';
 }

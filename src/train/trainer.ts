@@ -109,10 +109,8 @@ export async function train(
   const c = resolveTrainConfig(config);
   if (data.train.length === 0)
     throw new Error('train: the training set is empty (no chains survived encoding?)');
-  const longest = Math.max(
-    ...data.train.map((e) => e.ids.length),
-    ...(data.eval ?? []).map((e) => e.ids.length),
-  );
+  let longest = 0;
+  for (const e of [...data.train, ...(data.eval ?? [])]) longest = Math.max(longest, e.ids.length);
   const seqLen = options.seqLen ?? Math.min(longest, model.config.maxSeqLen);
   if (seqLen > model.config.maxSeqLen)
     throw new Error(`train: seqLen ${seqLen} exceeds the model's context ${model.config.maxSeqLen}`);
@@ -145,6 +143,8 @@ export async function train(
   const balanceWeight =
     getExperts(model)?.config.kind === 'moe-topk' ? (getExperts(model)?.config.balanceLossWeight ?? 0) : 0;
   const optimizer = new AdamW(vars, { betas: c.betas, eps: c.eps, weightDecay: c.weightDecay });
+  // the moments are freed when train returns or throws (checkpoints keep them for a resume)
+  using _moments = { [Symbol.dispose]: () => optimizer.dispose() };
   const emit = options.onEvent ?? (() => {});
   const evalOptions = {
     batchSize: c.microBatchSize,
