@@ -7,6 +7,7 @@ import { chatCommand } from './commands/chat.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { experimentCommand } from './commands/experiment.js';
+import { exportCommand } from './commands/export.js';
 import { generateCommand } from './commands/generate.js';
 import { infoCommand } from './commands/info.js';
 import { plotCommand } from './commands/plot.js';
@@ -24,6 +25,7 @@ await yargs(hideBin(process.argv))
   .command(aligncotCommand)
   .command(pretrainCommand)
   .command(trainCommand)
+  .command(exportCommand)
   .command(plotCommand)
   .demandCommand(1, 'name a command (see --help)')
   .strict()

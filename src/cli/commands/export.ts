@@ -1,0 +1,250 @@
+// `mote export`: a trained run (or one of its checkpoints) rebuilt from its base + checkpoint, written as PEFT
+// adapters (--format peft), or with one step's experts merged into a plain model (--merged <step> --format hf|llama2c).
+// Without --checkpoint it converts the base model itself (e.g. stories260K.bin → a HF Llama directory).
+import { copyFile, readdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
+import { getExperts } from '../../experts/attach.js';
+import { mergeAll } from '../../experts/merge.js';
+import { type CheckpointState, latestCheckpoint, loadCheckpoint, verifyBase } from '../../io/checkpoint.js';
+import { saveHfLlama } from '../../io/hf-llama.js';
+import { canSaveTokenizerFiles, saveTokenizerFiles } from '../../io/hf-tokenizer-files.js';
+import { saveLlama2c } from '../../io/llama2c.js';
+import { loadModel } from '../../io/load.js';
+import { exportPeftAdapters } from '../../io/peft.js';
+import type { Transformer } from '../../model/transformer.js';
+import type { Tokenizer } from '../../tokenizer/tokenizer.js';
+import { checkRunConfigInput, type RunConfig, resolveRunConfig } from '../config-file.js';
+import { backendOption, setUpBackend } from '../options.js';
+import { STORIES260K, TOK512 } from '../paths.js';
+import { prepareModel } from '../train-setup.js';
+
+const options = {
+  checkpoint: {
+    type: 'string',
+    describe:
+      'a `mote train` run directory (its latest checkpoint) or one checkpoint directory (…/checkpoints/step-N)',
+  },
+  format: { choices: ['peft', 'hf', 'llama2c'] as const, demandOption: true, describe: 'what to write' },
+  merged: {
+    type: 'string',
+    describe:
+      'with --format hf|llama2c: the step whose expert is merged in (analysis, guidance, answer, check, shared)',
+  },
+  out: { type: 'string', demandOption: true, describe: 'output directory (must be empty unless --force)' },
+  base: {
+    type: 'string',
+    describe: "base model (.bin or HF directory; default: the run's base, else bundled stories260K)",
+  },
+  tokenizer: { type: 'string', describe: "its tokenizer (default: the run's, else bundled tok512)" },
+  dtype: {
+    choices: ['F32', 'F16', 'BF16'] as const,
+    default: 'F32' as const,
+    describe: 'stored weight dtype',
+  },
+  'base-name': {
+    type: 'string',
+    describe: 'base_model_name_or_path written into adapter_config.json (default: the base path)',
+  },
+  force: { type: 'boolean', default: false, describe: 'write into a non-empty --out' },
+  ...backendOption,
+} as const;
+
+type Args = ArgumentsCamelCase<InferredOptionTypes<typeof options>>;
+
+export const exportCommand: CommandModule<object, Args> = {
+  command: 'export',
+  describe: 'export a trained run as PEFT adapters, or a merged step as a HF Llama / llama2.c model',
+  builder: (y) => y.options(options) as never,
+  handler: async (a) => {
+    await checkOut(resolve(a.out), a.force);
+    if (a.format === 'peft' && !a.checkpoint)
+      throw new Error('--format peft needs --checkpoint (a trained run)');
+    if (a.format === 'peft' && a.merged !== undefined)
+      throw new Error('--merged goes with --format hf or llama2c');
+    if (a.format === 'llama2c' && a.dtype !== 'F32')
+      throw new Error(`--format llama2c stores float32; --dtype ${a.dtype} is not possible`);
+    await setUpBackend(a.backend);
+    const source = a.checkpoint ? await fromCheckpoint(a) : await fromBase(a);
+    const err = (line: string) => process.stderr.write(`${line}\n`);
+    err(source.description);
+    try {
+      const summary = a.format === 'peft' ? await writePeft(a, source) : await writeMerged(a, source, err);
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
+    } finally {
+      source.model.dispose();
+    }
+  },
+};
+
+/** The model to export, with where it came from. */
+interface Source {
+  model: Transformer;
+  tokenizer: Tokenizer;
+  base: string;
+  tokenizerPath: string;
+  experts: RunConfig['experts']['kind'];
+  description: string;
+}
+
+/** Refuses a non-empty output directory (exports are not merged with what is there) unless forced. */
+async function checkOut(out: string, force: boolean): Promise<void> {
+  const entries = await readdir(out).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return [];
+    if (e.code === 'ENOTDIR') throw new Error(`--out ${out} is a file; expected a directory`);
+    throw e;
+  });
+  if (entries.length && !force)
+    throw new Error(`--out ${out} is not empty (${entries.length} entries); pass --force to write into it`);
+}
+
+/** The checkpoint directory of --checkpoint: itself when it has state.json, else the run's latest. */
+async function checkpointDir(path: string): Promise<string> {
+  const abs = resolve(path);
+  if (await stat(join(abs, 'state.json')).catch(() => null)) return abs;
+  const latest = await latestCheckpoint(abs);
+  if (!latest)
+    throw new Error(
+      `--checkpoint ${path}: neither a checkpoint directory (no state.json) nor a run directory with checkpoints/`,
+    );
+  return latest;
+}
+
+/** Rebuilds the run's model as `mote train` built it (base, step tokens, experts) and restores the checkpoint. */
+async function fromCheckpoint(a: Args): Promise<Source> {
+  const dir = await checkpointDir(a.checkpoint!);
+  const statePath = join(dir, 'state.json');
+  const state = JSON.parse(await readFile(statePath, 'utf8')) as CheckpointState;
+  const saved = checkRunConfigInput(state.config, `${statePath} (config)`);
+  if (a.base) saved.model = { ...saved.model, base: resolve(a.base) };
+  if (a.tokenizer) saved.model = { ...saved.model, tokenizer: resolve(a.tokenizer) };
+  const run = resolveRunConfig(saved);
+  if (a.format !== 'peft') mergedStep(a.merged, run.experts); // refuse a wrong --merged before any loading
+  if (run.experts.kind !== 'none') await verifyBase(state, run.model.base);
+  const { model, tokenizer } = await prepareModel(run);
+  try {
+    const all = model.namedVariables();
+    const variables = state.weights.kind === 'model' ? all : new Map([...all].filter(([, v]) => v.trainable));
+    await loadCheckpoint(dir, { variables });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const kind = run.experts.kind;
+  return {
+    model,
+    tokenizer,
+    base: run.model.base,
+    tokenizerPath: run.model.tokenizer,
+    experts: kind,
+    description: `checkpoint: ${dir} (step ${state.step}, ${kind === 'none' ? 'full fine-tuning' : `${kind} experts`}; base ${run.model.base})`,
+  };
+}
+
+async function fromBase(a: Args): Promise<Source> {
+  if (a.merged !== undefined) throw new Error('--merged needs --checkpoint (a run with experts)');
+  const base = resolve(a.base ?? STORIES260K);
+  const tokenizerPath = a.tokenizer ? resolve(a.tokenizer) : a.base ? undefined : TOK512;
+  const { model, tokenizer } = await loadModel(base, { tokenizer: tokenizerPath });
+  return {
+    model,
+    tokenizer,
+    base,
+    tokenizerPath: tokenizerPath ?? base,
+    experts: 'none',
+    description: `base: ${base} (no experts)`,
+  };
+}
+
+async function writePeft(a: Args, s: Source): Promise<object> {
+  if (s.experts !== 'mote' && s.experts !== 'lora')
+    throw new Error(
+      `--format peft: the checkpoint has ${s.experts === 'none' ? 'no experts (full fine-tuning: use --format hf)' : `${s.experts} experts, which have no PEFT form`}`,
+    );
+  const out = resolve(a.out);
+  const summary = await exportPeftAdapters(s.model, s.tokenizer, out, {
+    baseModelNameOrPath: a.baseName ?? s.base,
+    dtype: a.dtype,
+    tokenizerPath: s.tokenizerPath.endsWith('.bin') ? s.tokenizerPath : undefined,
+  });
+  const where = summary.adapters.map((x) => (x.dir === '.' ? out : join(out, x.dir)));
+  process.stderr.write(
+    `wrote ${summary.adapters.length} PEFT adapter(s) (${summary.adapters.map((x) => x.name).join(', ')}), ${summary.tokenRows} step-token rows, mote_config.json${summary.tokenizerJson ? ', tokenizer.json' : ''} to ${out}\n`,
+  );
+  return {
+    format: 'peft',
+    out,
+    adapters: where,
+    tokenRows: summary.tokenRows,
+    tokenizerJson: summary.tokenizerJson,
+  };
+}
+
+/** The step --merged names, checked against the run's experts: a MoTE step or 'shared', null for a single LoRA. */
+function mergedStep(merged: string | undefined, experts: RunConfig['experts']): 'shared' | null {
+  if (experts.kind === 'moe-topk')
+    throw new Error('--merged: moe-topk experts are mixed per token and cannot be merged');
+  if (experts.kind === 'mote') {
+    const steps = [...experts.stepExperts, 'shared'];
+    if (merged === undefined || !steps.includes(merged))
+      throw new Error(
+        `--merged ${merged ?? '(missing)'}: a MoTE checkpoint needs the step to merge, one of ${steps.join(', ')}`,
+      );
+    return merged as 'shared';
+  }
+  if (merged !== undefined)
+    throw new Error(
+      `--merged ${merged}: this checkpoint has ${experts.kind === 'lora' ? 'a single LoRA' : 'no experts'}, so there is no step to choose; omit --merged`,
+    );
+  return null;
+}
+
+/** Merges --merged's step into the base (if the model has experts) and writes a plain model. */
+async function writeMerged(a: Args, s: Source, err: (line: string) => void): Promise<object> {
+  const experts = getExperts(s.model)?.config;
+  if (experts) mergeAll(s.model, mergedStep(a.merged, experts));
+  const out = resolve(a.out);
+  const added = s.model.addedEmbedding?.shape[0] ?? 0;
+  if (a.format === 'hf') {
+    await saveHfLlama(s.model, out, {
+      dtype: a.dtype,
+      bosTokenId: s.tokenizer.bosId,
+      eosTokenId: s.tokenizer.eosId,
+    });
+    const tokenizerOptions = { llama2cPath: s.tokenizerPath.endsWith('.bin') ? s.tokenizerPath : undefined };
+    const tokenizer = canSaveTokenizerFiles(s.tokenizer, tokenizerOptions);
+    if (tokenizer) await saveTokenizerFiles(s.tokenizer, out, tokenizerOptions);
+    else
+      err('warning: this tokenizer cannot be written as tokenizer.json; copy it beside the model yourself');
+    err(
+      `wrote a HF Llama model${a.merged ? ` with the ${a.merged} expert merged` : ''} (vocab ${s.model.config.vocabSize}${added ? `, ${added} added token rows` : ''}) to ${out}`,
+    );
+    return {
+      format: 'hf',
+      out,
+      merged: a.merged ?? null,
+      vocabSize: s.model.config.vocabSize,
+      tokenizerJson: tokenizer,
+    };
+  }
+  const vocab = s.model.config.vocabSize - added;
+  if (added > 0)
+    err(
+      `warning: the llama2.c format cannot hold the ${added} added token rows (the step tokens); they are dropped: model.bin has the base vocabulary of ${vocab} tokens`,
+    );
+  await saveLlama2c(s.model, join(out, 'model.bin'));
+  const files = ['model.bin'];
+  if (s.tokenizerPath.endsWith('.bin')) {
+    await copyFile(s.tokenizerPath, join(out, 'tokenizer.bin'));
+    files.push('tokenizer.bin');
+  }
+  err(`wrote ${files.join(' and ')}${a.merged ? ` with the ${a.merged} expert merged` : ''} to ${out}`);
+  return {
+    format: 'llama2c',
+    out,
+    merged: a.merged ?? null,
+    vocabSize: vocab,
+    droppedTokenRows: added,
+    files,
+  };
+}
