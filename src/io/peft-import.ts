@@ -9,10 +9,10 @@ import { attachExperts, getExperts } from '../experts/attach.js';
 import type { ExpertConfig } from '../experts/config.js';
 import { MoteLinear } from '../experts/mote-linear.js';
 import type { ModelConfig } from '../model/config.js';
-import type { Transformer } from '../model/transformer.js';
+import type { LinearModule, Transformer } from '../model/transformer.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { FormatError } from '../util/errors.js';
-import { linearShape, ropeHeads, rowsFromHf, transpose } from './hf-llama-layout.js';
+import { HF_TARGET_NAMES, linearShape, ropeHeads, rowsFromHf, transpose } from './hf-llama-layout.js';
 import {
   ADAPTER_CONFIG_FILE,
   ADAPTER_WEIGHTS_FILE,
@@ -41,6 +41,16 @@ export interface PeftImportResult {
   attached: boolean;
 }
 
+/** What an import needs from mote_config.json (or from a plain adapter_config.json). */
+interface Manifest {
+  experts: Partial<ExpertConfig>;
+  adapters: MoteAdapterEntry[];
+  /** Added tokens and their ids; `content` is '' when only the ids are known (a plain PEFT adapter). */
+  addedTokens: { content: string; id: number }[];
+  /** The base the adapters were made for, when recorded. */
+  base: MoteConfigFile['base'] | null;
+}
+
 /** One adapter read from disk. */
 interface ReadAdapter {
   entry: MoteAdapterEntry;
@@ -61,7 +71,7 @@ export async function importPeftAdapters(
   dir: string,
 ): Promise<PeftImportResult> {
   const manifest = await readManifest(dir);
-  const experts = manifest.experts as Partial<ExpertConfig>;
+  const experts = manifest.experts;
   const adapters: ReadAdapter[] = [];
   for (const entry of manifest.adapters) adapters.push(await readAdapter(dir, entry));
   const attached = getExperts(model);
@@ -100,10 +110,13 @@ export async function importPeftAdapters(
 // ---------------------------------------------------------------- reading
 
 /** mote_config.json, or one synthesised for a plain PEFT LoRA adapter directory. */
-async function readManifest(dir: string): Promise<MoteConfigFile> {
+async function readManifest(dir: string): Promise<Manifest> {
   const path = join(dir, MOTE_CONFIG_FILE);
   const text = await readFile(path, 'utf8').catch(() => null);
-  if (text !== null) return parseMoteConfig(parseJson(text, path), path);
+  if (text !== null) {
+    const m = parseMoteConfig(parseJson(text, path), path);
+    return { experts: m.experts, adapters: m.adapters, addedTokens: m.addedTokens, base: m.base };
+  }
   const configPath = join(dir, ADAPTER_CONFIG_FILE);
   const adapterText = await readFile(configPath, 'utf8').catch(() => null);
   if (adapterText === null)
@@ -126,11 +139,8 @@ async function readManifest(dir: string): Promise<MoteConfigFile> {
     stepTokens: null,
     tokenRows: c.tokenIndices !== null,
   };
-  return {
-    adapters: [entry],
-    experts,
-    addedTokens: (c.tokenIndices ?? []).map((id) => ({ content: '', id })),
-  } as unknown as MoteConfigFile;
+  const addedTokens = (c.tokenIndices ?? []).map((id) => ({ content: '', id }));
+  return { experts, adapters: [entry], addedTokens, base: null };
 }
 
 async function readAdapter(dir: string, entry: MoteAdapterEntry): Promise<ReadAdapter> {
@@ -176,7 +186,11 @@ function checkSameExperts(have: Readonly<ExpertConfig>, want: Partial<ExpertConf
       (have.kind === 'lora' && (k === 'alpha' || k === 'stepExperts' || k === 'shared'))
     )
       continue;
-    if (JSON.stringify(have[k]) !== JSON.stringify(want[k]))
+    if (
+      k === 'targets'
+        ? !sameSet(have.targets, want.targets!)
+        : JSON.stringify(have[k]) !== JSON.stringify(want[k])
+    )
       throw new Error(
         `importPeftAdapters: ${file}: experts.${k} is ${JSON.stringify(want[k])} but the model's attached experts have ${JSON.stringify(have[k])}`,
       );
@@ -194,8 +208,9 @@ function checkAdapterConfig(a: ReadAdapter, experts: Partial<ExpertConfig>): voi
   };
   if (a.config.rank !== experts.rank) fail('r', a.config.rank, experts.rank);
   if (a.config.rsLora !== (experts.rsLora ?? false)) fail('use_rslora', a.config.rsLora, experts.rsLora);
-  if (a.config.targets.join() !== experts.targets?.join())
-    fail('target_modules', a.config.targets, experts.targets);
+  const hf = (t: readonly LinearModule[] = []) => t.map((m) => HF_TARGET_NAMES[m]);
+  if (!sameSet(a.config.targets, experts.targets ?? []))
+    fail('target_modules', hf(a.config.targets), hf(experts.targets));
   const want = a.entry.loraAlpha;
   if (Math.abs(a.config.loraAlpha - want) > 1e-9 * Math.max(1, Math.abs(want)))
     fail(
@@ -246,7 +261,7 @@ function checkTensors(
 }
 
 /** "(the adapters were made for …)" when mote_config.json's base differs from the model, else ''. */
-function baseNote(m: MoteConfigFile, c: ModelConfig): string {
+function baseNote(m: Manifest, c: ModelConfig): string {
   const b = m.base;
   if (!b) return '';
   const pairs: [string, unknown, unknown][] = [
@@ -262,7 +277,7 @@ function baseNote(m: MoteConfigFile, c: ModelConfig): string {
 }
 
 /** The tokens to add so that every added token of the export has its recorded id; throws if that cannot be. */
-function planTokens(model: Transformer, tokenizer: Tokenizer, m: MoteConfigFile): string[] {
+function planTokens(model: Transformer, tokenizer: Tokenizer, m: Manifest): string[] {
   if (model.config.vocabSize !== tokenizer.vocabSize)
     throw new Error(
       `importPeftAdapters: the tokenizer has ${tokenizer.vocabSize} ids but the model ${model.config.vocabSize} rows`,
@@ -271,9 +286,13 @@ function planTokens(model: Transformer, tokenizer: Tokenizer, m: MoteConfigFile)
   for (const { content, id } of [...m.addedTokens].sort((a, b) => a.id - b.id)) {
     const have = content === '' ? (id < tokenizer.vocabSize ? id : undefined) : tokenizer.pieceToId(content);
     if (have === id) continue;
-    if (have !== undefined || content === '' || id !== tokenizer.vocabSize + add.length)
+    if (content === '')
       throw new Error(
-        `importPeftAdapters: token ${JSON.stringify(content || id)} needs id ${id}, but the tokenizer ${have !== undefined ? `has it at ${have}` : `has ${tokenizer.vocabSize + add.length} ids`}`,
+        `importPeftAdapters: the adapter has a trained row for token id ${id}, but the tokenizer has ${tokenizer.vocabSize} ids (a plain PEFT adapter does not name its tokens: add them to the tokenizer and the model first)`,
+      );
+    if (have !== undefined || id !== tokenizer.vocabSize + add.length)
+      throw new Error(
+        `importPeftAdapters: token ${JSON.stringify(content)} needs id ${id}, but the tokenizer ${have !== undefined ? `has it at ${have}` : `has ${tokenizer.vocabSize + add.length} ids`}`,
       );
     add.push(content);
   }
@@ -345,6 +364,9 @@ function assignRows(model: Transformer, a: ReadAdapter, ids: number[]): void {
   });
   tf.tidy(() => H.assign(tf.tensor2d(head, [d, nA])));
 }
+
+const sameSet = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((x) => b.includes(x));
 
 function parseJson(text: string, file: string): unknown {
   try {

@@ -44,7 +44,8 @@ const options = {
   },
   'base-name': {
     type: 'string',
-    describe: 'base_model_name_or_path written into adapter_config.json (default: the base path)',
+    describe:
+      'base_model_name_or_path in adapter_config.json (default: the base path; for a llama2.c base, the directory `mote export --format hf` wrote for it)',
   },
   force: { type: 'boolean', default: false, describe: 'write into a non-empty --out' },
   ...backendOption,
@@ -167,6 +168,10 @@ async function writePeft(a: Args, s: Source): Promise<object> {
     dtype: a.dtype,
     tokenizerPath: s.tokenizerPath.endsWith('.bin') ? s.tokenizerPath : undefined,
   });
+  if (!a.baseName && s.base.endsWith('.bin'))
+    process.stderr.write(
+      `note: the base is a llama2.c file, which transformers cannot load; convert it (mote export --format hf --base ${s.base} --tokenizer ${s.tokenizerPath} --out DIR) and pass --base-name DIR\n`,
+    );
   const where = summary.adapters.map((x) => (x.dir === '.' ? out : join(out, x.dir)));
   process.stderr.write(
     `wrote ${summary.adapters.length} PEFT adapter(s) (${summary.adapters.map((x) => x.name).join(', ')}), ${summary.tokenRows} step-token rows, mote_config.json${summary.tokenizerJson ? ', tokenizer.json' : ''} to ${out}\n`,

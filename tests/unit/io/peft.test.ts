@@ -349,6 +349,25 @@ describe('untied heads and other bases', () => {
     back.model.dispose();
   });
 
+  it('adapts only the targeted projections (any order) and round-trips', async () => {
+    const { model, tokenizer } = tiny(16, 2);
+    attachExperts(model, { ...MOTE, targets: ['v', 'q'] });
+    const dir = await tmp();
+    const summary = await exportPeftAdapters(model, tokenizer, dir);
+    expect(summary).toMatchObject({ tokenRows: 0 });
+    expect(summary.adapters.map((a) => a.tensors)).toEqual([8, 8, 8, 8]); // 2 layers × q, v × A, B
+    const config = await readJson(join(dir, 'shared', 'adapter_config.json'));
+    expect(config.target_modules).toEqual(['v_proj', 'q_proj']);
+    expect(config.trainable_token_indices).toBeUndefined();
+    const back = tiny(16, 2);
+    attachExperts(back.model, { ...MOTE, targets: ['q', 'v'] });
+    await importPeftAdapters(back.model, back.tokenizer, dir);
+    const want = adapterState(model);
+    for (const [k, v] of adapterState(back.model)) expect(v, k).toEqual(want.get(k));
+    model.dispose();
+    back.model.dispose();
+  });
+
   it.each([
     [
       'another width',
@@ -426,7 +445,7 @@ describe('PEFT import refusals', () => {
     [
       'target_modules',
       { target_modules: ['q_proj', 'v_proj'] },
-      /guidance\/adapter_config\.json:target_modules: \["q","v"\] differs/,
+      /guidance\/adapter_config\.json:target_modules: \["q_proj","v_proj"\] differs from mote_config\.json \(\["q_proj","k_proj"/,
     ],
     ['peft_type', { peft_type: 'IA3' }, /peft_type: "IA3" is not supported; expected "LORA"/],
   ])('a tampered adapter_config.json (%s)', async (_, patch, message) => {
@@ -449,6 +468,22 @@ describe('PEFT import refusals', () => {
     await rm(join(dir, 'answer'), { recursive: true });
     await expect(importPeftAdapters(other.model, other.tokenizer, dir)).rejects.toThrow(
       /answer\/adapter_config\.json: cannot read \(ENOENT\): adapter answer is missing/,
+    );
+    other.model.dispose();
+  });
+
+  it('a plain PEFT adapter with token rows the tokenizer does not have', async () => {
+    const { model, tokenizer } = tiny(16, 2);
+    addStepTokens(tokenizer);
+    model.addTokens(6);
+    attachExperts(model, { kind: 'lora', rank: 4 });
+    const dir = await tmp();
+    await exportPeftAdapters(model, tokenizer, dir);
+    model.dispose();
+    await rm(join(dir, 'mote_config.json'));
+    const other = tiny(16, 2);
+    await expect(importPeftAdapters(other.model, other.tokenizer, dir)).rejects.toThrow(
+      /trained row for token id 64, but the tokenizer has 64 ids \(a plain PEFT adapter does not name its tokens/,
     );
     other.model.dispose();
   });
