@@ -44,6 +44,12 @@ export class WorkerFailedError extends Error {
 }
 
 const DEFAULT_TIMEOUT_MS = 600_000;
+
+/** The script a Worker runs (a file URL, or code when `eval`). */
+interface WorkerEntry {
+  script: string | URL;
+  eval: boolean;
+}
 const STDERR_TAIL = 2000;
 
 interface Slot {
@@ -84,9 +90,10 @@ export class GradientPool {
     const { workers, timeoutMs = DEFAULT_TIMEOUT_MS } = options;
     check(Number.isInteger(workers) && workers >= 1, 'workers', workers, 'an integer ≥ 1');
     check(Number.isFinite(timeoutMs) && timeoutMs > 0, 'timeoutMs', timeoutMs, 'a number of ms > 0');
+    const entry = workerEntry();
     const slots: Slot[] = [];
     const pool = new GradientPool(spec, slots, timeoutMs);
-    for (let id = 0; id < workers; id++) slots.push(pool.start(id));
+    for (let id = 0; id < workers; id++) slots.push(pool.start(id, entry));
     try {
       await Promise.all(slots.map((s) => pool.listen(s, 1, () => {})));
     } catch (e) {
@@ -187,8 +194,7 @@ export class GradientPool {
 
   // ------------------------------------------------------------------ internals
 
-  private start(id: number): Slot {
-    const entry = workerEntry();
+  private start(id: number, entry: WorkerEntry): Slot {
     const worker = new Worker(entry.script, {
       eval: entry.eval,
       workerData: { spec: this.spec } satisfies WorkerInit,
@@ -266,7 +272,7 @@ export class GradientPool {
     );
     this.failure = err;
     for (const s of this.slots) s.waiter?.reject(err);
-    for (const s of this.slots) if (s.alive && s !== slot) void s.worker.terminate();
+    for (const s of this.slots) if (s.alive) void s.worker.terminate(); // a hung or erring worker too
   }
 
   private usable(): void {
@@ -280,10 +286,18 @@ export class GradientPool {
  * registers tsx's ESM hooks inside the new thread, then imports worker.ts (on Node 20 neither `--import tsx` in
  * execArgv nor the parent's hooks reach a worker's imports).
  */
-function workerEntry(): { script: string | URL; eval: boolean } {
+function workerEntry(): WorkerEntry {
   const self = import.meta.url;
   if (!self.endsWith('.ts')) return { script: new URL('./worker.js', self), eval: false };
-  const tsxApi = import.meta.resolve('tsx/esm/api');
+  let tsxApi: string;
+  try {
+    tsxApi = import.meta.resolve('tsx/esm/api');
+  } catch (e) {
+    throw new Error(
+      'parallel training from TypeScript sources loads src/train/parallel/worker.ts through tsx, which is not installed (npm i -D tsx); or run the built dist/',
+      { cause: e },
+    );
+  }
   const entry = new URL('./worker.ts', self).href;
   return {
     script: `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`,
