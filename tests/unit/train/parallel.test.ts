@@ -21,7 +21,7 @@ import { addStepTokens, loadLlama2cTokenizer, type Tokenizer } from '../../../sr
 import { fileCheckpointer } from '../../../src/train/checkpointer.js';
 import type { TrainConfig } from '../../../src/train/config.js';
 import { GradientPool, WorkerFailedError } from '../../../src/train/parallel/pool.js';
-import { replicaSpec } from '../../../src/train/parallel/replica.js';
+import { buildReplica, replicaSpec } from '../../../src/train/parallel/replica.js';
 import { batchGradients, routeForBatch } from '../../../src/train/step.js';
 import { type TrainEvent, train, trainableByName } from '../../../src/train/trainer.js';
 import { expectClose, ROOT, STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
@@ -82,6 +82,31 @@ async function mote(experts: Partial<ExpertConfig> = {}): Promise<Transformer> {
 
 const trainableValues = (model: Transformer) =>
   new Map([...trainableByName(model)].map(([k, v]) => [k, v.dataSync().slice() as Float32Array]));
+
+describe('replica spec', () => {
+  it.each<[string, Partial<ExpertConfig> | 'full']>([
+    ['mote', { kind: 'mote' }],
+    ['single lora', { kind: 'lora' }],
+    ['moe-topk', { kind: 'moe-topk' }],
+    ['full fine-tuning', 'full'],
+  ])('%s: the replica has the model’s variables, values and trainability', async (_, experts) => {
+    const model = await loadLlama2c(STORIES_BIN);
+    model.addTokens(tokenizer.vocabSize - 512);
+    if (experts === 'full') model.setBaseTrainable(true);
+    else attachExperts(model, { rank: 4, seed: 1, initLoraWeights: false, ...experts });
+    const replica = buildReplica(await replicaSpec(model, 0));
+    const want = model.namedVariables();
+    const got = replica.model.namedVariables();
+    expect([...got.keys()]).toEqual([...want.keys()]);
+    for (const [name, v] of want) {
+      expect(got.get(name)!.trainable, name).toBe(v.trainable);
+      expect(got.get(name)!.dataSync(), name).toEqual(v.dataSync());
+    }
+    expect([...replica.vars.keys()]).toEqual([...trainableByName(model).keys()]);
+    replica.model.dispose();
+    model.dispose();
+  });
+});
 
 describe('GradientPool', () => {
   let model: Transformer;
@@ -158,6 +183,7 @@ describe('train with workers', () => {
     for (const workers of [1, 2]) {
       const model = await mote();
       const losses: number[] = [];
+      const counts: number[] = [];
       let pool: GradientPool | undefined;
       const r = await train(
         model,
@@ -165,11 +191,16 @@ describe('train with workers', () => {
         { ...CONFIG, workers },
         {
           maxSteps: 3,
-          onEvent: (e: TrainEvent) => e.type === 'step' && losses.push(e.loss),
+          onEvent: (e: TrainEvent) => {
+            if (e.type !== 'step') return;
+            losses.push(e.loss);
+            counts.push(tf.memory().numTensors);
+          },
           parallel: { onStart: (p) => (pool = p) },
         },
       );
       expect(r.position.step).toBe(3);
+      expect(new Set(counts.slice(1)).size, `tensor counts ${counts}`).toBe(1); // flat after the first step
       runs.push({ values: trainableValues(model), losses, pool });
       model.dispose();
     }
