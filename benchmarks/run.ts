@@ -13,6 +13,7 @@ const suites: [string, () => Promise<object[]>][] = [
   ['experts', async () => (await import('./experts.js')).benchExperts()],
   ['train', async () => (await import('./train.js')).benchTrain()],
   ['efficiency', async () => (await import('./efficiency.js')).benchEfficiency()],
+  ['parallel', async () => (await import('./parallel.js')).benchParallel()],
 ];
 
 const choice = await selectBackend({ backend: values.backend as BackendRequest });

@@ -1,0 +1,149 @@
+// Data-parallel training throughput (issue 9): the d=256, 4-layer preset, MoTE rank 16 (3 step experts + shared on
+// all linears), seq 256, batch 8 in micro-batches of 4 (two per optimizer step), through the real `train` loop with
+// workers 1 (in-process) and 2 (GradientPool), side by side in alternating rounds. Reports tokens/s per case, the
+// 2-vs-1 ratio (target ≥ 1.7), how far the two runs' weights end apart, and the load average (shared machine).
+// `coresUsed` (process CPU time / wall time over the timed steps) tells a slow machine from a slow pool: the pool
+// does the same CPU work per step as one thread, so its speed-up is bounded by the cores it actually gets.
+// Run alone: npx tsx benchmarks/parallel.ts [wasm|cpu|auto] — one JSON line per record.
+import { availableParallelism, loadavg } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import type { EncodedChain } from '../src/aligncot/encode.js';
+import { type BackendRequest, selectBackend } from '../src/backend/index.js';
+import { attachExperts } from '../src/experts/attach.js';
+import { resolveModelConfig } from '../src/model/config.js';
+import { Transformer } from '../src/model/transformer.js';
+import { train, trainableByName } from '../src/train/trainer.js';
+import { syntheticChains } from './train.js';
+
+export interface ParallelBenchOptions {
+  /** Untimed steps first (replica warm-up, optimizer slots). Default 1. */
+  warmup?: number;
+  /** Timed steps per case and round. Default 3. */
+  steps?: number;
+  /** Rounds; the case order alternates between rounds. Default 3. */
+  rounds?: number;
+  /** Rows per optimizer step. Default 8. */
+  batch?: number;
+  /** Rows per micro-batch. Default 4. */
+  microBatch?: number;
+  /** Tokens per row. Default 256. */
+  seqLen?: number;
+  rank?: number;
+}
+
+/** Records {bench:'parallel', workers, …} per case and round, then {bench:'parallel-ratio', …}. */
+export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<object[]> {
+  const { warmup = 1, steps = 3, rounds = 3, batch = 8, microBatch = 4, seqLen = 256, rank = 16 } = opts;
+  const backend = tf.getBackend();
+  const config = resolveModelConfig({}, 'bench-256');
+  const chains = syntheticChains(batch * (warmup + steps), seqLen, config.vocabSize, 'bench-parallel');
+  const loadBefore = loadavg()[0];
+  const out: Record<string, unknown>[] = [];
+  const ms: Record<number, number[]> = { 1: [], 2: [] };
+  let maxDiff = 0;
+  for (let round = 0; round < rounds; round++) {
+    const finals = new Map<number, Map<string, Float32Array>>();
+    for (const workers of round % 2 === 0 ? [1, 2] : [2, 1]) {
+      const model = Transformer.init(config, 0, { trainable: false });
+      attachExperts(model, { kind: 'mote', rank, seed: 0 });
+      const r = await timeSteps(model, chains, { batch, microBatch, seqLen, warmup, steps, workers });
+      finals.set(
+        workers,
+        new Map([...trainableByName(model)].map(([k, v]) => [k, v.dataSync() as Float32Array])),
+      );
+      model.dispose();
+      ms[workers].push(r.ms);
+      out.push({
+        bench: 'parallel',
+        backend,
+        model: 'bench-256',
+        experts: 'mote',
+        seq: seqLen,
+        batch,
+        microBatch,
+        rank,
+        workers,
+        round,
+        timedSteps: steps,
+        msPerStep: round4(r.ms),
+        tokensPerSec: round4((batch * seqLen * 1000) / r.ms),
+        cpuMsPerStep: Math.round(r.cpuMs),
+        coresUsed: round4(r.cpuMs / r.ms),
+        startMs: Math.round(r.startMs),
+        loadavg1: round4(loadavg()[0]),
+      });
+    }
+    for (const [name, a] of finals.get(1)!) {
+      const b = finals.get(2)!.get(name)!;
+      for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+    }
+  }
+  // best round of each case: on a shared machine the fastest run is the least disturbed one
+  const best = (xs: number[]) => Math.min(...xs);
+  out.push({
+    bench: 'parallel-ratio',
+    backend,
+    cpus: availableParallelism(),
+    tokensPerSec1: round4((batch * seqLen * 1000) / best(ms[1])),
+    tokensPerSec2: round4((batch * seqLen * 1000) / best(ms[2])),
+    workers2OverWorkers1: round4(best(ms[1]) / best(ms[2])),
+    perRound: ms[1].map((m, i) => round4(m / ms[2][i])),
+    target: 1.7,
+    maxAbsDiffWeights: maxDiff,
+    loadavg1Before: round4(loadBefore),
+    loadavg1After: round4(loadavg()[0]),
+  });
+  return out;
+}
+
+/**
+ * Median wall ms and process CPU ms of the timed optimizer steps of a `train` run (CPU: between consecutive step
+ * events, all threads), and ms from the call to its 'start' event.
+ */
+async function timeSteps(
+  model: Transformer,
+  chains: EncodedChain[],
+  o: { batch: number; microBatch: number; seqLen: number; warmup: number; steps: number; workers: number },
+): Promise<{ ms: number; cpuMs: number; startMs: number }> {
+  const times: number[] = [];
+  const cpu: number[] = [];
+  const cpuNow = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  let lastCpu = cpuNow();
+  const t0 = performance.now();
+  let startMs = 0;
+  const config = {
+    epochs: 1,
+    batchSize: o.batch,
+    microBatchSize: o.microBatch,
+    workers: o.workers,
+    learningRate: 1e-4,
+    evalEvery: 0,
+    saveEvery: 0,
+  };
+  await train(model, { train: chains }, config, {
+    seqLen: o.seqLen,
+    maxSteps: o.warmup + o.steps,
+    onEvent: (e) => {
+      if (e.type === 'start') startMs = performance.now() - t0;
+      if (e.type !== 'step') return;
+      times.push(e.ms);
+      cpu.push(cpuNow() - lastCpu);
+      lastCpu = cpuNow();
+    },
+  });
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { ms: median(times.slice(o.warmup)), cpuMs: median(cpu.slice(o.warmup)), startMs };
+}
+
+function round4(x: number): number {
+  return Number(x.toPrecision(4));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await selectBackend({ backend: (process.argv[2] ?? 'wasm') as BackendRequest });
+  for (const record of await benchParallel()) console.log(JSON.stringify(record));
+}
