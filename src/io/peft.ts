@@ -56,12 +56,13 @@ export interface PeftExportSummary {
   tokenizerJson: boolean;
 }
 
+/** The α-folding convention, as written into mote_config.json (`folding`). */
 export const FOLDING =
   'lora_A/lora_B are stored unscaled; each adapter folds its MoTE mixing weight into lora_alpha ' +
   '(step experts: alpha * loraAlpha, shared expert: (1 - alpha) * loraAlpha). PEFT scales an adapter by ' +
   'lora_alpha / r (lora_alpha / sqrt(r) with use_rslora), so the step-s adapter adds alpha*scale*B_s*A_s and the ' +
   'shared adapter (1 - alpha)*scale*B_sh*A_sh: with both active (their outputs summed) the model is MoTE for tokens ' +
-  'of step s, W0 + alpha*scale*B_s*A_s + (1 - alpha)*scale*B_sh*A_sh, scale = loraAlpha / r.';
+  'of step s, W0 + alpha*scale*B_s*A_s + (1 - alpha)*scale*B_sh*A_sh, scale = loraAlpha / r (or / sqrt(r)).';
 
 /**
  * Writes the attached experts of `model` (kind 'mote' or 'lora') as PEFT LoRA adapters into `dir`: for MoTE one

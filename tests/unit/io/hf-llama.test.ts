@@ -338,6 +338,9 @@ describe('HF Llama bad input', () => {
     model.addTokens(6); // the model has the step-token rows, the tokenizer does not
     await saveHfLlama(model, dir);
     model.dispose();
+    await expect(loadModel(dir)).rejects.toThrow(
+      /no tokenizer at .* \(expected tokenizer\.json; pass \{ tokenizer \}\)/,
+    );
     await saveTokenizerFiles(await loadLlama2cTokenizer(TOK512_BIN), dir, { llama2cPath: TOK512_BIN });
     await expect(loadModel(dir)).rejects.toThrow(
       /tokenizer .* has 512 ids but model .* has 518 embedding rows/,
