@@ -46,8 +46,11 @@ export {
   readCheckpoint,
   saveCheckpoint,
 } from './io/checkpoint.js';
+export { loadHfLlama, readHfLlama, saveHfLlama } from './io/hf-llama.js';
 export { llama2cFileSize, loadLlama2c, parseLlama2c, saveLlama2c } from './io/llama2c.js';
 export { type LoadedModel, type LoadModelOptions, loadModel } from './io/load.js';
+export { exportPeftAdapters, type PeftExportSummary } from './io/peft.js';
+export { importPeftAdapters, type PeftImportResult } from './io/peft-import.js';
 export { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from './io/safetensors.js';
 export { causalMask, MASKED } from './model/attention.js';
 export {
