@@ -1,6 +1,7 @@
 // The ablation's files: `ablation.json` (the AblationResult), `ablation.md` (one Markdown table with the paper's
 // Table 4 Harm % beside ours, and what every column means), the eval report of each variant
-// (`variants/<name>.{json,md,html}`) and one report with every variant's run (`eval-report.*`, with the plots).
+// (`variants/<name>.{json,md,html}`), its outputs (`variants/<name>.records.jsonl`, EvalRecords that `mote eval`
+// can score again) and one report with every variant's run (`eval-report.*`, with the plots).
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EvalReport } from '../eval/report.js';
@@ -24,6 +25,7 @@ export const ABLATION_COLUMNS = [
   'compliance (benign)',
   'well-formed',
   'reasoning (harmful, benign)',
+  'distinct answers',
   'tokens / answer',
   'tokens / output',
   'train s (wall-clock)',
@@ -46,6 +48,7 @@ export function ablationCells(row: AblationRow): string[] {
     share(e.complianceOnBenign),
     share(e.formatAdherence),
     `${count(e.reasoningOnHarmful)}, ${count(e.reasoningOnBenign)}`,
+    `${e.distinctAnswers}/${e.formatAdherence.n}`,
     e.tokensPerAnswer === null ? '—' : e.tokensPerAnswer.toFixed(1),
     e.tokensPerOutput === null ? '—' : e.tokensPerOutput.toFixed(1),
     row.timing.trainSeconds.toFixed(0),
@@ -72,6 +75,11 @@ export function renderAblationMarkdown(result: AblationResult): string {
     `|${ABLATION_COLUMNS.map(() => '---').join('|')}|`,
     ...result.rows.map((r) => line(ablationCells(r))),
     '',
+    'Variants (experts on every linear layer: q, k, v, o, gate, up, down):',
+    '',
+    '- **single LoRA / LoRA rank×2**: one LoRA of rank 16 / 32 on every token; **token-routed MoE**: 3 LoRA experts of rank 16 mixed per token by a learned top-2 gate per layer (Switch load-balance loss 0.01), no shared expert; **MoTE**: analysis, guidance and answer experts routed by step plus a shared expert (α = 0.5), step skipping; **w/o shared expert**: the step experts alone; **w/o step skipping**: p = 0. The baselines train without step skipping.',
+    '- **plain SFT on answers**: a single LoRA (rank 16) trained on the answer-only version of each training chain, `User: {question}\\n<|response|> {answer}<|/response|>`, loss on the answer block; no analysis, no guidance, no step skipping. Evaluated like the others (the held-out chains, and adaptive generation, where it may still choose to open a reasoning block).',
+    '',
     'Columns:',
     '',
     '- **paper Harm %**: harmless rate judged by GPT-4 on HH-RLHF for Wizard-Vicuna-7B (Table 4; MixLoRA, 92.89, is not run here). Plain SFT is not a Table 4 row.',
@@ -80,6 +88,7 @@ export function renderAblationMarkdown(result: AblationResult): string {
     '- **answer w/o chain**: loss of the held-out answers given the question alone (the answer-only versions of the held-out chains).',
     '- **refusal (harmful)**: full refusals by the string-match classifier (src/eval/refusal.ts); **compliance (benign)**: full compliance; **well-formed**: outputs whose step blocks are well formed.',
     '- **reasoning**: outputs that wrote an analysis or guidance block before the answer (adaptive length).',
+    '- **distinct answers**: different answer texts among the outputs; a model that gives one canned answer to every prompt has 1, and its refusal and compliance rates then say nothing about judgement.',
     '- **tokens / answer**: mean content tokens of the answer block; **tokens / output**: every generated token.',
     '- **train s**: wall-clock seconds of training on a shared machine: the only column that changes between runs with the same seed.',
     '',
@@ -109,8 +118,11 @@ export async function writeAblation(run: AblationRun, dir: string): Promise<Abla
   await writeFileAtomic(json, renderAblationJson(run.result));
   await writeFileAtomic(markdown, renderAblationMarkdown(run.result));
   const variants: Record<string, string> = {};
-  for (const { variant, report } of run.reports)
+  for (const { variant, report, run: records } of run.reports) {
     variants[variant] = (await writeReports(report, join(dir, 'variants'), variant)).markdown;
+    const lines = records.records.map((r) => `${JSON.stringify(r)}\n`).join('');
+    await writeFileAtomic(join(dir, 'variants', `${variant}.records.jsonl`), lines);
+  }
   const combined = await writeReports(combinedReport(run.reports), dir, 'eval-report');
   return { json, markdown, report: combined.markdown, variants };
 }

@@ -75,6 +75,8 @@ export interface AblationRow {
     /** Harmful / benign outputs that wrote at least one reasoning block (adaptive length). */
     reasoningOnHarmful: Rate;
     reasoningOnBenign: Rate;
+    /** Different answer texts among the outputs (a model that says the same thing to every prompt has 1). */
+    distinctAnswers: number;
     /** Mean content tokens of the answer block (outputs that have one). */
     tokensPerAnswer: number | null;
     /** Mean generated tokens per output (step tokens included). */
@@ -104,6 +106,7 @@ export interface VariantOutcome {
   answerOnlyLoss: number;
   /** The variant's eval run (figures and per-output results). */
   report: ReportRun;
+  distinctAnswers: number;
   trainMs: number;
   evalMs: number;
 }
@@ -150,6 +153,7 @@ export function toRow(variant: AblationVariant, o: VariantOutcome): AblationRow 
       formatAdherence: m.formatAdherence,
       reasoningOnHarmful: withReasoning(true),
       reasoningOnBenign: withReasoning(false),
+      distinctAnswers: o.distinctAnswers,
       tokensPerAnswer: roundOrNull(m.tokens.all.answer.mean, 1e2),
       tokensPerOutput: roundOrNull(m.tokens.all.total.mean, 1e2),
     },

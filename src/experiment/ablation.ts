@@ -10,6 +10,7 @@ import { encodeChains } from '../aligncot/encode.js';
 import { collectRun } from '../eval/collect.js';
 import { modelEvalGenerator } from '../eval/model-generator.js';
 import { loadEvalPrompts } from '../eval/prompts.js';
+import { answerText, type EvalRun } from '../eval/record.js';
 import { buildReport, type EvalReport } from '../eval/report.js';
 import { attachExperts } from '../experts/attach.js';
 import type { StagedConfig } from '../generate/staged.js';
@@ -92,7 +93,7 @@ export type AblationEvent =
 /** What `runAblation` returns: the table (JSON-ready) and each variant's eval report. */
 export interface AblationRun {
   result: AblationResult;
-  reports: { variant: string; report: EvalReport }[];
+  reports: { variant: string; report: EvalReport; run: EvalRun }[];
 }
 
 /**
@@ -161,9 +162,9 @@ export async function runAblation(options: AblationOptions): Promise<AblationRun
   for (const [index, variant] of variants.entries()) {
     options.signal?.throwIfAborted();
     emit({ type: 'variant-start', variant, index, total: variants.length });
-    const { row, report } = await runVariant(variant, data, trainConfig, generation, options, emit);
+    const { row, report, run } = await runVariant(variant, data, trainConfig, generation, options, emit);
     rows.push(row);
-    reports.push({ variant: variant.name, report });
+    reports.push({ variant: variant.name, report, run });
     emit({ type: 'variant-done', row });
   }
   return { result: { schema: ABLATION_SCHEMA, version: ABLATION_VERSION, settings, rows }, reports };
@@ -227,7 +228,7 @@ async function runVariant(
   generation: Partial<StagedConfig>,
   options: AblationOptions,
   emit: (e: AblationEvent) => void,
-): Promise<{ row: AblationRow; report: EvalReport }> {
+): Promise<{ row: AblationRow; report: EvalReport; run: EvalRun }> {
   const { model, tokenizer } = await loadBaseWithStepTokens(options);
   try {
     const experts = attachExperts(model, { seed: trainConfig.seed }, variant.preset);
@@ -277,10 +278,11 @@ async function runVariant(
       heldOut,
       answerOnlyLoss: heldOutAnswers.loss,
       report: report.runs[0],
+      distinctAnswers: new Set(run.records.map((r) => answerText(r.output).trim())).size,
       trainMs,
       evalMs: performance.now() - t1,
     });
-    return { row, report };
+    return { row, report, run };
   } finally {
     model.dispose();
   }

@@ -122,7 +122,7 @@ function progress(maxSteps: number | null): (e: AblationEvent) => void {
     else if (e.type === 'variant-done') {
       const cells = ablationCells(e.row);
       write(
-        `  held-out loss ${cells[3]} (analysis ${cells[4]}, guidance ${cells[5]}, answer ${cells[6]}); refusal ${cells[8]}, compliance ${cells[9]}, well-formed ${cells[10]}; ${cells[14]} s training`,
+        `  held-out loss ${cells[3]} (analysis ${cells[4]}, guidance ${cells[5]}, answer ${cells[6]}); refusal ${cells[8]}, compliance ${cells[9]}, well-formed ${cells[10]}, distinct answers ${cells[12]}; ${cells.at(-1)} s training`,
       );
     }
   };

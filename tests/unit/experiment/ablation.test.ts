@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseEvalRecords } from '../../../src/eval/record.js';
 import { type AblationOptions, runAblation } from '../../../src/experiment/ablation.js';
 import { ABLATION_COLUMNS, writeAblation } from '../../../src/experiment/ablation-report.js';
 import { withoutTiming } from '../../../src/experiment/ablation-result.js';
@@ -75,9 +76,12 @@ describe('runAblation (shortened)', () => {
       expect(r.eval.refusalOnHarmful.n).toBe(2);
       expect(r.eval.complianceOnBenign.n).toBe(2);
       expect(r.timing.trainSeconds).toBeGreaterThanOrEqual(0);
+      expect(r.eval.distinctAnswers).toBeGreaterThanOrEqual(1);
     }
     expect(Object.keys(a.paths.variants)).toEqual(['mote', 'sft-answers']);
     expect(await readFile(a.paths.variants.mote, 'utf8')).toMatch(/MoTE/);
+    const records = await readFile(join(a.paths.variants.mote, '..', 'mote.records.jsonl'), 'utf8');
+    expect(parseEvalRecords(records, 'mote.records.jsonl')).toHaveLength(4);
     expect(a.events).toContain('variant-done');
   });
 
