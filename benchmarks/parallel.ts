@@ -3,10 +3,12 @@
 // workers 1 (in-process) and 2 (GradientPool), side by side in alternating rounds. Reports tokens/s per case, the
 // 2-vs-1 ratio (target ≥ 1.7), how far the two runs' weights end apart, and the load average (shared machine).
 // `coresUsed` (process CPU time / wall time over the timed steps) tells a slow machine from a slow pool: the pool
-// does the same CPU work per step as one thread, so its speed-up is bounded by the cores it actually gets.
+// does the same CPU work per step as one thread, so its speed-up is bounded by the cores it actually gets; and
+// `threadScaling` (2 threads' throughput over 1 thread's on a plain integer loop, probed every round) is that bound.
 // Run alone: npx tsx benchmarks/parallel.ts [wasm|cpu|auto] — one JSON line per record.
 import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { EncodedChain } from '../src/aligncot/encode.js';
 import { type BackendRequest, selectBackend } from '../src/backend/index.js';
@@ -41,8 +43,10 @@ export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<ob
   const loadBefore = loadavg()[0];
   const out: Record<string, unknown>[] = [];
   const ms: Record<number, number[]> = { 1: [], 2: [] };
+  const scaling: number[] = [];
   let maxDiff = 0;
   for (let round = 0; round < rounds; round++) {
+    scaling.push(await threadScaling());
     const finals = new Map<number, Map<string, Float32Array>>();
     for (const workers of round % 2 === 0 ? [1, 2] : [2, 1]) {
       const model = Transformer.init(config, 0, { trainable: false });
@@ -89,6 +93,7 @@ export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<ob
     tokensPerSec2: round4((batch * seqLen * 1000) / best(ms[2])),
     workers2OverWorkers1: round4(best(ms[1]) / best(ms[2])),
     perRound: ms[1].map((m, i) => round4(m / ms[2][i])),
+    threadScaling: scaling.map(round4),
     target: 1.7,
     maxAbsDiffWeights: maxDiff,
     loadavg1Before: round4(loadBefore),
@@ -137,6 +142,29 @@ async function timeSteps(
   });
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   return { ms: median(times.slice(o.warmup)), cpuMs: median(cpu.slice(o.warmup)), startMs };
+}
+
+/** Throughput of 2 threads over 1 thread, each running the same integer loop: the cores this process gets now. */
+async function threadScaling(): Promise<number> {
+  const code = `const { parentPort } = require('node:worker_threads');
+let x = 0;
+for (let i = 0; i < 4e8; i++) x = (x + i * 7) | 0;
+parentPort.postMessage(x);`;
+  const wall = async (n: number) => {
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from(
+        { length: n },
+        () => new Promise((done) => new Worker(code, { eval: true }).once('message', done)),
+      ),
+    );
+    return performance.now() - t0;
+  };
+  const one = [await wall(1)];
+  const two = [await wall(2)];
+  one.push(await wall(1));
+  two.push(await wall(2));
+  return (2 * Math.min(...one)) / Math.min(...two); // the least disturbed run of each
 }
 
 function round4(x: number): number {
