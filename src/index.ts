@@ -6,6 +6,8 @@ export { STAGES } from './aligncot/chain.js';
 export * from './aligncot/index.js';
 export * from './backend/index.js';
 export * from './eval/index.js';
+export { type AblationOptions, type AblationRun, runAblation } from './experiment/ablation.js';
+export { writeAblation } from './experiment/ablation-report.js';
 export * from './experts/index.js';
 export { type Decoder, HostDecoder, TensorDecoder } from './generate/decoder.js';
 export {
