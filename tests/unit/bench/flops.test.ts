@@ -1,16 +1,16 @@
 // The benchmark FLOP counter against hand-computed values, and the expanded-dataset scheme of the efficiency
 // benchmark (method.md §2) on a full chain.
 import { describe, expect, it } from 'vitest';
-import { encodeExpanded, expandChain } from '../../../benchmarks/efficiency.js';
+import { STEP_ID } from '../../../src/aligncot/stages.js';
+import { encodeExpanded, expandChain } from '../../../src/bench/efficiency.js';
 import {
   type FlopShape,
   flopShape,
   projectionDims,
   sumFlops,
   trainStepFlops,
-} from '../../../benchmarks/flops.js';
-import { syntheticChains } from '../../../benchmarks/train.js';
-import { STEP_ID } from '../../../src/aligncot/stages.js';
+} from '../../../src/bench/flops.js';
+import { syntheticChains } from '../../../src/bench/train.js';
 import { resolveExpertConfig } from '../../../src/experts/config.js';
 import { LINEAR_MODULES } from '../../../src/model/transformer.js';
 import { addStepTokens, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';

@@ -268,7 +268,7 @@ describe('worker lifetime', () => {
         `import { attachExperts } from ${src('src/experts/attach.ts')};`,
         `import { Transformer } from ${src('src/model/transformer.ts')};`,
         `import { train } from ${src('src/train/trainer.ts')};`,
-        `import { syntheticChains } from ${src('benchmarks/train.ts')};`,
+        `import { syntheticChains } from ${src('src/bench/train.ts')};`,
         `await selectBackend({ backend: 'wasm' });`,
         `const model = Transformer.init(${JSON.stringify(tiny)}, 0, { trainable: false });`,
         `attachExperts(model, { kind: 'mote', rank: 2 });`,

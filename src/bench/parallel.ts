@@ -5,17 +5,15 @@
 // `coresUsed` (process CPU time / wall time over the timed steps) tells a slow machine from a slow pool: the pool
 // does the same CPU work per step as one thread, so its speed-up is bounded by the cores it actually gets; and
 // `threadScaling` (2 threads' throughput over 1 thread's on a plain integer loop, probed every round) is that bound.
-// Run alone: npx tsx benchmarks/parallel.ts [wasm|cpu|auto] — one JSON line per record.
+// Run alone: mote bench --only parallel [--backend …] — one JSON line per record.
 import { availableParallelism, loadavg } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import type { EncodedChain } from '../src/aligncot/encode.js';
-import { type BackendRequest, selectBackend } from '../src/backend/index.js';
-import { attachExperts } from '../src/experts/attach.js';
-import { resolveModelConfig } from '../src/model/config.js';
-import { Transformer } from '../src/model/transformer.js';
-import { train, trainableByName } from '../src/train/trainer.js';
+import type { EncodedChain } from '../aligncot/encode.js';
+import { attachExperts } from '../experts/attach.js';
+import { resolveModelConfig } from '../model/config.js';
+import { Transformer } from '../model/transformer.js';
+import { train, trainableByName } from '../train/trainer.js';
 import { syntheticChains } from './train.js';
 
 export interface ParallelBenchOptions {
@@ -169,9 +167,4 @@ parentPort.postMessage(x);`;
 
 function round4(x: number): number {
   return Number(x.toPrecision(4));
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await selectBackend({ backend: (process.argv[2] ?? 'wasm') as BackendRequest });
-  for (const record of await benchParallel()) console.log(JSON.stringify(record));
 }

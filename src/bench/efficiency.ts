@@ -2,20 +2,18 @@
 // step-skip masks (a) against the expanded-dataset scheme it replaces (b), on stories260K with the bundled chains,
 // one epoch each, same batch size and experts. Reports counted FLOPs (flops.ts) and wall-clock, and (a)/(b).
 // The paper reports 0.35× the FLOPs and 0.67× the time.
-// Run alone: npx tsx benchmarks/efficiency.ts [wasm|cpu|tensorflow|auto] — one JSON line per record.
-import { pathToFileURL } from 'node:url';
+// Run alone: mote bench --only efficiency [--backend …] — one JSON line per record.
 import * as tf from '@tensorflow/tfjs';
-import { batches } from '../src/aligncot/batch.js';
-import type { Chain } from '../src/aligncot/chain.js';
-import { type EncodedChain, encodeChain, encodeChains } from '../src/aligncot/encode.js';
-import { loadChains } from '../src/aligncot/schema.js';
-import { STEP_ID } from '../src/aligncot/stages.js';
-import { type BackendRequest, selectBackend } from '../src/backend/index.js';
-import { attachExperts } from '../src/experts/attach.js';
-import { loadModel } from '../src/io/load.js';
-import { addStepTokens } from '../src/tokenizer/index.js';
-import type { Tokenizer } from '../src/tokenizer/tokenizer.js';
-import { type TrainEvent, train } from '../src/train/trainer.js';
+import { batches } from '../aligncot/batch.js';
+import type { Chain } from '../aligncot/chain.js';
+import { type EncodedChain, encodeChain, encodeChains } from '../aligncot/encode.js';
+import { loadChains } from '../aligncot/schema.js';
+import { STEP_ID } from '../aligncot/stages.js';
+import { attachExperts } from '../experts/attach.js';
+import { loadModel } from '../io/load.js';
+import { addStepTokens } from '../tokenizer/index.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { type TrainEvent, train } from '../train/trainer.js';
 import { type FlopShape, flopShape, sumFlops } from './flops.js';
 
 export interface EfficiencyBenchOptions {
@@ -175,9 +173,4 @@ function executedFlops(
 
 function round(x: number): number {
   return Number(x.toPrecision(4));
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await selectBackend({ backend: (process.argv[2] ?? 'wasm') as BackendRequest });
-  for (const record of await benchEfficiency()) console.log(JSON.stringify(record));
 }

@@ -7,11 +7,9 @@
 // token-routed MoE baseline (learned top-2 gate over 3 experts).
 // `ms` is the median over interleaved rounds of process CPU time on single-threaded backends (wasm in Node,
 // cpu: robust to other jobs on the machine), wall time elsewhere; `wallMs` and `minMs` are given too.
-// Run alone: npx tsx benchmarks/experts.ts [wasm|cpu|tensorflow|auto] — one JSON line per record.
-import { pathToFileURL } from 'node:url';
+// Run alone: mote bench --only experts [--backend …] — one JSON line per record.
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
-import { type BackendRequest, selectBackend } from '../src/backend/index.js';
 import {
   attachExperts,
   decodeRoute,
@@ -23,12 +21,12 @@ import {
   Route,
   resolveExpertConfig,
   withRoute,
-} from '../src/experts/index.js';
-import { TensorDecoder } from '../src/generate/decoder.js';
-import { argmax } from '../src/generate/sampler.js';
-import { resolveModelConfig } from '../src/model/config.js';
-import { Linear, type LinearContext, type LinearLike } from '../src/model/linear.js';
-import { Transformer } from '../src/model/transformer.js';
+} from '../experts/index.js';
+import { TensorDecoder } from '../generate/decoder.js';
+import { argmax } from '../generate/sampler.js';
+import { resolveModelConfig } from '../model/config.js';
+import { Linear, type LinearContext, type LinearLike } from '../model/linear.js';
+import { Transformer } from '../model/transformer.js';
 
 export interface ExpertsBenchOptions {
   tokens?: number;
@@ -328,9 +326,4 @@ async function benchModelDecode(rank: number, backend: string): Promise<object> 
     mergedRatioOfMin: Math.min(...samples.merged) / Math.min(...samples.base),
     pairedMergedRatio: med(samples.merged.map((t, i) => t / samples.base[i])),
   };
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await selectBackend({ backend: (process.argv[2] ?? 'wasm') as BackendRequest });
-  for (const record of await benchExperts()) console.log(JSON.stringify(record));
 }

@@ -22,9 +22,9 @@
 // "Active experts" is what the MoTE algorithm needs per token, not what a kernel happens to compute: 2 for MoTE
 // (its step expert + the shared one), 1 without the shared expert or for a single LoRA, topK (+1 shared) for
 // moe-topk. The segmented kernel computes exactly that; the dense one computes every expert for every token.
-import type { ExpertConfig } from '../src/experts/config.js';
-import type { ModelConfig } from '../src/model/config.js';
-import { LINEAR_MODULES, type LinearModule } from '../src/model/transformer.js';
+import type { ExpertConfig } from '../experts/config.js';
+import type { ModelConfig } from '../model/config.js';
+import { LINEAR_MODULES, type LinearModule } from '../model/transformer.js';
 
 /** What the count needs to know about a model and its adapters. */
 export interface FlopShape {

@@ -3,14 +3,14 @@
 // on stories260K (real weights) and the d=256 benchmark preset (random weights); and the time to switch experts
 // at a step token.
 import * as tf from '@tensorflow/tfjs';
-import { attachExperts } from '../src/experts/attach.js';
-import { decodeRoute, withRoute } from '../src/experts/routing.js';
-import { type Decoder, HostDecoder, TensorDecoder } from '../src/generate/decoder.js';
-import { argmax } from '../src/generate/sampler.js';
-import { loadLlama2c } from '../src/io/llama2c.js';
-import { resolveModelConfig } from '../src/model/config.js';
-import type { LinearContext } from '../src/model/linear.js';
-import { Transformer } from '../src/model/transformer.js';
+import { attachExperts } from '../experts/attach.js';
+import { decodeRoute, withRoute } from '../experts/routing.js';
+import { type Decoder, HostDecoder, TensorDecoder } from '../generate/decoder.js';
+import { argmax } from '../generate/sampler.js';
+import { loadLlama2c } from '../io/llama2c.js';
+import { resolveModelConfig } from '../model/config.js';
+import type { LinearContext } from '../model/linear.js';
+import { Transformer } from '../model/transformer.js';
 
 const STEPS = ['analysis', 'guidance', 'answer'] as const;
 

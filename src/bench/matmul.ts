@@ -1,11 +1,9 @@
 // Matmul throughput of the current backend, and a training-style gradient step with this library's
 // BatchMatMul gradient against the same gradient written with transpose flags (the built-in gradient's
 // matmuls). On wasm the first uses explicit transposes + plain matmuls (XNNPACK); elsewhere both use flags.
-// Run alone: npx tsx benchmarks/matmul.ts [auto|wasm|cpu|tensorflow] — one JSON line per record.
-import { pathToFileURL } from 'node:url';
+// Run alone: mote bench --only matmul [--backend …] — one JSON line per record.
 import * as tf from '@tensorflow/tfjs';
-import { batchMatMulGradConfig, matMulGrads } from '../src/backend/batch-matmul-grad.js';
-import { type BackendRequest, selectBackend } from '../src/backend/index.js';
+import { batchMatMulGradConfig, matMulGrads } from '../backend/batch-matmul-grad.js';
 
 /** Sizes and repetitions; the defaults fit a slow 2-core box. */
 export interface MatmulBenchOptions {
@@ -99,9 +97,4 @@ async function medianMs(run: () => tf.Tensor, warmup: number, repeats: number): 
   for (let i = 0; i < repeats; i++) times.push(await once());
   times.sort((p, q) => p - q);
   return times[Math.floor(times.length / 2)];
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await selectBackend({ backend: (process.argv[2] ?? 'wasm') as BackendRequest });
-  for (const record of await benchMatmul()) console.log(JSON.stringify(record));
 }

@@ -3,18 +3,16 @@
 // Reports tokens/s, achieved GFLOP/s from the counted FLOPs (flops.ts), and MFU = that / the best matmul GFLOP/s
 // measured in the same run (before, between and after the variants: the machine may be shared); then the same
 // data with a single LoRA for the MoTE/LoRA time ratio (target ≤ 1.3). Step times are medians of the timed steps.
-// Run alone: npx tsx benchmarks/train.ts [wasm|cpu|tensorflow|auto] — one JSON line per record.
-import { pathToFileURL } from 'node:url';
+// Run alone: mote bench --only train [--backend …] — one JSON line per record.
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
-import type { EncodedChain } from '../src/aligncot/encode.js';
-import { STEP_ID } from '../src/aligncot/stages.js';
-import { type BackendRequest, selectBackend } from '../src/backend/index.js';
-import { attachExperts } from '../src/experts/attach.js';
-import type { ExpertConfig } from '../src/experts/config.js';
-import { resolveModelConfig } from '../src/model/config.js';
-import { Transformer } from '../src/model/transformer.js';
-import { train } from '../src/train/trainer.js';
+import type { EncodedChain } from '../aligncot/encode.js';
+import { STEP_ID } from '../aligncot/stages.js';
+import { attachExperts } from '../experts/attach.js';
+import type { ExpertConfig } from '../experts/config.js';
+import { resolveModelConfig } from '../model/config.js';
+import { Transformer } from '../model/transformer.js';
+import { train } from '../train/trainer.js';
 import { flopShape, trainStepFlops } from './flops.js';
 
 export interface TrainBenchOptions {
@@ -124,7 +122,7 @@ export function syntheticChains(n: number, T: number, vocab: number, seed: strin
   });
 }
 
-/** GFLOP/s of a (2048 × 512)·(512 × 512) matmul: median of 5 after 2 warm-ups (as benchmarks/matmul.ts). */
+/** GFLOP/s of a (2048 × 512)·(512 × 512) matmul: median of 5 after 2 warm-ups (as matmul.ts). */
 async function matmulRate(): Promise<number> {
   const [M, K, N] = [2048, 512, 512];
   const a = tf.randomNormal([M, K], 0, 1, 'float32', 1);
@@ -144,9 +142,4 @@ async function matmulRate(): Promise<number> {
 
 function round(x: number): number {
   return Number(x.toPrecision(4));
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await selectBackend({ backend: (process.argv[2] ?? 'wasm') as BackendRequest });
-  for (const record of await benchTrain()) console.log(JSON.stringify(record));
 }
