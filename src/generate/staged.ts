@@ -11,6 +11,8 @@
 //   - generation ends when the answer block closes, or at the total token budget.
 // Routing: question tokens use `questionExpert` (default: the shared expert only); a step's tokens, its start and
 // end tokens included, use that step's expert (the AlignCoT encoder's labelling).
+// These rules live in one per-sequence state machine (staged-sequence.ts) that this single-sequence driver and the
+// batched one (staged-batch.ts) both run.
 import type { Stage, Turn } from '../aligncot/chain.js';
 import { formatQuestion } from '../aligncot/format.js';
 import { type StageSet, type StepTokenIdMap, stepTokenIds, THREE_STAGE } from '../aligncot/stages.js';
@@ -28,6 +30,7 @@ import {
   resolveSamplingConfig,
   type SamplingConfig,
 } from './sampler.js';
+import { type StagedPlan, StagedSequence } from './staged-sequence.js';
 
 /** Which stages to write: the model's own choice ('adaptive'), or a forced list. */
 export type StageMode = 'adaptive' | 'answer' | 'analysis-answer' | 'full' | readonly Stage[];
@@ -151,14 +154,16 @@ function contextFor(model: Transformer, stage: ExpertName, merged = true): Linea
   return withRoute(decodeRoute(c.stepExperts, expert, { merged }));
 }
 
-/** Streams a staged answer to `question` (a string or a dialogue), event by event. */
-export async function* generateStaged(
+/**
+ * The rules every sequence of one call shares (StagedSequence's plan), from a resolved config; checks that a
+ * forced mode's stages have experts. `caller` names the function in errors.
+ */
+export function stagedPlan(
   model: Transformer,
   tokenizer: Tokenizer,
-  question: string | readonly Turn[],
-  config: Partial<StagedConfig> = {},
-): AsyncGenerator<StagedEvent, StagedResult> {
-  const c = resolveStagedConfig(config);
+  c: Readonly<StagedConfig>,
+  caller = 'generateStaged',
+): StagedPlan {
   const names: Stage[] = c.stages.map((s) => s.name).filter((s) => s !== 'check');
   const forced = forcedStages(c.mode, names);
   const steps: StepTokenIdMap = stepTokenIds(tokenizer, c.stages);
@@ -167,17 +172,55 @@ export async function* generateStaged(
     for (const s of forced)
       if (!experts.config.stepExperts.includes(s))
         throw new Error(
-          `generateStaged: stage '${s}' has no expert (step experts: ${experts.config.stepExperts.join(', ')})`,
+          `${caller}: stage '${s}' has no expert (step experts: ${experts.config.stepExperts.join(', ')})`,
         );
   }
-  const budget = (s: Stage) =>
-    typeof c.maxTokensPerStage === 'number'
-      ? c.maxTokensPerStage
-      : (c.maxTokensPerStage[s] ?? (DEFAULT_STAGED_CONFIG.maxTokensPerStage as number));
-  const sample = createSampler(c);
+  return {
+    tokenizer,
+    names,
+    forced,
+    steps,
+    stepIds: new Set([...steps.values()].flatMap((t) => [t.start, t.end])),
+    maxTokens: c.maxTokens,
+    maxSeqLen: model.config.maxSeqLen,
+    budget: (s) =>
+      typeof c.maxTokensPerStage === 'number'
+        ? c.maxTokensPerStage
+        : (c.maxTokensPerStage[s] ?? (DEFAULT_STAGED_CONFIG.maxTokensPerStage as number)),
+    expertOf: (s) => {
+      if (experts?.config.kind !== 'mote') return null;
+      return experts.config.stepExperts.includes(s) ? s : SHARED;
+    },
+  };
+}
+
+/** The prompt ids of `question` (BOS first); throws when they leave no room in the model's context. */
+export function stagedPrompt(
+  model: Transformer,
+  tokenizer: Tokenizer,
+  question: string | readonly Turn[],
+  caller = 'generateStaged',
+): number[] {
+  const prompt = tokenizer.encode(formatQuestion(question), { bos: true });
+  if (prompt.length >= model.config.maxSeqLen)
+    throw new Error(
+      `${caller}: the question has ${prompt.length} tokens, the model's context is ${model.config.maxSeqLen}`,
+    );
+  return prompt;
+}
+
+/** Streams a staged answer to `question` (a string or a dialogue), event by event. */
+export async function* generateStaged(
+  model: Transformer,
+  tokenizer: Tokenizer,
+  question: string | readonly Turn[],
+  config: Partial<StagedConfig> = {},
+): AsyncGenerator<StagedEvent, StagedResult> {
+  const c = resolveStagedConfig(config);
+  const plan = stagedPlan(model, tokenizer, c);
   const useHost =
     c.merged &&
-    experts?.config.kind !== 'moe-topk' &&
+    getExperts(model)?.config.kind !== 'moe-topk' &&
     (c.decoder === 'host' || (c.decoder === 'auto' && model.parameterCount() <= HOST_DECODER_MAX_PARAMS));
   if (c.decoder === 'host' && !useHost)
     throw new Error(
@@ -187,111 +230,22 @@ export async function* generateStaged(
   const decoder: Decoder = useHost
     ? new HostDecoder(model, ctxFor(c.questionExpert), c.questionExpert)
     : new TensorDecoder(model, 1, ctxFor(c.questionExpert));
-  const stepIds = new Set([...steps.values()].flatMap((t) => [t.start, t.end]));
-  const t0 = performance.now();
-  const result: StagedResult = {
-    stages: {},
-    order: [],
-    tokensPerStage: {},
-    totalTokens: 0,
-    text: '',
-    stopReason: 'max-tokens',
-    ms: 0,
-  };
-  const use = (stage: ExpertName) => decoder.setContext(ctxFor(stage), stage);
-  const room = () => result.totalTokens < c.maxTokens && decoder.position < model.config.maxSeqLen;
-
+  const seq = new StagedSequence(plan, createSampler(c));
+  let expert: ExpertName = c.questionExpert;
   try {
-    const prompt = tokenizer.encode(formatQuestion(question), { bos: true });
-    if (prompt.length >= model.config.maxSeqLen)
-      throw new Error(
-        `generateStaged: the question has ${prompt.length} tokens, the model's context is ${model.config.maxSeqLen}`,
-      );
-    let logits = decoder.step([prompt])[0];
-    let next = 0; // index into `names` of the earliest stage that may still come
-    let forcedAt = 0;
-    while (room()) {
-      // ---- between blocks: choose the next stage
-      let stage: Stage;
-      if (forced) stage = forced[forcedAt++];
-      else {
-        const allowed = names.slice(next).map((s) => steps.get(s)!.start);
-        const id = sample(restrict(logits, allowed));
-        stage = names.find((s) => steps.get(s)!.start === id)!;
-      }
-      next = names.indexOf(stage) + 1;
-      const { start, end } = steps.get(stage)!;
-      yield { type: 'stage-start', stage };
-      use(stage);
-      logits = decoder.step([[start]])[0];
-      result.totalTokens++;
-      result.order.push(stage);
-      const stageStart = performance.now();
-      const content: number[] = [];
-      const stream = tokenizer.streamDecoder();
-      let closedBy: 'model' | 'budget' | 'eos' | 'max-tokens' = 'max-tokens';
-      // ---- inside the block
-      while (room()) {
-        if (content.length >= budget(stage)) {
-          closedBy = 'budget';
-          break;
-        }
-        const banned = new Set(stepIds);
-        banned.delete(end);
-        banned.add(tokenizer.bosId);
-        if (stage !== 'answer') banned.add(tokenizer.eosId);
-        const id = sample(ban(logits, banned));
-        if (id === end || id === tokenizer.eosId) {
-          closedBy = id === end ? 'model' : 'eos';
-          break;
-        }
-        content.push(id);
-        result.totalTokens++;
-        const piece = stream.push(id);
-        yield {
-          type: 'token',
-          stage,
-          id,
-          text: content.length === 1 ? piece.replace(/^ /, '') : piece,
-          expert: expertOf(stage),
-        };
-        logits = decoder.step([[id]])[0];
-      }
-      if (closedBy !== 'max-tokens' && closedBy !== 'eos' && room()) {
-        logits = decoder.step([[end]])[0]; // the end token, fed or sampled, enters the cache under this stage
-        result.totalTokens++;
-      }
-      const text = tokenizer.decode(content).replace(/^ /, '');
-      result.stages[stage] = text;
-      result.tokensPerStage[stage] = content.length;
-      result.text += `${tokenizer.idToPiece(start)} ${text}${closedBy === 'max-tokens' ? '' : tokenizer.idToPiece(end)}`;
-      yield {
-        type: 'stage-end',
-        stage,
-        text,
-        tokens: content.length,
-        ms: performance.now() - stageStart,
-        closedBy,
-      };
-      if (stage === 'answer' && closedBy !== 'max-tokens') {
-        result.stopReason = 'answer-closed';
-        break;
-      }
-      if (forced && forcedAt >= forced.length) break;
+    let logits = decoder.step([stagedPrompt(model, tokenizer, question)])[0];
+    for (;;) {
+      const feed = seq.advance(logits, decoder.position);
+      for (const e of seq.takeEvents()) if (e.type !== 'done') yield e;
+      if (feed === null) break;
+      if (feed.expert !== expert) decoder.setContext(ctxFor(feed.expert), (expert = feed.expert));
+      logits = decoder.step([[feed.id]])[0];
     }
-    if (result.stopReason !== 'answer-closed' && decoder.position >= model.config.maxSeqLen)
-      result.stopReason = 'context';
   } finally {
     decoder.dispose();
   }
-  result.ms = performance.now() - t0;
-  yield { type: 'done', result };
-  return result;
-
-  function expertOf(stage: Stage): ExpertName | null {
-    if (experts?.config.kind !== 'mote') return null;
-    return experts.config.stepExperts.includes(stage) ? stage : SHARED;
-  }
+  yield { type: 'done', result: seq.result };
+  return seq.result;
 }
 
 /** Runs `generateStaged` to completion. */
@@ -306,18 +260,4 @@ export async function generateStagedText(
     const r = await it.next();
     if (r.done) return r.value;
   }
-}
-
-/** Logits with every id but `allowed` set to −∞. */
-function restrict(logits: Float32Array, allowed: readonly number[]): Float32Array {
-  const out = new Float32Array(logits.length).fill(Number.NEGATIVE_INFINITY);
-  for (const id of allowed) out[id] = logits[id];
-  return out;
-}
-
-/** Logits with `banned` ids set to −∞. */
-function ban(logits: Float32Array, banned: ReadonlySet<number>): Float32Array {
-  const out = Float32Array.from(logits);
-  for (const id of banned) out[id] = Number.NEGATIVE_INFINITY;
-  return out;
 }
