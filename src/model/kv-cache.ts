@@ -32,6 +32,27 @@ export class KVCache {
     return [newK, newV];
   }
 
+  /**
+   * A new cache holding only the sequences `rows` (indices into this batch, in that order), at the same length:
+   * e.g. finished sequences dropped from a decoding batch. This cache is unchanged; dispose it when done.
+   */
+  gather(rows: readonly number[]): KVCache {
+    if (rows.length === 0 || rows.some((r) => !Number.isInteger(r) || r < 0 || r >= this.batchSize))
+      throw new Error(`KVCache.gather: rows [${rows}] must be a non-empty list of 0..${this.batchSize - 1}`);
+    const out = new KVCache(this.numLayers, rows.length);
+    out.length = this.length;
+    tf.tidy(() => {
+      const idx = tf.tensor1d(rows as number[], 'int32');
+      for (let l = 0; l < this.numLayers; l++) {
+        const k = this.keys[l];
+        const v = this.values[l];
+        if (k) out.keys[l] = tf.keep(tf.gather(k, idx, 0)); // (rows, kvH, length, hs)
+        if (v) out.values[l] = tf.keep(tf.gather(v, idx, 0));
+      }
+    });
+    return out;
+  }
+
   dispose(): void {
     for (const t of [...this.keys, ...this.values]) t?.dispose();
     this.keys.fill(null);
