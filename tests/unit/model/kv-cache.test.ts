@@ -16,10 +16,12 @@ describe('KVCache.gather', () => {
   it('keeps the chosen rows in order: decoding them goes on exactly as in the full batch', () => {
     const model = Transformer.init(tiny, 'gather');
     const cache = model.newCache(3);
-    model.decode(
-      ids.map((r) => r.slice(0, 4)),
-      cache,
-    ).dispose();
+    model
+      .decode(
+        ids.map((r) => r.slice(0, 4)),
+        cache,
+      )
+      .dispose();
     const kept = cache.gather([2, 0]);
     expect(kept.batchSize).toBe(2);
     expect(kept.length).toBe(4);
