@@ -9,36 +9,7 @@ export * from './eval/index.js';
 export { type AblationOptions, type AblationRun, runAblation } from './experiment/ablation.js';
 export { writeAblation } from './experiment/ablation-report.js';
 export * from './experts/index.js';
-export { type Decoder, HostDecoder, TensorDecoder } from './generate/decoder.js';
-export {
-  createDecoder,
-  DEFAULT_GENERATE_CONFIG,
-  type GenerateConfig,
-  type GenerateResult,
-  generate,
-  generateStream,
-  HOST_DECODER_MAX_PARAMS,
-  resolveGenerateConfig,
-  type StopReason,
-  type TokenEvent,
-} from './generate/generate.js';
-export {
-  argmax,
-  createSampler,
-  DEFAULT_SAMPLING_CONFIG,
-  resolveSamplingConfig,
-  type SamplingConfig,
-} from './generate/sampler.js';
-export {
-  DEFAULT_STAGED_CONFIG,
-  generateStaged,
-  generateStagedText,
-  resolveStagedConfig,
-  type StagedConfig,
-  type StagedEvent,
-  type StagedResult,
-  type StageMode,
-} from './generate/staged.js';
+export * from './generate/index.js';
 export { writeFileAtomic } from './io/atomic.js';
 export {
   CheckpointMismatchError,

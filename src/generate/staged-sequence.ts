@@ -37,7 +37,7 @@ export interface StagedPlan {
 }
 
 /** The next token to feed, and the stage (or 'shared') whose expert routes it. */
-export interface Feed {
+export interface StagedFeed {
   id: number;
   expert: ExpertName;
 }
@@ -90,7 +90,7 @@ export class StagedSequence {
    * Given the next-token logits of the last fed token and the number of positions in the cache, returns the
    * token to feed next (and its expert), or null when the chain is finished.
    */
-  advance(logits: Float32Array, position: number): Feed | null {
+  advance(logits: Float32Array, position: number): StagedFeed | null {
     const { plan, result } = this;
     const room = () => result.totalTokens < plan.maxTokens && position < plan.maxSeqLen;
     if (this.state === 'done') throw new Error('StagedSequence: advance after done');
@@ -163,7 +163,7 @@ export class StagedSequence {
   }
 
   /** The end token, fed or sampled, enters the cache under this stage; the block closes on the next advance. */
-  private feedEnd(end: number): Feed {
+  private feedEnd(end: number): StagedFeed {
     this.result.totalTokens++;
     this.state = 'closing';
     return { id: end, expert: this.stage };

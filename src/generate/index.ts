@@ -1,0 +1,41 @@
+// Public surface of generation: decoders, sampling, plain generation, staged generation (one sequence or batched).
+export { type Decoder, HostDecoder, TensorDecoder } from './decoder.js';
+export {
+  createDecoder,
+  DEFAULT_GENERATE_CONFIG,
+  type GenerateConfig,
+  type GenerateResult,
+  generate,
+  generateStream,
+  HOST_DECODER_MAX_PARAMS,
+  resolveGenerateConfig,
+  type StopReason,
+  type TokenEvent,
+} from './generate.js';
+export {
+  argmax,
+  createSampler,
+  DEFAULT_SAMPLING_CONFIG,
+  resolveSamplingConfig,
+  type SamplingConfig,
+} from './sampler.js';
+export {
+  DEFAULT_STAGED_CONFIG,
+  generateStaged,
+  generateStagedText,
+  resolveStagedConfig,
+  type StagedConfig,
+  type StagedEvent,
+  type StagedResult,
+  type StageMode,
+  stagedPlan,
+  stagedPrompt,
+} from './staged.js';
+export {
+  DEFAULT_STAGED_BATCH_SIZE,
+  generateStagedBatch,
+  resolveStagedBatchConfig,
+  type StagedBatchConfig,
+  type StagedBatchEventHandler,
+} from './staged-batch.js';
+export { type StagedFeed, type StagedPlan, StagedSequence } from './staged-sequence.js';
