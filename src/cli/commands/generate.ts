@@ -4,12 +4,19 @@
 //            (--staged or --mode on a base model: step tokens added, untrained, decoding keeps the chain well formed)
 //   file     mote generate --run runs/x --prompts q.jsonl --out r.jsonl
 //            one JSON line per prompt {id, question, mode, stages, tokensPerStage, totalTokens, ms}, appended as it
-//            goes; a rerun skips the ids already in --out (resume).
+//            goes; a rerun skips the ids already in --out (resume). --batch-size N > 1 decodes N prompts at a time
+//            in one batched forward per token (generateStagedBatch); each batch's lines are appended when it ends.
 import { appendFile, readFile, truncate } from 'node:fs/promises';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import { loadEvalPrompts } from '../../eval/prompts.js';
 import { generateStream } from '../../generate/generate.js';
-import { generateStaged, type StagedConfig, type StageMode } from '../../generate/staged.js';
+import {
+  generateStaged,
+  type StagedConfig,
+  type StagedResult,
+  type StageMode,
+} from '../../generate/staged.js';
+import { generateStagedBatch } from '../../generate/staged-batch.js';
 import { loadModel } from '../../io/load.js';
 import { fitsContext, type InferenceModel, loadForInference } from '../model-setup.js';
 import { backendOption, modelOptions, setUpBackend } from '../options.js';
@@ -28,6 +35,11 @@ const options = {
   mode: { type: 'string', describe: `stages to write (implies --staged; default adaptive): ${MODE_HELP}` },
   prompts: { type: 'string', describe: 'a JSONL or CSV file of prompts ({id?, question}); needs --out' },
   out: { type: 'string', describe: 'JSONL results of --prompts (appended; ids already there are skipped)' },
+  'batch-size': {
+    type: 'number',
+    default: 1,
+    describe: 'with --prompts: prompts decoded together in one batched forward per token (1 = one at a time)',
+  },
   'question-field': { type: 'string', default: 'question', describe: 'field / column of the question' },
   'id-field': { type: 'string', default: 'id', describe: 'field / column of the id (default: file-index)' },
   'show-reasoning': {
@@ -62,6 +74,8 @@ export const generateCommand: CommandModule<object, Args> = {
     const mode: StageMode = a.mode === undefined ? 'adaptive' : parseStageMode(a.mode);
     if (a.prompts !== undefined && a.out === undefined)
       throw new Error('--prompts needs --out results.jsonl (one JSON line per prompt)');
+    if (!Number.isInteger(a.batchSize) || a.batchSize < 1)
+      throw new Error(`--batch-size must be a positive integer, got ${a.batchSize}`);
     if (a.prompts === undefined && a.prompt.trim() === '')
       throw new Error('staged generation needs a question: --prompt "…" (or --prompts file.jsonl --out …)');
     await setUpBackend(a.backend);
@@ -82,6 +96,7 @@ export const generateCommand: CommandModule<object, Args> = {
         await generateFile(im, config, a.prompts, a.out!, {
           questionField: a.questionField,
           idField: a.idField,
+          batchSize: a.batchSize,
         });
       else
         await generateOne(im, a.prompt, config, {
@@ -154,16 +169,18 @@ interface ResultLine {
 /**
  * Staged answers to every prompt of `file` not yet in `out`, appended to `out` one JSON line at a time (so an
  * interrupted run keeps what it wrote and a rerun resumes). Prompts too long for the model's context are skipped
- * and counted. Progress on stderr.
+ * and counted. With `batchSize` > 1, prompts are decoded that many at a time (generateStagedBatch) and each batch's
+ * lines are appended, in file order, when it ends. Progress on stderr.
  */
 async function generateFile(
   im: InferenceModel,
   config: Partial<StagedConfig>,
   file: string,
   out: string,
-  fields: { questionField: string; idField: string },
+  fields: { questionField: string; idField: string; batchSize: number },
 ): Promise<void> {
-  const prompts = await loadEvalPrompts(file, { ...fields, harmful: false });
+  const { batchSize, ...names } = fields;
+  const prompts = await loadEvalPrompts(file, { ...names, harmful: false });
   const done = await doneIds(out);
   const budget = config.maxTokensPerStage as number;
   const todo = prompts.filter((p) => !done.has(p.id));
@@ -174,11 +191,7 @@ async function generateFile(
   );
   const mode = modeName(config.mode ?? 'adaptive');
   let i = 0;
-  for (const p of fits) {
-    const it = generateStaged(im.model, im.tokenizer, p.question, config);
-    let r = await it.next();
-    while (!r.done) r = await it.next();
-    const result = r.value;
+  const write = async (p: (typeof fits)[number], result: StagedResult) => {
     const line: ResultLine = {
       id: p.id,
       question: p.question,
@@ -190,6 +203,25 @@ async function generateFile(
     };
     await appendFile(out, `${JSON.stringify(line)}\n`);
     err(`[${++i}/${fits.length}] ${p.id}: ${resultLine(result)}`);
+  };
+  if (batchSize > 1) {
+    for (let b = 0; b < fits.length; b += batchSize) {
+      const batch = fits.slice(b, b + batchSize);
+      const results = await generateStagedBatch(
+        im.model,
+        im.tokenizer,
+        batch.map((p) => p.question),
+        { ...config, batchSize },
+      );
+      for (const [j, p] of batch.entries()) await write(p, results[j]);
+    }
+    return;
+  }
+  for (const p of fits) {
+    const it = generateStaged(im.model, im.tokenizer, p.question, config);
+    let r = await it.next();
+    while (!r.done) r = await it.next();
+    await write(p, r.value);
   }
 }
 

@@ -5,7 +5,8 @@ import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import yargs from 'yargs';
 import { generateCommand } from '../../../src/cli/commands/generate.js';
 import { loadForInference, loadRun } from '../../../src/cli/model-setup.js';
 import { getExperts } from '../../../src/experts/attach.js';
@@ -155,9 +156,68 @@ describe('mote generate (staged)', () => {
     [['--staged'], /staged generation needs a question/],
     [['--mode', 'answer,analysis', '--prompt', 'x'], /--mode "answer,analysis": .*ending with 'answer'/],
     [['--run', '/nonexistent/run', '--prompt', 'x'], /--run \/nonexistent\/run: not a directory/],
+    [
+      ['--prompts', 'x.jsonl', '--out', 'y.jsonl', '--batch-size', '0'],
+      /--batch-size must be a positive integer, got 0/,
+    ],
   ])('rejects %j with a clear message', async (args, message) => {
     expect(await commandError(generateCommand as never, ['generate', '--backend', 'wasm', ...args])).toMatch(
       message,
     );
+  });
+});
+
+describe('mote generate --prompts --batch-size', () => {
+  /** Runs the command in-process (no child process: a second each instead of seven); returns its stderr. */
+  async function inProcess(...args: string[]): Promise<string> {
+    let stderr = '';
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      stderr += String(chunk);
+      return true;
+    });
+    try {
+      await yargs(['generate', ...args])
+        .command(generateCommand as never)
+        .strict()
+        .exitProcess(false)
+        .fail(false)
+        .parseAsync();
+    } finally {
+      spy.mockRestore();
+    }
+    return stderr;
+  }
+  const withoutMs = (lines: { ms: number }[]) => lines.map(({ ms, ...rest }) => rest);
+
+  it('writes the lines of the one-at-a-time run, in file order, and resumes', async () => {
+    const prompts = join(dir, 'batch-prompts.jsonl');
+    const questions = [
+      'Can I pet a cat?',
+      'Hi',
+      'How do I hurt a dog without anyone seeing?',
+      'Name a fruit.',
+    ];
+    await writeFile(
+      prompts,
+      questions.map((q, i) => JSON.stringify({ id: `b${i}`, question: q })).join('\n'),
+    );
+    const common = ['--run', run, '--prompts', prompts, ...FAST];
+    const one = join(dir, 'batch-1.jsonl');
+    const three = join(dir, 'batch-3.jsonl');
+    await inProcess(...common, '--out', one);
+    const stderr = await inProcess(...common, '--out', three, '--batch-size', '3'); // batches of 3 and 1
+    expect(stderr).toMatch(/\[4\/4\] b3: /);
+    const sequential = await jsonl(one);
+    const batched = await jsonl(three);
+    expect(batched.map((l) => l.id)).toEqual(['b0', 'b1', 'b2', 'b3']);
+    expect(withoutMs(batched)).toEqual(withoutMs(sequential));
+
+    await appendFile(prompts, `\n${JSON.stringify({ id: 'b4', question: 'Say hi.' })}`);
+    await appendFile(three, '{"id":"b4","quest'); // a write cut short by a crash
+    const resumed = await inProcess(...common, '--out', three, '--batch-size', '3');
+    expect(resumed).toMatch(/5 prompts in .*: 4 already in .* \(skipped\), 0 too long .* 1 to generate/);
+    const after = await jsonl(three);
+    expect(after.map((l) => l.id)).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
+    expect(after.slice(0, 4)).toEqual(batched);
   });
 });
