@@ -1,6 +1,7 @@
 // Causal self-attention with grouped-query heads (llama2.c `kv_mul`), RoPE, and an optional KV cache.
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.js';
+import { maskedSoftmax } from './fused/masked-softmax.js';
 import type { KVCache } from './kv-cache.js';
 import type { LinearContext, LinearLike } from './linear.js';
 import type { Rope } from './rope.js';
@@ -42,25 +43,21 @@ export class Attention {
     const { nh, nkv, hs } = this;
     const B = x.shape[0] / T;
     const group = nh / nkv;
-    const q = rope.apply(tf.reshape(this.q.apply(x, ctx), [B, T, nh, hs]) as tf.Tensor4D, pos); // (B, T, nh, hs)
-    const k = rope.apply(tf.reshape(this.k.apply(x, ctx), [B, T, nkv, hs]) as tf.Tensor4D, pos); // (B, T, nkv, hs)
-    const v = tf.reshape(this.v.apply(x, ctx), [B, T, nkv, hs]) as tf.Tensor4D; // (B, T, nkv, hs)
-    let kh = tf.transpose(k, [0, 2, 1, 3]) as tf.Tensor4D; // (B, nkv, T, hs)
-    let vh = tf.transpose(v, [0, 2, 1, 3]) as tf.Tensor4D; // (B, nkv, T, hs)
+    const q = rope.heads(this.q.apply(x, ctx), B, T, nh, pos, 1 / Math.sqrt(hs)); // (B, nh, T, hs), scaled
+    let kh = rope.heads(this.k.apply(x, ctx), B, T, nkv, pos); // (B, nkv, T, hs)
+    let vh = tf.transpose(tf.reshape(this.v.apply(x, ctx), [B, T, nkv, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nkv, T, hs)
     if (cache) [kh, vh] = cache.append(layer, kh, vh); // (B, nkv, S, hs), S = pos + T
     const S = kh.shape[2];
 
-    // Query heads h = kv·group + g share kv head `kv`: fold the group into the query rows. The 1/√hs scale goes
-    // on q, and the causal and extra masks are summed first, so only three (B, nkv, group, T, S) tensors exist
-    // per layer (scores, masked scores, probabilities): at T = 512 each is tens of MB of wasm heap.
-    const qs = tf.mul(tf.transpose(q, [0, 2, 1, 3]), 1 / Math.sqrt(hs)); // (B, nh, T, hs)
-    const qh = tf.reshape(qs, [B * nkv, group * T, hs]); // (B·nkv, group·T, hs)
+    // Query heads h = kv·group + g share kv head `kv`: fold the group into the query rows. The 1/√hs scale is on
+    // q (applied by rope.heads), and the causal and extra masks are summed once, (T, S) or (B, T, S), so the
+    // softmax makes the only (B, nh, T, S) tensor besides the scores: at T = 512 each is tens of MB of wasm heap.
+    const qh = tf.reshape(q, [B * nkv, group * T, hs]); // (B·nkv, group·T, hs)
     const kT = tf.transpose(tf.reshape(kh, [B * nkv, S, hs]), [0, 2, 1]); // (B·nkv, hs, S)
-    const scores = tf.reshape(tf.matMul(qh, kT), [B, nkv, group, T, S]);
+    const scores = tf.reshape(tf.matMul(qh, kT), [B, nh, T, S]) as tf.Tensor4D; // (B, nh, T, S)
     const causal = causalMask(T, pos, S); // (T, S)
-    const mask = attnMask ? tf.reshape(tf.add(attnMask, causal), [B, 1, 1, T, S]) : causal;
-    const masked = tf.add(scores, mask); // (B, nkv, group, T, S)
-    const att = tf.reshape(tf.softmax(masked), [B * nkv, group * T, S]); // (B·nkv, group·T, S)
+    const mask = attnMask ? (tf.add(attnMask, causal) as tf.Tensor3D) : causal; // (B, T, S) or (T, S)
+    const att = tf.reshape(maskedSoftmax(scores, mask), [B * nkv, group * T, S]); // (B·nkv, group·T, S)
     const y = tf.matMul(att, tf.reshape(vh, [B * nkv, S, hs])); // (B·nkv, group·T, hs)
     const yh = tf.transpose(tf.reshape(y, [B, nh, T, hs]), [0, 2, 1, 3]); // (B, T, nh, hs)
     return this.o.apply(tf.reshape(yh, [B * T, nh * hs]) as tf.Tensor2D, ctx); // (B·T, d)

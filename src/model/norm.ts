@@ -1,5 +1,6 @@
 // RMSNorm (llama2.c `rmsnorm`: eps inside the square root, then a learned gain).
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { rmsNorm } from './fused/rms-norm.js';
 
 export class RMSNorm {
   /** weight: (d). Frozen (trainable = false) unless the model is fully fine-tuned. */
@@ -10,8 +11,7 @@ export class RMSNorm {
 
   /** x: (N, d) → (N, d). */
   apply(x: tf.Tensor2D): tf.Tensor2D {
-    const ms = tf.mean(tf.square(x), -1, true); // (N, 1)
-    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, this.eps))), this.weight) as tf.Tensor2D;
+    return rmsNorm(x, this.weight as tf.Tensor1D, this.eps);
   }
 
   dispose(): void {

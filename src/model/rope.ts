@@ -1,6 +1,8 @@
 // Rotary position embedding with llama2.c's pairing: dimensions (2i, 2i+1) of each head rotate together,
 // by the angle pos · θ^(−2i/hs). (HF Llama pairs i with i + hs/2 instead; the HF importer permutes q/k.)
 import * as tf from '@tensorflow/tfjs';
+import { jsKernelsActive } from '../backend/js-kernel.js';
+import { ropeHeadsFused } from './fused/rope.js';
 
 /**
  * Precomputed rotation tables for positions [0, maxSeqLen).
@@ -12,6 +14,9 @@ export class Rope {
   readonly cos2: tf.Tensor2D;
   /** (maxSeqLen, hs) */
   readonly sin2: tf.Tensor2D;
+  /** cos and sin per (position, pair), (maxSeqLen, hs/2): the fused kernel's tables. */
+  private readonly cosPairs: Float32Array;
+  private readonly sinPairs: Float32Array;
 
   constructor(
     readonly headSize: number,
@@ -20,6 +25,8 @@ export class Rope {
   ) {
     const cos2 = new Float32Array(maxSeqLen * headSize);
     const sin2 = new Float32Array(maxSeqLen * headSize);
+    this.cosPairs = new Float32Array((maxSeqLen * headSize) / 2);
+    this.sinPairs = new Float32Array((maxSeqLen * headSize) / 2);
     const f = Math.fround;
     for (let pos = 0; pos < maxSeqLen; pos++) {
       for (let i = 0; i < headSize; i += 2) {
@@ -33,23 +40,44 @@ export class Rope {
         cos2[o + 1] = c;
         sin2[o] = -s;
         sin2[o + 1] = s;
+        this.cosPairs[o / 2] = c;
+        this.sinPairs[o / 2] = s;
       }
     }
     this.cos2 = tf.tensor2d(cos2, [maxSeqLen, headSize]);
     this.sin2 = tf.tensor2d(sin2, [maxSeqLen, headSize]);
   }
 
-  /** x: (B, T, H, hs) at positions [pos, pos + T) → rotated (B, T, H, hs). */
+  /**
+   * A projection's output x (B·T, H·hs) at positions [pos, pos + T) → rotated heads (B, H, T, hs), times `scale`.
+   * One fused kernel on wasm/cpu (fused/rope.ts); `apply` + transpose elsewhere.
+   */
+  heads(x: tf.Tensor2D, B: number, T: number, H: number, pos: number, scale = 1): tf.Tensor4D {
+    this.checkRange(pos, T);
+    if (jsKernelsActive()) {
+      const attrs = { B, T, H, pos, scale, cos: this.cosPairs, sin: this.sinPairs };
+      return ropeHeadsFused(x, attrs);
+    }
+    const rotated = this.apply(tf.reshape(x, [B, T, H, this.headSize]) as tf.Tensor4D, pos); // (B, T, H, hs)
+    const heads = tf.transpose(rotated, [0, 2, 1, 3]) as tf.Tensor4D; // (B, H, T, hs)
+    return scale === 1 ? heads : tf.mul(heads, scale);
+  }
+
+  /** x: (B, T, H, hs) at positions [pos, pos + T) → rotated (B, T, H, hs), in composed tf ops. */
   apply(x: tf.Tensor4D, pos: number): tf.Tensor4D {
     const [B, T, H, hs] = x.shape;
-    if (pos + T > this.maxSeqLen) {
-      throw new Error(`sequence position ${pos + T} exceeds maxSeqLen ${this.maxSeqLen}`);
-    }
+    this.checkRange(pos, T);
     const cos = tf.reshape(tf.slice(this.cos2, [pos, 0], [T, hs]), [1, T, 1, hs]); // (1, T, 1, hs)
     const sin = tf.reshape(tf.slice(this.sin2, [pos, 0], [T, hs]), [1, T, 1, hs]); // (1, T, 1, hs)
     const pairs = tf.reshape(x, [B, T, H, hs / 2, 2]); // (B, T, H, hs/2, 2)
     const swapped = tf.reshape(tf.reverse(pairs, -1), [B, T, H, hs]); // (x1, x0) per pair
     return tf.add(tf.mul(x, cos), tf.mul(swapped, sin)) as tf.Tensor4D;
+  }
+
+  private checkRange(pos: number, T: number): void {
+    if (pos + T > this.maxSeqLen) {
+      throw new Error(`sequence position ${pos + T} exceeds maxSeqLen ${this.maxSeqLen}`);
+    }
   }
 
   dispose(): void {

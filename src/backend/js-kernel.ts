@@ -1,0 +1,102 @@
+// Kernels written in JavaScript over the tensors' own memory, registered for the wasm and cpu backends (whose
+// tensors live in one process: wasm's heap, cpu's typed arrays). They read their inputs and write their outputs
+// through views, with no copies, which lets a fused op make one pass where tf ops make five (src/model/fused/).
+// On wasm the outputs are allocated first: growing the heap detaches every earlier view.
+import * as tf from '@tensorflow/tfjs';
+
+type TypedArray = Float32Array | Int32Array;
+
+/** The parts of the wasm and cpu backends used here (not in tfjs's public typings). */
+interface WasmBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): TypedArray;
+}
+interface CpuBackend {
+  data: { get(dataId: object): { values: TypedArray } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: TypedArray): tf.TensorInfo;
+}
+
+/** Backends the JS kernels are registered for. */
+export const JS_KERNEL_BACKENDS = ['wasm', 'cpu'] as const;
+
+export interface JsKernel<A> {
+  kernelName: string;
+  /** Input names, in the order `compute` receives them. */
+  inputs: readonly string[];
+  /** Output shapes (float32) from the input shapes. */
+  outputShapes(shapes: number[][], attrs: A): number[][];
+  /** Writes every element of `out` from `inp` (views: read-only inputs, fresh outputs). */
+  compute(inp: TypedArray[], out: Float32Array[], shapes: number[][], attrs: A): void;
+}
+
+/** Registers `k` on the wasm and cpu backends (once). A single output is returned as a tensor, several as a list. */
+export function registerJsKernel<A>(k: JsKernel<A>): void {
+  for (const backendName of JS_KERNEL_BACKENDS) {
+    if (tf.getKernel(k.kernelName, backendName)) continue;
+    tf.registerKernel({
+      kernelName: k.kernelName,
+      backendName,
+      kernelFunc: ({ inputs, backend, attrs }) => {
+        const ins = k.inputs.map((n) => inputs[n] as tf.TensorInfo);
+        const shapes = ins.map((t) => t.shape);
+        const outShapes = k.outputShapes(shapes, attrs as unknown as A);
+        let outs: tf.TensorInfo[];
+        if (backendName === 'wasm') {
+          const b = backend as WasmBackend;
+          outs = outShapes.map((s) => b.makeOutput(s, 'float32')); // before any view
+          k.compute(
+            ins.map((t) => b.typedArrayFromHeap(t)),
+            outs.map((t) => b.typedArrayFromHeap(t) as Float32Array),
+            shapes,
+            attrs as unknown as A,
+          );
+        } else {
+          const b = backend as CpuBackend;
+          const views = outShapes.map((s) => new Float32Array(tf.util.sizeFromShape(s)));
+          k.compute(
+            ins.map((t) => b.data.get(t.dataId).values),
+            views,
+            shapes,
+            attrs as unknown as A,
+          );
+          outs = outShapes.map((s, i) => b.makeTensorInfo(s, 'float32', views[i]));
+        }
+        return outs.length === 1 ? outs[0] : outs;
+      },
+    });
+  }
+}
+
+/**
+ * Registers a kernel whose body is tf ops (run by the active backend's own kernels, untaped inside the kernel) on
+ * the JS-kernel backends: the forward of a fused op whose backward is a JS kernel, so that the pair has one tape
+ * node with a hand-written gradient.
+ */
+export function registerOpKernel(
+  kernelName: string,
+  body: (inputs: tf.NamedTensorMap, attrs: object) => tf.Tensor | tf.Tensor[],
+): void {
+  for (const backendName of JS_KERNEL_BACKENDS) {
+    if (tf.getKernel(kernelName, backendName)) continue;
+    tf.registerKernel({
+      kernelName,
+      backendName,
+      kernelFunc: ({ inputs, attrs }) =>
+        tf.tidy(() => body(inputs as tf.NamedTensorMap, attrs as object)) as unknown as tf.TensorInfo,
+    });
+  }
+}
+
+/** Whether the active backend runs the JS kernels (otherwise fused ops fall back to composed tf ops). */
+export function jsKernelsActive(): boolean {
+  return (JS_KERNEL_BACKENDS as readonly string[]).includes(tf.getBackend());
+}
+
+/** Runs a registered JS kernel on tensors. */
+export function runJsKernel<T extends tf.Tensor | tf.Tensor[]>(
+  kernelName: string,
+  inputs: tf.NamedTensorMap,
+  attrs: object = {},
+): T {
+  return tf.engine().runKernel(kernelName, inputs, attrs as tf.NamedAttrMap) as unknown as T;
+}
