@@ -103,7 +103,7 @@ describe.each(['wasm', 'cpu'])('fused ops on %s', (backend) => {
     'masked softmax: a shared causal mask and per-sequence masks equal add + softmax, forward and gradient',
     on(() => {
       const [B, G, T, S] = [2, 3, 4, 6];
-      const scores = seededNormal([B, G, T, S], 's', 3);
+      const scores = seededNormal([B, G, T, S], 's', 3) as tf.Tensor4D;
       const causal = causalMask(T, S - T, S); // (T, S)
       const skip = new Float32Array(B * T * S);
       skip[1 * T * S + 2 * S + 1] = MASKED; // sequence 1, query 2 skips key 1
@@ -126,7 +126,7 @@ describe.each(['wasm', 'cpu'])('fused ops on %s', (backend) => {
   it(
     'token NLL: equals logSoftmax + one-hot pick, forward and gradient; a target outside [0, V) gives 0',
     on(() => {
-      const logits = seededNormal([5, 11], 'l', 4);
+      const logits = seededNormal([5, 11], 'l', 4) as tf.Tensor2D;
       const targets = tf.tensor1d([3, 0, 10, 7, 11], 'int32'); // 11 is out of range
       expectSame(
         (a) => tokenNllFused(a as tf.Tensor2D, targets),
