@@ -44,15 +44,19 @@ function switchMs(model: Transformer): { first: number; cached: number } {
   return { first, cached };
 }
 
-export async function benchDecode(modelPath = 'models/stories260K/stories260K.bin'): Promise<object[]> {
+/** Records {bench:'decode', …}; `tokens` overrides the decoded length of every case (200 and 60 by default). */
+export async function benchDecode(
+  modelPath = 'models/stories260K/stories260K.bin',
+  opts: { tokens?: number } = {},
+): Promise<object[]> {
   const backend = tf.getBackend();
   const out: object[] = [];
   const cases: [string, () => Promise<Transformer>, number][] = [
-    ['stories260K', () => loadLlama2c(modelPath), 200],
+    ['stories260K', () => loadLlama2c(modelPath), opts.tokens ?? 200],
     [
       'bench-256',
       async () => Transformer.init(resolveModelConfig({}, 'bench-256'), 0, { trainable: false }),
-      60,
+      opts.tokens ?? 60,
     ],
   ];
   for (const [name, load, n] of cases) {

@@ -1,38 +1,89 @@
 // The benchmark suites by name, run in order; each returns JSON-able records and prints nothing (the CLI prints).
-// `mote bench` (src/cli/commands/bench.ts) is the entry point.
+// `mote bench` (src/cli/commands/bench.ts) is the entry point; `selectBenchBackend` (backend.ts) picks the backend
+// and says which device it really runs on.
+
+export {
+  BENCH_BACKENDS,
+  type BenchBackend,
+  type BenchBackendChoice,
+  type BenchDevice,
+  GpuFallbackError,
+  selectBenchBackend,
+} from './backend.js';
+
+/** What every suite is told. */
+export interface SuiteOptions {
+  /** Small shapes and few repetitions: a smoke run for CI (seconds, not minutes). The figures mean little. */
+  quick?: boolean;
+  /** stories260K .bin (decode, efficiency). Default: models/stories260K/stories260K.bin from the working directory. */
+  modelPath?: string;
+  /** Its tokenizer (efficiency). */
+  tokenizerPath?: string;
+  /** AlignCoT chains .jsonl (efficiency). */
+  chainsPath?: string;
+}
 
 /** A benchmark suite: returns its records. */
-export type Suite = () => Promise<object[]>;
+export type Suite = (opts: SuiteOptions) => Promise<object[]>;
+
+const SMALL = [256, 256, 256] as const;
 
 /** The suites in run order. Imported lazily so `--only matmul` does not load the rest. */
 export const SUITES: Record<string, Suite> = {
-  matmul: async () => (await import('./matmul.js')).benchMatmul(),
-  decode: async () => (await import('./decode.js')).benchDecode(),
-  experts: async () => (await import('./experts.js')).benchExperts(),
-  train: async () => (await import('./train.js')).benchTrain(),
-  efficiency: async () => (await import('./efficiency.js')).benchEfficiency(),
-  parallel: async () => (await import('./parallel.js')).benchParallel(),
+  matmul: async (o) =>
+    (await import('./matmul.js')).benchMatmul(
+      o.quick ? { warmup: 1, repeats: 3, stepRows: 64, size: SMALL } : {},
+    ),
+  decode: async (o) => (await import('./decode.js')).benchDecode(o.modelPath, o.quick ? { tokens: 12 } : {}),
+  experts: async (o) =>
+    (await import('./experts.js')).benchExperts(
+      o.quick ? { tokens: 128, dim: 64, rank: 4, warmup: 1, repeats: 2 } : {},
+    ),
+  train: async (o) =>
+    (await import('./train.js')).benchTrain(
+      o.quick ? { warmup: 1, steps: 1, batch: 2, seqLen: 32, matmulSize: SMALL } : {},
+    ),
+  efficiency: async (o) =>
+    (await import('./efficiency.js')).benchEfficiency({
+      modelPath: o.modelPath,
+      tokenizerPath: o.tokenizerPath,
+      chainsPath: o.chainsPath,
+      ...(o.quick ? { chains: 2, batchSize: 2 } : {}),
+    }),
+  parallel: async (o) =>
+    (await import('./parallel.js')).benchParallel(
+      o.quick ? { warmup: 1, steps: 1, rounds: 1, batch: 2, microBatch: 1, seqLen: 32 } : {},
+    ),
 };
 
+/** Options of runSuites. */
+export interface RunSuitesOptions extends SuiteOptions {
+  /** Suite names to run, in SUITES order; all when empty or absent. Unknown names throw before anything runs. */
+  only?: readonly string[];
+  /** Replaces SUITES (tests). */
+  suites?: Record<string, Suite>;
+  /** Put on the error record of a suite that throws. */
+  backend?: string;
+}
+
 /**
- * Runs the named suites (all when `only` is empty) and hands each record to `emit` as it comes; a suite that
- * throws yields one {bench, error} record and the run goes on.
+ * Runs the named suites and hands each record to `emit` as it comes; a suite that throws yields one
+ * {bench, backend, error} record and the run goes on.
  */
-export async function runSuites(
-  emit: (record: object) => void,
-  opts: { only?: string[]; suites?: Record<string, Suite>; backend?: string } = {},
-): Promise<void> {
-  const suites = opts.suites ?? SUITES;
-  for (const name of opts.only ?? []) {
-    if (!(name in suites))
-      throw new Error(`unknown suite '${name}' (known: ${Object.keys(suites).join(', ')})`);
+export async function runSuites(emit: (record: object) => void, opts: RunSuitesOptions = {}): Promise<void> {
+  const { only, suites = SUITES, backend, ...suiteOptions } = opts;
+  const unknown = (only ?? []).filter((name) => !(name in suites));
+  if (unknown.length) {
+    throw new Error(
+      `unknown benchmark suite ${unknown.join(', ')} (known: ${Object.keys(suites).join(', ')})`,
+    );
   }
   for (const [name, run] of Object.entries(suites)) {
-    if (opts.only?.length && !opts.only.includes(name)) continue;
+    if (only?.length && !only.includes(name)) continue;
     try {
-      for (const r of await run()) emit(r);
+      for (const r of await run(suiteOptions)) emit(r);
     } catch (e) {
-      emit({ bench: name, backend: opts.backend, error: (e as Error).message });
+      emit({ bench: name, backend, error: (e as Error).message });
     }
   }
 }

@@ -11,13 +11,15 @@ export interface MatmulBenchOptions {
   repeats?: number;
   /** Rows (B·T) of the activations in the gradient-step record. */
   stepRows?: number;
+  /** [M, K, N] of the plain matmul. Default [2048, 512, 512]. */
+  size?: readonly [number, number, number];
 }
 
 /** Records for the current backend: {bench:'matmul', …} and {bench:'matmul-grad-step', …}. */
 export async function benchMatmul(opts: MatmulBenchOptions = {}): Promise<object[]> {
-  const { warmup = 2, repeats = 5, stepRows = 512 } = opts;
+  const { warmup = 2, repeats = 5, stepRows = 512, size = [2048, 512, 512] } = opts;
   const backend = tf.getBackend();
-  const [M, K, N] = [2048, 512, 512];
+  const [M, K, N] = size;
   const a = tf.randomNormal([M, K], 0, 1, 'float32', 1);
   const b = tf.randomNormal([K, N], 0, 1, 'float32', 2);
   const ms = await medianMs(() => tf.matMul(a, b), warmup, repeats); // (M, N)

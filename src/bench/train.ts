@@ -25,15 +25,17 @@ export interface TrainBenchOptions {
   /** Tokens per row. Default 256. */
   seqLen?: number;
   rank?: number;
+  /** [M, K, N] of the matmul whose GFLOP/s is the MFU reference. Default [2048, 512, 512]. */
+  matmulSize?: readonly [number, number, number];
 }
 
 /** Records {bench:'train', experts:'mote'|'lora', …}, then {bench:'train-ratio', moteOverLora}. */
 export async function benchTrain(opts: TrainBenchOptions = {}): Promise<object[]> {
-  const { warmup = 1, steps = 3, batch = 8, seqLen = 256, rank = 16 } = opts;
+  const { warmup = 1, steps = 3, batch = 8, seqLen = 256, rank = 16, matmulSize = [2048, 512, 512] } = opts;
   const backend = tf.getBackend();
   const config = resolveModelConfig({}, 'bench-256');
   const chains = syntheticChains(batch * (warmup + steps), seqLen, config.vocabSize, 'bench-train');
-  const rates = [await matmulRate()];
+  const rates = [await matmulRate(matmulSize)];
   const out: Record<string, unknown>[] = [];
   const variants: [string, Partial<ExpertConfig>][] = [
     ['mote', { kind: 'mote', rank }],
@@ -43,7 +45,7 @@ export async function benchTrain(opts: TrainBenchOptions = {}): Promise<object[]
     const model = Transformer.init(config, 0, { trainable: false });
     const attached = attachExperts(model, { ...experts, seed: 0 });
     const ms = await timeSteps(model, chains, { batch, seqLen, warmup, steps });
-    rates.push(await matmulRate());
+    rates.push(await matmulRate(matmulSize));
     const flops = trainStepFlops(flopShape(config, attached.config), batch, seqLen).total;
     const gflops = flops / ms / 1e6;
     out.push({
@@ -122,9 +124,8 @@ export function syntheticChains(n: number, T: number, vocab: number, seed: strin
   });
 }
 
-/** GFLOP/s of a (2048 × 512)·(512 × 512) matmul: median of 5 after 2 warm-ups (as matmul.ts). */
-async function matmulRate(): Promise<number> {
-  const [M, K, N] = [2048, 512, 512];
+/** GFLOP/s of an (M × K)·(K × N) matmul: median of 5 after 2 warm-ups (as matmul.ts). */
+async function matmulRate([M, K, N]: readonly [number, number, number]): Promise<number> {
   const a = tf.randomNormal([M, K], 0, 1, 'float32', 1);
   const b = tf.randomNormal([K, N], 0, 1, 'float32', 2);
   const times: number[] = [];

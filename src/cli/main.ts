@@ -3,6 +3,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { aligncotCommand } from './commands/aligncot.js';
+import { benchCommand } from './commands/bench.js';
 import { chatCommand } from './commands/chat.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
@@ -27,6 +28,7 @@ await yargs(hideBin(process.argv))
   .command(trainCommand)
   .command(exportCommand)
   .command(plotCommand)
+  .command(benchCommand)
   .demandCommand(1, 'name a command (see --help)')
   .strict()
   .recommendCommands()
