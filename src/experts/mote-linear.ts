@@ -12,7 +12,7 @@ import type { Routing } from './kernels/types.js';
 import { initLoraFactors, loraDropout, loraScaling } from './lora.js';
 import { MergedWeightCache, type MergeParts, TransposedWeight } from './merged-weights.js';
 import { type Router, StepRouter } from './router.js';
-import { type ExpertName, expertIndex, routeOf, SHARED_ONLY } from './routing.js';
+import { type ExpertName, expertIndex, type Route, routeOf, SHARED_ONLY } from './routing.js';
 import { TopKRouter } from './top-k-router.js';
 
 export class MoteLinear implements LinearLike {
@@ -95,6 +95,7 @@ export class MoteLinear implements LinearLike {
     if (route?.merged && routing.kind !== 'topk') {
       const step = routing.kind === 'step' ? routing.route.uniformStep() : SHARED_ONLY;
       if (step !== null) return tf.matMul(x, this.mergedFor(step)); // (N, out)
+      return this.mergedPerToken(x, route);
     }
     const training = route?.training ?? false;
     const xl = training ? loraDropout(x, this.config.dropout, this.dropoutSeed()) : x;
@@ -132,6 +133,28 @@ export class MoteLinear implements LinearLike {
       sharedCoef,
     };
     return this.parts;
+  }
+
+  /**
+   * Tokens of different steps, each through its step's merged weight: one matmul over all N tokens per step present,
+   * the rows of other steps zeroed by a 0/1 mask (exact). For a decoding batch, whose rows are in different steps:
+   * N is small there, and a few matmuls cost fewer dispatches than mixing the unmerged experts.
+   */
+  private mergedPerToken(x: tf.Tensor2D, route: Route): tf.Tensor2D {
+    const N = x.shape[0];
+    const ids = route.stepIdsFor(N);
+    let y: tf.Tensor2D | null = null;
+    for (const s of new Set(ids)) {
+      const rows = route.cached(`rowsOf:${s}:${N}`, () =>
+        tf.tensor2d(
+          Float32Array.from(ids, (i) => (i === s ? 1 : 0)),
+          [N, 1],
+        ),
+      ); // (N, 1)
+      const ys = tf.mul(tf.matMul(x, this.mergedFor(s)), rows) as tf.Tensor2D; // (N, out)
+      y = y ? (tf.add(y, ys) as tf.Tensor2D) : ys;
+    }
+    return y!;
   }
 
   private mergedFor(step: number): tf.Tensor2D {

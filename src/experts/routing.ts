@@ -52,7 +52,11 @@ export function expertIndex(experts: readonly string[], name: string): number {
 export interface RouteOptions {
   /** Training forward: enables adapter dropout. Default false. */
   training?: boolean;
-  /** Inference only: when every token has the same step, use that step's merged weight (one matmul). Default false. */
+  /**
+   * Inference only: tokens go through their step's merged weight: one matmul when every token has the same step;
+   * else one per step present, over all tokens, selected per row (for decoding batches, where N is small).
+   * Default false.
+   */
   merged?: boolean;
 }
 

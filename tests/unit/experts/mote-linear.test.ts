@@ -1,5 +1,6 @@
 // The MoTE linear's behaviour: zero-init B is the base, hand-computed LoRA, routing locality, merged ≡ unmerged,
-// the merged-weight cache follows variable updates, and clear errors.
+// merged per token (a decoding batch's rows in different steps), the merged-weight cache follows variable updates,
+// and clear errors.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -130,6 +131,34 @@ describe('MoteLinear', () => {
       tf.dispose([unmerged, merged, viaWeight, pinned]);
     }
     tf.dispose(input);
+    l.dispose();
+  });
+
+  it.each<[string, Partial<ExpertConfig>]>([
+    ['with the shared expert', { initLoraWeights: false }],
+    ['no shared expert', { initLoraWeights: false, shared: false }],
+  ])('merged, tokens in different steps: each row is its step merged, ≡ unmerged mixing (%s)', (_, cfg) => {
+    const l = layer(cfg);
+    const input = x();
+    const route = new Route(STEPS, ids, { merged: true });
+    const merged = tf.tidy(() => l.apply(input, withRoute(route)));
+    const unmerged = tf.tidy(() => l.apply(input, withRoute(new Route(STEPS, ids))));
+    expectClose(merged, unmerged, 1e-5, 1e-5);
+    const rows = merged.arraySync() as number[][];
+    for (const step of [...STEPS, 'shared'] as const) {
+      const alone = tf.tidy(() => tf.matMul(input, l.mergedWeight(step)).arraySync() as number[][]);
+      const s = step === 'shared' ? -1 : STEPS.indexOf(step);
+      ids.forEach((id, t) => {
+        if (id === s) expect(rows[t], `${step} row ${t}`).toEqual(alone[t]);
+      });
+    }
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      l.apply(input, withRoute(route));
+    });
+    expect(tf.memory().numTensors).toBe(before); // the row masks die with the forward's tidy
+    tf.dispose([input, merged, unmerged]);
+    route.dispose();
     l.dispose();
   });
 
