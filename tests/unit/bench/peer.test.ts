@@ -1,0 +1,160 @@
+// bench:peer's python discovery and skip path with stub pythons on a temporary PATH, the parsing of the peer
+// script's output, and (only where a python imports torch) a tiny real run of train_peer.py.
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  findTorchPython,
+  parsePeerOutput,
+  peerRatio,
+  runPeerBench,
+  runPeerScript,
+} from '../../../benchmarks/peer/peer.js';
+
+let dir: string;
+/** A PATH of one directory: `good` imports "torch", `bad` fails like a python without it. */
+let env: NodeJS.ProcessEnv;
+
+async function stub(name: string, body: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, `#!/bin/sh\n${body}\n`);
+  await chmod(path, 0o755);
+  return path;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mote-peer-'));
+  await stub('good', `echo '{"torch": "9.9.9"}'`);
+  await stub(
+    'bad',
+    `echo 'Traceback (most recent call last):' >&2; echo "ModuleNotFoundError: No module named 'torch'" >&2; exit 1`,
+  );
+  env = { PATH: dir };
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describe('findTorchPython', () => {
+  it('takes the first candidate that imports torch, looked up on PATH', async () => {
+    const found = await findTorchPython({ env, candidates: ['bad', 'good'] });
+    expect(found).toEqual({ ok: true, command: 'good', torch: '9.9.9' });
+  });
+
+  it('says why each candidate would not do', async () => {
+    const found = await findTorchPython({ env, candidates: ['bad', 'missing', '/nonexistent/python3'] });
+    expect(found).toEqual({
+      ok: false,
+      tried: [
+        { command: 'bad', reason: "ModuleNotFoundError: No module named 'torch'" },
+        { command: 'missing', reason: 'not found' },
+        { command: '/nonexistent/python3', reason: 'not found' },
+      ],
+    });
+  });
+
+  it('MOTE_PYTHON is the only candidate when set', async () => {
+    const found = await findTorchPython({ env: { ...env, MOTE_PYTHON: 'bad' }, candidates: ['good'] });
+    expect(found).toMatchObject({ ok: false, tried: [{ command: 'bad' }] });
+    const ok = await findTorchPython({ env: { ...env, MOTE_PYTHON: join(dir, 'good') } });
+    expect(ok).toMatchObject({ ok: true, torch: '9.9.9' });
+  });
+});
+
+describe('runPeerBench without torch', () => {
+  it('emits one skip record and runs nothing else', async () => {
+    const out: Record<string, unknown>[] = [];
+    const log: string[] = [];
+    await runPeerBench({
+      env,
+      candidates: ['bad', '/nonexistent/python3'],
+      emit: (r) => out.push(r as Record<string, unknown>),
+      log: (l) => log.push(l),
+    });
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ bench: 'train-peer', skipped: true });
+    expect(out[0].reason).toMatch(/no python with torch found \(set MOTE_PYTHON.*bad: ModuleNotFoundError/);
+    expect(out[0].reason).toContain('/nonexistent/python3: not found');
+    expect(log.join('\n')).toContain('bench:peer skipped');
+  });
+});
+
+describe('parsePeerOutput and peerRatio', () => {
+  const mote = { bench: 'train-peer', experts: 'mote', tokensPerSec: 100, msPerStep: 20480, threads: 1 };
+  const lora = { bench: 'train-peer', experts: 'lora', tokensPerSec: 125, msPerStep: 16384, threads: 1 };
+
+  it('keeps the train-peer records, skipping other lines', () => {
+    const stdout = [
+      'some warning from torch',
+      JSON.stringify(mote),
+      '{"bench": "other"}',
+      '{not json',
+      JSON.stringify(lora),
+      JSON.stringify({ bench: 'train-peer-experts-ratio', moteOverLora: 1.25 }),
+      '',
+    ].join('\n');
+    expect(parsePeerOutput(stdout)).toEqual([
+      mote,
+      lora,
+      { bench: 'train-peer-experts-ratio', moteOverLora: 1.25 },
+    ]);
+  });
+
+  it('throws, quoting the output, when no record is there', () => {
+    expect(() => parsePeerOutput('Traceback …\nRuntimeError: x')).toThrow(
+      /no train-peer record.*\n.*Traceback/s,
+    );
+  });
+
+  it('ratio: our tokens/s over PyTorch’s, per variant', () => {
+    const ours = [
+      { bench: 'train', experts: 'mote', tokensPerSec: 50, msPerStep: 40960, matmulGflops: 20 },
+      { bench: 'train', experts: 'lora', tokensPerSec: 250, msPerStep: 8192 },
+    ];
+    const r = peerRatio(ours, [mote, lora], { backend: 'wasm', device: 'cpu' });
+    expect(r).toMatchObject({
+      bench: 'train-peer-ratio',
+      backend: 'wasm',
+      device: 'cpu',
+      oursOverPytorch: 0.5,
+      loraOursOverPytorch: 2,
+      moteOverLora: { ours: 5, pytorch: 1.25 },
+      matmulGflops: { ours: 20, pytorch: null },
+      pytorchThreads: 1,
+    });
+  });
+});
+
+const torch = await findTorchPython();
+describe.skipIf(!torch.ok)('train_peer.py (a python with torch is here)', () => {
+  it('tiny shapes print a valid record per variant and the MoTE/LoRA ratio', async () => {
+    const python = (torch as { command: string }).command;
+    const records = await runPeerScript(python, {
+      dim: 32,
+      layers: 1,
+      seq: 16,
+      batch: 2,
+      steps: 1,
+      mix: 'gather',
+    });
+    const [mote, lora, ratio] = records;
+    for (const [r, experts] of [
+      [mote, 'mote'],
+      [lora, 'lora'],
+    ] as const) {
+      expect(r).toMatchObject({
+        bench: 'train-peer',
+        framework: 'pytorch',
+        experts,
+        threads: 1,
+        dim: 32,
+        seq: 16,
+      });
+      expect(r.version).toEqual(expect.any(String));
+      expect(r.tokensPerSec).toBeGreaterThan(0);
+      expect(r.msPerStep).toBeGreaterThan(0);
+      expect(Math.abs((r.loss as number) - Math.log(512))).toBeLessThan(0.5); // random model, vocab 512
+    }
+    expect(mote.trainableParams).toBe(4 * (lora.trainableParams as number)); // 3 step experts + shared
+    expect(ratio).toMatchObject({ bench: 'train-peer-experts-ratio', moteOverLora: expect.any(Number) });
+  }, 60_000);
+});

@@ -1,0 +1,58 @@
+// runSuites (order, --only, a failing suite) and `mote bench` in-process on wasm with --quick.
+import { describe, expect, it } from 'vitest';
+import { runSuites, type Suite } from '../../../src/bench/index.js';
+import { runBench } from '../../../src/cli/commands/bench.js';
+
+describe('runSuites', () => {
+  const suites: Record<string, Suite> = {
+    a: async (o) => [{ bench: 'a', quick: o.quick }],
+    b: async () => {
+      throw new Error('boom');
+    },
+    c: async () => [
+      { bench: 'c', n: 1 },
+      { bench: 'c', n: 2 },
+    ],
+  };
+
+  it('runs every suite in order, turning a throw into an error record', async () => {
+    const out: object[] = [];
+    await runSuites((r) => out.push(r), { suites, backend: 'cpu', quick: true });
+    expect(out).toEqual([
+      { bench: 'a', quick: true },
+      { bench: 'b', backend: 'cpu', error: 'boom' },
+      { bench: 'c', n: 1 },
+      { bench: 'c', n: 2 },
+    ]);
+  });
+
+  it('--only keeps the suite order and rejects an unknown name before running anything', async () => {
+    const out: object[] = [];
+    await runSuites((r) => out.push(r), { suites, only: ['c', 'a'] });
+    expect(out.map((r) => (r as { bench: string }).bench)).toEqual(['a', 'c', 'c']);
+    await expect(runSuites((r) => out.push(r), { suites, only: ['a', 'nope'] })).rejects.toThrow(
+      /unknown benchmark suite nope \(known: a, b, c\)/,
+    );
+    expect(out).toHaveLength(3);
+  });
+});
+
+describe('mote bench', () => {
+  it('--only matmul --quick on wasm: records with backend and device', async () => {
+    const out: Record<string, unknown>[] = [];
+    const log: string[] = [];
+    const { choice, device } = await runBench({
+      backend: 'wasm',
+      only: ['matmul'],
+      quick: true,
+      emit: (r) => out.push(r as Record<string, unknown>),
+      log: (l) => log.push(l),
+    });
+    expect(choice.name).toBe('wasm');
+    expect(device).toBe('cpu');
+    expect(log[0]).toMatch(/^backend: wasm on the CPU/);
+    expect(out.map((r) => r.bench)).toEqual(['matmul', 'matmul-grad-step']);
+    for (const r of out) expect(r).toMatchObject({ backend: 'wasm', device: 'cpu' });
+    expect(out[0]).toMatchObject({ shape: '256x256·256x256', gflops: expect.any(Number) });
+  });
+});
