@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BatchTensors, HostBatch } from '../aligncot/batch.js';
 import { getExperts } from '../experts/attach.js';
+import type { ExpertConfig } from '../experts/config.js';
 import { buildStepRoute, learnedRoute, type Route, withRoute } from '../experts/routing.js';
 import { balanceLoss } from '../experts/top-k-router.js';
 import { maskedMeanNll, tokenNll } from '../model/loss.js';
@@ -20,9 +21,17 @@ export function routeForBatch(
   seed: string,
   training: boolean,
 ): Route | undefined {
-  const experts = getExperts(model);
-  if (!experts) return undefined;
-  const c = experts.config;
+  return routeForExperts(getExperts(model)?.config, batch, seed, training);
+}
+
+/** `routeForBatch` from the expert config alone (a worker pool's main thread has the config, not the model). */
+export function routeForExperts(
+  c: Readonly<ExpertConfig> | undefined,
+  batch: HostBatch,
+  seed: string,
+  training: boolean,
+): Route | undefined {
+  if (!c) return undefined;
   if (c.kind === 'moe-topk') return learnedRoute({ training });
   if (c.kind === 'lora') return undefined;
   return buildStepRoute(batch.stepIds, [batch.B, batch.T], {

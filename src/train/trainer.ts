@@ -12,6 +12,7 @@ import { accumulationSteps, resolveTrainConfig, type TrainConfig } from './confi
 import { type EvalResult, evaluate } from './evaluate.js';
 import { AdamW } from './optimizer.js';
 import { GradientPool, type ParallelOptions } from './parallel/pool.js';
+import { stepGradients } from './parallel/shard.js';
 import { learningRateAt } from './schedule.js';
 import { type LossByStage, StageLoss } from './stats.js';
 import { batchGradients, routeForBatch } from './step.js';
@@ -249,8 +250,10 @@ export async function train(
     let balance = 0;
     let tokens = 0;
     const routeSeed = (m: number) => `${c.seed}:${pos.step}:${m}`;
+    // fewer micro-batches than workers: each is split into shards whose results combine into its own (shard.ts)
     const remote = pool
-      ? await pool.gradients(
+      ? await stepGradients(
+          pool,
           pos.step + 1,
           vars,
           group.map((batch, m) => ({ batch, routeSeed: routeSeed(m) })),

@@ -1,7 +1,8 @@
 // GradientPool: n worker threads, each with its own tfjs backend and a replica of the model (replica.ts), that
 // compute the gradients of an optimizer step's micro-batches in parallel (data parallelism on one machine; the
-// tfjs wasm backend runs one thread per process). Micro-batch m goes to worker m mod n, and results come back
-// in micro-batch order whatever the timing, so the caller's reduction is deterministic.
+// tfjs wasm backend runs one thread per process). Work item i (a micro-batch, or a shard of one: shard.ts) goes to
+// worker i mod n, and results come back in item order whatever the timing, so the caller's reduction is
+// deterministic.
 // A worker that throws, exits, or does not answer within the timeout fails the pool with a WorkerFailedError
 // naming the worker and the step; the pool then stops its other workers and every later call rejects.
 import { Worker } from 'node:worker_threads';
@@ -114,13 +115,13 @@ export class GradientPool {
   }
 
   /**
-   * Gradients of the micro-batches of optimizer step `step` (1-based) at the current values of `vars` (the
-   * trainable variables by name), one result per item, in item order.
+   * Gradients of the work items (micro-batches, or shards of them: shard.ts) of optimizer step `step` (1-based)
+   * at the current values of `vars` (the trainable variables by name), one result per item, in item order.
    */
   async gradients(
     step: number,
     vars: ReadonlyMap<string, tf.Variable>,
-    items: readonly { batch: HostBatch; routeSeed: string }[],
+    items: readonly { batch: HostBatch; routeSeed: string; route?: Int32Array }[],
   ): Promise<MicroResult[]> {
     this.usable();
     await writeTrainable(this.spec, vars);
@@ -130,6 +131,7 @@ export class GradientPool {
     const work: WorkItem[] = items.map((it, index) => ({
       index,
       routeSeed: it.routeSeed,
+      route: it.route,
       batch: { ...it.batch, docs: [] },
     }));
     this.step = step;

@@ -9,14 +9,19 @@ export interface WorkerInit {
   spec: ReplicaSpec;
 }
 
-/** One micro-batch of an optimizer step. */
+/** One micro-batch of an optimizer step, or one shard (a run of its rows) of a micro-batch: shard.ts. */
 export interface WorkItem {
-  /** Position of the micro-batch in its step (results are summed in this order). */
+  /** Position of the item in its step (results are combined and summed in this order). */
   index: number;
   /** The host batch (its `docs` placements are not needed and may be empty). */
   batch: HostBatch;
   /** Seed of the expert routing (`routeForBatch`), the one the in-process path would use. */
   routeSeed: string;
+  /**
+   * A shard's step-expert index per token (B·T), cut from the route of its whole micro-batch, so it gets the
+   * same question-token draws; when present it replaces `routeSeed`. MoTE only.
+   */
+  route?: Int32Array;
 }
 
 /** Main → worker. The trainable values of the step are in the shared buffer before this is posted. */
@@ -29,6 +34,7 @@ export interface StepMessage {
 
 /** The gradients of one micro-batch, on the host. */
 export interface MicroResult {
+  /** The WorkItem's index. */
   index: number;
   /** Every trainable variable's gradient, concatenated in the spec's order (`ParamEntry.gradOffset`). */
   grads: Float32Array;
