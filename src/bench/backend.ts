@@ -2,11 +2,14 @@
 // be on a GPU: tfjs-node-gpu does not fail without CUDA, it logs dso_loader warnings and runs on the CPU, so a
 // GPU benchmark could silently measure the CPU. The device comes from selectBackend's probe, which reads
 // tfjs-node's `isUsingGpuDevice` (TensorFlow listed a GPU device; src/backend/candidates.ts).
+
+import { TFJS_NODE_GPU } from '../backend/candidates.js';
 import {
   BACKEND_REQUESTS,
   type BackendChoice,
   type BackendDeps,
   type BackendEvent,
+  BackendUnavailableError,
   defaultBackendDeps,
   selectBackend,
 } from '../backend/index.js';
@@ -64,7 +67,11 @@ export async function selectBenchBackend(
   const choice = await selectBackend(
     { backend: wantGpu ? 'tensorflow' : backend, onEvent: opts.onEvent },
     deps,
-  );
+  ).catch((err: unknown) => {
+    if (wantGpu && err instanceof BackendUnavailableError)
+      err.message = `--backend tensorflow-gpu needs ${TFJS_NODE_GPU} with a CUDA GPU; ${err.message}`;
+    throw err;
+  });
   const device: BenchDevice = choice.gpu ? 'gpu' : 'cpu';
   if (!wantGpu || choice.gpu) return { choice, device };
   // The tensorflow-gpu attempt's reason: not installed, binding missing, or loaded without a GPU device.

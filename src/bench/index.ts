@@ -56,6 +56,16 @@ export const SUITES: Record<string, Suite> = {
     ),
 };
 
+/** Throws when `only` names a suite that does not exist, listing the known ones. */
+export function checkSuiteNames(only: readonly string[] = [], suites: Record<string, Suite> = SUITES): void {
+  const unknown = only.filter((name) => !(name in suites));
+  if (unknown.length) {
+    throw new Error(
+      `unknown benchmark suite ${unknown.join(', ')} (known: ${Object.keys(suites).join(', ')})`,
+    );
+  }
+}
+
 /** Options of runSuites. */
 export interface RunSuitesOptions extends SuiteOptions {
   /** Suite names to run, in SUITES order; all when empty or absent. Unknown names throw before anything runs. */
@@ -72,12 +82,7 @@ export interface RunSuitesOptions extends SuiteOptions {
  */
 export async function runSuites(emit: (record: object) => void, opts: RunSuitesOptions = {}): Promise<void> {
   const { only, suites = SUITES, backend, ...suiteOptions } = opts;
-  const unknown = (only ?? []).filter((name) => !(name in suites));
-  if (unknown.length) {
-    throw new Error(
-      `unknown benchmark suite ${unknown.join(', ')} (known: ${Object.keys(suites).join(', ')})`,
-    );
-  }
+  checkSuiteNames(only, suites);
   for (const [name, run] of Object.entries(suites)) {
     if (only?.length && !only.includes(name)) continue;
     try {

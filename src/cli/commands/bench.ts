@@ -6,6 +6,7 @@ import {
   BENCH_BACKENDS,
   type BenchBackend,
   type BenchBackendChoice,
+  checkSuiteNames,
   runSuites,
   SUITES,
   selectBenchBackend,
@@ -36,6 +37,7 @@ export interface BenchRunOptions {
 export async function runBench(o: BenchRunOptions): Promise<BenchBackendChoice> {
   const emit = o.emit ?? ((r) => process.stdout.write(`${JSON.stringify(r)}\n`));
   const log = o.log ?? ((line) => process.stderr.write(`${line}\n`));
+  checkSuiteNames(o.only);
   const selected = await selectBenchBackend(o.backend, {
     allowCpuFallback: o.allowCpuFallback,
     onEvent: (e) => e.type === 'warning' && log(`warning: ${e.message}`),
