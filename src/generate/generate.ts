@@ -62,7 +62,7 @@ export interface GenerateResult {
 
 /**
  * Model size (parameters) below which 'auto' decodes on the host: there a tfjs step is dominated by
- * per-op dispatch; above it the tfjs matmuls (XNNPACK on wasm, CUDA on tensorflow) win. See benchmarks/decode.ts.
+ * per-op dispatch; above it the tfjs matmuls (XNNPACK on wasm, CUDA on tensorflow) win. See src/bench/decode.ts.
  */
 export const HOST_DECODER_MAX_PARAMS = 1_000_000;
 

@@ -1,4 +1,4 @@
-// The mixing kernels by name, and what 'auto' picks per backend (benchmarks/experts.ts; numbers below).
+// The mixing kernels by name, and what 'auto' picks per backend (src/bench/experts.ts; numbers below).
 import * as tf from '@tensorflow/tfjs';
 import type { MixKernelName } from '../config.js';
 import { denseKernel } from './dense.js';
@@ -14,7 +14,7 @@ export const MIX_KERNEL_IMPLS: Readonly<Record<MixKernelName, MixKernel>> = {
 
 /**
  * The fastest kernel per backend for step routing: one projection, fwd+bwd with gradients of x and the factors,
- * N = 2048 tokens, d = 512, rank 16, 3 step experts + shared (benchmarks/experts.ts), on a shared 2-core box
+ * N = 2048 tokens, d = 512, rank 16, 3 step experts + shared (src/bench/experts.ts), on a shared 2-core box
  * under load 3–9 from other jobs. Process CPU time, 15 interleaved rounds; ratio to the fastest single LoRA
  * (median time / median of same-round ratios); kernel ms = sum of per-kernel minimum times from tf.profile:
  *
