@@ -50,6 +50,12 @@ export const SUITES: Record<string, Suite> = {
       chainsPath: o.chainsPath,
       ...(o.quick ? { chains: 2, batchSize: 2 } : {}),
     }),
+  'staged-batch': async (o) =>
+    (await import('./staged-batch.js')).benchStagedBatch({
+      modelPath: o.modelPath,
+      tokenizerPath: o.tokenizerPath,
+      ...(o.quick ? { maxTokensPerStage: 3, bench256: false } : {}),
+    }),
   parallel: async (o) =>
     (await import('./parallel.js')).benchParallel(
       o.quick ? { warmup: 1, steps: 1, rounds: 1, batch: 2, microBatch: 1, seqLen: 32 } : {},
