@@ -93,7 +93,9 @@ const ratio = (a: unknown, b: unknown): number | null =>
 
 /**
  * {bench:'train-peer-ratio'}: our tokens/s over PyTorch's, for MoTE (`oursOverPytorch`) and single LoRA, each
- * side's MoTE/LoRA step-time ratio, and each side's matmul GFLOP/s (what its kernels can do on this machine).
+ * side's MoTE/LoRA step-time ratio, each side's matmul GFLOP/s (what its kernels can do on this machine), and
+ * each side's MoTE MFU (counted GFLOP/s of the step over that matmul rate), which compares the two training
+ * steps with the BLAS factored out.
  */
 export function peerRatio(
   ours: Record<string, unknown>[],
@@ -113,6 +115,14 @@ export function peerRatio(
     loraOursOverPytorch: ratio(ol.tokensPerSec, pl.tokensPerSec),
     moteOverLora: { ours: ratio(om.msPerStep, ol.msPerStep), pytorch: ratio(pm.msPerStep, pl.msPerStep) },
     matmulGflops: { ours: om.matmulGflops ?? null, pytorch: pm.matmulGflops ?? pl.matmulGflops ?? null },
+    // the same model and step, so our FLOP count is PyTorch's too: achieved GFLOP/s over each side's matmul rate
+    mfu: {
+      ours: om.mfu ?? null,
+      pytorch: ratio(
+        typeof om.gflopPerStep === 'number' ? (om.gflopPerStep * 1000) / (pm.msPerStep as number) : null,
+        pm.matmulGflops,
+      ),
+    },
     pytorchThreads: pm.threads ?? pl.threads ?? null,
     ...(pm.warning || pl.warning ? { warning: pm.warning ?? pl.warning } : {}),
   };

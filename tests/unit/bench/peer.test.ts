@@ -79,7 +79,14 @@ describe('runPeerBench without torch', () => {
 });
 
 describe('parsePeerOutput and peerRatio', () => {
-  const mote = { bench: 'train-peer', experts: 'mote', tokensPerSec: 100, msPerStep: 20480, threads: 1 };
+  const mote = {
+    bench: 'train-peer',
+    experts: 'mote',
+    tokensPerSec: 100,
+    msPerStep: 20480,
+    threads: 1,
+    matmulGflops: 4,
+  };
   const lora = { bench: 'train-peer', experts: 'lora', tokensPerSec: 125, msPerStep: 16384, threads: 1 };
 
   it('keeps the train-peer records, skipping other lines', () => {
@@ -107,7 +114,15 @@ describe('parsePeerOutput and peerRatio', () => {
 
   it('ratio: our tokens/s over PyTorch’s, per variant', () => {
     const ours = [
-      { bench: 'train', experts: 'mote', tokensPerSec: 50, msPerStep: 40960, matmulGflops: 20 },
+      {
+        bench: 'train',
+        experts: 'mote',
+        tokensPerSec: 50,
+        msPerStep: 40960,
+        matmulGflops: 20,
+        mfu: 0.05,
+        gflopPerStep: 41,
+      },
       { bench: 'train', experts: 'lora', tokensPerSec: 250, msPerStep: 8192 },
     ];
     const r = peerRatio(ours, [mote, lora], { backend: 'wasm', device: 'cpu' });
@@ -118,7 +133,8 @@ describe('parsePeerOutput and peerRatio', () => {
       oursOverPytorch: 0.5,
       loraOursOverPytorch: 2,
       moteOverLora: { ours: 5, pytorch: 1.25 },
-      matmulGflops: { ours: 20, pytorch: null },
+      matmulGflops: { ours: 20, pytorch: 4 },
+      mfu: { ours: 0.05, pytorch: 0.5005 }, // 41 GFLOP in 20.48 s = 2.002 GFLOP/s, over 4
       pytorchThreads: 1,
     });
   });
