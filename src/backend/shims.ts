@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchMatMulGradConfig } from './batch-matmul-grad.js';
 import { unsortedSegmentSumWasmConfig } from './unsorted-segment-sum.js';
 import { installWasmBatchMatMul } from './wasm-batch-matmul.js';
+import { installWasmTranspose } from './wasm-transpose.js';
 
 /** What installShims did on its first call: each shim is installed, or skipped because tfjs has one. */
 export interface ShimReport {
@@ -33,9 +34,9 @@ export function installShims(): ShimReport {
 
 /**
  * Kernel replacements for backends whose package registers its kernels on import (so they can only be replaced
- * afterwards): the batched-XNNPACK BatchMatMul on wasm. Idempotent; `selectBackend` calls it after activating a
+ * afterwards): the batched-XNNPACK BatchMatMul and the blocked Transpose on wasm. Idempotent; `selectBackend` calls it after activating a
  * backend, and `installShims` when the packages are already loaded.
  */
-export function installBackendKernels(): { wasmBatchMatMul: boolean } {
-  return { wasmBatchMatMul: installWasmBatchMatMul() };
+export function installBackendKernels(): { wasmBatchMatMul: boolean; wasmTranspose: boolean } {
+  return { wasmBatchMatMul: installWasmBatchMatMul(), wasmTranspose: installWasmTranspose() };
 }
