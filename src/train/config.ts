@@ -42,8 +42,18 @@ export interface TrainConfig {
   stepSkipProb: number;
   /** Seed of every random choice of the run (data order, step skipping, question-token expert). Default 0. */
   seed: number | string;
-  /** Worker threads for data-parallel gradient computation; an integer ≥ 1 (1 = in-process). Default 1. */
-  workers: number;
+  /**
+   * Worker threads that compute each step's gradients in parallel (data parallelism, src/train/parallel/): an
+   * integer ≥ 1 (1 = in-process), or `'auto'`. Micro-batches go to workers in turn; when a step has fewer
+   * micro-batches than workers each is split by rows (never for moe-topk), so the default microBatchSize =
+   * batchSize uses them too. Results equal the in-process run's to float rounding, not bit for bit: set a number
+   * for bit-identical reruns on machines with another core count. `'auto'` resolves when `train` starts
+   * (parallel/auto.ts) to as many cores (`os.availableParallelism()`) as a step can use where that pays: wasm or
+   * cpu backend, no LoRA dropout, and per-step work, parameters × tokens per optimizer step, of at least 1e9
+   * (AUTO_MIN_STEP_WORK: below it the workers' start-up and exchange cost more than they save); else 1.
+   * Default `'auto'`.
+   */
+  workers: number | 'auto';
 }
 
 export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
@@ -63,7 +73,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   keepLast: 3,
   stepSkipProb: 0,
   seed: 0,
-  workers: 1,
+  workers: 'auto',
 } satisfies TrainConfig);
 
 const KEYS = Object.keys(DEFAULT_TRAIN_CONFIG) as (keyof TrainConfig)[];
@@ -130,7 +140,7 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): Readonly
     c.seed,
     'a number or a non-empty string',
   );
-  check(isInt(c.workers, 1), 'workers', c.workers, 'an integer ≥ 1');
+  check(c.workers === 'auto' || isInt(c.workers, 1), 'workers', c.workers, "an integer ≥ 1, or 'auto'");
   return Object.freeze({ ...c, betas: Object.freeze([...c.betas]) as [number, number] });
 }
 

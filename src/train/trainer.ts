@@ -11,6 +11,7 @@ import { clipByGlobalNorm, NonFiniteError } from './clip.js';
 import { accumulationSteps, resolveTrainConfig, type TrainConfig } from './config.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import { AdamW } from './optimizer.js';
+import { resolveWorkers } from './parallel/auto.js';
 import { GradientPool, type ParallelOptions } from './parallel/pool.js';
 import { stepGradients } from './parallel/shard.js';
 import { learningRateAt } from './schedule.js';
@@ -39,6 +40,9 @@ export type TrainEvent =
       stepsPerEpoch: number;
       trainableParameters: number;
       seqLen: number;
+      /** Worker threads computing the gradients (1: in-process), and why (`set`, or `auto: …`: parallel/auto.ts). */
+      workers: number;
+      workersReason: string;
       resumedFrom?: number;
     }
   | {
@@ -83,7 +87,7 @@ export interface TrainOptions {
   /** Abort (e.g. Ctrl-C): the loop saves a checkpoint and returns. */
   signal?: AbortSignal;
   onEvent?: (event: TrainEvent) => void;
-  /** Worker pool settings when `workers > 1` (timeout, a callback receiving the pool): parallel/pool.ts. */
+  /** Worker pool settings when the run uses workers (timeout, a callback receiving the pool): parallel/pool.ts. */
   parallel?: ParallelOptions;
 }
 
@@ -159,11 +163,22 @@ export async function train(
     options.resume && options.checkpointer ? await options.checkpointer.restore(optimizer) : null;
   if (restored) pos = restored;
   // workers > 1: each step's micro-batch gradients are computed by replicas in worker threads (parallel/pool.ts);
-  // the pool is stopped when train returns or throws
+  // the pool is stopped when train returns or throws. 'auto' weighs the run (parallel/auto.ts).
+  let trainTokens = 0;
+  for (const e of data.train) trainTokens += e.ids.length;
+  const workers = resolveWorkers(c.workers, {
+    backend: tf.getBackend(),
+    dropout: getExperts(model)?.config.dropout ?? 0,
+    parameters: model.parameterCount(),
+    tokensPerStep: (trainTokens / microPerEpoch) * accum,
+    rows: c.batchSize,
+    microBatches: accum,
+    splittable: getExperts(model)?.config.kind !== 'moe-topk',
+  });
   await using pool =
-    c.workers > 1
+    workers.workers > 1
       ? await GradientPool.forModel(model, {
-          workers: c.workers,
+          workers: workers.workers,
           balanceWeight,
           timeoutMs: options.parallel?.timeoutMs,
         })
@@ -175,6 +190,8 @@ export async function train(
     stepsPerEpoch,
     trainableParameters: [...vars.values()].reduce((n, v) => n + v.size, 0),
     seqLen,
+    workers: workers.workers,
+    workersReason: workers.reason,
     resumedFrom: restored?.step,
   });
 

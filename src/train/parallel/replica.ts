@@ -55,7 +55,8 @@ export interface Replica {
 /**
  * Snapshots `model` into a spec. Throws when a replica could not reproduce the in-process computation: a
  * backend other than wasm/cpu (native or GPU backends are not for worker threads), a non-float32 variable, or
- * LoRA dropout (its masks come from per-layer call counters that only the main model advances).
+ * LoRA dropout (its masks come from per-layer call counters that only the main model advances, drawn over the
+ * whole micro-batch: per-shard seeds would make the masks, so the results, depend on the worker count).
  */
 export async function replicaSpec(model: Transformer, balanceWeight: number): Promise<ReplicaSpec> {
   const backend = tf.getBackend();
@@ -66,7 +67,7 @@ export async function replicaSpec(model: Transformer, balanceWeight: number): Pr
   const experts = getExperts(model);
   if (experts && experts.config.dropout > 0)
     throw new Error(
-      `parallel training: experts dropout = ${experts.config.dropout} cannot be reproduced by worker replicas (masks are seeded by per-layer call counts); use workers: 1 or dropout 0`,
+      `parallel training: LoRA dropout = ${experts.config.dropout} cannot be reproduced by worker replicas: each layer draws its masks over a whole micro-batch from its own call counter, which neither another thread nor a shard of the rows shares, so results would depend on the worker count; use workers: 1 or dropout 0 (workers 'auto' trains in-process when dropout is on)`,
     );
   const adapterNames = new Set<string>();
   for (const [path, layer] of experts?.layers ?? [])

@@ -6,7 +6,13 @@ describe('resolveTrainConfig', () => {
   it('returns the documented defaults (paper: 3 epochs, lr 2e-5, batch 16)', () => {
     const c = resolveTrainConfig();
     expect(c).toEqual(DEFAULT_TRAIN_CONFIG);
-    expect(c).toMatchObject({ epochs: 3, learningRate: 2e-5, batchSize: 16, microBatchSize: 16 });
+    expect(c).toMatchObject({
+      epochs: 3,
+      learningRate: 2e-5,
+      batchSize: 16,
+      microBatchSize: 16,
+      workers: 'auto',
+    });
     expect(Object.isFrozen(c)).toBe(true);
     expect(accumulationSteps(c)).toBe(1);
   });
@@ -52,7 +58,9 @@ describe('resolveTrainConfig', () => {
     [{ keepLast: 0 }, /keepLast = 0; expected an integer ≥ 1/],
     [{ stepSkipProb: 1.5 }, /stepSkipProb = 1.5; expected a number in \[0, 1\]/],
     [{ seed: '' }, /seed = ""; expected a number or a non-empty string/],
-    [{ workers: 0 }, /workers = 0/],
+    [{ workers: 0 }, /workers = 0; expected an integer ≥ 1, or 'auto'/],
+    [{ workers: 'two' }, /workers = "two"; expected an integer ≥ 1, or 'auto'/],
+    [{ workers: 1.5 }, /workers = 1.5/],
     [{ lr: 0.1 }, /lr = 0.1; expected a known key \(epochs, learningRate/],
   ])('rejects %o', (partial, message) => {
     expect(() => resolveTrainConfig(partial as never)).toThrow(ConfigError);
