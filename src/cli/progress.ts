@@ -80,7 +80,7 @@ export function trainProgress(
 export function eventLine(e: TrainEvent): string | null {
   switch (e.type) {
     case 'start':
-      return `training: ${e.totalSteps} steps (${e.stepsPerEpoch} per epoch), ${e.trainableParameters.toLocaleString('en-US')} trainable parameters, seq ${e.seqLen}${e.resumedFrom !== undefined ? `, resumed from step ${e.resumedFrom}` : ''}`;
+      return `training: ${e.totalSteps} steps (${e.stepsPerEpoch} per epoch), ${e.trainableParameters.toLocaleString('en-US')} trainable parameters, seq ${e.seqLen}, ${workersText(e)}${e.resumedFrom !== undefined ? `, resumed from step ${e.resumedFrom}` : ''}`;
     case 'step':
       return `step ${e.step}/${e.totalSteps} | loss ${e.loss.toFixed(4)}${withStages(e.byStage)} | lr ${e.lr.toExponential(2)} | grad ${e.gradNorm.toFixed(3)} | ${e.tokensPerSec.toFixed(0)} tok/s | ${(e.ms / 1000).toFixed(2)} s`;
     case 'eval':
@@ -92,6 +92,12 @@ export function eventLine(e: TrainEvent): string | null {
     case 'done':
       return null;
   }
+}
+
+/** "in-process" or "2 workers", with the reason of an 'auto' choice. */
+function workersText(e: { workers: number; workersReason: string }): string {
+  const n = e.workers > 1 ? `${e.workers} workers` : 'in-process';
+  return e.workersReason === 'set' ? n : `${n} (${e.workersReason})`;
 }
 
 /** "analysis 3.210 guidance 2.980 answer 3.100" (step types without tokens left out). */

@@ -95,6 +95,11 @@ const options = {
   'eval-every': { type: 'number', describe: 'held-out loss every N steps, 0 = at the end (default 100)' },
   'save-every': { type: 'number', describe: 'checkpoint every N steps, 0 = at the end (default 500)' },
   'keep-last': { type: 'number', describe: 'checkpoints kept (default 3)' },
+  workers: {
+    type: 'string',
+    describe:
+      "worker threads computing each step's gradients: N, or auto = the cores when the steps are large enough, else 1 (default auto)",
+  },
 } as const;
 
 type Args = ArgumentsCamelCase<InferredOptionTypes<typeof options>>;
@@ -148,6 +153,7 @@ function flagLayer(a: Args): RunConfigInput {
       saveEvery: a.saveEvery,
       keepLast: a.keepLast,
       stepSkipProb: a.stepSkip,
+      workers: workersFlag(a.workers),
     },
     data: {
       train: path(a.data),
@@ -158,6 +164,12 @@ function flagLayer(a: Args): RunConfigInput {
       mode: a.mode,
     },
   };
+}
+
+/** `--workers 2` → 2, `auto` stays; anything else is passed on for resolveTrainConfig to reject by name. */
+function workersFlag(v: string | undefined): number | 'auto' | undefined {
+  if (v === undefined) return undefined;
+  return (/^\d+$/.test(v.trim()) ? Number(v) : v) as number | 'auto';
 }
 
 /** Config layers → resolved run; on --resume also the checkpoint to continue (its state.json). */

@@ -102,6 +102,8 @@ describe('mote train', () => {
     expect(summary.trainableParameters).toBeGreaterThan(0);
     expect(Object.keys(summary.train.byStage)).toEqual(expect.arrayContaining(['analysis', 'answer']));
     expect(first.stderr).toMatch(/"learningRate": 0\.01/); // the resolved config is printed
+    expect(first.stderr).toMatch(/"workers": "auto"/);
+    expect(first.stderr).toMatch(/, in-process \(auto: .* parameter·tokens per step < /); // a small run
     expect(first.stderr).toMatch(/held-out loss: .* before → .* after/);
 
     const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));
@@ -116,10 +118,24 @@ describe('mote train', () => {
     expect(svg).toContain('train analysis');
     expect(await readdir(join(out, 'checkpoints'))).toEqual(expect.arrayContaining(['latest', 'step-3']));
 
-    // resume: the saved config is the base layer, flags override it
-    const second = await mote('train', '--out', out, '--resume', '--max-steps', '5', '--backend', 'wasm');
+    // resume: the saved config is the base layer, flags override it (here on 2 workers)
+    const second = await mote(
+      'train',
+      '--out',
+      out,
+      '--resume',
+      '--max-steps',
+      '5',
+      '--workers',
+      '2',
+      '--backend',
+      'wasm',
+    );
     expect(JSON.parse(second.stdout)).toMatchObject({ step: 5, stepsThisRun: 2 });
     expect(second.stderr).toMatch(/resumed from step 3/);
+    expect(second.stderr).toMatch(/warning: resuming with a changed setting: train\.workers: "auto" → 2/);
+    expect(second.stderr).toMatch(/, 2 workers, resumed from step 3/);
+    expect(JSON.parse(await readFile(join(out, 'config.json'), 'utf8')).train.workers).toBe(2);
     const resumed = await lines(join(out, 'metrics.jsonl'));
     expect(resumed.filter((m) => m.type === 'step').map((m) => m.step)).toEqual([1, 2, 3, 4, 5]);
 
@@ -230,6 +246,10 @@ describe('run config (config-file.ts)', () => {
       /data\.evalFraction = 0\.1; expected 0 when/,
     ],
     [{ train: { maxSteps: 0 }, data: { train: 'c.jsonl' } }, /train\.maxSteps = 0; expected an integer ≥ 1/],
+    [
+      { train: { workers: 'all' }, data: { train: 'c.jsonl' } },
+      /train\.workers = "all"; expected an integer ≥ 1, or 'auto'/,
+    ],
     [{}, /data\.train = undefined; expected a chains JSONL path/],
   ])('%j → a clear error', async (body, message) => {
     await expect(resolveFile(body)).rejects.toThrow(message);
