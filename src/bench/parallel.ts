@@ -1,7 +1,9 @@
 // Data-parallel training throughput (issue 9): the d=256, 4-layer preset, MoTE rank 16 (3 step experts + shared on
-// all linears), seq 256, batch 8 in micro-batches of 4 (two per optimizer step), through the real `train` loop with
+// all linears), seq 256, batch 8 in one micro-batch (microBatchSize = batchSize, the default: with 2 workers each
+// step's micro-batch is split into two shards of 4 rows, parallel/shard.ts), through the real `train` loop with
 // workers 1 (in-process) and 2 (GradientPool), side by side in alternating rounds. Reports tokens/s per case, the
-// 2-vs-1 ratio (target ≥ 1.7), how far the two runs' weights end apart, and the load average (shared machine).
+// 2-vs-1 ratio (target ≥ 1.7), how far the two runs' weights end apart, what workers 'auto' picks for this
+// workload, and the load average (shared machine). `microBatch: 4` measures two whole micro-batches per step.
 // `coresUsed` (process CPU time / wall time over the timed steps) tells a slow machine from a slow pool: the pool
 // does the same CPU work per step as one thread, so its speed-up is bounded by the cores it actually gets; and
 // `threadScaling` (2 threads' throughput over 1 thread's on a plain integer loop, probed every round) is that bound.
@@ -13,6 +15,7 @@ import type { EncodedChain } from '../aligncot/encode.js';
 import { attachExperts } from '../experts/attach.js';
 import { resolveModelConfig } from '../model/config.js';
 import { Transformer } from '../model/transformer.js';
+import { resolveWorkers } from '../train/parallel/auto.js';
 import { train, trainableByName } from '../train/trainer.js';
 import { syntheticChains } from './train.js';
 
@@ -25,7 +28,7 @@ export interface ParallelBenchOptions {
   rounds?: number;
   /** Rows per optimizer step. Default 8. */
   batch?: number;
-  /** Rows per micro-batch. Default 4. */
+  /** Rows per micro-batch. Default: `batch` (one micro-batch per step, split between the workers). */
   microBatch?: number;
   /** Tokens per row. Default 256. */
   seqLen?: number;
@@ -34,7 +37,8 @@ export interface ParallelBenchOptions {
 
 /** Records {bench:'parallel', workers, …} per case and round, then {bench:'parallel-ratio', …}. */
 export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<object[]> {
-  const { warmup = 1, steps = 3, rounds = 3, batch = 8, microBatch = 4, seqLen = 256, rank = 16 } = opts;
+  const { warmup = 1, steps = 3, rounds = 3, batch = 8, seqLen = 256, rank = 16 } = opts;
+  const microBatch = opts.microBatch ?? batch;
   const backend = tf.getBackend();
   const config = resolveModelConfig({}, 'bench-256');
   const chains = syntheticChains(batch * (warmup + steps), seqLen, config.vocabSize, 'bench-parallel');
@@ -83,9 +87,24 @@ export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<ob
   }
   // best round of each case: on a shared machine the fastest run is the least disturbed one
   const best = (xs: number[]) => Math.min(...xs);
+  const probe = Transformer.init(config, 0, { trainable: false });
+  attachExperts(probe, { kind: 'mote', rank, seed: 0 });
+  const auto = resolveWorkers('auto', {
+    backend,
+    dropout: 0,
+    parameters: probe.parameterCount(),
+    tokensPerStep: batch * seqLen,
+    rows: batch,
+    microBatches: batch / microBatch,
+    splittable: true,
+  });
+  probe.dispose();
   out.push({
     bench: 'parallel-ratio',
     backend,
+    batch,
+    microBatch,
+    split: microBatch === batch,
     cpus: availableParallelism(),
     tokensPerSec1: round4((batch * seqLen * 1000) / best(ms[1])),
     tokensPerSec2: round4((batch * seqLen * 1000) / best(ms[2])),
@@ -96,6 +115,7 @@ export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<ob
     maxAbsDiffWeights: maxDiff,
     loadavg1Before: round4(loadBefore),
     loadavg1After: round4(loadavg()[0]),
+    auto: auto.reason,
   });
   return out;
 }
