@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type BenchBackend, selectBenchBackend } from '../../src/bench/backend.js';
+import { benchParallel } from '../../src/bench/parallel.js';
 import { benchTrain } from '../../src/bench/train.js';
 
 const run = promisify(execFile);
@@ -101,6 +102,8 @@ export function peerRatio(
   ours: Record<string, unknown>[],
   peer: Record<string, unknown>[],
   context: { backend: string; device: string },
+  /** Our 2-worker run (parallel-ratio record) and PyTorch on as many threads, when measured. */
+  wide?: { ours: Record<string, unknown>; peer: Record<string, unknown>[] },
 ): Record<string, unknown> {
   const pick = (rs: Record<string, unknown>[], bench: string, experts: string) =>
     rs.find((r) => r.bench === bench && r.experts === experts) ?? {};
@@ -124,6 +127,16 @@ export function peerRatio(
       ),
     },
     pytorchThreads: pm.threads ?? pl.threads ?? null,
+    ...(wide
+      ? {
+          // both cores: our data-parallel MoTE (2 workers) over PyTorch's MoTE on 1 and on 2 threads
+          oursWorkers2OverPytorch: ratio(wide.ours.tokensPerSec2, pm.tokensPerSec),
+          oursWorkers2OverPytorchThreads2: ratio(
+            wide.ours.tokensPerSec2,
+            pick(wide.peer, 'train-peer', 'mote').tokensPerSec,
+          ),
+        }
+      : {}),
     ...(pm.warning || pl.warning ? { warning: pm.warning ?? pl.warning } : {}),
   };
 }
@@ -138,6 +151,8 @@ export interface PeerBenchOptions {
   steps?: number;
   /** Extra train_peer.py arguments (e.g. { mix: 'dense' }). */
   peerArgs?: PeerArgs;
+  /** Also measure both cores: our data-parallel training on 2 workers, PyTorch on 2 threads. Default true. */
+  wide?: boolean;
   env?: NodeJS.ProcessEnv;
   candidates?: readonly string[];
   emit?: (record: object) => void;
@@ -173,5 +188,17 @@ export async function runPeerBench(o: PeerBenchOptions = {}): Promise<void> {
   for (const r of ours) emit({ ...r, device });
   const peer = await runPeerScript(python.command, { threads, warmup, steps, ...o.peerArgs }, { env: o.env });
   for (const r of peer) emit(r);
-  emit(peerRatio(ours, peer, { backend: choice.name, device }));
+  let wide: { ours: Record<string, unknown>; peer: Record<string, unknown>[] } | undefined;
+  if (o.wide ?? true) {
+    const parallel = (await benchParallel({ warmup, steps, rounds: 1 })) as Record<string, unknown>[];
+    for (const r of parallel) emit({ ...r, device });
+    const peer2 = await runPeerScript(
+      python.command,
+      { threads: 2, warmup, steps, experts: 'mote', ...o.peerArgs },
+      { env: o.env },
+    );
+    for (const r of peer2) emit(r);
+    wide = { ours: parallel.find((r) => r.bench === 'parallel-ratio') ?? {}, peer: peer2 };
+  }
+  emit(peerRatio(ours, peer, { backend: choice.name, device }, wide));
 }

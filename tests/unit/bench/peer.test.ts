@@ -137,6 +137,13 @@ describe('parsePeerOutput and peerRatio', () => {
       mfu: { ours: 0.05, pytorch: 0.5005 }, // 41 GFLOP in 20.48 s = 2.002 GFLOP/s, over 4
       pytorchThreads: 1,
     });
+    expect(r).not.toHaveProperty('oursWorkers2OverPytorch');
+    const wide = {
+      ours: { bench: 'parallel-ratio', tokensPerSec2: 90 },
+      peer: [{ ...mote, threads: 2, tokensPerSec: 180 }],
+    };
+    const both = peerRatio(ours, [mote, lora], { backend: 'wasm', device: 'cpu' }, wide);
+    expect(both).toMatchObject({ oursWorkers2OverPytorch: 0.9, oursWorkers2OverPytorchThreads2: 0.5 });
   });
 });
 
