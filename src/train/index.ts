@@ -12,6 +12,7 @@ export {
 } from './config.js';
 export { type EvalResult, evaluate } from './evaluate.js';
 export { AdamW, type AdamWOptions, type AdamWState, isNoDecay } from './optimizer.js';
+export { AUTO_MIN_STEP_WORK, resolveWorkers, type WorkersChoice, type Workload } from './parallel/auto.js';
 export { GradientPool, type ParallelOptions, WorkerFailedError } from './parallel/pool.js';
 export { lossCurveSvg, readMetricsJsonl, seriesFromMetrics } from './plot.js';
 export {
