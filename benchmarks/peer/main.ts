@@ -1,5 +1,5 @@
 // `npm run bench:peer [-- --backend wasm|cpu|tensorflow|tensorflow-gpu|auto] [--threads 1] [--steps 3]
-// [--warmup 1] [--mix auto|gather|dense] [--allow-cpu-fallback]`: see peer.ts. One JSON line per record.
+// [--warmup 1] [--mix auto|gather|dense] [--allow-cpu-fallback] [--one-core]`: see peer.ts. One JSON line per record.
 import { parseArgs } from 'node:util';
 import { BENCH_BACKENDS, type BenchBackend } from '../../src/bench/backend.js';
 import { runPeerBench } from './peer.js';
@@ -12,6 +12,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '3' },
     mix: { type: 'string', default: 'auto' },
     'allow-cpu-fallback': { type: 'boolean', default: false },
+    'one-core': { type: 'boolean', default: false },
   },
 });
 if (!(BENCH_BACKENDS as readonly string[]).includes(values.backend)) {
@@ -25,4 +26,5 @@ await runPeerBench({
   warmup: Number(values.warmup),
   steps: Number(values.steps),
   peerArgs: { mix: values.mix },
+  wide: !values['one-core'],
 });
