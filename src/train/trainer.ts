@@ -281,10 +281,17 @@ export async function train(
       // summed in micro-batch order either way, so the result does not depend on which worker finished first
       const out = pool && remote ? pool.outputOf(remote[m]) : localGradients(batch, routeSeed(m));
       const prev: tf.NamedTensorMap | null = sum;
+      // a variable that one micro-batch does not reach has no gradient there: keep the union of the keys
       sum = prev
-        ? tf.tidy(() =>
-            Object.fromEntries(Object.entries(out.grads).map(([k, g]) => [k, tf.add(prev[k], g)])),
-          )
+        ? tf.tidy((): tf.NamedTensorMap => {
+            const keys = new Set<string>([...Object.keys(prev), ...Object.keys(out.grads)]);
+            return Object.fromEntries(
+              [...keys].map((k): [string, tf.Tensor] => {
+                const [a, b] = [prev[k], out.grads[k]];
+                return [k, a && b ? tf.add(a, b) : tf.clone((a ?? b) as tf.Tensor)];
+              }),
+            );
+          })
         : out.grads;
       if (prev) tf.dispose([Object.values(prev), Object.values(out.grads)]);
       stats.add(batch, (await out.nll.data()) as Float32Array);
