@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchMatMulGradConfig } from './batch-matmul-grad.js';
 import { unsortedSegmentSumWasmConfig } from './unsorted-segment-sum.js';
 import { installWasmBatchMatMul } from './wasm-batch-matmul.js';
+import { installWasmIdentity } from './wasm-identity.js';
 import { installWasmTranspose } from './wasm-transpose.js';
 
 /** What installShims did on its first call: each shim is installed, or skipped because tfjs has one. */
@@ -34,9 +35,17 @@ export function installShims(): ShimReport {
 
 /**
  * Kernel replacements for backends whose package registers its kernels on import (so they can only be replaced
- * afterwards): the batched-XNNPACK BatchMatMul and the blocked Transpose on wasm. Idempotent; `selectBackend` calls it after activating a
+ * afterwards): the batched-XNNPACK BatchMatMul, the blocked Transpose and the copy-free Identity on wasm. Idempotent; `selectBackend` calls it after activating a
  * backend, and `installShims` when the packages are already loaded.
  */
-export function installBackendKernels(): { wasmBatchMatMul: boolean; wasmTranspose: boolean } {
-  return { wasmBatchMatMul: installWasmBatchMatMul(), wasmTranspose: installWasmTranspose() };
+export function installBackendKernels(): {
+  wasmBatchMatMul: boolean;
+  wasmTranspose: boolean;
+  wasmIdentity: boolean;
+} {
+  return {
+    wasmBatchMatMul: installWasmBatchMatMul(),
+    wasmTranspose: installWasmTranspose(),
+    wasmIdentity: installWasmIdentity(),
+  };
 }

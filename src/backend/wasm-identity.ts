@@ -1,0 +1,37 @@
+// Identity (tf.clone) on the wasm backend without a copy. tfjs-backend-wasm 4.22 copies the whole tensor, and the
+// engine clones every tensor it saves for a backward pass (engine.saveTensorsForBackwardMode), so a training step
+// copied each saved activation once more: 326 copies per bench-256 step, among them the (B, heads, T, T) attention
+// probabilities. Tensors are immutable (a Variable's assign swaps its data id), so the clone can share the data
+// and count a reference, as tfjs's cpu backend does; the memory is freed with the last reference.
+import * as tf from '@tensorflow/tfjs';
+
+interface WasmBackend {
+  incRef(dataId: object): void;
+}
+
+let original: tf.KernelConfig | undefined;
+
+function identity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  if (x.dtype === 'string') return (original!.kernelFunc as (a: typeof args) => tf.TensorInfo)(args);
+  (args.backend as WasmBackend).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+/**
+ * Replaces the wasm Identity kernel with the reference-counting one above (strings keep the original). Call after
+ * `@tensorflow/tfjs-backend-wasm` has registered its kernels; idempotent. Returns whether it is (now) installed.
+ */
+export function installWasmIdentity(): boolean {
+  const current = tf.getKernel(tf.Identity, 'wasm');
+  if (!current) return false;
+  if (current.kernelFunc === (identity as unknown)) return true;
+  original = current;
+  tf.unregisterKernel(tf.Identity, 'wasm');
+  tf.registerKernel({
+    kernelName: tf.Identity,
+    backendName: 'wasm',
+    kernelFunc: identity as unknown as tf.KernelFunc,
+  });
+  return true;
+}
