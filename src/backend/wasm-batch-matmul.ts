@@ -6,6 +6,7 @@
 // XNNPACK product per batch entry, on views of the operands registered in place on the wasm heap (no copies).
 // When only `a` has a batch, the batch folds into the rows of one 2-D product.
 import * as tf from '@tensorflow/tfjs';
+import { overrideWasmKernel } from './wasm-override.js';
 
 /** The parts of tfjs-backend-wasm's BackendWasm (src/backend_wasm.ts) this kernel uses. */
 interface WasmBackend {
@@ -113,16 +114,7 @@ function batchMatMul(args: {
  * Returns whether the kernel is (now) installed.
  */
 export function installWasmBatchMatMul(): boolean {
-  const current = tf.getKernel(tf.BatchMatMul, 'wasm');
-  if (!current) return false;
-  if (current.kernelFunc === (batchMatMul as unknown)) return true;
-  original = current;
-  tf.unregisterKernel(tf.BatchMatMul, 'wasm');
-  tf.registerKernel({
-    kernelName: tf.BatchMatMul,
-    backendName: 'wasm',
-    kernelFunc: batchMatMul as unknown as tf.KernelFunc,
-    setupFunc: current.setupFunc,
+  return overrideWasmKernel(tf.BatchMatMul, batchMatMul as unknown as tf.KernelFunc, (k) => {
+    original = k;
   });
-  return true;
 }

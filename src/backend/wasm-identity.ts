@@ -4,6 +4,7 @@
 // probabilities. Tensors are immutable (a Variable's assign swaps its data id), so the clone can share the data
 // and count a reference, as tfjs's cpu backend does; the memory is freed with the last reference.
 import * as tf from '@tensorflow/tfjs';
+import { overrideWasmKernel } from './wasm-override.js';
 
 interface WasmBackend {
   incRef(dataId: object): void;
@@ -23,15 +24,7 @@ function identity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf
  * `@tensorflow/tfjs-backend-wasm` has registered its kernels; idempotent. Returns whether it is (now) installed.
  */
 export function installWasmIdentity(): boolean {
-  const current = tf.getKernel(tf.Identity, 'wasm');
-  if (!current) return false;
-  if (current.kernelFunc === (identity as unknown)) return true;
-  original = current;
-  tf.unregisterKernel(tf.Identity, 'wasm');
-  tf.registerKernel({
-    kernelName: tf.Identity,
-    backendName: 'wasm',
-    kernelFunc: identity as unknown as tf.KernelFunc,
+  return overrideWasmKernel(tf.Identity, identity as unknown as tf.KernelFunc, (k) => {
+    original = k;
   });
-  return true;
 }

@@ -6,6 +6,7 @@
 // tensors, as `outer` independent (R × C) transposes of `inner`-float elements; anything else goes to the
 // original kernel. Blocks of 16 × 16 keep both the rows read and the rows written in cache.
 import * as tf from '@tensorflow/tfjs';
+import { overrideWasmKernel } from './wasm-override.js';
 
 interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -94,16 +95,7 @@ function transpose(args: {
  * kernel is (now) installed.
  */
 export function installWasmTranspose(): boolean {
-  const current = tf.getKernel(tf.Transpose, 'wasm');
-  if (!current) return false;
-  if (current.kernelFunc === (transpose as unknown)) return true;
-  original = current;
-  tf.unregisterKernel(tf.Transpose, 'wasm');
-  tf.registerKernel({
-    kernelName: tf.Transpose,
-    backendName: 'wasm',
-    kernelFunc: transpose as unknown as tf.KernelFunc,
-    setupFunc: current.setupFunc,
+  return overrideWasmKernel(tf.Transpose, transpose as unknown as tf.KernelFunc, (k) => {
+    original = k;
   });
-  return true;
 }
