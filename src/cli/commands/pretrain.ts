@@ -28,6 +28,7 @@ import {
 } from '../../train/pretrain.js';
 import { readCorpus } from '../../train/text-data.js';
 import type { TrainEvent } from '../../train/trainer.js';
+import { withCheckpointingInterrupt } from '../interrupt.js';
 import { backendOption, setUpBackend } from '../options.js';
 import { bundled } from '../paths.js';
 import { shouldDrawBar, trainProgress } from '../progress.js';
@@ -104,21 +105,7 @@ export const pretrainCommand: CommandModule<object, Args> = {
   command: 'pretrain',
   describe: 'train a BPE tokenizer and a small base model from scratch on a text corpus',
   builder: (y) => y.options(options) as never,
-  handler: async (a) => {
-    const stop = new AbortController();
-    let note: (line: string) => void = (line) => process.stderr.write(`${line}\n`);
-    const onSigint = () => {
-      if (stop.signal.aborted) process.exit(130);
-      note('interrupted: saving a checkpoint after the current step (Ctrl-C again to quit at once)');
-      stop.abort(new Error('interrupted'));
-    };
-    process.on('SIGINT', onSigint);
-    try {
-      await runPretrain(a, stop.signal, (log) => (note = log));
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
-  },
+  handler: (a) => withCheckpointingInterrupt((signal, setLog) => runPretrain(a, signal, setLog)),
 };
 
 // ---------------------------------------------------------------------------------------------------

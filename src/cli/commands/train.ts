@@ -22,6 +22,7 @@ import {
   settingChanges,
   shapeMismatches,
 } from '../config-file.js';
+import { withCheckpointingInterrupt } from '../interrupt.js';
 import { backendOption, setUpBackend } from '../options.js';
 import { STORIES260K, TOK512 } from '../paths.js';
 import { shouldDrawBar, trainProgress } from '../progress.js';
@@ -108,21 +109,7 @@ export const trainCommand: CommandModule<object, Args> = {
   command: 'train',
   describe: 'fine-tune a base model with MoTE experts (or a baseline) on AlignCoT chains',
   builder: (y) => y.options(options) as never,
-  handler: async (a) => {
-    const stop = new AbortController();
-    let note: (line: string) => void = (line) => process.stderr.write(`${line}\n`);
-    const onSigint = () => {
-      if (stop.signal.aborted) process.exit(130);
-      note('interrupted: saving a checkpoint after the current step (Ctrl-C again to quit at once)');
-      stop.abort(new Error('interrupted'));
-    };
-    process.on('SIGINT', onSigint);
-    try {
-      await runTrain(a, stop.signal, (log) => (note = log));
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
-  },
+  handler: (a) => withCheckpointingInterrupt((signal, setLog) => runTrain(a, signal, setLog)),
 };
 
 /** The flags as a config layer (paths made absolute against the working directory). */
