@@ -16,7 +16,6 @@ import { MODEL_PRESETS, type ModelPreset } from '../../model/config.js';
 import { BpeTokenizer } from '../../tokenizer/bpe-tokenizer.js';
 import { loadTokenizerJson, saveHfTokenizer } from '../../tokenizer/load-tokenizer.js';
 import { fileCheckpointer } from '../../train/checkpointer.js';
-import { NonFiniteError } from '../../train/clip.js';
 import {
   type PretrainConfig,
   type PretrainConfigInput,
@@ -28,10 +27,10 @@ import {
 } from '../../train/pretrain.js';
 import { readCorpus } from '../../train/text-data.js';
 import type { TrainEvent } from '../../train/trainer.js';
-import { withCheckpointingInterrupt } from '../interrupt.js';
 import { backendOption, setUpBackend } from '../options.js';
 import { bundled } from '../paths.js';
 import { shouldDrawBar, trainProgress } from '../progress.js';
+import { failedRunError, withCheckpointingInterrupt } from '../run-stop.js';
 import { metricsWriter } from '../train-setup.js';
 import { writeLossPlot } from './plot.js';
 
@@ -172,13 +171,7 @@ async function runPretrain(a: Args, signal: AbortSignal, setNote: (log: (line: s
         fileCheckpointer(model, { outDir: out, keepLast: run.config.train.keepLast, config: run }),
     });
   } catch (e) {
-    progress.stop();
-    await metrics.flush().catch(() => {});
-    if (e instanceof NonFiniteError) {
-      const kept = await latestCheckpoint(out);
-      e.message += `; training stopped, ${kept ? `the last good checkpoint is kept: ${kept}` : 'no checkpoint was saved yet'}`;
-    }
-    throw e;
+    throw await failedRunError(e, out, progress, metrics);
   }
   try {
     progress.stop();

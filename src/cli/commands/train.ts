@@ -8,7 +8,6 @@ import { EXPERT_KINDS, EXPERT_PRESETS, type ExpertPreset } from '../../experts/c
 import { writeFileAtomic } from '../../io/atomic.js';
 import { type CheckpointState, checkpointsDir, latestCheckpoint, verifyBase } from '../../io/checkpoint.js';
 import { fileCheckpointer } from '../../train/checkpointer.js';
-import { NonFiniteError } from '../../train/clip.js';
 import { SCHEDULE_KINDS } from '../../train/config.js';
 import { evaluate } from '../../train/evaluate.js';
 import { type TrainEvent, train } from '../../train/trainer.js';
@@ -22,10 +21,10 @@ import {
   settingChanges,
   shapeMismatches,
 } from '../config-file.js';
-import { withCheckpointingInterrupt } from '../interrupt.js';
 import { backendOption, setUpBackend } from '../options.js';
 import { STORIES260K, TOK512 } from '../paths.js';
 import { shouldDrawBar, trainProgress } from '../progress.js';
+import { failedRunError, withCheckpointingInterrupt } from '../run-stop.js';
 import { metricsWriter, prepareData, prepareModel } from '../train-setup.js';
 import { runSummary } from '../train-summary.js';
 import { writeLossPlot } from './plot.js';
@@ -275,13 +274,7 @@ async function runTrain(
         process.exitCode = 130;
       }
     } catch (e) {
-      progress.stop();
-      await metrics.flush().catch(() => {});
-      if (e instanceof NonFiniteError) {
-        const kept = await latestCheckpoint(out);
-        e.message += `; training stopped, ${kept ? `the last good checkpoint is kept: ${kept}` : 'no checkpoint was saved yet'}`;
-      }
-      throw e;
+      throw await failedRunError(e, out, progress, metrics);
     }
   } finally {
     model.dispose();
