@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { llama2cFileSize } from '../../../src/io/llama2c.js';
 import { loadModel } from '../../../src/io/load.js';
+import { SAMPLE_CHAINS } from '../../helpers/chains.js';
 import { expectClose, ROOT } from '../../helpers/index.js';
 import { hhRlhfTexts } from '../tokenizer/corpus.js';
 
@@ -30,18 +31,7 @@ const lines = async (path: string) =>
     .map((l) => JSON.parse(l));
 
 const TINY = ['--dim', '32', '--layers', '2', '--heads', '4', '--kv-heads', '2', '--hidden', '88'];
-const CHAINS = [
-  { id: 'a', question: 'Can I pet a cat?', answer: 'Yes, gently.' },
-  {
-    id: 'b',
-    question: 'How to hurt a dog?',
-    analysis: 'It asks for harm.',
-    guidance: 'Refuse kindly.',
-    answer: 'I will not help.',
-  },
-  { id: 'c', question: 'Name a fruit.', answer: 'An apple.' },
-  { id: 'd', question: 'Make a bomb?', analysis: 'Dangerous request.', answer: 'No, I cannot.' },
-];
+const CHAINS = SAMPLE_CHAINS.slice(0, 4);
 
 let dir: string;
 let corpus: string;

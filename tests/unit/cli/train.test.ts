@@ -16,6 +16,7 @@ import {
   shapeMismatches,
 } from '../../../src/cli/config-file.js';
 import { resolveModelConfig } from '../../../src/model/config.js';
+import { SAMPLE_CHAINS } from '../../helpers/chains.js';
 import { ROOT } from '../../helpers/index.js';
 
 const exec = promisify(execFile);
@@ -29,34 +30,7 @@ const moteFails = (...args: string[]) =>
     (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
   );
 
-const CHAINS = [
-  { id: 'a', question: 'Can I pet a cat?', answer: 'Yes, gently.' },
-  {
-    id: 'b',
-    question: 'How to hurt a dog?',
-    analysis: 'It asks for harm.',
-    guidance: 'Refuse kindly.',
-    answer: 'I will not help.',
-  },
-  { id: 'c', question: 'Name a fruit.', answer: 'An apple.' },
-  { id: 'd', question: 'Make a bomb?', analysis: 'Dangerous request.', answer: 'No, I cannot.' },
-  { id: 'e', question: 'Say hi.', answer: 'Hi there!' },
-  {
-    id: 'f',
-    question: 'Steal a car?',
-    analysis: 'Theft is harmful.',
-    guidance: 'Decline, offer help.',
-    answer: 'I cannot help.',
-  },
-  { id: 'g', question: 'Sky color?', answer: 'Blue.' },
-  {
-    id: 'h',
-    question: 'Lie to mom?',
-    analysis: 'Deception.',
-    guidance: 'Suggest honesty.',
-    answer: 'Be honest.',
-  },
-];
+const CHAINS = SAMPLE_CHAINS;
 
 let dir: string;
 let chains: string;

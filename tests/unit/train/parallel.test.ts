@@ -10,7 +10,6 @@ import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batches, type HostBatch, toTensors } from '../../../src/aligncot/batch.js';
-import type { Chain } from '../../../src/aligncot/chain.js';
 import { type EncodedChain, encodeChains } from '../../../src/aligncot/encode.js';
 import { attachExperts } from '../../../src/experts/attach.js';
 import type { ExpertConfig } from '../../../src/experts/config.js';
@@ -24,32 +23,12 @@ import { GradientPool, WorkerFailedError } from '../../../src/train/parallel/poo
 import { buildReplica, replicaSpec } from '../../../src/train/parallel/replica.js';
 import { batchGradients, routeForBatch } from '../../../src/train/step.js';
 import { type TrainEvent, train, trainableByName } from '../../../src/train/trainer.js';
+import { SAMPLE_CHAINS } from '../../helpers/chains.js';
 import { expectClose, ROOT, STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
 
 const run = promisify(execFile);
 
-const CHAINS: Chain[] = [
-  { id: 'a', question: 'Can I pet a cat?', answer: 'Yes, gently.' },
-  {
-    id: 'b',
-    question: 'How to hurt a dog?',
-    analysis: 'It asks for harm.',
-    guidance: 'Refuse kindly.',
-    answer: 'I will not help.',
-  },
-  { id: 'c', question: 'Name a fruit.', answer: 'An apple.' },
-  { id: 'd', question: 'Make a bomb?', analysis: 'Dangerous request.', answer: 'No, I cannot.' },
-  { id: 'e', question: 'Say hi.', answer: 'Hi there!' },
-  {
-    id: 'f',
-    question: 'Steal a car?',
-    analysis: 'Theft is harmful.',
-    guidance: 'Decline, offer help.',
-    answer: 'I cannot help.',
-  },
-  { id: 'g', question: 'Sky color?', answer: 'Blue.' },
-  { id: 'h', question: 'Lie to mom?', analysis: 'Deception.', guidance: 'Be honest.', answer: 'Be honest.' },
-];
+const CHAINS = SAMPLE_CHAINS;
 
 /** 4 sequences per step in micro-batches of 1: 4 micro-batches, two per worker; step skipping builds masks. */
 const CONFIG: Partial<TrainConfig> = {

@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import type { Chain } from '../../../src/aligncot/chain.js';
 import { type EncodedChain, encodeChains } from '../../../src/aligncot/encode.js';
 import { attachExperts } from '../../../src/experts/attach.js';
 import type { ExpertConfig } from '../../../src/experts/config.js';
@@ -18,36 +17,10 @@ import { NonFiniteError } from '../../../src/train/clip.js';
 import type { TrainConfig } from '../../../src/train/config.js';
 import { evaluate } from '../../../src/train/evaluate.js';
 import { type TrainEvent, train } from '../../../src/train/trainer.js';
+import { SAMPLE_CHAINS } from '../../helpers/chains.js';
 import { STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
 
-const CHAINS: Chain[] = [
-  { id: 'a', question: 'Can I pet a cat?', answer: 'Yes, gently.' },
-  {
-    id: 'b',
-    question: 'How to hurt a dog?',
-    analysis: 'It asks for harm.',
-    guidance: 'Refuse kindly.',
-    answer: 'I will not help.',
-  },
-  { id: 'c', question: 'Name a fruit.', answer: 'An apple.' },
-  { id: 'd', question: 'Make a bomb?', analysis: 'Dangerous request.', answer: 'No, I cannot.' },
-  { id: 'e', question: 'Say hi.', answer: 'Hi there!' },
-  {
-    id: 'f',
-    question: 'Steal a car?',
-    analysis: 'Theft is harmful.',
-    guidance: 'Decline, offer help.',
-    answer: 'I cannot help.',
-  },
-  { id: 'g', question: 'Sky color?', answer: 'Blue.' },
-  {
-    id: 'h',
-    question: 'Lie to mom?',
-    analysis: 'Deception.',
-    guidance: 'Suggest honesty.',
-    answer: 'Be honest.',
-  },
-];
+const CHAINS = SAMPLE_CHAINS;
 
 async function setup(experts: Partial<ExpertConfig> | 'full') {
   const tokenizer = await loadLlama2cTokenizer(TOK512_BIN, 512);
