@@ -13,7 +13,14 @@ import {
   type StageMode,
 } from '../../generate/staged.js';
 import { type InferenceModel, loadForInference, promptLength } from '../model-setup.js';
-import { backendOption, modelOptions, setUpBackend } from '../options.js';
+import {
+  backendOption,
+  decoderOption,
+  modelOptions,
+  reasoningOptions,
+  setUpBackend,
+  stagedDecodingOptions,
+} from '../options.js';
 import {
   bold,
   dim,
@@ -34,23 +41,13 @@ const options = {
     describe: 'a trained `mote train` run directory: its base, tokenizer and experts (else --model)',
   },
   mode: { type: 'string', default: 'adaptive', describe: `stages to write: ${MODE_HELP}` },
-  'show-reasoning': {
-    type: 'boolean',
-    default: true,
-    describe: 'show the analysis/guidance stages (--hide-reasoning / --no-show-reasoning: only the answer)',
-  },
-  'hide-reasoning': { type: 'boolean', default: false, describe: 'only the answer (reasoning summarised)' },
+  ...reasoningOptions,
   temperature: { type: 'number', default: 0.8, describe: '0 = greedy' },
   'top-p': { type: 'number', default: 0.9, describe: 'nucleus sampling mass (1 = off)' },
-  'top-k': { type: 'number', default: 0, describe: 'keep the k most likely tokens (0 = off)' },
   'max-tokens': { type: 'number', default: 512, describe: 'most generated tokens per reply' },
-  'max-tokens-per-stage': { type: 'number', default: 160, describe: 'most content tokens per stage block' },
+  ...stagedDecodingOptions,
   seed: { type: 'number', default: 42, describe: 'sampling seed (each reply uses seed + its number)' },
-  decoder: {
-    choices: ['auto', 'host', 'tensor'] as const,
-    default: 'auto' as const,
-    describe: 'decoding engine',
-  },
+  ...decoderOption,
 } as const;
 
 type Args = ArgumentsCamelCase<InferredOptionTypes<typeof options>>;

@@ -27,7 +27,7 @@ import { buildReport, writeReports } from '../../eval/report.js';
 import { reportTables, type Table } from '../../eval/tables.js';
 import type { StagedConfig, StageMode } from '../../generate/staged.js';
 import { fitsContext, type InferenceModel, loadForInference } from '../model-setup.js';
-import { backendOption, modelOptions, setUpBackend } from '../options.js';
+import { backendOption, modelOptions, setUpBackend, stagedDecodingOptions } from '../options.js';
 import { modeName, parseStageMode } from '../staged-output.js';
 
 const options = {
@@ -67,10 +67,9 @@ const options = {
   },
   temperature: { type: 'number', default: 0, describe: '0 = greedy (reproducible reports)' },
   'top-p': { type: 'number', default: 1, describe: 'nucleus sampling mass (1 = off)' },
-  'top-k': { type: 'number', default: 0, describe: 'keep the k most likely tokens (0 = off)' },
   seed: { type: 'number', default: 0, describe: 'sampling seed' },
   'max-tokens': { type: 'number', default: 512, describe: 'most generated tokens per output' },
-  'max-tokens-per-stage': { type: 'number', default: 160, describe: 'most content tokens per stage block' },
+  ...stagedDecodingOptions,
   'judge-endpoint': { type: 'string', describe: 'OpenAI-compatible base URL of an LLM judge (optional)' },
   'judge-model': { type: 'string', describe: 'the judge model name (with --judge-endpoint)' },
   'judge-api-key-env': { type: 'string', describe: 'environment variable holding the judge API key' },

@@ -19,7 +19,14 @@ import {
 import { generateStagedBatch } from '../../generate/staged-batch.js';
 import { loadModel } from '../../io/load.js';
 import { fitsContext, type InferenceModel, loadForInference } from '../model-setup.js';
-import { backendOption, modelOptions, setUpBackend } from '../options.js';
+import {
+  backendOption,
+  decoderOption,
+  modelOptions,
+  reasoningOptions,
+  setUpBackend,
+  stagedDecodingOptions,
+} from '../options.js';
 import { MODE_HELP, modeName, parseStageMode, resultLine, stageView, useColor } from '../staged-output.js';
 
 const options = {
@@ -42,24 +49,14 @@ const options = {
   },
   'question-field': { type: 'string', default: 'question', describe: 'field / column of the question' },
   'id-field': { type: 'string', default: 'id', describe: 'field / column of the id (default: file-index)' },
-  'show-reasoning': {
-    type: 'boolean',
-    default: true,
-    describe: 'show the analysis/guidance stages (--hide-reasoning / --no-show-reasoning: only the answer)',
-  },
-  'hide-reasoning': { type: 'boolean', default: false, describe: 'only the answer (reasoning summarised)' },
+  ...reasoningOptions,
   temperature: { type: 'number', default: 1, describe: '0 = greedy' },
   'top-p': { type: 'number', default: 0.9, describe: 'nucleus sampling mass (1 = off)' },
-  'top-k': { type: 'number', default: 0, describe: 'keep the k most likely tokens (0 = off)' },
   'max-tokens': { type: 'number', describe: 'most new tokens (default 256 plain, 512 staged)' },
-  'max-tokens-per-stage': { type: 'number', default: 160, describe: 'most content tokens per stage block' },
+  ...stagedDecodingOptions,
   seed: { type: 'number', default: 42, describe: 'sampling seed' },
   stop: { type: 'string', array: true, default: [] as string[], describe: 'stop strings (plain)' },
-  decoder: {
-    choices: ['auto', 'host', 'tensor'] as const,
-    default: 'auto' as const,
-    describe: 'decoding engine',
-  },
+  ...decoderOption,
 } as const;
 
 type Args = ArgumentsCamelCase<InferredOptionTypes<typeof options>>;
