@@ -140,6 +140,11 @@ export interface MoteAdapterEntry {
   tokenRows: boolean;
 }
 
+/** The entry of a single LoRA: the whole export directory, weight 1. */
+export function singleLoraEntry(loraAlpha: number, tokenRows: boolean): MoteAdapterEntry {
+  return { name: 'lora', dir: '.', role: 'lora', weight: 1, loraAlpha, stepTokens: null, tokenRows };
+}
+
 /** mote_config.json: how the adapter directories make one MoTE (or single-LoRA) model. */
 export interface MoteConfigFile {
   format: typeof MOTE_CONFIG_FORMAT;

@@ -25,6 +25,7 @@ import {
   type MoteConfigFile,
   parseAdapterConfig,
   parseMoteConfig,
+  singleLoraEntry,
 } from './peft-config.js';
 import { readSafetensors } from './safetensors.js';
 
@@ -130,15 +131,7 @@ async function readManifest(dir: string): Promise<Manifest> {
     dropout: c.dropout,
     targets: c.targets,
   };
-  const entry: MoteAdapterEntry = {
-    name: 'lora',
-    dir: '.',
-    role: 'lora',
-    weight: 1,
-    loraAlpha: c.loraAlpha,
-    stepTokens: null,
-    tokenRows: c.tokenIndices !== null,
-  };
+  const entry = singleLoraEntry(c.loraAlpha, c.tokenIndices !== null);
   const addedTokens = (c.tokenIndices ?? []).map((id) => ({ content: '', id }));
   return { experts, adapters: [entry], addedTokens, base: null };
 }

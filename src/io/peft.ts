@@ -33,6 +33,7 @@ import {
   MOTE_CONFIG_VERSION,
   type MoteAdapterEntry,
   type MoteConfigFile,
+  singleLoraEntry,
 } from './peft-config.js';
 import { type HostTensor, writeSafetensors } from './safetensors.js';
 
@@ -143,18 +144,7 @@ function adapterEntries(
   hasRows: boolean,
 ): MoteAdapterEntry[] {
   const c = experts.config;
-  if (c.kind === 'lora')
-    return [
-      {
-        name: 'lora',
-        dir: '.',
-        role: 'lora',
-        weight: 1,
-        loraAlpha: c.loraAlpha,
-        stepTokens: null,
-        tokenRows: hasRows,
-      },
-    ];
+  if (c.kind === 'lora') return [singleLoraEntry(c.loraAlpha, hasRows)];
   const out: MoteAdapterEntry[] = c.stepExperts.map((step) => {
     const { start, end } = STEP_TOKENS[step];
     return {
