@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BpeTokenizer } from '../tokenizer/bpe-tokenizer.js';
+import { addedTokenJson } from '../tokenizer/hf-tokenizer-json-writer.js';
 import { BYTE_TOKEN_OFFSET, readLlama2cVocab } from '../tokenizer/llama2c-format.js';
 import { Llama2cTokenizer } from '../tokenizer/llama2c-tokenizer.js';
 import { saveHfTokenizer } from '../tokenizer/load-tokenizer.js';
@@ -109,15 +110,7 @@ export function llama2cTokenizerJson(
         `${file}: added token ${JSON.stringify(content)} has id ${id}; expected ${next - 1} (dense ids)`,
       );
   }
-  const token = (id: number, content: string) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
+  const token = (id: number, content: string) => addedTokenJson(id, content, true);
   const bos = { SpecialToken: { id: '<s>', type_id: 0 } };
   return {
     version: '1.0',

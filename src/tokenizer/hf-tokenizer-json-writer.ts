@@ -21,15 +21,7 @@ export function tokenizerToJson(tokenizer: BpeTokenizer): Record<string, unknown
     padding: null,
     added_tokens: [...spec.addedTokens]
       .sort((a, b) => a.id - b.id)
-      .map(({ id, content, special }) => ({
-        id,
-        content,
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: false,
-        special,
-      })),
+      .map(({ id, content, special }) => addedTokenJson(id, content, special)),
     normalizer: normalizerJson(spec.normalizer),
     pre_tokenizer: preTokenizerJson(spec.preTokenizer),
     post_processor: {
@@ -55,6 +47,11 @@ export function tokenizerToJson(tokenizer: BpeTokenizer): Record<string, unknown
       merges: model.merges.map(([a, b]) => (spaced ? [a, b] : `${a} ${b}`)),
     },
   };
+}
+
+/** One entry of tokenizer.json's added_tokens: matched whole, never stripped or normalised. */
+export function addedTokenJson(id: number, content: string, special: boolean): Record<string, unknown> {
+  return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special };
 }
 
 /** A minimal tokenizer_config.json: transformers' `AutoTokenizer` reads BOS/EOS (and the class) from it. */
