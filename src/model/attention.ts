@@ -14,8 +14,11 @@ export interface AttentionInput {
   T: number;
   /** Position of the first token (the cache length when decoding). */
   pos: number;
-  /** Extra additive mask (B, T, pos + T), e.g. step skipping; added to the causal mask. */
-  attnMask?: tf.Tensor3D;
+  /**
+   * The additive mask over (query, key): (T, pos + T) causal, or (B, T, pos + T) with an extra mask (step
+   * skipping) added; built once per forward by `attentionMask` and shared by every layer.
+   */
+  mask: tf.Tensor2D | tf.Tensor3D;
   cache?: KVCache;
   layer: number;
   ctx?: LinearContext;
@@ -39,7 +42,7 @@ export class Attention {
   }
 
   /** x: (B·T, d) → (B·T, d). */
-  apply(x: tf.Tensor2D, rope: Rope, { T, pos, attnMask, cache, layer, ctx }: AttentionInput): tf.Tensor2D {
+  apply(x: tf.Tensor2D, rope: Rope, { T, pos, mask, cache, layer, ctx }: AttentionInput): tf.Tensor2D {
     const { nh, nkv, hs } = this;
     const B = x.shape[0] / T;
     const group = nh / nkv;
@@ -50,18 +53,22 @@ export class Attention {
     const S = kh.shape[2];
 
     // Query heads h = kv·group + g share kv head `kv`: fold the group into the query rows. The 1/√hs scale is on
-    // q (applied by rope.heads), and the causal and extra masks are summed once, (T, S) or (B, T, S), so the
-    // softmax makes the only (B, nh, T, S) tensor besides the scores: at T = 512 each is tens of MB of wasm heap.
+    // q (applied by rope.heads), and the mask is (T, S) or (B, T, S), so the softmax makes the only (B, nh, T, S)
+    // tensor besides the scores: at T = 512 each is tens of MB of wasm heap.
     const qh = tf.reshape(q, [B * nkv, group * T, hs]); // (B·nkv, group·T, hs)
     const kT = tf.transpose(tf.reshape(kh, [B * nkv, S, hs]), [0, 2, 1]); // (B·nkv, hs, S)
     const scores = tf.reshape(tf.matMul(qh, kT), [B, nh, T, S]) as tf.Tensor4D; // (B, nh, T, S)
-    const causal = causalMask(T, pos, S); // (T, S)
-    const mask = attnMask ? (tf.add(attnMask, causal) as tf.Tensor3D) : causal; // (B, T, S) or (T, S)
     const att = tf.reshape(maskedSoftmax(scores, mask), [B * nkv, group * T, S]); // (B·nkv, group·T, S)
     const y = tf.matMul(att, tf.reshape(vh, [B * nkv, S, hs])); // (B·nkv, group·T, hs)
     const yh = tf.transpose(tf.reshape(y, [B, nh, T, hs]), [0, 2, 1, 3]); // (B, T, nh, hs)
     return this.o.apply(tf.reshape(yh, [B * T, nh * hs]) as tf.Tensor2D, ctx); // (B·T, d)
   }
+}
+
+/** The layers' mask for T queries at positions [pos, pos + T): causal, plus `extra` (B, T, pos + T) when given. */
+export function attentionMask(T: number, pos: number, extra?: tf.Tensor3D): tf.Tensor2D | tf.Tensor3D {
+  const causal = causalMask(T, pos, pos + T); // (T, S)
+  return extra ? (tf.add(extra, causal) as tf.Tensor3D) : causal; // (B, T, S) or (T, S)
 }
 
 /** (T, S) additive mask: query i (at position pos + i) sees keys j ≤ pos + i. */

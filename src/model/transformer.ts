@@ -2,7 +2,7 @@
 // Plain classes over tf.Variables (no tfjs-layers). It knows nothing about experts: they attach by replacing
 // the LinearLike in a slot (see `linearSlots`), the way PEFT wraps nn.Linear.
 import * as tf from '@tensorflow/tfjs';
-import { Attention } from './attention.js';
+import { Attention, attentionMask } from './attention.js';
 import { Block } from './block.js';
 import { headSize, type ModelConfig, resolveModelConfig } from './config.js';
 import { initWeights } from './init.js';
@@ -140,11 +140,12 @@ export class Transformer {
     const [B, T] = ids.shape;
     const pos = cache ? cache.length : 0;
     let x = tf.gather(this.table(), tf.reshape(ids, [B * T])) as tf.Tensor2D; // (B·T, d)
+    const mask = attentionMask(T, pos, options.attnMask); // (T, pos + T) or (B, T, pos + T)
     for (let l = 0; l < this.blocks.length; l++) {
       x = this.blocks[l].apply(x, this.rope, {
         T,
         pos,
-        attnMask: options.attnMask,
+        mask,
         cache,
         layer: l,
         ctx: options.ctx,
