@@ -8,6 +8,7 @@ import type { EncodedChain } from '../aligncot/encode.js';
 import { getExperts } from '../experts/attach.js';
 import type { Transformer } from '../model/transformer.js';
 import { clipByGlobalNorm, NonFiniteError } from './clip.js';
+import { check } from '../util/errors.js';
 import { accumulationSteps, resolveTrainConfig, type TrainConfig } from './config.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import { AdamW } from './optimizer.js';
@@ -163,26 +164,40 @@ export async function train(
     options.resume && options.checkpointer ? await options.checkpointer.restore(optimizer) : null;
   if (restored) pos = restored;
   // workers > 1: each step's micro-batch gradients are computed by replicas in worker threads (parallel/pool.ts);
-  // the pool is stopped when train returns or throws. 'auto' weighs the run (parallel/auto.ts).
+  // a pool started here is stopped when train returns or throws, one given by the caller is left running.
+  // 'auto' weighs the run (parallel/auto.ts).
   let trainTokens = 0;
   for (const e of data.train) trainTokens += e.ids.length;
-  const workers = resolveWorkers(c.workers, {
-    backend: tf.getBackend(),
-    dropout: getExperts(model)?.config.dropout ?? 0,
-    parameters: model.parameterCount(),
-    tokensPerStep: (trainTokens / microPerEpoch) * accum,
-    rows: c.batchSize,
-    microBatches: accum,
-    splittable: getExperts(model)?.config.kind !== 'moe-topk',
-  });
-  await using pool =
-    workers.workers > 1
+  const given = options.parallel?.pool;
+  if (given) {
+    check(
+      c.workers === 'auto' || c.workers === given.size,
+      'workers',
+      c.workers,
+      `'auto' or ${given.size}, the size of the pool given in options.parallel.pool`,
+    );
+    await given.checkModel(model, balanceWeight);
+  }
+  const workers = given
+    ? { workers: given.size, reason: 'the pool given in options.parallel.pool' }
+    : resolveWorkers(c.workers, {
+        backend: tf.getBackend(),
+        dropout: getExperts(model)?.config.dropout ?? 0,
+        parameters: model.parameterCount(),
+        tokensPerStep: (trainTokens / microPerEpoch) * accum,
+        rows: c.batchSize,
+        microBatches: accum,
+        splittable: getExperts(model)?.config.kind !== 'moe-topk',
+      });
+  await using owned =
+    !given && workers.workers > 1
       ? await GradientPool.forModel(model, {
           workers: workers.workers,
           balanceWeight,
           timeoutMs: options.parallel?.timeoutMs,
         })
       : null;
+  const pool = given ?? owned;
   if (pool) options.parallel?.onStart?.(pool);
   emit({
     type: 'start',

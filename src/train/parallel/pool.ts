@@ -12,7 +12,7 @@ import type { Transformer } from '../../model/transformer.js';
 import { check } from '../../util/errors.js';
 import type { StepOutput } from '../step.js';
 import type { MicroResult, StepMessage, WorkerInit, WorkerMessage, WorkItem } from './protocol.js';
-import { gradsFromHost, type ReplicaSpec, replicaSpec, writeTrainable } from './replica.js';
+import { gradsFromHost, type ReplicaSpec, replicaSpec, specMismatch, writeTrainable } from './replica.js';
 
 export interface GradientPoolOptions {
   /** Worker threads; an integer ≥ 1. */
@@ -27,6 +27,13 @@ export interface ParallelOptions {
   timeoutMs?: number;
   /** Called with the pool once its workers are ready (monitoring, fault drills in tests). */
   onStart?: (pool: GradientPool) => void;
+  /**
+   * A pool to compute with instead of starting one: successive `train` calls on one model (interleaved runs,
+   * benchmarks) then keep their workers, warm. Made by `GradientPool.forModel` for this model, whose frozen
+   * weights and experts must not have changed since (checked); `workers` must be 'auto' or its size. The caller
+   * disposes it.
+   */
+  pool?: GradientPool;
 }
 
 /** A worker crashed, exited, reported an error, or hung. The pool is unusable afterwards. */
@@ -164,6 +171,13 @@ export class GradientPool {
       nll: tf.tensor1d(r.nll),
       balance: tf.scalar(r.balance),
     };
+  }
+
+  /** Throws unless the pool's replicas are copies of `model` as it is now (replica.ts `specMismatch`). */
+  async checkModel(model: Transformer, balanceWeight = 0): Promise<void> {
+    this.usable();
+    const why = await specMismatch(this.spec, model, balanceWeight);
+    if (why) throw new Error(`parallel training: the pool given was not made for this model: ${why}`);
   }
 
   /** Stops worker `id` as a crash would (fault drills, tests): the pool fails with a WorkerFailedError. */

@@ -118,6 +118,40 @@ export async function replicaSpec(model: Transformer, balanceWeight: number): Pr
   };
 }
 
+/**
+ * Why `model` is not the model `spec` was made from, or null when it is: same backend, experts, balance weight and
+ * variables (names, shapes, trainability), and every frozen value still equal to the snapshot (replicas only
+ * reload the trainable ones each step). Reads every frozen variable: a few ms per million parameters.
+ */
+export async function specMismatch(
+  spec: ReplicaSpec,
+  model: Transformer,
+  balanceWeight: number,
+): Promise<string | null> {
+  if (spec.backend !== tf.getBackend())
+    return `its workers run '${spec.backend}', the active backend is '${tf.getBackend()}'`;
+  if (spec.balanceWeight !== balanceWeight)
+    return `its balance loss weight is ${spec.balanceWeight}, the run's is ${balanceWeight}`;
+  const experts = getExperts(model);
+  const kernels = experts && Object.fromEntries([...experts.layers].map(([path, l]) => [path, l.kernel]));
+  if (JSON.stringify(spec.experts) !== JSON.stringify(experts && { config: experts.config, kernels }))
+    return 'the attached experts (kind, rank, step experts or mixing kernels) differ';
+  const have = model.namedVariables();
+  const layout = (name: string, shape: readonly number[], trainable: boolean) =>
+    `${name}[${shape.join(',')}]${trainable ? '*' : ''}`;
+  const theirs = spec.params.map((p) => layout(p.name, p.shape, p.trainable)).join(' ');
+  const ours = [...have].map(([name, v]) => layout(name, v.shape, v.trainable)).join(' ');
+  if (theirs !== ours) return 'the variables (names, shapes or trainability) differ';
+  const view = new Float32Array(spec.buffer);
+  for (const p of spec.params) {
+    if (p.trainable) continue;
+    const values = (await have.get(p.name)!.data()) as Float32Array;
+    for (let i = 0; i < p.size; i++)
+      if (!Object.is(values[i], view[p.offset + i])) return `the frozen variable ${p.name} has changed`;
+  }
+  return null;
+}
+
 /** Copies the current values of the trainable variables `vars` (by name) into the shared buffer. */
 export async function writeTrainable(
   spec: ReplicaSpec,

@@ -225,6 +225,62 @@ describe('train with workers', () => {
   });
 });
 
+describe('a pool given to train', () => {
+  it('is used by successive train calls, left running, and gives what in-process calls give', async () => {
+    const local = await mote();
+    const remote = await mote();
+    const pool = await GradientPool.forModel(remote, { workers: 2 });
+    try {
+      const starts: TrainEvent[] = [];
+      for (let call = 0; call < 2; call++) {
+        await train(local, { train: encoded }, { ...CONFIG, workers: 1 }, { maxSteps: 2 });
+        await train(
+          remote,
+          { train: encoded },
+          { ...CONFIG, workers: 'auto' },
+          { maxSteps: 2, parallel: { pool }, onEvent: (e) => e.type === 'start' && starts.push(e) },
+        );
+        expect(pool.liveWorkers).toBe(2); // not disposed by train
+      }
+      expect(starts).toEqual([
+        expect.objectContaining({ workers: 2, workersReason: 'the pool given in options.parallel.pool' }),
+        expect.objectContaining({ workers: 2 }),
+      ]);
+      const want = trainableValues(local);
+      for (const [name, v] of trainableValues(remote)) expectClose(v, want.get(name)!, 1e-5, 1e-5);
+    } finally {
+      await pool.dispose();
+      local.dispose();
+      remote.dispose();
+    }
+  });
+
+  it('is refused for another model, a changed frozen weight, or another worker count', async () => {
+    const model = await mote();
+    const pool = await GradientPool.forModel(model, { workers: 2 });
+    const run = (m: Transformer, config: Partial<TrainConfig> = {}) =>
+      train(m, { train: encoded }, { ...CONFIG, ...config }, { maxSteps: 1, parallel: { pool } });
+    try {
+      await expect(run(model, { workers: 3 })).rejects.toThrow(/workers.*'auto' or 2, the size of the pool/);
+      const other = await mote({ rank: 2 });
+      await expect(run(other)).rejects.toThrow(
+        /the pool given was not made for this model: the attached experts .* differ/,
+      );
+      other.dispose();
+      const frozen = [...model.namedVariables()].find(([, v]) => !v.trainable)!;
+      const before = frozen[1].clone();
+      frozen[1].assign(tf.add(before, 1e-3));
+      await expect(run(model)).rejects.toThrow(`the frozen variable ${frozen[0]} has changed`);
+      frozen[1].assign(before);
+      before.dispose();
+      await expect(run(model)).resolves.toMatchObject({ position: { step: 1 } }); // restored: accepted again
+    } finally {
+      await pool.dispose();
+      model.dispose();
+    }
+  });
+});
+
 describe('worker lifetime', () => {
   it('a script that trains with workers 2 exits on its own (no thread outlives train)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mote-parallel-exit-'));
