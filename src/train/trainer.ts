@@ -7,8 +7,8 @@ import { type BatchOptions, batches, countBatches, type HostBatch, toTensors } f
 import type { EncodedChain } from '../aligncot/encode.js';
 import { getExperts } from '../experts/attach.js';
 import type { Transformer } from '../model/transformer.js';
-import { clipByGlobalNorm, NonFiniteError } from './clip.js';
 import { check } from '../util/errors.js';
+import { clipByGlobalNorm, NonFiniteError } from './clip.js';
 import { accumulationSteps, resolveTrainConfig, type TrainConfig } from './config.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import { AdamW } from './optimizer.js';
