@@ -190,7 +190,10 @@ export async function runPeerBench(o: PeerBenchOptions = {}): Promise<void> {
   for (const r of peer) emit(r);
   let wide: { ours: Record<string, unknown>; peer: Record<string, unknown>[] } | undefined;
   if (o.wide ?? true) {
-    const parallel = (await benchParallel({ warmup, steps, rounds: 1 })) as Record<string, unknown>[];
+    const parallel = (await benchParallel({ warmup, rounds: Math.max(steps, 5) })) as Record<
+      string,
+      unknown
+    >[];
     for (const r of parallel) emit({ ...r, device });
     const peer2 = await runPeerScript(
       python.command,

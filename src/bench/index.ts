@@ -60,7 +60,7 @@ export const SUITES: Record<string, Suite> = {
     }),
   parallel: async (o) =>
     (await import('./parallel.js')).benchParallel(
-      o.quick ? { warmup: 1, steps: 1, rounds: 1, batch: 2, seqLen: 32 } : {},
+      o.quick ? { warmup: 1, rounds: 1, batch: 2, seqLen: 32, threadProbe: false } : {},
     ),
 };
 

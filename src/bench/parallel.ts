@@ -1,12 +1,14 @@
 // Data-parallel training throughput (issue 9): the d=256, 4-layer preset, MoTE rank 16 (3 step experts + shared on
 // all linears), seq 256, batch 8 in one micro-batch (microBatchSize = batchSize, the default: with 2 workers each
 // step's micro-batch is split into two shards of 4 rows, parallel/shard.ts), through the real `train` loop with
-// workers 1 (in-process) and 2 (GradientPool), side by side in alternating rounds. Reports tokens/s per case, the
-// 2-vs-1 ratio (target ≥ 1.7), how far the two runs' weights end apart, what workers 'auto' picks for this
-// workload, and the load average (shared machine). `microBatch: 4` measures two whole micro-batches per step.
-// `coresUsed` (process CPU time / wall time over the timed steps) tells a slow machine from a slow pool: the pool
-// does the same CPU work per step as one thread, so its speed-up is bounded by the cores it actually gets; and
-// `threadScaling` (2 threads' throughput over 1 thread's on a plain integer loop, probed every round) is that bound.
+// workers 1 (in-process) and 2 (a GradientPool), on two copies of the model.
+// The cases alternate step by step: each round runs one `train` step of each (order swapped every round), the
+// 2-worker case on one pool kept warm across rounds (`options.parallel.pool`). This machine's speed drifts by
+// ±30% over tens of seconds (other tenants of the host), so only steps timed next to each other compare: the
+// figure is the median over rounds of the paired ratio (1-worker ms / 2-worker ms), target ≥ 1.7. Also reported:
+// each case's median and best step, the CPU time per step (all threads) and cores used, how far the two copies'
+// weights end apart, what workers 'auto' picks here, and `threadScaling` (2 threads' throughput over 1 thread's
+// on a plain integer loop, before and after): the cores the machine actually gives, the speed-up's ceiling.
 // Run alone: mote bench --only parallel [--backend …] — one JSON line per record.
 import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -16,15 +18,14 @@ import { attachExperts } from '../experts/attach.js';
 import { resolveModelConfig } from '../model/config.js';
 import { Transformer } from '../model/transformer.js';
 import { resolveWorkers } from '../train/parallel/auto.js';
+import { GradientPool } from '../train/parallel/pool.js';
 import { train, trainableByName } from '../train/trainer.js';
 import { syntheticChains } from './train.js';
 
 export interface ParallelBenchOptions {
-  /** Untimed steps first (replica warm-up, optimizer slots). Default 1. */
+  /** Untimed rounds first (replica JIT warm-up). Default 1. */
   warmup?: number;
-  /** Timed steps per case and round. Default 3. */
-  steps?: number;
-  /** Rounds; the case order alternates between rounds. Default 3. */
+  /** Timed rounds, one optimizer step of each case per round. Default 8. */
   rounds?: number;
   /** Rows per optimizer step. Default 8. */
   batch?: number;
@@ -33,72 +34,98 @@ export interface ParallelBenchOptions {
   /** Tokens per row. Default 256. */
   seqLen?: number;
   rank?: number;
+  /** Measure `threadScaling` (about 3 s before and after). Default true. */
+  threadProbe?: boolean;
 }
 
-/** Records {bench:'parallel', workers, …} per case and round, then {bench:'parallel-ratio', …}. */
+/** Wall and CPU (all threads) ms of one optimizer step. */
+interface StepTime {
+  ms: number;
+  cpuMs: number;
+}
+
+/** Records {bench:'parallel', workers, …} per case, then {bench:'parallel-ratio', …}. */
 export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<object[]> {
-  const { warmup = 1, steps = 3, rounds = 3, batch = 8, seqLen = 256, rank = 16 } = opts;
+  const { warmup = 1, rounds = 8, batch = 8, seqLen = 256, rank = 16, threadProbe = true } = opts;
   const microBatch = opts.microBatch ?? batch;
   const backend = tf.getBackend();
   const config = resolveModelConfig({}, 'bench-256');
-  const chains = syntheticChains(batch * (warmup + steps), seqLen, config.vocabSize, 'bench-parallel');
+  const chains = syntheticChains(batch, seqLen, config.vocabSize, 'bench-parallel');
   const loadBefore = loadavg()[0];
-  const out: Record<string, unknown>[] = [];
-  const ms: Record<number, number[]> = { 1: [], 2: [] };
-  const scaling: number[] = [];
-  let maxDiff = 0;
-  for (let round = 0; round < rounds; round++) {
-    scaling.push(await threadScaling());
-    const finals = new Map<number, Map<string, Float32Array>>();
-    for (const workers of round % 2 === 0 ? [1, 2] : [2, 1]) {
-      const model = Transformer.init(config, 0, { trainable: false });
-      attachExperts(model, { kind: 'mote', rank, seed: 0 });
-      const r = await timeSteps(model, chains, { batch, microBatch, seqLen, warmup, steps, workers });
-      finals.set(
-        workers,
-        new Map([...trainableByName(model)].map(([k, v]) => [k, v.dataSync() as Float32Array])),
+  const scalingBefore = threadProbe ? await threadScaling() : null;
+
+  const build = () => {
+    const model = Transformer.init(config, 0, { trainable: false });
+    attachExperts(model, { kind: 'mote', rank, seed: 0 });
+    return model;
+  };
+  const models = { 1: build(), 2: build() };
+  const t0 = performance.now();
+  const pool = await GradientPool.forModel(models[2], { workers: 2 });
+  const poolStartMs = performance.now() - t0;
+  const times: Record<1 | 2, StepTime[]> = { 1: [], 2: [] };
+  try {
+    const trainConfig = { epochs: 1, batchSize: batch, microBatchSize: microBatch, learningRate: 1e-4 };
+    const step = (workers: 1 | 2) =>
+      timeStep(
+        models[workers],
+        chains,
+        { ...trainConfig, workers },
+        seqLen,
+        workers === 2 ? pool : undefined,
       );
-      model.dispose();
-      ms[workers].push(r.ms);
-      out.push({
-        bench: 'parallel',
-        backend,
-        model: 'bench-256',
-        experts: 'mote',
-        seq: seqLen,
-        batch,
-        microBatch,
-        rank,
-        workers,
-        round,
-        timedSteps: steps,
-        msPerStep: round4(r.ms),
-        tokensPerSec: round4((batch * seqLen * 1000) / r.ms),
-        cpuMsPerStep: Math.round(r.cpuMs),
-        coresUsed: round4(r.cpuMs / r.ms),
-        startMs: Math.round(r.startMs),
-        loadavg1: round4(loadavg()[0]),
-      });
+    for (let round = 0; round < warmup + rounds; round++) {
+      for (const workers of round % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) {
+        const t = await step(workers);
+        if (round >= warmup) times[workers].push(t);
+      }
     }
-    for (const [name, a] of finals.get(1)!) {
-      const b = finals.get(2)!.get(name)!;
-      for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
-    }
+  } finally {
+    await pool.dispose();
   }
-  // best round of each case: on a shared machine the fastest run is the least disturbed one
-  const best = (xs: number[]) => Math.min(...xs);
-  const probe = Transformer.init(config, 0, { trainable: false });
-  attachExperts(probe, { kind: 'mote', rank, seed: 0 });
+  let maxDiff = 0;
+  const finals = trainableByName(models[2]);
+  for (const [name, v] of trainableByName(models[1])) {
+    const [a, b] = [v.dataSync(), finals.get(name)!.dataSync()];
+    for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+  }
+  const parameters = models[1].parameterCount();
+  models[1].dispose();
+  models[2].dispose();
+
+  const tokens = batch * seqLen;
+  const out: object[] = ([1, 2] as const).map((workers) => {
+    const ms = median(times[workers].map((t) => t.ms));
+    const cpuMs = median(times[workers].map((t) => t.cpuMs));
+    return {
+      bench: 'parallel',
+      backend,
+      model: 'bench-256',
+      experts: 'mote',
+      seq: seqLen,
+      batch,
+      microBatch,
+      rank,
+      workers,
+      rounds,
+      msPerStep: round4(ms),
+      bestMsPerStep: round4(Math.min(...times[workers].map((t) => t.ms))),
+      tokensPerSec: round4((tokens * 1000) / ms),
+      cpuMsPerStep: Math.round(cpuMs),
+      coresUsed: round4(cpuMs / ms),
+      ...(workers === 2 ? { poolStartMs: Math.round(poolStartMs) } : {}),
+    };
+  });
+  const perRound = times[1].map((t, i) => t.ms / times[2][i].ms);
   const auto = resolveWorkers('auto', {
     backend,
     dropout: 0,
-    parameters: probe.parameterCount(),
-    tokensPerStep: batch * seqLen,
+    parameters,
+    tokensPerStep: tokens,
     rows: batch,
     microBatches: batch / microBatch,
     splittable: true,
   });
-  probe.dispose();
   out.push({
     bench: 'parallel-ratio',
     backend,
@@ -106,11 +133,12 @@ export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<ob
     microBatch,
     split: microBatch === batch,
     cpus: availableParallelism(),
-    tokensPerSec1: round4((batch * seqLen * 1000) / best(ms[1])),
-    tokensPerSec2: round4((batch * seqLen * 1000) / best(ms[2])),
-    workers2OverWorkers1: round4(best(ms[1]) / best(ms[2])),
-    perRound: ms[1].map((m, i) => round4(m / ms[2][i])),
-    threadScaling: scaling.map(round4),
+    tokensPerSec1: round4((tokens * 1000) / median(times[1].map((t) => t.ms))),
+    tokensPerSec2: round4((tokens * 1000) / median(times[2].map((t) => t.ms))),
+    workers2OverWorkers1: round4(median(perRound)),
+    bestOverBest: round4(Math.min(...times[1].map((t) => t.ms)) / Math.min(...times[2].map((t) => t.ms))),
+    perRound: perRound.map(round4),
+    threadScaling: threadProbe ? [scalingBefore!, await threadScaling()].map(round4) : null,
     target: 1.7,
     maxAbsDiffWeights: maxDiff,
     loadavg1Before: round4(loadBefore),
@@ -121,45 +149,43 @@ export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<ob
 }
 
 /**
- * Median wall ms and process CPU ms of the timed optimizer steps of a `train` run (CPU: between consecutive step
- * events, all threads), and ms from the call to its 'start' event.
+ * One optimizer step of `train` (its 'step' event's ms) and the process CPU time from its 'start' event to its
+ * 'step' event (all threads: the workers' too).
  */
-async function timeSteps(
+async function timeStep(
   model: Transformer,
   chains: EncodedChain[],
-  o: { batch: number; microBatch: number; seqLen: number; warmup: number; steps: number; workers: number },
-): Promise<{ ms: number; cpuMs: number; startMs: number }> {
-  const times: number[] = [];
-  const cpu: number[] = [];
+  config: {
+    epochs: number;
+    batchSize: number;
+    microBatchSize: number;
+    learningRate: number;
+    workers: number;
+  },
+  seqLen: number,
+  pool: GradientPool | undefined,
+): Promise<StepTime> {
   const cpuNow = () => {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
   };
-  let lastCpu = cpuNow();
-  const t0 = performance.now();
-  let startMs = 0;
-  const config = {
-    epochs: 1,
-    batchSize: o.batch,
-    microBatchSize: o.microBatch,
-    workers: o.workers,
-    learningRate: 1e-4,
-    evalEvery: 0,
-    saveEvery: 0,
-  };
-  await train(model, { train: chains }, config, {
-    seqLen: o.seqLen,
-    maxSteps: o.warmup + o.steps,
-    onEvent: (e) => {
-      if (e.type === 'start') startMs = performance.now() - t0;
-      if (e.type !== 'step') return;
-      times.push(e.ms);
-      cpu.push(cpuNow() - lastCpu);
-      lastCpu = cpuNow();
+  let cpu0 = 0;
+  const t: StepTime = { ms: Number.NaN, cpuMs: Number.NaN };
+  await train(
+    model,
+    { train: chains },
+    { ...config, evalEvery: 0, saveEvery: 0 },
+    {
+      seqLen,
+      maxSteps: 1,
+      parallel: pool && { pool },
+      onEvent: (e) => {
+        if (e.type === 'start') cpu0 = cpuNow();
+        if (e.type === 'step') Object.assign(t, { ms: e.ms, cpuMs: cpuNow() - cpu0 });
+      },
     },
-  });
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return { ms: median(times.slice(o.warmup)), cpuMs: median(cpu.slice(o.warmup)), startMs };
+  );
+  return t;
 }
 
 /** Throughput of 2 threads over 1 thread, each running the same integer loop: the cores this process gets now. */
@@ -183,6 +209,12 @@ parentPort.postMessage(x);`;
   one.push(await wall(1));
   two.push(await wall(2));
   return (2 * Math.min(...one)) / Math.min(...two); // the least disturbed run of each
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function round4(x: number): number {

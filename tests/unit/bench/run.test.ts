@@ -55,4 +55,30 @@ describe('mote bench', () => {
     for (const r of out) expect(r).toMatchObject({ backend: 'wasm', device: 'cpu' });
     expect(out[0]).toMatchObject({ shape: '256x256·256x256', gflops: expect.any(Number) });
   });
+
+  it('--only parallel --quick on wasm: both cases alternate on one warm pool and end at the same weights', async () => {
+    const out: Record<string, unknown>[] = [];
+    await runBench({
+      backend: 'wasm',
+      only: ['parallel'],
+      quick: true,
+      emit: (r) => out.push(r as Record<string, unknown>),
+      log: () => {},
+    });
+    expect(out.map((r) => [r.bench, r.workers])).toEqual([
+      ['parallel', 1],
+      ['parallel', 2],
+      ['parallel-ratio', undefined],
+    ]);
+    expect(out[1]).toMatchObject({
+      rounds: 1,
+      coresUsed: expect.any(Number),
+      poolStartMs: expect.any(Number),
+    });
+    const ratio = out[2];
+    expect(ratio).toMatchObject({ backend: 'wasm', batch: 2, split: true, threadScaling: null, target: 1.7 });
+    expect(ratio.perRound).toEqual([ratio.workers2OverWorkers1]);
+    expect(ratio.maxAbsDiffWeights).toBeGreaterThanOrEqual(0);
+    expect(ratio.maxAbsDiffWeights).toBeLessThan(1e-5);
+  });
 });
