@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchMatMulGradConfig } from './batch-matmul-grad.js';
 import { unsortedSegmentSumWasmConfig } from './unsorted-segment-sum.js';
 import { installWasmBatchMatMul } from './wasm-batch-matmul.js';
+import { installWasmConcat } from './wasm-concat.js';
 import { installWasmIdentity } from './wasm-identity.js';
 import { installWasmTranspose } from './wasm-transpose.js';
 
@@ -35,17 +36,20 @@ export function installShims(): ShimReport {
 
 /**
  * Kernel replacements for backends whose package registers its kernels on import (so they can only be replaced
- * afterwards): the batched-XNNPACK BatchMatMul, the blocked Transpose and the copy-free Identity on wasm. Idempotent; `selectBackend` calls it after activating a
- * backend, and `installShims` when the packages are already loaded.
+ * afterwards): the batched-XNNPACK BatchMatMul, the blocked Transpose, the copy-free Identity and the view-free Concat on wasm.
+ * Idempotent; `selectBackend` calls it after activating a backend, and `installShims` when the packages are
+ * already loaded.
  */
 export function installBackendKernels(): {
   wasmBatchMatMul: boolean;
   wasmTranspose: boolean;
   wasmIdentity: boolean;
+  wasmConcat: boolean;
 } {
   return {
     wasmBatchMatMul: installWasmBatchMatMul(),
     wasmTranspose: installWasmTranspose(),
     wasmIdentity: installWasmIdentity(),
+    wasmConcat: installWasmConcat(),
   };
 }
