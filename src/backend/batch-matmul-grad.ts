@@ -119,9 +119,18 @@ function batched(dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor, opts: MatMulGradOpti
   return { da, db };
 }
 
-/** x·y with optional transposes: flags, or explicit tf.transpose then a plain matmul. */
+/**
+ * x·y with optional transposes: flags, or explicit tf.transpose then a plain matmul. For xᵀ·y, x (…, r, c) and
+ * y (…, r, n), it moves the fewer elements: xᵀ (r·c), or yᵀ and the product as (yᵀ·x)ᵀ (r·n + c·n). Attention's
+ * dV = Pᵀ·dO is the case: P is (T, S), dO (T, hs), and transposing dO and dV beats transposing P when hs ≪ S.
+ */
 function mm(x: tf.Tensor, y: tf.Tensor, tx: boolean, ty: boolean, opts: MatMulGradOptions): tf.Tensor {
   if (!opts.explicitTranspose) return tf.matMul(x, y, tx, ty);
+  if (tx && !ty && x.rank === y.rank) {
+    const [r, c] = x.shape.slice(-2);
+    const n = y.shape[y.rank - 1];
+    if (r * n + c * n < r * c) return transposeLastTwo(tf.matMul(transposeLastTwo(y), x)); // (…, n, c)ᵀ
+  }
   return tf.matMul(tx ? transposeLastTwo(x) : x, ty ? transposeLastTwo(y) : y);
 }
 

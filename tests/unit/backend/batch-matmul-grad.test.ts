@@ -83,6 +83,35 @@ describe('BatchMatMul gradient registration', () => {
     expect(calls.slice(1).every((c) => !c.transposeA && !c.transposeB)).toBe(true);
   });
 
+  it('on wasm an attention-like Pᵀ·dO transposes dO and the product, not P (= cpu)', async () => {
+    // P (2, 16, 16) · V (2, 16, 2): dV = Pᵀ·dO, where dO (2, 16, 2) and dV move 128 floats, P 512
+    const p = seededNormal([2, 16, 16], 'p');
+    const v = seededNormal([2, 16, 2], 'v');
+    const w = seededNormal([2, 16, 2], 'w');
+    const grads = () =>
+      tf.tidy(() => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y), w)))([p, v]));
+    const transposed: number[][] = [];
+    const wasm = await onBackend('wasm', async () => {
+      const prof = await tf.profile(() => grads());
+      for (const k of prof.kernels) if (k.name === 'Transpose') transposed.push(k.inputShapes[0] as number[]);
+      const [dp, dv] = grads();
+      const out = [await dp.data(), await dv.data()];
+      tf.dispose([dp, dv, ...(prof.result as tf.Tensor[])]);
+      return out;
+    });
+    const cpu = await onBackend('cpu', async () => {
+      const [dp, dv] = grads();
+      const out = [await dp.data(), await dv.data()];
+      tf.dispose([dp, dv]);
+      return out;
+    });
+    expect(transposed).not.toContainEqual([2, 16, 16]);
+    expect(transposed).toEqual(expect.arrayContaining([[2, 2, 16]])); // the product (…, n, c) turned back
+    expectClose(wasm[0], cpu[0], 1e-5, 1e-5);
+    expectClose(wasm[1], cpu[1], 1e-5, 1e-5);
+    tf.dispose([p, v, w]);
+  });
+
   it('leaks no tensors', async () => {
     const x = seededNormal([2, 3, 4], 'x');
     const w = seededNormal([4, 5], 'w');
