@@ -1,16 +1,20 @@
-// Transposes on the wasm backend in blocked JavaScript. tfjs-backend-wasm 4.22's Transpose walks the output with
-// a generic strided index per element; on this backend's training step it was the largest cost after the matmuls
-// (the segmented kernel's backward transposes each layer's input and output gradient, attention its heads):
-// (2048, 688) took ~12 ms, a blocked copy ~5 ms. This kernel handles every permutation that swaps two adjacent
-// axes (perm [0 … p−1, p+1, p, p+2 …]: 2-D transposes, [0, 2, 1] batches, attention's [0, 2, 1, 3]) of float32
-// tensors, as `outer` independent (R × C) transposes of `inner`-float elements; anything else goes to the
-// original kernel. Blocks of 16 × 16 keep both the rows read and the rows written in cache.
+// Transposes on the wasm backend. tfjs-backend-wasm 4.22's Transpose walks the output with a generic strided
+// index per element; on this backend's training step it was the largest cost after the matmuls (the segmented
+// kernel's backward transposes each layer's input and output gradient, attention its heads): (2048, 688) took
+// ~12 ms. This kernel handles every permutation that swaps two adjacent axes (perm [0 … p−1, p+1, p, p+2 …]: 2-D
+// transposes, [0, 2, 1] batches, attention's [0, 2, 1, 3]) of float32 tensors, as `outer` independent (R × C)
+// transposes of `inner`-float elements, in WebAssembly SIMD on the backend's own memory (simd/transpose.wat:
+// (2048, 688) in ~2.2 ms); where WebAssembly has no SIMD, in blocked JavaScript (~5–7 ms; blocks of 16 × 16
+// keep both the rows read and the rows written in cache). Anything else goes to the original kernel.
 import * as tf from '@tensorflow/tfjs';
+import { simdTranspose, type WasmMemory } from './simd/instance.js';
 import { overrideWasmKernel } from './wasm-override.js';
 
 interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  wasm: { asm: { memory: WasmMemory } };
 }
 
 const BLOCK = 16;
@@ -78,6 +82,13 @@ function transpose(args: {
   ); // before any view: growing the heap detaches views
   const outer = tf.util.sizeFromShape(shape.slice(0, p));
   const inner = tf.util.sizeFromShape(shape.slice(p + 2));
+  const simd = simdTranspose(backend.wasm.asm.memory);
+  if (simd) {
+    const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+    if (inner === 1) simd.transpose(at(x), at(out), outer, shape[p], shape[p + 1]);
+    else simd.transpose_runs(at(x), at(out), outer, shape[p], shape[p + 1], inner);
+    return out;
+  }
   transposeBlocks(
     backend.typedArrayFromHeap(x),
     backend.typedArrayFromHeap(out),

@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../src/backend/index.js';
 import { installBackendKernels } from '../../../src/backend/shims.js';
-import { adjacentSwap } from '../../../src/backend/wasm-transpose.js';
+import { simdTranspose } from '../../../src/backend/simd/instance.js';
+import { adjacentSwap, transposeBlocks } from '../../../src/backend/wasm-transpose.js';
 import { onBackend } from '../../helpers/index.js';
 
 const CASES: [number[], number[]][] = [
@@ -65,6 +66,28 @@ describe('wasm Transpose', () => {
     expect(y.shape).toEqual(perm.map((i) => shape[i]));
     expect(Array.from(y.dataSync())).toEqual(Array.from(expected));
     tf.dispose([x, y]);
+  });
+
+  it('runs the SIMD kernel here, and the JS fallback (no SIMD) gives the same bits', async () => {
+    await selectBackend({ backend: 'wasm' });
+    const wasm = (tf.backend() as unknown as { wasm: { asm: { memory: object } } }).wasm;
+    expect(simdTranspose(wasm.asm.memory)).not.toBeNull();
+    for (const [outer, R, C, inner] of [
+      [1, 37, 53, 1],
+      [3, 17, 40, 1],
+      [2, 5, 3, 8],
+    ]) {
+      const x = Float32Array.from({ length: outer * R * C * inner }, (_, i) => Math.cos(i) * 10);
+      const y = new Float32Array(x.length);
+      transposeBlocks(x, y, outer, R, C, inner);
+      const want = new Float32Array(x.length);
+      for (let o = 0; o < outer; o++)
+        for (let r = 0; r < R; r++)
+          for (let c = 0; c < C; c++)
+            for (let k = 0; k < inner; k++)
+              want[((o * C + c) * R + r) * inner + k] = x[((o * R + r) * C + c) * inner + k];
+      expect(Array.from(y)).toEqual(Array.from(want));
+    }
   });
 
   it('int32 tensors still transpose (original kernel)', async () => {
