@@ -1,8 +1,11 @@
 // Kernels written in JavaScript over the tensors' own memory, registered for the wasm and cpu backends (whose
 // tensors live in one process: wasm's heap, cpu's typed arrays). They read their inputs and write their outputs
 // through views, with no copies, which lets a fused op make one pass where tf ops make five (src/model/fused/).
-// On wasm the outputs are allocated first: growing the heap detaches every earlier view.
+// On wasm the outputs are allocated first: growing the heap detaches every earlier view. A kernel may also have
+// a WebAssembly SIMD body (simd/*.wat) that wasm runs instead, on byte offsets; `compute` stays its reference
+// and the cpu backend's (and wasm's where WebAssembly has no SIMD).
 import * as tf from '@tensorflow/tfjs';
+import { type SimdKernels, simdKernels, type WasmMemory } from './simd/instance.js';
 
 type TypedArray = Float32Array | Int32Array;
 
@@ -10,6 +13,8 @@ type TypedArray = Float32Array | Int32Array;
 interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): TypedArray;
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  wasm: { asm: { memory: WasmMemory } };
 }
 interface CpuBackend {
   data: { get(dataId: object): { values: TypedArray } };
@@ -27,6 +32,8 @@ export interface JsKernel<A> {
   outputShapes(shapes: number[][], attrs: A): number[][];
   /** Writes every element of `out` from `inp` (views: read-only inputs, fresh outputs). */
   compute(inp: TypedArray[], out: Float32Array[], shapes: number[][], attrs: A): void;
+  /** The same on wasm in SIMD: inputs and outputs as byte offsets into the backend's memory. */
+  simd?(k: SimdKernels, inp: number[], out: number[], shapes: number[][], attrs: A): void;
 }
 
 /** Registers `k` on the wasm and cpu backends (once). A single output is returned as a tensor, several as a list. */
@@ -44,6 +51,12 @@ export function registerJsKernel<A>(k: JsKernel<A>): void {
         if (backendName === 'wasm') {
           const b = backend as WasmBackend;
           outs = outShapes.map((s) => b.makeOutput(s, 'float32')); // before any view
+          const simd = k.simd && simdKernels(b.wasm.asm.memory);
+          if (simd) {
+            const at = (t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
+            k.simd!(simd, ins.map(at), outs.map(at), shapes, attrs as unknown as A);
+            return outs.length === 1 ? outs[0] : outs;
+          }
           k.compute(
             ins.map((t) => b.typedArrayFromHeap(t)),
             outs.map((t) => b.typedArrayFromHeap(t) as Float32Array),

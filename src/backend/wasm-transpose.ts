@@ -7,7 +7,7 @@
 // (2048, 688) in ~2.2 ms); where WebAssembly has no SIMD, in blocked JavaScript (~5–7 ms; blocks of 16 × 16
 // keep both the rows read and the rows written in cache). Anything else goes to the original kernel.
 import * as tf from '@tensorflow/tfjs';
-import { simdTranspose, type WasmMemory } from './simd/instance.js';
+import { simdKernels, type WasmMemory } from './simd/instance.js';
 import { overrideWasmKernel } from './wasm-override.js';
 
 interface WasmBackend {
@@ -82,7 +82,7 @@ function transpose(args: {
   ); // before any view: growing the heap detaches views
   const outer = tf.util.sizeFromShape(shape.slice(0, p));
   const inner = tf.util.sizeFromShape(shape.slice(p + 2));
-  const simd = simdTranspose(backend.wasm.asm.memory);
+  const simd = simdKernels(backend.wasm.asm.memory);
   if (simd) {
     const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
     if (inner === 1) simd.transpose(at(x), at(out), outer, shape[p], shape[p + 1]);

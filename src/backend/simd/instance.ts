@@ -1,13 +1,18 @@
 // Hand-written WebAssembly SIMD kernels (the .wat files here, assembled by scripts/build-wasm.mjs) instantiated on
-// the memory of tfjs-backend-wasm, so they read and write tensors where they live. One instance per memory (a
-// backend, or a worker thread's backend); a memory that grows stays the same object, so the instance stays valid.
+// the memory of tfjs-backend-wasm, so they read and write tensors where they live. One set of instances per
+// memory (a backend, or a worker thread's backend); a memory that grows stays the same object, so the instances
+// stay valid. Arguments are byte offsets into that memory and sizes in elements.
+import { WASM_BASE64 as SOFTMAX } from './softmax-wasm.js';
 import { WASM_BASE64 as TRANSPOSE } from './transpose-wasm.js';
 
-/** The exports of transpose.wat (byte offsets into the shared memory). */
-export interface TransposeExports {
+/** The exports of every module. */
+export interface SimdKernels {
+  /** transpose.wat: `outer` (R × C) matrices of 4-byte elements at x, transposed to y. */
   transpose(x: number, y: number, outer: number, R: number, C: number): void;
-  /** The same for elements that are runs of `inner` floats. */
+  /** transpose.wat: the same for elements that are runs of `inner` floats. */
   transpose_runs(x: number, y: number, outer: number, R: number, C: number, inner: number): void;
+  /** softmax.wat: dx = p ⊙ (dy − ⟨p, dy⟩) per row of S floats. */
+  softmax_grad(dx: number, dy: number, p: number, rows: number, S: number): void;
 }
 
 /** A WebAssembly.Memory (opaque here: the project's type libraries do not declare the WebAssembly API). */
@@ -17,24 +22,24 @@ export type WasmMemory = object;
 interface WebAssemblyApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
+  Instance: new (module: object, imports: object) => { exports: object };
 }
 const wasmApi = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
-let compiled: object | null | undefined;
-const instances = new WeakMap<WasmMemory, TransposeExports>();
+let compiled: object[] | null | undefined;
+const instances = new WeakMap<WasmMemory, SimdKernels>();
 
-/** The transpose kernel on `memory`, or null where this WebAssembly has no SIMD. */
-export function simdTranspose(memory: WasmMemory): TransposeExports | null {
+/** The kernels on `memory`, or null where this WebAssembly has no SIMD. */
+export function simdKernels(memory: WasmMemory): SimdKernels | null {
   if (compiled === undefined) {
-    const bytes = Uint8Array.from(atob(TRANSPOSE), (ch) => ch.charCodeAt(0));
-    compiled = wasmApi.validate(bytes) ? new wasmApi.Module(bytes) : null;
+    const modules = [TRANSPOSE, SOFTMAX].map((b64) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0)));
+    compiled = modules.every((m) => wasmApi.validate(m)) ? modules.map((m) => new wasmApi.Module(m)) : null;
   }
   if (!compiled) return null;
   let k = instances.get(memory);
   if (!k) {
-    k = new wasmApi.Instance(compiled, { env: { memory } }).exports as TransposeExports;
-    instances.set(memory, k);
+    const exports = compiled.map((m) => new wasmApi.Instance(m, { env: { memory } }).exports);
+    instances.set(memory, (k = Object.assign({}, ...exports) as SimdKernels));
   }
   return k;
 }

@@ -2,7 +2,7 @@
 // backend's own add and softmax kernels (C++ on wasm: a JS exp costs several times wasm's expf), backward in one
 // JS pass per row, dscores = p ⊙ (dp − ⟨p, dp⟩), instead of tfjs's composed softmax gradient (four passes over
 // the largest tensor of a training step) and the add's. scores (B, G, T, S), G = heads; mask (T, S), shared by the
-// batch, or (B, T, S), one per sequence.
+// batch, or (B, T, S), one per sequence. On wasm the backward runs in SIMD (backend/simd/softmax.wat).
 import * as tf from '@tensorflow/tfjs';
 import { jsKernelsActive, registerJsKernel, registerOpKernel, runJsKernel } from '../../backend/js-kernel.js';
 
@@ -25,6 +25,10 @@ registerJsKernel<object>({
       for (let j = o; j < o + S; j++) dot += p[j] * dy[j];
       for (let j = o; j < o + S; j++) dx[j] = p[j] * (dy[j] - dot);
     }
+  },
+  simd(k, [dy, p], [dx], [shape]) {
+    const S = shape[shape.length - 1];
+    k.softmax_grad(dx, dy, p, tf.util.sizeFromShape(shape) / S, S);
   },
 });
 
