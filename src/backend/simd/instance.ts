@@ -29,12 +29,23 @@ const wasmApi = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAs
 let compiled: object[] | null | undefined;
 const instances = new WeakMap<WasmMemory, SimdKernels>();
 
+/** The compiled modules, or null where this WebAssembly has no SIMD. */
+function modules(): object[] | null {
+  if (compiled === undefined) {
+    const bytes = [TRANSPOSE, SOFTMAX].map((b64) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0)));
+    compiled = bytes.every((m) => wasmApi.validate(m)) ? bytes.map((m) => new wasmApi.Module(m)) : null;
+  }
+  return compiled;
+}
+
+/** Whether this WebAssembly runs the SIMD kernels (then wasm's Transpose is the SIMD one). */
+export function simdSupported(): boolean {
+  return modules() !== null;
+}
+
 /** The kernels on `memory`, or null where this WebAssembly has no SIMD. */
 export function simdKernels(memory: WasmMemory): SimdKernels | null {
-  if (compiled === undefined) {
-    const modules = [TRANSPOSE, SOFTMAX].map((b64) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0)));
-    compiled = modules.every((m) => wasmApi.validate(m)) ? modules.map((m) => new wasmApi.Module(m)) : null;
-  }
+  const compiled = modules();
   if (!compiled) return null;
   let k = instances.get(memory);
   if (!k) {

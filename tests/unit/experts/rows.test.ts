@@ -1,9 +1,28 @@
 // The wasm row kernels of the segmented mixing equal tf.gather / a host scatter, and LoRA initialisation.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { gatherRowsAt, scatterRowsAt } from '../../../src/experts/kernels/rows.js';
+import { planFromStepIds } from '../../../src/experts/kernels/plan.js';
+import { gatherRowsAt, gatherSegmentT, scatterRowsAt } from '../../../src/experts/kernels/rows.js';
 import { initLoraFactors, kaimingUniform, loraScaling } from '../../../src/experts/lora.js';
 import { onBackend, seededNormal } from '../../helpers/index.js';
+
+describe('gatherSegmentT on wasm', () => {
+  it("is the segment's rows transposed, for scattered, contiguous and whole segments", async () => {
+    await onBackend('wasm', () => {
+      const x = seededNormal([9, 6], 'seg-t') as tf.Tensor2D;
+      const plan = planFromStepIds(Int32Array.from([0, 1, 1, 0, 2, 2, 2, 0, 1]), 3, false);
+      const whole = planFromStepIds(new Int32Array(9), 1, false);
+      for (const seg of [...plan.segments, ...whole.segments]) {
+        const got = gatherSegmentT(x, seg);
+        const want = tf.transpose(tf.gather(x, Array.from(seg.rows)));
+        expect(got.shape).toEqual([6, seg.rows.length]);
+        expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()));
+        tf.dispose([got, want]);
+      }
+      x.dispose();
+    });
+  });
+});
 
 describe.each(['wasm', 'cpu'])('row moves on %s', (backend) => {
   it('gather equals tf.gather, runs and scattered rows alike', async () => {
