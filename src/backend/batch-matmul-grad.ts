@@ -120,17 +120,16 @@ function batched(dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor, opts: MatMulGradOpti
 }
 
 /**
- * x·y with optional transposes: flags, or explicit tf.transpose then a plain matmul. For xᵀ·y, x (…, r, c) and
- * y (…, r, n), it moves the fewer elements: xᵀ (r·c), or yᵀ and the product as (yᵀ·x)ᵀ (r·n + c·n). Attention's
- * dV = Pᵀ·dO is the case: P is (T, S), dO (T, hs), and transposing dO and dV beats transposing P when hs ≪ S.
+ * x·y with optional transposes: flags, or explicit tf.transpose then a plain matmul. XNNPACK packs the right
+ * operand anew on every call, so for xᵀ·y, x (…, r, c) and y (…, r, n), the smaller of the two goes on the right:
+ * xᵀ·y packs y (r·n), (yᵀ·x)ᵀ packs x (r·c) and transposes y and the (…, n, c) product instead (SIMD transposes
+ * are cheap). Attention's dKᵀ = Qᵀ·dS is the case: Q is (T, hs), dS (T, S); packing dS made that product 4× the
+ * time of the forward's products of the same size (78 against 20 ms on bench-256).
  */
 function mm(x: tf.Tensor, y: tf.Tensor, tx: boolean, ty: boolean, opts: MatMulGradOptions): tf.Tensor {
   if (!opts.explicitTranspose) return tf.matMul(x, y, tx, ty);
-  if (tx && !ty && x.rank === y.rank) {
-    const [r, c] = x.shape.slice(-2);
-    const n = y.shape[y.rank - 1];
-    if (r * n + c * n < r * c) return transposeLastTwo(tf.matMul(transposeLastTwo(y), x)); // (…, n, c)ᵀ
-  }
+  if (tx && !ty && x.rank === y.rank && x.shape[x.rank - 1] < y.shape[y.rank - 1])
+    return transposeLastTwo(tf.matMul(transposeLastTwo(y), x)); // (…, n, c)ᵀ
   return tf.matMul(tx ? transposeLastTwo(x) : x, ty ? transposeLastTwo(y) : y);
 }
 

@@ -83,33 +83,44 @@ describe('BatchMatMul gradient registration', () => {
     expect(calls.slice(1).every((c) => !c.transposeA && !c.transposeB)).toBe(true);
   });
 
-  it('on wasm an attention-like Pᵀ·dO transposes dO and the product, not P (= cpu)', async () => {
-    // P (2, 16, 16) · V (2, 16, 2): dV = Pᵀ·dO, where dO (2, 16, 2) and dV move 128 floats, P 512
-    const p = seededNormal([2, 16, 16], 'p');
-    const v = seededNormal([2, 16, 2], 'v');
-    const w = seededNormal([2, 16, 2], 'w');
+  it("on wasm dKᵀ = Qᵀ·dS keeps the larger dS off XNNPACK's packed right side (= cpu)", async () => {
+    // scores = Q (2, 16, 2) · Kᵀ (2, 2, 16); dKᵀ = Qᵀ·dS packs dS (16 × 16) as Qᵀ·dS, Q (16 × 2) as (dSᵀ·Q)ᵀ
+    const q = seededNormal([2, 16, 2], 'q');
+    const kT = seededNormal([2, 2, 16], 'kT');
+    const w = seededNormal([2, 16, 16], 'w');
     const grads = () =>
-      tf.tidy(() => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y), w)))([p, v]));
-    const transposed: number[][] = [];
+      tf.tidy(() => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y), w)))([q, kT]));
+    const products: string[] = [];
     const wasm = await onBackend('wasm', async () => {
       const prof = await tf.profile(() => grads());
-      for (const k of prof.kernels) if (k.name === 'Transpose') transposed.push(k.inputShapes[0] as number[]);
-      const [dp, dv] = grads();
-      const out = [await dp.data(), await dv.data()];
-      tf.dispose([dp, dv, ...(prof.result as tf.Tensor[])]);
+      for (const k of prof.kernels)
+        if (k.name === 'BatchMatMul') products.push(JSON.stringify(k.inputShapes));
+      const [dq, dkT] = grads();
+      const out = [await dq.data(), await dkT.data()];
+      tf.dispose([dq, dkT, ...(prof.result as tf.Tensor[])]);
       return out;
     });
     const cpu = await onBackend('cpu', async () => {
-      const [dp, dv] = grads();
-      const out = [await dp.data(), await dv.data()];
-      tf.dispose([dp, dv]);
+      const [dq, dkT] = grads();
+      const out = [await dq.data(), await dkT.data()];
+      tf.dispose([dq, dkT]);
       return out;
     });
-    expect(transposed).not.toContainEqual([2, 16, 16]);
-    expect(transposed).toEqual(expect.arrayContaining([[2, 2, 16]])); // the product (…, n, c) turned back
+    expect(products).toContain(
+      JSON.stringify([
+        [2, 16, 16],
+        [2, 16, 2],
+      ]),
+    ); // dSᵀ·Q
+    expect(products).not.toContain(
+      JSON.stringify([
+        [2, 2, 16],
+        [2, 16, 16],
+      ]),
+    ); // Qᵀ·dS
     expectClose(wasm[0], cpu[0], 1e-5, 1e-5);
     expectClose(wasm[1], cpu[1], 1e-5, 1e-5);
-    tf.dispose([p, v, w]);
+    tf.dispose([q, kT, w]);
   });
 
   it('leaks no tensors', async () => {
