@@ -105,6 +105,19 @@ export function jsKernelsActive(): boolean {
   return (JS_KERNEL_BACKENDS as readonly string[]).includes(tf.getBackend());
 }
 
+/**
+ * A float32 tensor's values without a copy where the backend keeps them in this process: a view of wasm's heap
+ * (valid until the next tensor is allocated, which may grow the heap: use it at once) or cpu's own array; never
+ * write to it. Null on other backends (read them with `data()`).
+ */
+export function hostView(t: tf.Tensor): Float32Array | null {
+  if (t.dtype !== 'float32') return null;
+  const backend = tf.backend() as unknown as WasmBackend & CpuBackend;
+  if (tf.getBackend() === 'wasm') return backend.typedArrayFromHeap(t) as Float32Array;
+  if (tf.getBackend() === 'cpu') return backend.data.get(t.dataId).values as Float32Array;
+  return null;
+}
+
 /** Runs a registered JS kernel on tensors. */
 export function runJsKernel<T extends tf.Tensor | tf.Tensor[]>(
   kernelName: string,

@@ -4,6 +4,7 @@
 // hold exactly the main model's weights. Works for any model `train` accepts: random-init or loaded, with added
 // token rows, experts of any kind, or full fine-tuning.
 import * as tf from '@tensorflow/tfjs';
+import { hostView } from '../../backend/js-kernel.js';
 import { attachExperts, getExperts } from '../../experts/attach.js';
 import type { ExpertConfig, MixKernelName } from '../../experts/config.js';
 import type { ModelConfig } from '../../model/config.js';
@@ -162,7 +163,7 @@ export async function writeTrainable(
     if (!p.trainable) continue;
     const v = vars.get(p.name);
     if (!v) throw new Error(`parallel training: trainable variable ${p.name} is missing from the model`);
-    view.set((await v.data()) as Float32Array, p.offset);
+    view.set(hostView(v) ?? ((await v.data()) as Float32Array), p.offset); // no copy on wasm and cpu
   }
 }
 
@@ -214,8 +215,11 @@ export function buildReplica(spec: ReplicaSpec): Replica {
 /** Loads the trainable values of the step from the shared buffer into the replica. */
 export function readTrainable(spec: ReplicaSpec, replica: Replica): void {
   const view = new Float32Array(spec.buffer);
+  // wasm copies a new tensor's values into its heap at once, so a view of the shared memory is enough there; the
+  // cpu backend keeps the array it is given, which must then be a private copy
+  const values = tf.getBackend() === 'wasm' ? view.subarray.bind(view) : view.slice.bind(view);
   for (const p of spec.params)
-    if (p.trainable) assignFrom(replica.vars.get(p.name)!, view.slice(p.offset, p.offset + p.size), p.shape);
+    if (p.trainable) assignFrom(replica.vars.get(p.name)!, values(p.offset, p.offset + p.size), p.shape);
 }
 
 function assignFrom(v: tf.Variable, values: Float32Array, shape: number[]): void {

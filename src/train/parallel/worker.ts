@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { toTensors } from '../../aligncot/batch.js';
 import { selectBackend } from '../../backend/index.js';
+import { hostView } from '../../backend/js-kernel.js';
 import { Route } from '../../experts/routing.js';
 import { batchGradients, routeForBatch } from '../step.js';
 import type { MicroResult, StepMessage, WorkerInit, WorkerMessage, WorkItem } from './protocol.js';
@@ -58,7 +59,8 @@ async function gradients(spec: ReplicaSpec, replica: Replica, item: WorkItem): P
   for (const p of spec.params) {
     if (!p.trainable) continue;
     const g = out.grads[p.name];
-    if (g) grads.set((await g.data()) as Float32Array, p.gradOffset);
+    if (g)
+      grads.set(hostView(g) ?? ((await g.data()) as Float32Array), p.gradOffset); // no copy on wasm and cpu
     else missing.push(p.name);
   }
   const result: MicroResult = {
