@@ -146,7 +146,8 @@ export async function specMismatch(
   const view = new Float32Array(spec.buffer);
   for (const p of spec.params) {
     if (p.trainable) continue;
-    const values = (await have.get(p.name)!.data()) as Float32Array;
+    const v = have.get(p.name)!;
+    const values = hostView(v) ?? ((await v.data()) as Float32Array);
     for (let i = 0; i < p.size; i++)
       if (!Object.is(values[i], view[p.offset + i])) return `the frozen variable ${p.name} has changed`;
   }
