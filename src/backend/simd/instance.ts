@@ -27,7 +27,7 @@ interface WebAssemblyApi {
 const wasmApi = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
 let compiled: object[] | null | undefined;
-const instances = new WeakMap<WasmMemory, SimdKernels>();
+const instances = new WeakMap<WasmMemory, SimdKernels | null>();
 
 /** The compiled modules, or null where this WebAssembly has no SIMD. */
 function modules(): object[] | null {
@@ -43,14 +43,22 @@ export function simdSupported(): boolean {
   return modules() !== null;
 }
 
-/** The kernels on `memory`, or null where this WebAssembly has no SIMD. */
+/**
+ * The kernels on `memory`, or null where this WebAssembly has no SIMD or the memory cannot be imported (the
+ * shared memory of tfjs's multi-threaded build, which Node does not use: callers then keep their JS path).
+ */
 export function simdKernels(memory: WasmMemory): SimdKernels | null {
   const compiled = modules();
   if (!compiled) return null;
   let k = instances.get(memory);
-  if (!k) {
-    const exports = compiled.map((m) => new wasmApi.Instance(m, { env: { memory } }).exports);
-    instances.set(memory, (k = Object.assign({}, ...exports) as SimdKernels));
+  if (k === undefined) {
+    try {
+      const exports = compiled.map((m) => new wasmApi.Instance(m, { env: { memory } }).exports);
+      k = Object.assign({}, ...exports) as SimdKernels;
+    } catch {
+      k = null;
+    }
+    instances.set(memory, k);
   }
   return k;
 }
