@@ -1,9 +1,10 @@
 // Concat on the wasm backend without a typed-array view per row. tfjs-backend-wasm 4.22 concatenates in
 // JavaScript with a `subarray` + `set` for every row of every input: joining the MoTE factors [A_sh | A_e]
-// column-wise, (688, 16) + (688, 16), makes 1,376 views, and a training step's 411 concats cost ~45 ms whatever
-// the batch size (10% of a 1-row step: the fixed cost each data-parallel shard pays again). This kernel copies
-// 4-byte elements inside the heap, runs of fewer than 64 by a loop over an Int32Array view (bit-exact for
-// float32 too) and longer runs by `copyWithin`; other dtypes go to the original kernel.
+// column-wise, (688, 16) + (688, 16), makes 1,376 views, and a bench-256 training step's 411 concats took
+// 22–44 ms (tf.profile) whatever the batch size: a fixed cost each data-parallel shard pays again. This kernel
+// (~14 ms for the same concats) copies 4-byte elements inside the heap, runs of fewer than 64 by a loop over an
+// Int32Array view (bit-exact for float32 too) and longer runs by `copyWithin`; other dtypes go to the original
+// kernel.
 import * as tf from '@tensorflow/tfjs';
 import { overrideWasmKernel } from './wasm-override.js';
 

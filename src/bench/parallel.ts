@@ -4,7 +4,7 @@
 // workers 1 (in-process) and 2 (a GradientPool), on two copies of the model.
 // The cases alternate step by step: each round runs one `train` step of each (order swapped every round), the
 // 2-worker case on one pool kept warm across rounds (`options.parallel.pool`). This machine's speed drifts by
-// ±30% over tens of seconds (other tenants of the host), so only steps timed next to each other compare: the
+// ±30% over tens of seconds (a shared virtual machine), so only steps timed next to each other compare: the
 // figure is the median over rounds of the paired ratio (1-worker ms / 2-worker ms), target ≥ 1.7. Also reported:
 // each case's median and best step, the CPU time per step (all threads) and cores used, how far the two copies'
 // weights end apart, what workers 'auto' picks here, and `threadScaling` (2 threads' throughput over 1 thread's
