@@ -2,6 +2,7 @@
 // the memory of tfjs-backend-wasm, so they read and write tensors where they live. One set of instances per
 // memory (a backend, or a worker thread's backend); a memory that grows stays the same object, so the instances
 // stay valid. Arguments are byte offsets into that memory and sizes in elements.
+import { WASM_BASE64 as RMSNORM } from './rmsnorm-wasm.js';
 import { WASM_BASE64 as SOFTMAX } from './softmax-wasm.js';
 import { WASM_BASE64 as TRANSPOSE } from './transpose-wasm.js';
 
@@ -13,6 +14,10 @@ export interface SimdKernels {
   transpose_runs(x: number, y: number, outer: number, R: number, C: number, inner: number): void;
   /** softmax.wat: dx = p ⊙ (dy − ⟨p, dy⟩) per row of S floats. */
   softmax_grad(dx: number, dy: number, p: number, rows: number, S: number): void;
+  /** rmsnorm.wat: RMSNorm's dx for x (N, d), gain w, output gradient dy. */
+  rms_norm_grad_x(dx: number, dy: number, x: number, w: number, N: number, d: number, eps: number): void;
+  /** rmsnorm.wat: RMSNorm's dw (d), summed over the N rows. */
+  rms_norm_grad_w(dw: number, dy: number, x: number, N: number, d: number, eps: number): void;
 }
 
 /** A WebAssembly.Memory (opaque here: the project's type libraries do not declare the WebAssembly API). */
@@ -32,7 +37,9 @@ const instances = new WeakMap<WasmMemory, SimdKernels | null>();
 /** The compiled modules, or null where this WebAssembly has no SIMD. */
 function modules(): object[] | null {
   if (compiled === undefined) {
-    const bytes = [TRANSPOSE, SOFTMAX].map((b64) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0)));
+    const bytes = [TRANSPOSE, SOFTMAX, RMSNORM].map((b64) =>
+      Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0)),
+    );
     compiled = bytes.every((m) => wasmApi.validate(m)) ? bytes.map((m) => new wasmApi.Module(m)) : null;
   }
   return compiled;

@@ -1,6 +1,7 @@
 // Fused RMSNorm: one pass per row forward (run.c's `rmsnorm`, in float32 as it rounds) and one backward, instead
 // of square → mean → add → rsqrt → mul → mul and their taped gradients. For a row x with r = 1/√(mean(x²) + eps):
 //   y = w ⊙ (r·x),   dx = r·(g⊙w) − x·r³·⟨g⊙w, x⟩/d,   dw = Σ_rows g ⊙ x·r.
+// On wasm the backward runs in SIMD (backend/simd/rmsnorm.wat; float32 sums in another order than here).
 import * as tf from '@tensorflow/tfjs';
 import { jsKernelsActive, registerJsKernel, runJsKernel } from '../../backend/js-kernel.js';
 
@@ -46,6 +47,9 @@ registerJsKernel<Attrs>({
       for (let j = 0; j < d; j++) dx[o + j] = r * dy[o + j] * w[j] - c * x[o + j];
     }
   },
+  simd(k, [dy, x, w], [dx], [[N, d]], { eps }) {
+    k.rms_norm_grad_x(dx, dy, x, w, N, d, eps);
+  },
 });
 
 registerJsKernel<Attrs>({
@@ -59,6 +63,9 @@ registerJsKernel<Attrs>({
       for (let j = 0, o = n * d; j < d; j++, o++) acc[j] += dy[o] * x[o] * r;
     }
     dw.set(acc);
+  },
+  simd(k, [dy, x], [dw], [[N, d]], { eps }) {
+    k.rms_norm_grad_w(dw, dy, x, N, d, eps);
   },
 });
 
