@@ -5,7 +5,9 @@
 // The cases alternate step by step: each round runs one `train` step of each (order swapped every round), the
 // 2-worker case on one pool kept warm across rounds (`options.parallel.pool`). This machine's speed drifts by
 // ±30% over tens of seconds (a shared virtual machine), so only steps timed next to each other compare: the
-// figure is the median over rounds of the paired ratio (1-worker ms / 2-worker ms), target ≥ 1.7. Also reported:
+// figure is the median over rounds of the paired ratio (1-worker ms / 2-worker ms), target ≥ 1.7. A third case
+// measures weak scaling, as data-parallel throughput is usually quoted: 2 workers on twice the batch, so each
+// worker computes as many rows as the single worker (tokens/s over tokens/s, paired too). Also reported:
 // each case's median and best step, the CPU time per step (all threads) and cores used, how far the two copies'
 // weights end apart, what workers 'auto' picks here, and `threadScaling` (2 threads' throughput over 1 thread's
 // on a plain integer loop, before and after): the cores the machine actually gives, the speed-up's ceiling.
@@ -36,6 +38,8 @@ export interface ParallelBenchOptions {
   rank?: number;
   /** Measure `threadScaling` (about 3 s before and after). Default true. */
   threadProbe?: boolean;
+  /** Also time 2 workers on twice the batch (weak scaling). Default true. */
+  weak?: boolean;
 }
 
 /** Wall and CPU (all threads) ms of one optimizer step. */
@@ -46,7 +50,15 @@ interface StepTime {
 
 /** Records {bench:'parallel', workers, …} per case, then {bench:'parallel-ratio', …}. */
 export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<object[]> {
-  const { warmup = 1, rounds = 8, batch = 8, seqLen = 256, rank = 16, threadProbe = true } = opts;
+  const {
+    warmup = 1,
+    rounds = 8,
+    batch = 8,
+    seqLen = 256,
+    rank = 16,
+    threadProbe = true,
+    weak = true,
+  } = opts;
   const microBatch = opts.microBatch ?? batch;
   const backend = tf.getBackend();
   const config = resolveModelConfig({}, 'bench-256');
@@ -63,25 +75,46 @@ export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<ob
   const t0 = performance.now();
   const pool = await GradientPool.forModel(models[2], { workers: 2 });
   const poolStartMs = performance.now() - t0;
+  // the weak-scaling case trains its own copy (identical frozen weights, so the same pool accepts it)
+  const weakCase = weak
+    ? {
+        model: build(),
+        chains: syntheticChains(2 * batch, seqLen, config.vocabSize, 'bench-parallel'),
+        ms: [] as number[],
+      }
+    : null;
   const times: Record<1 | 2, StepTime[]> = { 1: [], 2: [] };
   try {
-    const trainConfig = { epochs: 1, batchSize: batch, microBatchSize: microBatch, learningRate: 1e-4 };
-    const step = (workers: 1 | 2) =>
-      timeStep(
+    const trainConfig = (b: number, workers: number) => ({
+      epochs: 1,
+      batchSize: b,
+      microBatchSize: (microBatch * b) / batch,
+      learningRate: 1e-4,
+      workers,
+    });
+    let timed = false; // false in the warm-up rounds
+    const cases: (() => Promise<void>)[] = ([1, 2] as const).map((workers) => async () => {
+      const t = await timeStep(
         models[workers],
         chains,
-        { ...trainConfig, workers },
+        trainConfig(batch, workers),
         seqLen,
         workers === 2 ? pool : undefined,
       );
+      if (timed) times[workers].push(t);
+    });
+    if (weakCase)
+      cases.push(async () => {
+        const t = await timeStep(weakCase.model, weakCase.chains, trainConfig(2 * batch, 2), seqLen, pool);
+        if (timed) weakCase.ms.push(t.ms);
+      });
     for (let round = 0; round < warmup + rounds; round++) {
-      for (const workers of round % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) {
-        const t = await step(workers);
-        if (round >= warmup) times[workers].push(t);
-      }
+      timed = round >= warmup;
+      for (const run of round % 2 === 0 ? cases : [...cases].reverse()) await run();
     }
   } finally {
     await pool.dispose();
+    weakCase?.model.dispose();
   }
   let maxDiff = 0;
   const finals = trainableByName(models[2]);
@@ -144,6 +177,15 @@ export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<ob
     loadavg1Before: round4(loadBefore),
     loadavg1After: round4(loadavg()[0]),
     auto: auto.reason,
+    ...(weakCase && {
+      weak: {
+        batch2: 2 * batch,
+        tokensPerSec2: round4((2 * tokens * 1000) / median(weakCase.ms)),
+        // tokens/s of 2 workers on twice the batch over 1 worker's, per round
+        workers2OverWorkers1: round4(median(weakCase.ms.map((m, i) => (2 * times[1][i].ms) / m))),
+        perRound: weakCase.ms.map((m, i) => round4((2 * times[1][i].ms) / m)),
+      },
+    }),
   });
   return out;
 }

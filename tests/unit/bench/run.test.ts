@@ -78,6 +78,9 @@ describe('mote bench', () => {
     const ratio = out[2];
     expect(ratio).toMatchObject({ backend: 'wasm', batch: 2, split: true, threadScaling: null, target: 1.7 });
     expect(ratio.perRound).toEqual([ratio.workers2OverWorkers1]);
+    const weak = ratio.weak as Record<string, unknown>; // 2 workers on twice the batch
+    expect(weak).toMatchObject({ batch2: 4, tokensPerSec2: expect.any(Number) });
+    expect(weak.perRound).toEqual([weak.workers2OverWorkers1]);
     expect(ratio.maxAbsDiffWeights).toBeGreaterThanOrEqual(0);
     expect(ratio.maxAbsDiffWeights).toBeLessThan(1e-5);
   });
