@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EncodedChain } from '../../../src/aligncot/encode.js';
 import { attachExperts } from '../../../src/experts/attach.js';
+import { resolveModelConfig } from '../../../src/model/config.js';
 import { Transformer } from '../../../src/model/transformer.js';
 import { AUTO_MIN_STEP_WORK, resolveWorkers, type Workload } from '../../../src/train/parallel/auto.js';
 import { type TrainEvent, train } from '../../../src/train/trainer.js';
@@ -66,15 +67,7 @@ describe('resolveWorkers', () => {
 
 describe('train with the default workers', () => {
   it('a tiny run stays in-process and its start event says why', async () => {
-    const tiny = {
-      dim: 16,
-      hiddenDim: 40,
-      numLayers: 2,
-      numHeads: 4,
-      numKvHeads: 2,
-      vocabSize: 64,
-      maxSeqLen: 32,
-    };
+    const tiny = resolveModelConfig({ maxSeqLen: 32 }, 'tiny-test');
     const model = Transformer.init(tiny, 0, { trainable: false });
     attachExperts(model, { kind: 'lora', rank: 2 });
     const chain: EncodedChain = {

@@ -15,6 +15,7 @@ import { attachExperts } from '../../../src/experts/attach.js';
 import type { ExpertConfig } from '../../../src/experts/config.js';
 import { checkpointsDir, latestCheckpoint, loadCheckpoint } from '../../../src/io/checkpoint.js';
 import { loadLlama2c } from '../../../src/io/llama2c.js';
+import { resolveModelConfig } from '../../../src/model/config.js';
 import type { Transformer } from '../../../src/model/transformer.js';
 import { addStepTokens, loadLlama2cTokenizer, type Tokenizer } from '../../../src/tokenizer/index.js';
 import { fileCheckpointer } from '../../../src/train/checkpointer.js';
@@ -286,15 +287,7 @@ describe('worker lifetime', () => {
     const dir = await mkdtemp(join(tmpdir(), 'mote-parallel-exit-'));
     const script = join(dir, 'run.mts');
     const src = (path: string) => JSON.stringify(pathToFileURL(join(ROOT, path)).href);
-    const tiny = {
-      dim: 16,
-      hiddenDim: 40,
-      numLayers: 2,
-      numHeads: 4,
-      numKvHeads: 2,
-      vocabSize: 64,
-      maxSeqLen: 64,
-    };
+    const tiny = resolveModelConfig({}, 'tiny-test');
     const config = { workers: 2, batchSize: 2, microBatchSize: 1, epochs: 1 };
     await writeFile(
       script,
