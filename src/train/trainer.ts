@@ -14,7 +14,8 @@ import { type EvalResult, evaluate } from './evaluate.js';
 import { AdamW } from './optimizer.js';
 import { resolveWorkers } from './parallel/auto.js';
 import { GradientPool, type ParallelOptions } from './parallel/pool.js';
-import { stepGradients } from './parallel/shard.js';
+import { gradsFromHost } from './parallel/replica.js';
+import { meanGradient, stepGradients } from './parallel/shard.js';
 import { learningRateAt } from './schedule.js';
 import { type LossByStage, StageLoss } from './stats.js';
 import { batchGradients, routeForBatch } from './step.js';
@@ -274,27 +275,18 @@ export async function train(
     return out;
   }
 
-  /** Accumulates the gradients of `group` (averaged), clips, checks, and applies one AdamW step. */
-  async function optimizerStep(group: HostBatch[], epoch: number): Promise<number> {
-    const start = performance.now();
-    const stats = new StageLoss();
+  /** What a step's gradient path reports of each micro-batch. */
+  type MicroStats = (batch: HostBatch, nll: Float32Array, balance: number) => void;
+
+  /** The step's averaged, clipped gradients computed in this process (tensor ops); the caller disposes them. */
+  async function localStepGradients(
+    group: HostBatch[],
+    routeSeed: (m: number) => string,
+    record: MicroStats,
+  ) {
     let sum: tf.NamedTensorMap | null = null;
-    let balance = 0;
-    let tokens = 0;
-    const routeSeed = (m: number) => `${c.seed}:${pos.step}:${m}`;
-    // fewer micro-batches than workers: each is split into shards whose results combine into its own (shard.ts)
-    const remote = pool
-      ? await stepGradients(
-          pool,
-          pos.step + 1,
-          vars,
-          group.map((batch, m) => ({ batch, routeSeed: routeSeed(m) })),
-        )
-      : null;
     for (let m = 0; m < group.length; m++) {
-      const batch = group[m];
-      // summed in micro-batch order either way, so the result does not depend on which worker finished first
-      const out = pool && remote ? pool.outputOf(remote[m]) : localGradients(batch, routeSeed(m));
+      const out = localGradients(group[m], routeSeed(m));
       const prev: tf.NamedTensorMap | null = sum;
       // a variable that one micro-batch does not reach has no gradient there: keep the union of the keys
       sum = prev
@@ -309,27 +301,68 @@ export async function train(
           })
         : out.grads;
       if (prev) tf.dispose([Object.values(prev), Object.values(out.grads)]);
-      stats.add(batch, (await out.nll.data()) as Float32Array);
-      balance += (await out.balance.data())[0] / group.length;
+      record(group[m], (await out.nll.data()) as Float32Array, (await out.balance.data())[0]);
       tf.dispose([out.loss, out.nll, out.balance]);
-      tokens += batch.docIds.reduce((n, d) => n + (d >= 0 ? 1 : 0), 0);
     }
-    const lr = learningRateAt(pos.step, {
-      learningRate: c.learningRate,
-      warmupSteps: c.warmupSteps,
-      totalSteps,
-      schedule: c.schedule,
-      minLrRatio: c.minLrRatio,
-    });
     const grads = sum!;
+    const mean = tf.tidy(() =>
+      Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.div(g, group.length)])),
+    );
+    tf.dispose(Object.values(grads));
+    return clip(mean);
+  }
+
+  /** Global-norm clipping of the step's mean gradients (disposed); the caller disposes the clipped ones. */
+  async function clip(mean: tf.NamedTensorMap) {
     const { clipped, norm } = tf.tidy('clip', () => {
-      const avg = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.div(g, group.length)]));
-      const r = clipByGlobalNorm(avg, c.clipNorm);
+      const r = clipByGlobalNorm(mean, c.clipNorm);
       return { clipped: r.grads, norm: r.norm };
     });
-    tf.dispose(Object.values(grads));
+    if (c.clipNorm > 0) tf.dispose(Object.values(mean)); // with clipping off, the clipped gradients are these
     const gradNorm = (await norm.data())[0];
     norm.dispose();
+    return { clipped, gradNorm };
+  }
+
+  /**
+   * The same from a worker pool: the workers' results are combined and averaged on the host in micro-batch order
+   * (so the result does not depend on which worker finished first), and uploaded once to be clipped. The workers
+   * wait while this runs, so the host does the per-micro-batch sums the in-process path does with tensor ops.
+   */
+  async function remoteGradients(
+    pool: GradientPool,
+    group: HostBatch[],
+    routeSeed: (m: number) => string,
+    record: MicroStats,
+  ) {
+    // fewer micro-batches than workers: each is split into shards whose results combine into its own (shard.ts)
+    const results = await stepGradients(
+      pool,
+      pos.step + 1,
+      vars,
+      group.map((batch, m) => ({ batch, routeSeed: routeSeed(m) })),
+    );
+    for (const [m, r] of results.entries()) record(group[m], r.nll, r.balance);
+    const { grads, missing } = meanGradient(results);
+    return clip(gradsFromHost(pool.spec, grads, missing));
+  }
+
+  /** Accumulates the gradients of `group` (averaged), clips, checks, and applies one AdamW step. */
+  async function optimizerStep(group: HostBatch[], epoch: number): Promise<number> {
+    const start = performance.now();
+    const stats = new StageLoss();
+    let balance = 0;
+    let tokens = 0;
+    /** Per-stage NLL, balance loss and token count of micro-batch `batch`. */
+    const record = (batch: HostBatch, nll: Float32Array, batchBalance: number) => {
+      stats.add(batch, nll);
+      balance += batchBalance / group.length;
+      tokens += batch.docIds.reduce((n, d) => n + (d >= 0 ? 1 : 0), 0);
+    };
+    const routeSeed = (m: number) => `${c.seed}:${pos.step}:${m}`;
+    const { clipped, gradNorm } = pool
+      ? await remoteGradients(pool, group, routeSeed, record)
+      : await localStepGradients(group, routeSeed, record);
     const loss = stats.mean();
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       tf.dispose(Object.values(clipped));
@@ -339,6 +372,13 @@ export async function train(
         pos.step,
       );
     }
+    const lr = learningRateAt(pos.step, {
+      learningRate: c.learningRate,
+      warmupSteps: c.warmupSteps,
+      totalSteps,
+      schedule: c.schedule,
+      minLrRatio: c.minLrRatio,
+    });
     optimizer.applyGradients(clipped, lr);
     tf.dispose(Object.values(clipped));
     const ms = performance.now() - start;

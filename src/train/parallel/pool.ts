@@ -6,13 +6,12 @@
 // A worker that throws, exits, or does not answer within the timeout fails the pool with a WorkerFailedError
 // naming the worker and the step; the pool then stops its other workers and every later call rejects.
 import { Worker } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { HostBatch } from '../../aligncot/batch.js';
 import type { Transformer } from '../../model/transformer.js';
 import { check } from '../../util/errors.js';
-import type { StepOutput } from '../step.js';
 import type { MicroResult, StepMessage, WorkerInit, WorkerMessage, WorkItem } from './protocol.js';
-import { gradsFromHost, type ReplicaSpec, replicaSpec, specMismatch, writeTrainable } from './replica.js';
+import { type ReplicaSpec, replicaSpec, specMismatch, writeTrainable } from './replica.js';
 
 export interface GradientPoolOptions {
   /** Worker threads; an integer ≥ 1. */
@@ -161,16 +160,6 @@ export class GradientPool {
     this.step = null;
     this.lastStep = step;
     return results;
-  }
-
-  /** A result as the tensors the in-process path produces (`batchGradients`); the caller disposes them. */
-  outputOf(r: MicroResult): StepOutput & { grads: tf.NamedTensorMap } {
-    return {
-      grads: gradsFromHost(this.spec, r.grads, r.missing),
-      loss: tf.scalar(r.loss),
-      nll: tf.tensor1d(r.nll),
-      balance: tf.scalar(r.balance),
-    };
   }
 
   /** Throws unless the pool's replicas are copies of `model` as it is now (replica.ts `specMismatch`). */

@@ -87,7 +87,9 @@ export function combineShards(
   let at = 0;
   shards.forEach((s, j) => {
     const w = tokens[j] / total;
-    if (w > 0) for (let i = 0; i < grads.length; i++) grads[i] += w * s.grads[i]; // missing entries are 0
+    // missing entries are 0; the first shard is stored rather than added to zeros (the same values, one pass less)
+    if (j === 0) for (let i = 0; i < grads.length; i++) grads[i] = w * s.grads[i];
+    else if (w > 0) for (let i = 0; i < grads.length; i++) grads[i] += w * s.grads[i];
     nll.set(s.nll, at);
     at += s.nll.length;
     loss += w * s.loss;
@@ -95,6 +97,21 @@ export function combineShards(
   });
   const missing = shards[0].missing.filter((name) => shards.every((s) => s.missing.includes(name)));
   return { index, grads, missing, nll, loss, balance };
+}
+
+/**
+ * The mean of the micro-batches' gradients, on the host: summed in micro-batch order with float32 adds, then
+ * divided by their number, so the values are those of the in-process trainer's tensor adds and division. Written
+ * into the first result's array; a variable is missing only when no micro-batch reached it.
+ */
+export function meanGradient(results: readonly MicroResult[]): { grads: Float32Array; missing: string[] } {
+  if (results.length === 0) throw new Error('meanGradient: no micro-batch results');
+  const grads = results[0].grads;
+  for (const r of results.slice(1)) for (let i = 0; i < grads.length; i++) grads[i] += r.grads[i]; // missing: 0
+  const n = results.length;
+  if (n > 1) for (let i = 0; i < grads.length; i++) grads[i] /= n;
+  const missing = results[0].missing.filter((name) => results.every((r) => r.missing.includes(name)));
+  return { grads, missing };
 }
 
 /**

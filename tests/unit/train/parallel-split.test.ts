@@ -4,6 +4,7 @@
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { batches } from '../../../src/aligncot/batch.js';
 import type { Chain } from '../../../src/aligncot/chain.js';
@@ -18,7 +19,13 @@ import { fileCheckpointer } from '../../../src/train/checkpointer.js';
 import type { TrainConfig } from '../../../src/train/config.js';
 import type { GradientPool } from '../../../src/train/parallel/pool.js';
 import type { MicroResult } from '../../../src/train/parallel/protocol.js';
-import { combineShards, sliceRows, splitRows, trainedTokens } from '../../../src/train/parallel/shard.js';
+import {
+  combineShards,
+  meanGradient,
+  sliceRows,
+  splitRows,
+  trainedTokens,
+} from '../../../src/train/parallel/shard.js';
 import { type TrainOptions, type TrainResult, train, trainableByName } from '../../../src/train/trainer.js';
 import { expectClose, STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
 
@@ -172,6 +179,31 @@ describe('shard helpers', () => {
     const empty = combineShards(0, [r([0], 0, ['a']), r([0], 0, ['a'])], [0, 0]);
     expect(empty.missing).toEqual(['a']);
     expect(empty.loss).toBe(0);
+  });
+
+  it('averages micro-batch gradients as the in-process tensor adds and division do, bit for bit', () => {
+    const size = 257;
+    const values = [0, 1, 2].map((m) =>
+      Float32Array.from({ length: size }, (_, i) => Math.sin(i * (m + 1.37)) * 10 ** ((i % 7) - 3)),
+    );
+    const results = values.map(
+      (grads, index): MicroResult => ({
+        index,
+        grads: grads.slice(),
+        missing: index === 1 ? ['b'] : ['a', 'b'],
+        nll: new Float32Array(0),
+        loss: 0,
+        balance: 0,
+      }),
+    );
+    const want = tf.tidy(() => tf.div(tf.add(tf.add(values[0], values[1]), values[2]), 3).dataSync());
+    const mean = meanGradient(results);
+    expect(mean.grads).toBe(results[0].grads); // in place
+    expect(Array.from(mean.grads)).toEqual(Array.from(want));
+    expect(mean.missing).toEqual(['b']);
+    const one = meanGradient([results[2]]);
+    expect(Array.from(one.grads)).toEqual(Array.from(values[2]));
+    expect(() => meanGradient([])).toThrow(/no micro-batch results/);
   });
 });
 
