@@ -9,18 +9,25 @@
 // measures weak scaling, as data-parallel throughput is usually quoted: 2 workers on twice the batch, so each
 // worker computes as many rows as the single worker (tokens/s over tokens/s, paired too). Also reported:
 // each case's median and best step, the CPU time per step (all threads) and cores used, how far the two copies'
-// weights end apart, what workers 'auto' picks here, and `threadScaling` (2 threads' throughput over 1 thread's
-// on a plain integer loop, before and after): the cores the machine actually gives, the speed-up's ceiling.
+// weights end apart, and what workers 'auto' picks here. What the machine allows is measured alongside: `ceiling`
+// times the pool's two workers computing the step's two shards at once with nothing else (no reduction, no
+// optimizer: what any data-parallel step could reach here, over the same round's 1-worker step) and one worker
+// computing one shard alone (`concurrency`: the two shards' throughput over one's alone, 2 when the same work runs
+// as fast side by side as alone); `threadScaling` and `memoryScaling` (before and after) are 2 threads' throughput
+// over 1 thread's on a plain integer loop and on a memory copy larger than the caches.
 // Run alone: mote bench --only parallel [--backend …] — one JSON line per record.
 import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
+import { batches, type HostBatch } from '../aligncot/batch.js';
 import type { EncodedChain } from '../aligncot/encode.js';
 import { attachExperts } from '../experts/attach.js';
 import { resolveModelConfig } from '../model/config.js';
 import { Transformer } from '../model/transformer.js';
+import { resolveTrainConfig } from '../train/config.js';
 import { resolveWorkers } from '../train/parallel/auto.js';
 import { GradientPool } from '../train/parallel/pool.js';
+import { sliceRows, splitRows } from '../train/parallel/shard.js';
 import { train, trainableByName } from '../train/trainer.js';
 import { syntheticChains } from './train.js';
 
@@ -36,10 +43,12 @@ export interface ParallelBenchOptions {
   /** Tokens per row. Default 256. */
   seqLen?: number;
   rank?: number;
-  /** Measure `threadScaling` (about 3 s before and after). Default true. */
+  /** Measure `threadScaling` and `memoryScaling` (about 5 s before and after). Default true. */
   threadProbe?: boolean;
   /** Also time 2 workers on twice the batch (weak scaling). Default true. */
   weak?: boolean;
+  /** Also time the shards' gradients alone, one worker and two at once (the `ceiling` record). Default true. */
+  ceiling?: boolean;
 }
 
 /** Wall and CPU (all threads) ms of one optimizer step. */
@@ -58,13 +67,14 @@ export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<ob
     rank = 16,
     threadProbe = true,
     weak = true,
+    ceiling = true,
   } = opts;
   const microBatch = opts.microBatch ?? batch;
   const backend = tf.getBackend();
   const config = resolveModelConfig({}, 'bench-256');
   const chains = syntheticChains(batch, seqLen, config.vocabSize, 'bench-parallel');
   const loadBefore = loadavg()[0];
-  const scalingBefore = threadProbe ? await threadScaling() : null;
+  const scalingBefore = threadProbe ? await machineScaling() : null;
 
   const build = () => {
     const model = Transformer.init(config, 0, { trainable: false });
@@ -83,6 +93,14 @@ export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<ob
         ms: [] as number[],
       }
     : null;
+  // the ceiling case computes the gradients of the first batch the 1-worker case trains on, cut in two shards
+  const ceilingCase =
+    ceiling && microBatch === batch
+      ? {
+          batch: firstBatch(chains, batch, seqLen),
+          times: [] as { one: number; two: number }[],
+        }
+      : null;
   const times: Record<1 | 2, StepTime[]> = { 1: [], 2: [] };
   try {
     const trainConfig = (b: number, workers: number) => ({
@@ -108,6 +126,22 @@ export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<ob
         const t = await timeStep(weakCase.model, weakCase.chains, trainConfig(2 * batch, 2), seqLen, pool);
         if (timed) weakCase.ms.push(t.ms);
       });
+    if (ceilingCase) {
+      const vars = trainableByName(models[2]);
+      let step = 1_000_000; // step numbers of these calls only name them in error messages
+      const shards = splitRows(batch, 2).map(([a, b]) => sliceRows(ceilingCase.batch, a, b));
+      cases.push(async () => {
+        const t0 = performance.now();
+        await pool.gradients(step++, vars, [{ batch: shards[0], routeSeed: 'ceiling' }]);
+        const one = performance.now() - t0;
+        await pool.gradients(
+          step++,
+          vars,
+          shards.map((b) => ({ batch: b, routeSeed: 'ceiling' })),
+        );
+        if (timed) ceilingCase.times.push({ one, two: performance.now() - t0 - one });
+      });
+    }
     for (let round = 0; round < warmup + rounds; round++) {
       timed = round >= warmup;
       for (const run of round % 2 === 0 ? cases : [...cases].reverse()) await run();
@@ -159,6 +193,7 @@ export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<ob
     microBatches: batch / microBatch,
     splittable: true,
   });
+  const scaling = threadProbe ? [scalingBefore!, await machineScaling()] : null;
   out.push({
     bench: 'parallel-ratio',
     backend,
@@ -171,12 +206,24 @@ export async function benchParallel(opts: ParallelBenchOptions = {}): Promise<ob
     workers2OverWorkers1: round4(median(perRound)),
     bestOverBest: round4(Math.min(...times[1].map((t) => t.ms)) / Math.min(...times[2].map((t) => t.ms))),
     perRound: perRound.map(round4),
-    threadScaling: threadProbe ? [scalingBefore!, await threadScaling()].map(round4) : null,
+    threadScaling: scaling ? scaling.map((m) => round4(m.compute)) : null,
+    memoryScaling: scaling ? scaling.map((m) => round4(m.memory)) : null,
     target: 1.7,
     maxAbsDiffWeights: maxDiff,
     loadavg1Before: round4(loadBefore),
     loadavg1After: round4(loadavg()[0]),
     auto: auto.reason,
+    ...(ceilingCase && {
+      ceiling: {
+        // 1-worker step over the 2 workers' shard gradients alone, per round; and what this run reached of it
+        workers2OverWorkers1: round4(median(ceilingCase.times.map((t, i) => times[1][i].ms / t.two))),
+        reached: round4(median(perRound) / median(ceilingCase.times.map((t, i) => times[1][i].ms / t.two))),
+        // the two shards at once over one shard alone, as throughput (2 = the same speed side by side)
+        concurrency: round4(median(ceilingCase.times.map((t) => (2 * t.one) / t.two))),
+        msOneShard: round4(median(ceilingCase.times.map((t) => t.one))),
+        msTwoShards: round4(median(ceilingCase.times.map((t) => t.two))),
+      },
+    }),
     ...(weakCase && {
       weak: {
         batch2: 2 * batch,
@@ -230,11 +277,32 @@ async function timeStep(
   return t;
 }
 
-/** Throughput of 2 threads over 1 thread, each running the same integer loop: the cores this process gets now. */
-async function threadScaling(): Promise<number> {
+/** The first batch `train` makes of `chains` at its defaults (trainer.ts batchOptions). */
+function firstBatch(chains: EncodedChain[], batchSize: number, seqLen: number): HostBatch {
+  const { seed, stepSkipProb } = resolveTrainConfig({ batchSize });
+  const it = batches(chains, { batchSize, seqLen, seed, stepSkipProb, epoch: 0, padId: 0, trim: true });
+  return it.next().value as HostBatch;
+}
+
+/**
+ * Loops a probe thread runs, leaving a result in x: the integer one stays in registers; the memory one copies the
+ * 32 MB halves of a 64 MB array into each other (memmove, bound by memory bandwidth, not by the core).
+ */
+const PROBES = {
+  compute: 'let x = 0; for (let i = 0; i < 4e8; i++) x = (x + i * 7) | 0;',
+  memory:
+    'const h = 1 << 22, a = new Float64Array(2 * h); let x = 0; for (let r = 0; r < 60; r++) { a.copyWithin(r % 2 ? 0 : h, r % 2 ? h : 0, r % 2 ? 2 * h : h); x += a[r]; }',
+};
+
+/** `threadScaling` of each probe loop: the cores this process gets now, for work that computes and work that streams. */
+async function machineScaling(): Promise<Record<keyof typeof PROBES, number>> {
+  return { compute: await threadScaling(PROBES.compute), memory: await threadScaling(PROBES.memory) };
+}
+
+/** Throughput of 2 threads over 1 thread, each running `loop` (which leaves its result in x). */
+async function threadScaling(loop: string): Promise<number> {
   const code = `const { parentPort } = require('node:worker_threads');
-let x = 0;
-for (let i = 0; i < 4e8; i++) x = (x + i * 7) | 0;
+${loop}
 parentPort.postMessage(x);`;
   const wall = async (n: number) => {
     const t0 = performance.now();

@@ -76,7 +76,22 @@ describe('mote bench', () => {
       poolStartMs: expect.any(Number),
     });
     const ratio = out[2];
-    expect(ratio).toMatchObject({ backend: 'wasm', batch: 2, split: true, threadScaling: null, target: 1.7 });
+    expect(ratio).toMatchObject({
+      backend: 'wasm',
+      batch: 2,
+      split: true,
+      threadScaling: null,
+      memoryScaling: null,
+      target: 1.7,
+    });
+    // the shards' gradients alone: one worker, then both at once; the ratios are the figures they make
+    const ceiling = ratio.ceiling as Record<string, number>;
+    expect(ceiling.msOneShard).toBeGreaterThan(0);
+    expect(ceiling.concurrency).toBeCloseTo((2 * ceiling.msOneShard) / ceiling.msTwoShards, 2);
+    expect(ceiling.reached).toBeCloseTo(
+      (ratio.workers2OverWorkers1 as number) / ceiling.workers2OverWorkers1,
+      2,
+    );
     expect(ratio.perRound).toEqual([ratio.workers2OverWorkers1]);
     const weak = ratio.weak as Record<string, unknown>; // 2 workers on twice the batch
     expect(weak).toMatchObject({ batch2: 4, tokensPerSec2: expect.any(Number) });
