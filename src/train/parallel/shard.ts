@@ -68,7 +68,8 @@ export function trainedTokens(batch: HostBatch): number {
 /**
  * One micro-batch's result from its shards' (in row order) and their trained-token counts: gradients and loss
  * weighted by N_s / max(N, 1), as `maskedMeanNll` averages; the per-token NLL concatenated; a variable is missing
- * only when no shard reached it.
+ * only when no shard reached it. The gradients are combined into the first shard's array, in one pass (the main
+ * thread runs this while the workers wait; the shards' arrays are the caller's, transferred from the workers).
  */
 export function combineShards(
   index: number,
@@ -80,20 +81,30 @@ export function combineShards(
     1,
     tokens.reduce((a, b) => a + b, 0),
   );
-  const grads = new Float32Array(shards[0].grads.length);
+  const w = tokens.map((t) => t / total);
+  const grads = shards[0].grads;
+  // missing entries are 0; shards without trained tokens add nothing
+  const rest = shards.slice(1).filter((_, j) => w[j + 1] > 0);
+  const ws = w.slice(1).filter((x) => x > 0);
+  if (rest.length === 1) {
+    const [g1, w1] = [rest[0].grads, ws[0]];
+    for (let i = 0; i < grads.length; i++) grads[i] = w[0] * grads[i] + w1 * g1[i];
+  } else {
+    for (let i = 0; i < grads.length; i++) {
+      let g = w[0] * grads[i];
+      for (let j = 0; j < rest.length; j++) g += ws[j] * rest[j].grads[i];
+      grads[i] = g;
+    }
+  }
   const nll = new Float32Array(shards.reduce((n, s) => n + s.nll.length, 0));
   let loss = 0;
   let balance = 0;
   let at = 0;
   shards.forEach((s, j) => {
-    const w = tokens[j] / total;
-    // missing entries are 0; the first shard is stored rather than added to zeros (the same values, one pass less)
-    if (j === 0) for (let i = 0; i < grads.length; i++) grads[i] = w * s.grads[i];
-    else if (w > 0) for (let i = 0; i < grads.length; i++) grads[i] += w * s.grads[i];
     nll.set(s.nll, at);
     at += s.nll.length;
-    loss += w * s.loss;
-    balance += w * s.balance; // 0: moe-topk, the only kind with a balance loss, is never split
+    loss += w[j] * s.loss;
+    balance += w[j] * s.balance; // 0: moe-topk, the only kind with a balance loss, is never split
   });
   const missing = shards[0].missing.filter((name) => shards.every((s) => s.missing.includes(name)));
   return { index, grads, missing, nll, loss, balance };
