@@ -3,6 +3,9 @@
 // to gather (2048, 512) rows, 3.5 ms to slice half of it), so rows move by memcpy inside the wasm heap in two
 // small registered kernels (allocate the output first: heap growth detaches earlier views). Other backends use
 // tf ops with device index tensors (the plan's are built once per forward, so no host round trip per segment).
+// Factor blocks move the same way: `stackBlocks` cuts, stacks and sums r-wide blocks of the adapter factors and
+// of their gradients in one kernel call, where tf ops take a split, slices, concats and an addN (a fixed cost per
+// layer and step whatever the batch: ~60 ms of a bench-256 step at any batch size, measured with tf.profile).
 import * as tf from '@tensorflow/tfjs';
 import { simdSupported } from '../../backend/simd/instance.js';
 import type { Segment, SegmentPlan } from './plan.js';
@@ -10,6 +13,7 @@ import type { Segment, SegmentPlan } from './plan.js';
 const GATHER_ROWS = 'MoteGatherRows';
 const SCATTER_ROWS = 'MoteScatterRows';
 const GATHER_COLS = 'MoteGatherCols';
+const STACK_BLOCKS = 'MoteStackBlocks';
 
 /** The parts of the wasm backend these kernels touch (not in tfjs's public typings). */
 interface WasmBackendLike {
@@ -92,10 +96,58 @@ function gatherColsKernel({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[
   return out;
 }
 
+/** One block of a `stackBlocks` output: the sum of its pieces, `size` rows or columns of input `input` from `start`. */
+export interface Block {
+  size: number;
+  /** [input, start] pairs, summed in this order (none: zeros). */
+  pieces: readonly (readonly [number, number])[];
+}
+
+/** Blocks stacked along `axis` (0: rows, 1: columns) of 2-D inputs; see `stackBlocks`. */
+function stackBlocksKernel({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]): tf.TensorInfo {
+  const b = backend as WasmBackendLike;
+  const { axis, blocks } = attrs as unknown as { axis: 0 | 1; blocks: Block[] };
+  const xs = Object.keys(inputs).map((_, i) => inputs[`t${i}`] as tf.TensorInfo);
+  const total = blocks.reduce((n, k) => n + k.size, 0);
+  const across = xs[0].shape[1 - axis]; // the length every block shares: rows for axis 1, columns for axis 0
+  const out = b.makeOutput(axis === 1 ? [across, total] : [total, across], 'float32');
+  const heap = new Float32Array(b.wasm.HEAPU8.buffer);
+  const dst = at(b, out);
+  const src = xs.map((x) => at(b, x));
+  let o = 0; // the block's first row or column in the output
+  for (const { size, pieces } of blocks) {
+    if (axis === 0) {
+      // rows are contiguous: one copy for the first piece, then one pass per further piece
+      const d = dst + o * across;
+      const n = size * across;
+      if (pieces.length === 0) heap.fill(0, d, d + n);
+      pieces.forEach(([k, start], j) => {
+        const s0 = src[k] + start * across;
+        if (j === 0) heap.copyWithin(d, s0, s0 + n);
+        else for (let i = 0; i < n; i++) heap[d + i] += heap[s0 + i];
+      });
+    } else {
+      // piece by piece, down the rows (the output's rows are `total` wide, the input's its own width)
+      if (pieces.length === 0)
+        for (let r = 0; r < across; r++) heap.fill(0, dst + r * total + o, dst + r * total + o + size);
+      pieces.forEach(([k, start], j) => {
+        const C = xs[k].shape[1];
+        for (let r = 0, s0 = src[k] + start, d = dst + o; r < across; r++, s0 += C, d += total) {
+          if (j === 0) for (let i = 0; i < size; i++) heap[d + i] = heap[s0 + i];
+          else for (let i = 0; i < size; i++) heap[d + i] += heap[s0 + i];
+        }
+      });
+    }
+    o += size;
+  }
+  return out;
+}
+
 for (const [kernelName, kernelFunc] of [
   [GATHER_ROWS, gatherKernel],
   [SCATTER_ROWS, scatterKernel],
   [GATHER_COLS, gatherColsKernel],
+  [STACK_BLOCKS, stackBlocksKernel],
 ] as const) {
   if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
 }
@@ -115,6 +167,16 @@ export function gatherSegment(x: tf.Tensor2D, seg: Segment, plan: SegmentPlan): 
   if (onWasm()) return gatherRowsAt(x, seg.rows);
   if (seg.first >= 0) return tf.slice(x, [seg.first, 0], [n, -1]);
   return gatherRowsAt(x, seg.rows, tf.slice(plan.rowsTensor(), [seg.offset], [n]));
+}
+
+/**
+ * On wasm: blocks of the 2-D `inputs` stacked along `axis` (0: rows, 1: columns) in one kernel call, each block the
+ * sum of its pieces (`size` rows or columns of one input from `start`; float32 adds in piece order) or zeros. Every
+ * input has the same columns (axis 0) or rows (axis 1). Other backends do not call this (they keep tf ops).
+ */
+export function stackBlocks(inputs: tf.Tensor2D[], axis: 0 | 1, blocks: Block[]): tf.Tensor2D {
+  const named = Object.fromEntries(inputs.map((t, i) => [`t${i}`, t]));
+  return tf.engine().runKernel(STACK_BLOCKS, named, { axis, blocks } as unknown as tf.NamedAttrMap);
 }
 
 /**

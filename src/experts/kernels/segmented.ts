@@ -7,12 +7,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { matMulBT } from './matmul.js';
 import { planFromStepIds, type Segment, type SegmentPlan } from './plan.js';
-import { gatherRowsAt, gatherSegment, gatherSegmentT, scatterRowsAt, scatterSegments } from './rows.js';
+import {
+  gatherRowsAt,
+  gatherSegment,
+  gatherSegmentT,
+  scatterRowsAt,
+  scatterSegments,
+  stackBlocks,
+} from './rows.js';
 import type { MixInput, MixKernel } from './types.js';
 
 export const MOTE_SEGMENTED_MIX = 'MoteSegmentedMix';
 /** Backends the op is registered for (the body is backend-neutral tf ops). */
 const BACKENDS = ['cpu', 'wasm', 'tensorflow', 'webgl', 'webgpu'];
+const onWasm = () => tf.getBackend() === 'wasm';
 
 interface Inputs {
   x: tf.Tensor2D;
@@ -80,25 +88,34 @@ class SegmentFactors {
 
   /** (in, r′) */
   A(seg: Segment): tf.Tensor2D {
-    const { shared, step } = this.layout(seg);
-    return this.memo(`A${seg.expert}:${shared}`, () => {
-      const parts = [
-        ...(shared ? [this.inp.sharedA!] : []),
-        ...(step ? [this.stepBlocks(seg.expert)[0]] : []),
-      ];
-      return parts.length > 1 ? tf.concat(parts, 1) : parts[0]; // (in, r′)
-    });
+    return this.factor(seg, 'A', 1);
   }
 
   /** (r′, out) */
   B(seg: Segment): tf.Tensor2D {
+    return this.factor(seg, 'B', 0);
+  }
+
+  /** [F_sh | F_e] (A, along columns) or [F_sh; F_e] (B, along rows) of a segment: one kernel call on wasm. */
+  private factor(seg: Segment, F: 'A' | 'B', axis: 0 | 1): tf.Tensor2D {
     const { shared, step } = this.layout(seg);
-    return this.memo(`B${seg.expert}:${shared}`, () => {
+    const [sharedF, stepF] =
+      F === 'A' ? [this.inp.sharedA, this.inp.stepA] : [this.inp.sharedB, this.inp.stepB];
+    return this.memo(`${F}${seg.expert}:${shared}`, () => {
+      const r = this.at.rank;
+      if (onWasm()) {
+        const inputs = [...(shared ? [sharedF!] : []), ...(step ? [stepF!] : [])];
+        const blocks = inputs.map((_, i) => ({
+          size: r,
+          pieces: [[i, inputs[i] === stepF ? seg.expert * r : 0] as const],
+        }));
+        return stackBlocks(inputs, axis, blocks); // (in, r′) or (r′, out)
+      }
       const parts = [
-        ...(shared ? [this.inp.sharedB!] : []),
-        ...(step ? [this.stepBlocks(seg.expert)[1]] : []),
+        ...(shared ? [sharedF!] : []),
+        ...(step ? [this.stepBlocks(seg.expert)[F === 'A' ? 0 : 1]] : []),
       ];
-      return parts.length > 1 ? tf.concat(parts, 0) : parts[0]; // (r′, out)
+      return parts.length > 1 ? tf.concat(parts, axis) : parts[0];
     });
   }
 
@@ -181,7 +198,7 @@ function backward(dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], at: Attrs): 
 
   // Products over the tokens of a segment, Xᵀ·Y with X tall (n, C) and Y thin (n, r′). On wasm XNNPACK packs
   // the right operand anew for every new tensor, so X goes on the left, transposed (rows.ts gatherSegmentT).
-  const wasm = tf.getBackend() === 'wasm';
+  const wasm = onWasm();
   const overTokens = (big: tf.Tensor2D, seg: Segment, thin: tf.Tensor2D): tf.Tensor2D => {
     if (wasm) return tf.matMul(gatherSegmentT(big, seg), thin); // (C, n)·(n, r′) → (C, r′)
     return tf.matMul(gatherSegment(big, seg, plan), thin, true, false); // (n, C)ᵀ·(n, r′) → (C, r′)
@@ -240,26 +257,58 @@ function backward(dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], at: Attrs): 
     },
   };
   if (inp.xl) grads.xl = dAdapterInput;
-  if (inp.sharedA) {
-    grads.sharedA = () =>
-      sumOr(
-        sharedPer.map((s) => cols(s.dA, 0)),
-        [inF, r],
-      );
-    grads.sharedB = () =>
-      sumOr(
-        sharedPer.map((s) => rows(s.dB, 0)),
-        [r, outF],
-      );
-  }
-  if (inp.stepA) {
-    const blocks = (pick: (s: (typeof per)[number]) => tf.Tensor, shape: number[], axis: 0 | 1) => () =>
-      tf.concat(
-        Array.from({ length: E }, (_, e) => sumOr(stepPer(e).map(pick), shape)),
-        axis,
-      );
-    grads.stepA = blocks((s) => cols(s.dA, s.shared ? r : 0), [inF, r], 1); // (in, E·r)
-    grads.stepB = blocks((s) => rows(s.dB, s.shared ? r : 0), [r, outF], 0); // (E·r, out)
+  if (wasm && per.length > 0) {
+    // each factor's gradient in one kernel call: the r-wide blocks of the segments' dA (columns) and dB (rows),
+    // the shared block summed over the segments that carry it, expert e's over its segments (zeros if none)
+    const stacked =
+      (pick: (s: (typeof per)[number]) => tf.Tensor2D, axis: 0 | 1, experts: number[]) => () => {
+        const pieces = (e: number) =>
+          per.flatMap((s, i) =>
+            e < 0
+              ? s.shared
+                ? [[i, 0] as const]
+                : []
+              : s.seg.expert === e
+                ? [[i, s.shared ? r : 0] as const]
+                : [],
+          );
+        return stackBlocks(
+          per.map(pick),
+          axis,
+          experts.map((e) => ({ size: r, pieces: pieces(e) })),
+        );
+      };
+    const steps = Array.from({ length: E }, (_, e) => e);
+    if (inp.sharedA) {
+      grads.sharedA = stacked((s) => s.dA, 1, [-1]); // (in, r)
+      grads.sharedB = stacked((s) => s.dB, 0, [-1]); // (r, out)
+    }
+    if (inp.stepA) {
+      grads.stepA = stacked((s) => s.dA, 1, steps); // (in, E·r)
+      grads.stepB = stacked((s) => s.dB, 0, steps); // (E·r, out)
+    }
+  } else {
+    if (inp.sharedA) {
+      grads.sharedA = () =>
+        sumOr(
+          sharedPer.map((s) => cols(s.dA, 0)),
+          [inF, r],
+        );
+      grads.sharedB = () =>
+        sumOr(
+          sharedPer.map((s) => rows(s.dB, 0)),
+          [r, outF],
+        );
+    }
+    if (inp.stepA) {
+      const blocks = (pick: (s: (typeof per)[number]) => tf.Tensor, shape: number[], axis: 0 | 1) => () =>
+        tf.concat(
+          Array.from({ length: E }, (_, e) => sumOr(stepPer(e).map(pick), shape)),
+          axis,
+        );
+      grads.stepA = blocks((s) => cols(s.dA, s.shared ? r : 0), [inF, r], 1); // (in, E·r)
+      grads.stepB = blocks((s) => rows(s.dB, s.shared ? r : 0), [r, outF], 0); // (E·r, out)
+    }
   }
   if (inp.weights) {
     grads.weights = () => {

@@ -2,7 +2,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { planFromStepIds } from '../../../src/experts/kernels/plan.js';
-import { gatherRowsAt, gatherSegmentT, scatterRowsAt } from '../../../src/experts/kernels/rows.js';
+import {
+  gatherRowsAt,
+  gatherSegmentT,
+  scatterRowsAt,
+  stackBlocks,
+} from '../../../src/experts/kernels/rows.js';
 import { initLoraFactors, kaimingUniform, loraScaling } from '../../../src/experts/lora.js';
 import { onBackend, seededNormal } from '../../helpers/index.js';
 
@@ -20,6 +25,67 @@ describe('gatherSegmentT on wasm', () => {
         tf.dispose([got, want]);
       }
       x.dispose();
+    });
+  });
+});
+
+describe('stackBlocks on wasm', () => {
+  it('stacks column and row blocks, sums pieces in order, and zero-fills a block without pieces', async () => {
+    await onBackend('wasm', () => {
+      const a = seededNormal([5, 6], 'blocks-a') as tf.Tensor2D; // (5, 3 blocks of 2)
+      const b = seededNormal([5, 4], 'blocks-b') as tf.Tensor2D;
+      const cols = stackBlocks([a, b], 1, [
+        { size: 2, pieces: [[1, 2]] },
+        {
+          size: 2,
+          pieces: [
+            [0, 4],
+            [1, 0],
+            [0, 0],
+          ],
+        },
+        { size: 2, pieces: [] },
+      ]);
+      const wantCols = tf.tidy(() =>
+        tf.concat(
+          [
+            tf.slice(b, [0, 2], [-1, 2]),
+            tf.add(
+              tf.add(tf.slice(a, [0, 4], [-1, 2]), tf.slice(b, [0, 0], [-1, 2])),
+              tf.slice(a, [0, 0], [-1, 2]),
+            ),
+            tf.zeros([5, 2]),
+          ],
+          1,
+        ),
+      );
+      expect(cols.shape).toEqual([5, 6]);
+      expect(Array.from(cols.dataSync())).toEqual(Array.from(wantCols.dataSync()));
+      const [aT, bT] = [tf.transpose(a), tf.transpose(b)] as tf.Tensor2D[]; // (6, 5), (4, 5)
+      const rowsOut = stackBlocks([aT, bT], 0, [
+        {
+          size: 2,
+          pieces: [
+            [0, 2],
+            [1, 2],
+          ],
+        },
+        { size: 3, pieces: [] },
+        { size: 1, pieces: [[0, 5]] },
+      ]);
+      const wantRows = tf.tidy(() =>
+        tf.concat(
+          [
+            tf.add(tf.slice(aT, [2, 0], [2, -1]), tf.slice(bT, [2, 0], [2, -1])),
+            tf.zeros([3, 5]),
+            tf.slice(aT, [5, 0], [1, -1]),
+          ],
+          0,
+        ),
+      );
+      expect(rowsOut.shape).toEqual([6, 5]);
+      expect(Array.from(rowsOut.dataSync())).toEqual(Array.from(wantRows.dataSync()));
+      tf.dispose([a, b, cols, wantCols, rowsOut, wantRows, aT, bT]);
     });
   });
 });
