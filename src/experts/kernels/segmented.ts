@@ -3,7 +3,7 @@
 // through [A_sh | A_e] and [B_sh; B_e], so the shared and the step expert of a token cost one rank-2r product.
 // The op is registered for every backend with a body of ordinary tf ops (the engine tapes only the outer kernel);
 // its gradient gives x, the adapter input, the A/B factors and the routing weights, never dW0. On wasm the
-// backward transposes explicitly (kernels/matmul.ts) and rows move inside the heap (kernels/rows.ts).
+// backward transposes explicitly (kernels/matmul.ts); rows and factor blocks move inside the heap (kernels/rows.ts).
 import * as tf from '@tensorflow/tfjs';
 import { matMulBT } from './matmul.js';
 import { planFromStepIds, type Segment, type SegmentPlan } from './plan.js';
@@ -262,16 +262,12 @@ function backward(dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], at: Attrs): 
     // the shared block summed over the segments that carry it, expert e's over its segments (zeros if none)
     const stacked =
       (pick: (s: (typeof per)[number]) => tf.Tensor2D, axis: 0 | 1, experts: number[]) => () => {
+        // [segment, first column or row] of expert e's block (−1: the shared block) in each segment that has it
         const pieces = (e: number) =>
-          per.flatMap((s, i) =>
-            e < 0
-              ? s.shared
-                ? [[i, 0] as const]
-                : []
-              : s.seg.expert === e
-                ? [[i, s.shared ? r : 0] as const]
-                : [],
-          );
+          per.flatMap((s, i): (readonly [number, number])[] => {
+            if (e < 0) return s.shared ? [[i, 0]] : [];
+            return s.seg.expert === e ? [[i, s.shared ? r : 0]] : [];
+          });
         return stackBlocks(
           per.map(pick),
           axis,
