@@ -5,6 +5,7 @@ import { batchMatMulGradConfig } from './batch-matmul-grad.js';
 import { unsortedSegmentSumWasmConfig } from './unsorted-segment-sum.js';
 import { installWasmBatchMatMul } from './wasm-batch-matmul.js';
 import { installWasmConcat } from './wasm-concat.js';
+import { installWasmGather } from './wasm-gather.js';
 import { installWasmIdentity } from './wasm-identity.js';
 import { installWasmTranspose } from './wasm-transpose.js';
 
@@ -36,7 +37,8 @@ export function installShims(): ShimReport {
 
 /**
  * Kernel replacements for backends whose package registers its kernels on import (so they can only be replaced
- * afterwards): the batched-XNNPACK BatchMatMul, the blocked Transpose, the copy-free Identity and the view-free Concat on wasm.
+ * afterwards): the batched-XNNPACK BatchMatMul, the blocked Transpose, the copy-free Identity, the view-free Concat
+ * and the row-copy GatherV2 on wasm.
  * Idempotent; `selectBackend` calls it after activating a backend, and `installShims` when the packages are
  * already loaded.
  */
@@ -45,11 +47,13 @@ export function installBackendKernels(): {
   wasmTranspose: boolean;
   wasmIdentity: boolean;
   wasmConcat: boolean;
+  wasmGather: boolean;
 } {
   return {
     wasmBatchMatMul: installWasmBatchMatMul(),
     wasmTranspose: installWasmTranspose(),
     wasmIdentity: installWasmIdentity(),
     wasmConcat: installWasmConcat(),
+    wasmGather: installWasmGather(),
   };
 }
