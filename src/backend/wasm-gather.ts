@@ -18,9 +18,16 @@ let original: tf.KernelConfig | undefined;
 
 /**
  * out[i, ·] = x[idx[i], ·] for x viewed as (rows, inner) at element offset `src` of `heap`, written at element
- * offset `dst`; runs of consecutive indices are copied at once. The indices must be in [0, rows).
+ * offset `dst`; runs of consecutive indices are copied at once. The indices must be in [0, rows). Also the
+ * segmented mixing's row gather (experts/kernels/rows.ts).
  */
-export function gatherRows(heap: Int32Array, src: number, inner: number, idx: Int32Array, dst: number): void {
+export function gatherRows(
+  heap: Int32Array | Float32Array,
+  src: number,
+  inner: number,
+  idx: Int32Array,
+  dst: number,
+): void {
   for (let i = 0; i < idx.length; ) {
     let j = i + 1;
     while (j < idx.length && idx[j] === idx[j - 1] + 1) j++;

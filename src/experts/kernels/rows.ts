@@ -8,6 +8,7 @@
 // layer and step whatever the batch: ~60 ms of a bench-256 step at any batch size, measured with tf.profile).
 import * as tf from '@tensorflow/tfjs';
 import { simdSupported } from '../../backend/simd/instance.js';
+import { gatherRows } from '../../backend/wasm-gather.js';
 import type { Segment, SegmentPlan } from './plan.js';
 
 const GATHER_ROWS = 'MoteGatherRows';
@@ -32,15 +33,7 @@ function gatherKernel({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0]):
   const rows = (attrs as unknown as { rows: Int32Array }).rows;
   const C = x.shape[1];
   const out = b.makeOutput([rows.length, C], 'float32');
-  const heap = new Float32Array(b.wasm.HEAPU8.buffer);
-  const src = at(b, x);
-  const dst = at(b, out);
-  for (let i = 0; i < rows.length; ) {
-    let j = i + 1;
-    while (j < rows.length && rows[j] === rows[j - 1] + 1) j++;
-    heap.copyWithin(dst + i * C, src + rows[i] * C, src + (rows[j - 1] + 1) * C);
-    i = j;
-  }
+  gatherRows(new Float32Array(b.wasm.HEAPU8.buffer), at(b, x), C, rows, at(b, out));
   return out;
 }
 
