@@ -84,15 +84,17 @@ export function combineShards(
   const w = tokens.map((t) => t / total);
   const grads = shards[0].grads;
   // missing entries are 0; shards without trained tokens add nothing
-  const rest = shards.slice(1).filter((_, j) => w[j + 1] > 0);
-  const ws = w.slice(1).filter((x) => x > 0);
+  const rest = shards
+    .slice(1)
+    .map((s, j) => ({ w: w[j + 1], g: s.grads }))
+    .filter((p) => p.w > 0);
   if (rest.length === 1) {
-    const [g1, w1] = [rest[0].grads, ws[0]];
+    const { w: w1, g: g1 } = rest[0]; // two shards, the usual split: one pass without an inner loop
     for (let i = 0; i < grads.length; i++) grads[i] = w[0] * grads[i] + w1 * g1[i];
   } else {
     for (let i = 0; i < grads.length; i++) {
       let g = w[0] * grads[i];
-      for (let j = 0; j < rest.length; j++) g += ws[j] * rest[j].grads[i];
+      for (const p of rest) g += p.w * p.g[i];
       grads[i] = g;
     }
   }

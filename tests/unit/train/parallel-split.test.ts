@@ -176,6 +176,15 @@ describe('shard helpers', () => {
     expect(c.loss).toBeCloseTo(0.5 + 3.75, 6);
     expect(Array.from(c.nll)).toEqual([2, 5]);
     expect(c.missing).toEqual([]);
+    // three shards (four workers on a micro-batch of three rows, say), and one without trained tokens
+    const three = combineShards(1, [r([1, 2], 1, []), r([10, 20], 2, []), r([100, 200], 3, [])], [1, 1, 2]);
+    expect(Array.from(three.grads)).toEqual([0.25 + 2.5 + 50, 0.5 + 5 + 100]);
+    const skipped = combineShards(
+      1,
+      [r([1, 2], 1, []), r([NaN, 20], 2, []), r([100, 200], 3, [])],
+      [1, 0, 3],
+    );
+    expect(Array.from(skipped.grads)).toEqual([0.25 + 75, 0.5 + 150]); // a shard with no trained token adds nothing
     const empty = combineShards(0, [r([0], 0, ['a']), r([0], 0, ['a'])], [0, 0]);
     expect(empty.missing).toEqual(['a']);
     expect(empty.loss).toBe(0);
