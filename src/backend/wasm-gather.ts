@@ -16,6 +16,18 @@ interface WasmBackend {
 
 let original: tf.KernelConfig | undefined;
 
+/** The [i, j) spans of positions over which idx[i…j) are consecutive integers, in order: each one copy. */
+export function consecutiveRuns(idx: ArrayLike<number>): [number, number][] {
+  const runs: [number, number][] = [];
+  for (let i = 0; i < idx.length; ) {
+    let j = i + 1;
+    while (j < idx.length && idx[j] === idx[j - 1] + 1) j++;
+    runs.push([i, j]);
+    i = j;
+  }
+  return runs;
+}
+
 /**
  * out[i, ·] = x[idx[i], ·] for x viewed as (rows, inner) at element offset `src` of `heap`, written at element
  * offset `dst`; runs of consecutive indices are copied at once. The indices must be in [0, rows). Also the
@@ -28,12 +40,8 @@ export function gatherRows(
   idx: Int32Array,
   dst: number,
 ): void {
-  for (let i = 0; i < idx.length; ) {
-    let j = i + 1;
-    while (j < idx.length && idx[j] === idx[j - 1] + 1) j++;
+  for (const [i, j] of consecutiveRuns(idx))
     heap.copyWithin(dst + i * inner, src + idx[i] * inner, src + (idx[j - 1] + 1) * inner);
-    i = j;
-  }
 }
 
 function gatherV2(args: {

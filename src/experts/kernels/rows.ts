@@ -8,7 +8,7 @@
 // layer and step whatever the batch: ~60 ms of a bench-256 step at any batch size, measured with tf.profile).
 import * as tf from '@tensorflow/tfjs';
 import { simdSupported } from '../../backend/simd/instance.js';
-import { gatherRows } from '../../backend/wasm-gather.js';
+import { consecutiveRuns, gatherRows } from '../../backend/wasm-gather.js';
 import type { Segment, SegmentPlan } from './plan.js';
 
 const GATHER_ROWS = 'MoteGatherRows';
@@ -50,12 +50,9 @@ function scatterKernel({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[0])
   parts.forEach((part, p) => {
     const src = at(b, part);
     const r = rows[p];
-    for (let i = 0; i < r.length; ) {
-      let j = i + 1;
-      while (j < r.length && r[j] === r[j - 1] + 1) j++;
+    for (const [i, j] of consecutiveRuns(r)) {
       heap.copyWithin(dst + r[i] * C, src + i * C, src + j * C);
-      for (let k = i; k < j; k++) covered[r[k]] = 1;
-      i = j;
+      covered.fill(1, r[i], r[j - 1] + 1);
     }
   });
   for (let t = 0; t < numRows; t++) if (!covered[t]) heap.fill(0, dst + t * C, dst + (t + 1) * C);
@@ -73,17 +70,11 @@ function gatherColsKernel({ inputs, backend, attrs }: Parameters<tf.KernelFunc>[
   const heap = new Float32Array(b.wasm.HEAPU8.buffer);
   const src = at(b, x);
   const dst = at(b, out);
-  const runs: number[] = []; // (start in out, first column, length) triples
-  for (let i = 0; i < n; ) {
-    let j = i + 1;
-    while (j < n && cols[j] === cols[j - 1] + 1) j++;
-    runs.push(i, cols[i], j - i);
-    i = j;
-  }
+  const runs = consecutiveRuns(cols);
   for (let r = 0; r < R; r++) {
-    for (let k = 0; k < runs.length; k += 3) {
-      const from = src + r * C + runs[k + 1];
-      heap.copyWithin(dst + r * n + runs[k], from, from + runs[k + 2]);
+    for (const [i, j] of runs) {
+      const from = src + r * C + cols[i];
+      heap.copyWithin(dst + r * n + i, from, from + j - i);
     }
   }
   return out;

@@ -29,6 +29,24 @@ describe('gatherSegmentT on wasm', () => {
   });
 });
 
+describe('the column gather on wasm (gatherSegmentT without SIMD)', () => {
+  it('equals tf.gather along columns, runs and scattered columns alike', async () => {
+    await onBackend('wasm', () => {
+      const x = seededNormal([5, 9], 'cols') as tf.Tensor2D;
+      for (const cols of [[0, 1, 2, 6, 4, 5, 8], [3], [8, 7, 0]]) {
+        const got = tf.engine().runKernel('MoteGatherCols', { x }, {
+          cols: Int32Array.from(cols),
+        } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        const want = tf.gather(x, cols, 1);
+        expect(got.shape).toEqual([5, cols.length]);
+        expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()));
+        tf.dispose([got, want]);
+      }
+      x.dispose();
+    });
+  });
+});
+
 describe('stackBlocks on wasm', () => {
   it('stacks column and row blocks, sums pieces in order, and zero-fills a block without pieces', async () => {
     await onBackend('wasm', () => {
