@@ -1,8 +1,7 @@
 // mote-tfjs: the public API (exports only).
 
 export * from './aligncot/build/index.js';
-export type { Chain, SafetyCheck, Stage, Turn } from './aligncot/chain.js';
-export { STAGES } from './aligncot/chain.js';
+export type { Chain, SafetyCheck, Turn } from './aligncot/chain.js';
 export * from './aligncot/index.js';
 export * from './backend/index.js';
 export * from './eval/index.js';
@@ -11,14 +10,6 @@ export { writeAblation } from './experiment/ablation-report.js';
 export * from './experts/index.js';
 export * from './generate/index.js';
 export { writeFileAtomic } from './io/atomic.js';
-export {
-  CheckpointMismatchError,
-  latestCheckpoint,
-  listCheckpoints,
-  loadCheckpoint,
-  readCheckpoint,
-  saveCheckpoint,
-} from './io/checkpoint.js';
 export { loadHfLlama, readHfLlama, saveHfLlama } from './io/hf-llama.js';
 export { llama2cFileSize, loadLlama2c, parseLlama2c, saveLlama2c } from './io/llama2c.js';
 export { type LoadedModel, type LoadModelOptions, loadModel } from './io/load.js';
@@ -45,6 +36,16 @@ export {
   type LinearSlot,
   Transformer,
 } from './model/transformer.js';
+export type { Stage } from './steps.js';
+export { STAGES } from './steps.js';
 export * from './tokenizer/index.js';
+export {
+  CheckpointMismatchError,
+  latestCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  readCheckpoint,
+  saveCheckpoint,
+} from './train/checkpoint.js';
 export * from './train/index.js';
 export { ConfigError, FormatError } from './util/errors.js';

@@ -1,9 +1,5 @@
 // The AlignCoT chain: a question and the self-generated steps that answer it (method.md §1).
 
-/** Reasoning steps in chain order. `check` (the 4-stage chain's Safety Check) is used to build data, not trained on by default. */
-export const STAGES = ['analysis', 'guidance', 'answer', 'check'] as const;
-export type Stage = (typeof STAGES)[number];
-
 /** One turn of a multi-turn question. */
 export interface Turn {
   role: 'system' | 'user' | 'assistant';

@@ -34,19 +34,14 @@
 // the longest non-answer block, one at a time, and removes a block whole (with its step tokens) once it is
 // empty; when even question + answer do not fit, the chain is dropped. Truncations are reported.
 
+import type { Stage } from '../steps.js';
+import { STEP_ID, STEP_LABELS, type StepLabel } from '../steps.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { TrainExample } from '../train/example.js';
 import { check, FormatError } from '../util/errors.js';
-import type { Chain, Stage } from './chain.js';
+import type { Chain } from './chain.js';
 import { formatChain } from './format.js';
-import {
-  STEP_ID,
-  STEP_LABELS,
-  type StageSet,
-  type StepLabel,
-  type StepTokenIdMap,
-  stepTokenIds,
-  THREE_STAGE,
-} from './stages.js';
+import { type StageSet, type StepTokenIdMap, stepTokenIds, THREE_STAGE } from './stages.js';
 
 /** A contiguous run of tokens with one step label; `end` is exclusive. */
 export interface StepSpan {
@@ -65,13 +60,8 @@ export interface Truncation {
   removedStages: Stage[];
 }
 
-/** One chain as training arrays, all of length n = L − 1 (see the file header). */
-export interface EncodedChain {
-  id: string;
-  ids: Int32Array;
-  targets: Int32Array;
-  /** 1 where targets[i] is a training target, else 0. */
-  lossMask: Float32Array;
+/** One chain as a training example, all arrays of length n = L − 1 (see the file header). */
+export interface EncodedChain extends TrainExample {
   /** Step id (STEP_ID) of each input token. */
   stepIds: Int32Array;
   stepSpans: StepSpan[];

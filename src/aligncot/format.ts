@@ -11,9 +11,9 @@
 // trailing "Assistant:" line. A string question renders like a one-turn dialogue, so training and chat share
 // one template. BOS/EOS are not part of the text: `encodeChain` adds them.
 
-import { STEP_TOKENS } from '../tokenizer/special-tokens.js';
+import { STAGES, STEP_TOKENS, type Stage } from '../steps.js';
 import { FormatError } from '../util/errors.js';
-import { type Chain, STAGES, type Stage, type Turn } from './chain.js';
+import type { Chain, Turn } from './chain.js';
 import { type StageSet, THREE_STAGE } from './stages.js';
 
 /** The fields of a chain that have text: what `formatChain` renders and `parseChainText` gives back. */

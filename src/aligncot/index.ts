@@ -1,6 +1,7 @@
 // AlignCoT chains: schema and loading, stages and step tokens, text format, training encodings,
 // step-skip attention masks, batching and dataset statistics (method.md §1–2).
 
+export { STAGES, STEP_ID, STEP_LABELS, type Stage, type StepLabel } from '../steps.js';
 export {
   type BatchOptions,
   type BatchTensors,
@@ -9,9 +10,17 @@ export {
   type DocPlacement,
   type HostBatch,
   toTensors,
-} from './batch.js';
+} from '../train/batch.js';
+export {
+  buildAttnMask,
+  drawSkip,
+  type MaskLayout,
+  SKIPPABLE_STAGES,
+  type SkipRecord,
+  type StepSkipOptions,
+} from '../train/masks.js';
 export { type BleuOptions, bleuTokens, selfBleu, sentenceBleu } from './bleu.js';
-export { type Chain, type SafetyCheck, STAGES, type Stage, type Turn } from './chain.js';
+export type { Chain, SafetyCheck, Turn } from './chain.js';
 export {
   type EncodeChainOptions,
   type EncodedChain,
@@ -31,14 +40,6 @@ export {
   stageText,
 } from './format.js';
 export {
-  buildAttnMask,
-  drawSkip,
-  type MaskLayout,
-  SKIPPABLE_STAGES,
-  type SkipRecord,
-  type StepSkipOptions,
-} from './masks.js';
-export {
   CHAIN_KEYS,
   type ChainCounts,
   type ChainError,
@@ -52,11 +53,8 @@ export {
 export {
   defineStages,
   FOUR_STAGE,
-  STEP_ID,
-  STEP_LABELS,
   type StageSet,
   type StageSpec,
-  type StepLabel,
   type StepTokenIdMap,
   stageNames,
   stepTokenIds,

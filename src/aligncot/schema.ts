@@ -2,9 +2,9 @@
 // with file, line, field and reason; nothing is dropped without being counted.
 
 import { z } from 'zod';
-import { STEP_TOKENS } from '../tokenizer/special-tokens.js';
+import { STAGES, STEP_TOKENS } from '../steps.js';
 import { FormatError } from '../util/errors.js';
-import { type Chain, STAGES } from './chain.js';
+import type { Chain } from './chain.js';
 
 /** Every step token string; none may appear inside a chain's text (they delimit the steps). */
 const RESERVED = STAGES.flatMap((s) => [STEP_TOKENS[s].start, STEP_TOKENS[s].end]);

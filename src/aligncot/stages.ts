@@ -1,10 +1,9 @@
 // Stage definitions as data (method.md §1): which steps a chain has, in which order, how they are wrapped
-// in step tokens, and which of them are training targets. Token spellings come from tokenizer/special-tokens.ts.
+// in step tokens, and which of them are training targets. Stage names and token spellings come from src/steps.ts.
 
-import { STEP_TOKENS } from '../tokenizer/special-tokens.js';
+import { STAGES, STEP_TOKENS, type Stage } from '../steps.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { ConfigError, check } from '../util/errors.js';
-import { STAGES, type Stage } from './chain.js';
 
 /** One stage of a chain: its name, its start/end token strings and whether its tokens are loss targets. */
 export interface StageSpec {
@@ -19,18 +18,6 @@ export interface StageSpec {
 
 /** The stages of a chain in chain order; always contains `answer`. */
 export type StageSet = readonly StageSpec[];
-
-/**
- * Per-token step labels, in chain order; the index is the step id stored in `stepIds`.
- * `question` covers BOS and the question text (and padding in batches); the others are the stage blocks.
- */
-export const STEP_LABELS = ['question', ...STAGES] as const;
-export type StepLabel = (typeof STEP_LABELS)[number];
-
-/** Step label → step id: question 0, analysis 1, guidance 2, answer 3, check 4 (fixed, whatever the StageSet). */
-export const STEP_ID: Readonly<Record<StepLabel, number>> = Object.freeze(
-  Object.fromEntries(STEP_LABELS.map((label, i) => [label, i])) as Record<StepLabel, number>,
-);
 
 /**
  * Builds a StageSet from stage names (canonical order analysis → guidance → answer → check; `answer`

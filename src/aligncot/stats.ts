@@ -2,12 +2,13 @@
 // answer-only chains, tokens per step, and a diversity figure (Self-BLEU-4 over a seeded sample of answers).
 
 import seedrandom from 'seedrandom';
+import type { StepLabel } from '../steps.js';
+import { STAGES, type Stage } from '../steps.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
 import { bleuTokens, selfBleu } from './bleu.js';
-import { type Chain, STAGES, type Stage } from './chain.js';
+import type { Chain } from './chain.js';
 import { formatQuestion, stageText } from './format.js';
-import type { StepLabel } from './stages.js';
 
 /** Token counts of one step over the chains that have it. */
 export interface TokenStats {

@@ -4,15 +4,15 @@
 // The paper reports 0.35× the FLOPs and 0.67× the time.
 // Run alone: mote bench --only efficiency [--backend …] — one JSON line per record.
 import * as tf from '@tensorflow/tfjs';
-import { batches } from '../aligncot/batch.js';
 import type { Chain } from '../aligncot/chain.js';
 import { type EncodedChain, encodeChain, encodeChains } from '../aligncot/encode.js';
 import { loadChains } from '../aligncot/schema.js';
-import { STEP_ID } from '../aligncot/stages.js';
 import { attachExperts } from '../experts/attach.js';
 import { loadModel } from '../io/load.js';
+import { STEP_ID } from '../steps.js';
 import { addStepTokens } from '../tokenizer/index.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { batches } from '../train/batch.js';
 import { type TrainEvent, train } from '../train/trainer.js';
 import { type FlopShape, flopShape, sumFlops } from './flops.js';
 

@@ -19,11 +19,11 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { batches, type HostBatch } from '../aligncot/batch.js';
 import type { EncodedChain } from '../aligncot/encode.js';
 import { attachExperts } from '../experts/attach.js';
 import { resolveModelConfig } from '../model/config.js';
 import { Transformer } from '../model/transformer.js';
+import { batches, type HostBatch } from '../train/batch.js';
 import { resolveTrainConfig } from '../train/config.js';
 import { resolveWorkers } from '../train/parallel/auto.js';
 import { GradientPool } from '../train/parallel/pool.js';

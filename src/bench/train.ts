@@ -10,11 +10,11 @@
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import type { EncodedChain } from '../aligncot/encode.js';
-import { STEP_ID } from '../aligncot/stages.js';
 import { attachExperts } from '../experts/attach.js';
 import type { ExpertConfig } from '../experts/config.js';
 import { resolveModelConfig } from '../model/config.js';
 import { Transformer } from '../model/transformer.js';
+import { STEP_ID } from '../steps.js';
 import { train } from '../train/trainer.js';
 import { flopShape, trainStepFlops } from './flops.js';
 

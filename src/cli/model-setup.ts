@@ -7,11 +7,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Turn } from '../aligncot/chain.js';
 import { formatQuestion } from '../aligncot/format.js';
-import { type CheckpointState, latestCheckpoint, loadCheckpoint, verifyBase } from '../io/checkpoint.js';
 import { loadModel } from '../io/load.js';
 import type { Transformer } from '../model/transformer.js';
 import { addStepTokens } from '../tokenizer/index.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { type CheckpointState, latestCheckpoint, loadCheckpoint, verifyBase } from '../train/checkpoint.js';
 import { checkRunConfigInput, type RunConfig, resolveRunConfig } from './config-file.js';
 import { prepareModel } from './train-setup.js';
 

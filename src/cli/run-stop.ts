@@ -1,7 +1,7 @@
 // How `mote train` and `mote pretrain` stop: Ctrl-C (the first press asks the loop to save a checkpoint and stop
 // after the current step, a second one quits at once, exit 130), and a failed run (what was written is flushed, and
 // a non-finite loss says which checkpoint is kept).
-import { latestCheckpoint } from '../io/checkpoint.js';
+import { latestCheckpoint } from '../train/checkpoint.js';
 import { NonFiniteError } from '../train/clip.js';
 
 /**

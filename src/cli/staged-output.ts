@@ -1,12 +1,13 @@
 // What `mote generate` and `mote chat` share about staged generation: reading a --mode, showing stages as they
 // stream (a header per stage, reasoning dimmed on a terminal, optionally hidden), and the one-line token summary.
-import { STAGES, type Stage } from '../aligncot/chain.js';
+
 import {
   resolveStagedConfig,
   type StagedEvent,
   type StagedResult,
   type StageMode,
 } from '../generate/staged.js';
+import { STAGES, type Stage } from '../steps.js';
 
 const NAMED_MODES = ['adaptive', 'answer', 'analysis-answer', 'full'] as const;
 

@@ -12,8 +12,7 @@
 // The text is what the model generated after the question (no "User: …" line). Whitespace between blocks
 // is allowed; one space after a start token is part of the template and not of the content.
 
-import { STAGES, type Stage } from '../aligncot/chain.js';
-import { STEP_TOKENS } from '../tokenizer/special-tokens.js';
+import { STAGES, STEP_TOKENS, type Stage } from '../steps.js';
 
 /** The kinds of format violation. */
 export const FORMAT_VIOLATIONS = [

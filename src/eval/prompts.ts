@@ -5,7 +5,7 @@
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCsvTable } from '../aligncot/build/csv.js';
-import { STEP_TOKENS } from '../tokenizer/special-tokens.js';
+import { STEP_TOKENS } from '../steps.js';
 import { ConfigError, FormatError } from '../util/errors.js';
 
 /** One prompt to evaluate. */

@@ -8,7 +8,7 @@
 //               "tokensPerStage": {"analysis": 31, "answer": 7}, "totalTokens": 42}}
 
 import { z } from 'zod';
-import { STEP_TOKENS } from '../tokenizer/special-tokens.js';
+import { STEP_TOKENS } from '../steps.js';
 import { FormatError } from '../util/errors.js';
 
 /** The stages a model generates at inference (`check` is used to build data only). */

@@ -7,8 +7,8 @@ import { loadChains } from '../aligncot/schema.js';
 import type { EvalPrompt } from '../eval/prompts.js';
 import { loadModel } from '../io/load.js';
 import type { Transformer } from '../model/transformer.js';
+import type { DEFAULT_STEP_STAGES, StepTokenIds } from '../steps.js';
 import { addStepTokens } from '../tokenizer/index.js';
-import type { DEFAULT_STEP_STAGES, StepTokenIds } from '../tokenizer/special-tokens.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 
 /** Files of a llama2.c base model. */

@@ -4,7 +4,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { Linear, type LinearLike } from '../model/linear.js';
 import type { MixKernelName } from './config.js';
-import { type ExpertConfig, type ExpertPreset, expertParameterCount, resolveExpertConfig } from './config.js';
+import { type ExpertConfig, type ExpertPreset, resolveExpertConfig } from './config.js';
+import { expertParameterCount } from './kinds.js';
 import { MoteLinear } from './mote-linear.js';
 
 /** Anything with the Transformer's slot API (the model, or a test double). */

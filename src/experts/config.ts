@@ -1,7 +1,8 @@
 // ExpertConfig: which adapters attach to which projections (method.md §2, issue 4), presets for the paper's
 // Table 4 architectures, and the validating resolver (peft LoraConfig.__post_init__ style).
-import { STAGES, type Stage } from '../aligncot/chain.js';
+
 import { LINEAR_MODULES, type LinearModule } from '../model/transformer.js';
+import { STAGES, type Stage } from '../steps.js';
 import { check } from '../util/errors.js';
 
 /**
@@ -168,23 +169,4 @@ export function resolveExpertConfig(
     'a number or a non-empty string',
   );
   return Object.freeze(c);
-}
-
-/** Names of the routed experts of a resolved config, in index order (`moe-topk` experts are `expert0` …). */
-export function routedExpertNames(c: Readonly<ExpertConfig>): readonly string[] {
-  if (c.kind === 'lora') return [];
-  if (c.kind === 'mote') return c.stepExperts;
-  return Array.from({ length: c.numExperts }, (_, i) => `expert${i}`);
-}
-
-/** Trainable adapter parameters of one projection (in → out) under config `c`. */
-export function expertParameterCount(
-  c: Readonly<ExpertConfig>,
-  inFeatures: number,
-  outFeatures: number,
-): number {
-  const perExpert = c.rank * (inFeatures + outFeatures);
-  if (c.kind === 'lora') return perExpert;
-  const routed = routedExpertNames(c).length * perExpert + (c.shared ? perExpert : 0);
-  return c.kind === 'moe-topk' ? routed + inFeatures * c.numExperts : routed;
 }

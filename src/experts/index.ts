@@ -1,4 +1,6 @@
 // Public surface of the experts: configuration, routing, the MoTE linear, routers, kernels, merge and attach.
+
+export { type ExpertName, expertIndex, SHARED, SHARED_ONLY } from '../steps.js';
 export { type AttachedExperts, attachExperts, detachExperts, getExperts, setMixKernel } from './attach.js';
 export {
   DEFAULT_EXPERT_CONFIG,
@@ -7,16 +9,15 @@ export {
   type ExpertConfig,
   type ExpertKind,
   type ExpertPreset,
-  expertParameterCount,
   MIX_KERNELS,
   type MixKernelName,
   resolveExpertConfig,
-  routedExpertNames,
   type StepExpert,
 } from './config.js';
 export { AUTO_KERNEL, MIX_KERNEL_IMPLS, mixKernel } from './kernels/index.js';
 export { planFromChoices, planFromStepIds, type Segment, SegmentPlan } from './kernels/plan.js';
 export type { MixInput, MixKernel, Routing } from './kernels/types.js';
+export { expertParameterCount, routedExpertNames } from './kinds.js';
 export { initLoraFactors, kaimingUniform, type LoraFactors, loraScaling } from './lora.js';
 export { mergeAll, mergeExperts, unmergeExperts } from './merge.js';
 export { MergedWeightCache, mergedWeight } from './merged-weights.js';
@@ -25,15 +26,11 @@ export { type Router, StepRouter } from './router.js';
 export {
   buildStepRoute,
   decodeRoute,
-  type ExpertName,
-  expertIndex,
   learnedRoute,
   ROUTE_KEY,
   Route,
   type RouteOptions,
   routeOf,
-  SHARED,
-  SHARED_ONLY,
   type StepRouteOptions,
   type TokenStage,
   withRoute,

@@ -4,8 +4,8 @@
 // `mergeAll(model, step)` bakes one step into plain Linears for export (PEFT merge_and_unload).
 import * as tf from '@tensorflow/tfjs';
 import { Linear } from '../model/linear.js';
+import type { ExpertName } from '../steps.js';
 import { type AttachedExperts, detachExperts, type ExpertHost, requireExperts } from './attach.js';
-import type { ExpertName } from './routing.js';
 
 /** Pins every attached layer to `step`'s merged weight (null for a single LoRA). Inference only. */
 export function mergeExperts(model: ExpertHost, step: ExpertName | null = null): void {

@@ -6,14 +6,15 @@
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import type { Linear, LinearContext, LinearLike } from '../model/linear.js';
-import { type ExpertConfig, type MixKernelName, routedExpertNames } from './config.js';
+import { type ExpertName, expertIndex, SHARED_ONLY } from '../steps.js';
+import type { ExpertConfig, MixKernelName } from './config.js';
 import { mixKernel } from './kernels/index.js';
 import type { Routing } from './kernels/types.js';
+import { adapterKind } from './kinds.js';
 import { initLoraFactors, loraDropout, loraScaling } from './lora.js';
 import { MergedWeightCache, type MergeParts, TransposedWeight } from './merged-weights.js';
-import { type Router, StepRouter } from './router.js';
-import { type ExpertName, expertIndex, type Route, routeOf, SHARED_ONLY } from './routing.js';
-import { TopKRouter } from './top-k-router.js';
+import type { Router } from './router.js';
+import { type Route, routeOf } from './routing.js';
 
 export class MoteLinear implements LinearLike {
   readonly inFeatures: number;
@@ -50,30 +51,26 @@ export class MoteLinear implements LinearLike {
     const [inF, outF] = base.weight.shape as [number, number];
     this.inFeatures = inF;
     this.outFeatures = outF;
-    const { kind, rank: r, initLoraWeights } = config;
+    const { rank: r, initLoraWeights } = config;
+    const kind = adapterKind(config);
     const seed = `${config.seed}:${path}`;
-    this.experts = routedExpertNames(config);
+    this.experts = kind.routed(config);
     const E = this.experts.length;
     if (E > 0) {
       const f = initLoraFactors(inF, outF, r, E, `${seed}:step`, initLoraWeights);
       this.stepA = f.A;
       this.stepB = f.B;
     }
-    if (kind === 'lora' || config.shared) {
+    if (kind.alwaysOn(config)) {
       const f = initLoraFactors(inF, outF, r, 1, `${seed}:shared`, initLoraWeights);
       this.sharedA = f.A;
       this.sharedB = f.B;
     }
     this.scaling = loraScaling(config.loraAlpha, r, config.rsLora);
-    const alpha = kind === 'lora' ? 0 : config.alpha;
+    const alpha = kind.routedWeight(config);
     this.stepCoef = alpha * this.scaling;
     this.sharedCoef = (1 - alpha) * this.scaling;
-    this.router =
-      kind === 'mote'
-        ? new StepRouter(this.experts, path)
-        : kind === 'moe-topk'
-          ? new TopKRouter(inF, E, config.topK, seed)
-          : null;
+    this.router = kind.router(config, inF, seed, path);
     this.kernel = config.kernel;
   }
 
@@ -171,8 +168,8 @@ export class MoteLinear implements LinearLike {
    */
   weightFor(ctx?: LinearContext): tf.Tensor2D {
     if (this.pinned !== null) return this.mergedFor(this.pinned);
-    if (this.config.kind === 'lora') return this.mergedFor(SHARED_ONLY);
-    if (this.config.kind === 'moe-topk') return this.mergedFor(this.stepIndex(null)); // throws: not mergeable
+    if (!this.router) return this.mergedFor(SHARED_ONLY); // a single LoRA: one weight
+    if (!adapterKind(this.config).mergeable) return this.mergedFor(this.stepIndex(null)); // throws
     const route = routeOf(ctx);
     if (!route)
       throw new Error(`${this.path}: weightFor needs ctx.route with one step for every token (decodeRoute)`);
@@ -214,9 +211,9 @@ export class MoteLinear implements LinearLike {
   }
 
   private stepIndex(step: ExpertName | null): number {
-    if (this.config.kind === 'lora') return SHARED_ONLY;
-    if (this.config.kind === 'moe-topk')
-      throw new Error(`${this.path}: a learned top-k gate mixes experts per token; it cannot be merged`);
+    if (!this.router) return SHARED_ONLY; // a single LoRA: its one expert
+    if (!adapterKind(this.config).mergeable)
+      throw new Error(`${this.path}: a learned gate mixes experts per token; it cannot be merged`);
     if (step === null)
       throw new Error(`${this.path}: merge needs a step (one of ${this.experts}, or 'shared')`);
     return expertIndex(this.experts, step);
@@ -231,7 +228,7 @@ export class MoteLinear implements LinearLike {
   /** Base weight as `weight`; adapters as stepA/stepB/sharedA/sharedB (loraA/loraB for a single LoRA); `router.weight`. */
   namedVariables(): Map<string, tf.Variable> {
     const out = new Map<string, tf.Variable>([['weight', this.weight]]);
-    const single = this.config.kind === 'lora';
+    const single = !this.router; // a single LoRA names its factors as PEFT does
     if (this.stepA && this.stepB) out.set('stepA', this.stepA).set('stepB', this.stepB);
     if (this.sharedA && this.sharedB) {
       out.set(single ? 'loraA' : 'sharedA', this.sharedA);

@@ -24,30 +24,27 @@
 // here only (`expertIndex`).
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
-import type { Stage } from '../aligncot/chain.js';
-import { STEP_LABELS } from '../aligncot/stages.js';
 import type { LinearContext } from '../model/linear.js';
+import {
+  type ExpertName,
+  expertIndex,
+  NO_EXPERT,
+  QUESTION_EXPERT,
+  SHARED,
+  SHARED_ONLY,
+  STEP_ID,
+  STEP_LABELS,
+  type Stage,
+  stepExpertTable,
+} from '../steps.js';
 import type { StepExpert } from './config.js';
 import { planFromStepIds, type SegmentPlan } from './kernels/plan.js';
 
-/** The expert every token also uses (unless disabled); never routed. */
-export const SHARED = 'shared';
-export type ExpertName = StepExpert | typeof SHARED;
-/** Step id of a token that uses no step expert (the shared expert only). */
-export const SHARED_ONLY = -1;
 /** The key of the Route in a LinearContext. */
 export const ROUTE_KEY = 'route';
 
-/** Per-token label from the AlignCoT encoder: a chain stage, the question, or null (padding: shared only). */
+/** Per-token label given by name: a chain stage, the question, or null (padding: shared only). */
 export type TokenStage = Stage | 'question' | null;
-
-/** Index of a named expert among `experts` (−1 for 'shared'); throws for a name that is not there. */
-export function expertIndex(experts: readonly string[], name: string): number {
-  if (name === SHARED) return SHARED_ONLY;
-  const i = experts.indexOf(name);
-  if (i < 0) throw new Error(`unknown expert '${name}'; expected one of ${[...experts, SHARED].join(', ')}`);
-  return i;
-}
 
 export interface RouteOptions {
   /** Training forward: enables adapter dropout. Default false. */
@@ -223,10 +220,10 @@ export interface StepRouteOptions extends RouteOptions {
 }
 
 /**
- * Builds a Route from per-token stage labels and the batch shape [B, T]. Labels are stage names (`'question'`,
- * a Stage, or null for shared only), flat (B·T, row-major) or one row per sample, or the numeric step ids of
- * the AlignCoT encoder (`STEP_ID`: question 0, analysis 1, guidance 2, answer 3, check 4). A stage routes to the
- * expert of that name; question tokens follow `options.question`.
+ * Builds a Route from per-token step ids and the batch shape [B, T]. The ids are the AlignCoT encoder's (STEP_ID:
+ * question 0, analysis 1, guidance 2, answer 3, check 4), flat (B·T, row-major); labels by name (`'question'`, a
+ * Stage, or null for shared only, flat or one row per sample) are accepted too. The step → expert table of
+ * src/steps.ts gives each token its expert; question tokens follow `options.question`.
  */
 export function buildStepRoute(
   labels: ArrayLike<number> | readonly TokenStage[] | readonly (readonly TokenStage[])[],
@@ -236,12 +233,12 @@ export function buildStepRoute(
   const [B, T] = batchShape;
   if (!(Number.isInteger(B) && B > 0 && Number.isInteger(T) && T > 0))
     throw new Error(`buildStepRoute: batch shape must be two positive integers, got [${batchShape}]`);
-  const rows = Array.isArray(labels) && labels.length > 0 && Array.isArray(labels[0]);
-  const flat = (rows ? (labels as readonly (readonly TokenStage[])[]).flat() : labels) as ArrayLike<
-    number | TokenStage
-  >;
-  if (flat.length !== B * T)
-    throw new Error(`buildStepRoute: ${flat.length} labels for batch shape [${B}, ${T}] (expected ${B * T})`);
+  const byName = isNames(labels);
+  const stepIds = byName ? namesToStepIds(labels) : (labels as ArrayLike<number>);
+  if (stepIds.length !== B * T)
+    throw new Error(
+      `buildStepRoute: ${stepIds.length} labels for batch shape [${B}, ${T}] (expected ${B * T})`,
+    );
   const { experts, docIds } = options;
   if (docIds && docIds.length !== B * T)
     throw new Error(`buildStepRoute: ${docIds.length} docIds for ${B * T} tokens`);
@@ -257,26 +254,47 @@ export function buildStepRoute(
     if (e === undefined) drawn.set(key, (e = Math.floor(rng() * experts.length)));
     return e;
   };
+  const table = stepExpertTable(experts);
   const ids = new Int32Array(B * T);
   for (let i = 0; i < ids.length; i++) {
-    const raw = flat[i];
-    const label = typeof raw === 'number' ? STEP_LABELS[raw] : raw;
-    if (label === undefined)
+    const step = stepIds[i];
+    const e = byName && step === PADDING ? SHARED_ONLY : table[step];
+    if (e === undefined)
       throw new Error(
-        `buildStepRoute: step id ${raw} at [${Math.floor(i / T)}][${i % T}] is not one of 0..${STEP_LABELS.length - 1} (${STEP_LABELS.join(', ')})`,
+        `buildStepRoute: step id ${step} at [${Math.floor(i / T)}][${i % T}] is not one of 0..${STEP_LABELS.length - 1} (${STEP_LABELS.join(', ')})`,
       );
-    if (label === null || (docIds && docIds[i] < 0)) ids[i] = SHARED_ONLY;
-    else if (label === 'question') ids[i] = questionExpert(i);
-    else {
-      const e = experts.indexOf(label);
-      if (e < 0)
-        throw new Error(
-          `buildStepRoute: label '${label}' at [${Math.floor(i / T)}][${i % T}] has no expert; step experts are ${experts.join(', ')}`,
-        );
-      ids[i] = e;
-    }
+    if (e === NO_EXPERT)
+      throw new Error(
+        `buildStepRoute: label '${STEP_LABELS[step]}' at [${Math.floor(i / T)}][${i % T}] has no expert; step experts are ${experts.join(', ')}`,
+      );
+    ids[i] = docIds && docIds[i] < 0 ? SHARED_ONLY : e === QUESTION_EXPERT ? questionExpert(i) : e;
   }
   return new Route(experts, ids, options);
+}
+
+/** Step id standing for a padding token given by name (null): shared expert only. */
+const PADDING = -1;
+
+function isNames(
+  labels: ArrayLike<number> | readonly TokenStage[] | readonly (readonly TokenStage[])[],
+): labels is readonly TokenStage[] | readonly (readonly TokenStage[])[] {
+  return Array.isArray(labels) && labels.length > 0 && typeof labels[0] !== 'number';
+}
+
+/** Labels by name (flat or per row) → step ids, PADDING for null. */
+function namesToStepIds(labels: readonly TokenStage[] | readonly (readonly TokenStage[])[]): number[] {
+  const flat = (
+    Array.isArray(labels[0]) ? (labels as readonly (readonly TokenStage[])[]).flat() : labels
+  ) as readonly TokenStage[];
+  return flat.map((label) => {
+    if (label === null) return PADDING;
+    const id = STEP_ID[label];
+    if (id === undefined)
+      throw new Error(
+        `buildStepRoute: unknown label '${label}'; expected one of ${STEP_LABELS.join(', ')} or null`,
+      );
+    return id;
+  });
 }
 
 /** Every token, however many, on one step (decoding); merged weights by default. */

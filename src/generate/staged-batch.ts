@@ -16,20 +16,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Turn } from '../aligncot/chain.js';
 import { getExperts } from '../experts/attach.js';
-import {
-  decodeRoute,
-  type ExpertName,
-  expertIndex,
-  learnedRoute,
-  Route,
-  routeOf,
-  SHARED,
-  withRoute,
-} from '../experts/routing.js';
+import { stageRoute } from '../experts/kinds.js';
+import { routeOf, withRoute } from '../experts/routing.js';
 import { MASKED } from '../model/attention.js';
 import type { KVCache } from '../model/kv-cache.js';
 import type { LinearContext } from '../model/linear.js';
 import type { Transformer } from '../model/transformer.js';
+import type { ExpertName } from '../steps.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
 import { createSampler } from './sampler.js';
@@ -182,24 +175,16 @@ async function step(
 }
 
 /**
- * The routing of one forward: one expert for every token (one name), or one per row of single tokens (B names).
- * The step experts are mixed per row unmerged when rows differ; with `merged`, rows that all share one step use
- * its merged weight. Stages without an expert of their own use the shared expert only (as in generateStaged).
+ * The routing of one forward: one expert for every token (one name), or one per row of single tokens (B names);
+ * experts/ decides how the attached kind routes them (kinds.ts `stageRoute`).
  */
 function routeFor(
   model: Transformer,
   experts: readonly ExpertName[],
   merged: boolean,
 ): LinearContext | undefined {
-  const attached = getExperts(model);
-  if (!attached) return undefined;
-  const cfg = attached.config;
-  if (cfg.kind === 'moe-topk') return withRoute(learnedRoute());
-  if (cfg.kind === 'lora') return undefined;
-  const own = (e: ExpertName) => (e === SHARED || cfg.stepExperts.includes(e) ? e : SHARED);
-  if (experts.length === 1) return withRoute(decodeRoute(cfg.stepExperts, own(experts[0]), { merged }));
-  const steps = Int32Array.from(experts, (e) => expertIndex(cfg.stepExperts, own(e)));
-  return withRoute(new Route(cfg.stepExperts, steps, { merged }));
+  const route = stageRoute(getExperts(model)?.config ?? null, experts, merged);
+  return route && withRoute(route);
 }
 
 /**

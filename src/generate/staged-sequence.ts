@@ -10,9 +10,9 @@
 // between blocks the next stage is sampled among the allowed step-start tokens (adaptive) or forced; inside a
 // block no step token but its end token (nor BOS, nor EOS outside the answer) may be sampled; a block at its budget
 // is closed by feeding its end token; the chain ends when the answer closes, at `maxTokens`, or at the context.
-import type { Stage } from '../aligncot/chain.js';
+
 import type { StepTokenIdMap } from '../aligncot/stages.js';
-import type { ExpertName } from '../experts/routing.js';
+import type { ExpertName, Stage } from '../steps.js';
 import type { StreamDecoder, Tokenizer } from '../tokenizer/tokenizer.js';
 import type { StagedEvent, StagedResult } from './staged.js';
 

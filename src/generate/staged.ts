@@ -13,13 +13,15 @@
 // end tokens included, use that step's expert (the AlignCoT encoder's labelling).
 // These rules live in one per-sequence state machine (staged-sequence.ts) that this single-sequence driver and the
 // batched one (staged-batch.ts) both run.
-import type { Stage, Turn } from '../aligncot/chain.js';
+import type { Turn } from '../aligncot/chain.js';
 import { formatQuestion } from '../aligncot/format.js';
 import { type StageSet, type StepTokenIdMap, stepTokenIds, THREE_STAGE } from '../aligncot/stages.js';
 import { getExperts } from '../experts/attach.js';
-import { decodeRoute, type ExpertName, learnedRoute, SHARED, withRoute } from '../experts/routing.js';
+import { checkStageExperts, mergeable, stageExpert, stageRoute } from '../experts/kinds.js';
+import { withRoute } from '../experts/routing.js';
 import type { LinearContext } from '../model/linear.js';
 import type { Transformer } from '../model/transformer.js';
+import { type ExpertName, SHARED, type Stage } from '../steps.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
 import { type Decoder, HostDecoder, TensorDecoder } from './decoder.js';
@@ -143,15 +145,10 @@ export interface StagedResult {
   ms: number;
 }
 
-/** The routing context of a stage for the experts attached to `model` (undefined: the plain model). */
+/** The routing context of a stage for the experts attached to `model` (undefined: none needed). */
 function contextFor(model: Transformer, stage: ExpertName, merged = true): LinearContext | undefined {
-  const experts = getExperts(model);
-  if (!experts) return undefined;
-  const c = experts.config;
-  if (c.kind === 'moe-topk') return withRoute(learnedRoute());
-  if (c.kind === 'lora') return undefined;
-  const expert = stage === SHARED || c.stepExperts.includes(stage) ? stage : SHARED;
-  return withRoute(decodeRoute(c.stepExperts, expert, { merged }));
+  const route = stageRoute(getExperts(model)?.config ?? null, [stage], merged);
+  return route && withRoute(route);
 }
 
 /**
@@ -167,14 +164,8 @@ export function stagedPlan(
   const names: Stage[] = c.stages.map((s) => s.name).filter((s) => s !== 'check');
   const forced = forcedStages(c.mode, names);
   const steps: StepTokenIdMap = stepTokenIds(tokenizer, c.stages);
-  const experts = getExperts(model);
-  if (forced && forced.length > 1 && experts && experts.config.kind === 'mote') {
-    for (const s of forced)
-      if (!experts.config.stepExperts.includes(s))
-        throw new Error(
-          `${caller}: stage '${s}' has no expert (step experts: ${experts.config.stepExperts.join(', ')})`,
-        );
-  }
+  const experts = getExperts(model)?.config ?? null;
+  if (forced) checkStageExperts(experts, forced, caller);
   return {
     tokenizer,
     names,
@@ -187,10 +178,7 @@ export function stagedPlan(
       typeof c.maxTokensPerStage === 'number'
         ? c.maxTokensPerStage
         : (c.maxTokensPerStage[s] ?? (DEFAULT_STAGED_CONFIG.maxTokensPerStage as number)),
-    expertOf: (s) => {
-      if (experts?.config.kind !== 'mote') return null;
-      return experts.config.stepExperts.includes(s) ? s : SHARED;
-    },
+    expertOf: (s) => stageExpert(experts, s),
   };
 }
 
@@ -220,11 +208,11 @@ export async function* generateStaged(
   const plan = stagedPlan(model, tokenizer, c);
   const useHost =
     c.merged &&
-    getExperts(model)?.config.kind !== 'moe-topk' &&
+    mergeable(getExperts(model)?.config ?? null) &&
     (c.decoder === 'host' || (c.decoder === 'auto' && model.parameterCount() <= HOST_DECODER_MAX_PARAMS));
   if (c.decoder === 'host' && !useHost)
     throw new Error(
-      'generateStaged: the host decoder needs merged weights (merged: true) and step routing (not moe-topk)',
+      'generateStaged: the host decoder needs merged weights (merged: true) and experts that merge (not a learned gate)',
     );
   const ctxFor = (stage: ExpertName) => contextFor(model, stage, c.merged);
   const decoder: Decoder = useHost

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { type AttachedExperts, requireExperts } from '../experts/attach.js';
 import { MoteLinear } from '../experts/mote-linear.js';
 import type { LinearModule, Transformer } from '../model/transformer.js';
-import { STEP_TOKENS } from '../tokenizer/special-tokens.js';
+import { STEP_TOKENS } from '../steps.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { writeFileAtomic } from './atomic.js';
 import { ropeHeads, rowsToHf, transpose } from './hf-llama-layout.js';

@@ -1,6 +1,7 @@
 // Tokenizers: the Tokenizer interface, llama2.c's tokenizer.bin format, byte-level BPE (training, HF tokenizer.json
 // read/write, SentencePiece-style Llama tokenizer.json), one loader for both, and the AlignCoT step tokens.
 
+export { DEFAULT_STEP_STAGES, STEP_TOKENS, type StepTokenIds, type StepTokenStrings } from '../steps.js';
 export { AddedTokens } from './added-tokens.js';
 export { type MergeLookup, mergeByScore } from './bpe.js';
 export { BpeModel, type BpeModelSpec } from './bpe-model.js';
@@ -36,11 +37,5 @@ export {
   loadTokenizerJson,
   saveHfTokenizer,
 } from './load-tokenizer.js';
-export {
-  addStepTokens,
-  DEFAULT_STEP_STAGES,
-  STEP_TOKENS,
-  type StepTokenIds,
-  type StepTokenStrings,
-} from './special-tokens.js';
+export { addStepTokens } from './special-tokens.js';
 export type { EncodeOptions, StreamDecoder, Tokenizer } from './tokenizer.js';

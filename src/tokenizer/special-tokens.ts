@@ -1,31 +1,8 @@
-// AlignCoT step tokens: each reasoning stage is wrapped in a start/end special token pair
-// (`<|analysis|>…<|/analysis|>`), added to the tokenizer as atomic ids.
+// Adding the AlignCoT step tokens (src/steps.ts) to a tokenizer: each reasoning stage is wrapped in a start/end
+// special token pair (`<|analysis|>…<|/analysis|>`), added as atomic ids.
 
-import { STAGES, type Stage } from '../aligncot/chain.js';
+import { DEFAULT_STEP_STAGES, STAGES, STEP_TOKENS, type Stage, type StepTokenIds } from '../steps.js';
 import type { Tokenizer } from './tokenizer.js';
-
-/** Start and end strings of one stage. */
-export interface StepTokenStrings {
-  start: string;
-  end: string;
-}
-
-/** Start and end ids of one stage. */
-export interface StepTokenIds {
-  start: number;
-  end: number;
-}
-
-/** The start/end strings of every stage. The answer stage is written `<|response|>`. */
-export const STEP_TOKENS: Readonly<Record<Stage, Readonly<StepTokenStrings>>> = Object.freeze({
-  analysis: Object.freeze({ start: '<|analysis|>', end: '<|/analysis|>' }),
-  guidance: Object.freeze({ start: '<|guidance|>', end: '<|/guidance|>' }),
-  answer: Object.freeze({ start: '<|response|>', end: '<|/response|>' }),
-  check: Object.freeze({ start: '<|check|>', end: '<|/check|>' }),
-});
-
-/** The stages of the 3-step chain, the default set of step tokens (`check` is opt-in). */
-export const DEFAULT_STEP_STAGES = ['analysis', 'guidance', 'answer'] as const;
 
 /**
  * Adds the start/end tokens of `stages` to `tokenizer` and returns their ids by stage. Tokens are added in

@@ -2,8 +2,8 @@
 // trainable variables (adapters, routers, new token rows; or the whole model when it is fully trained), the AdamW
 // moments, and the data position, so a run resumes exactly where it stopped.
 import type * as tf from '@tensorflow/tfjs';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import type { Transformer } from '../model/transformer.js';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { AdamW } from './optimizer.js';
 import type { Checkpointer, TrainPosition } from './trainer.js';
 

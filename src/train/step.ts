@@ -1,60 +1,26 @@
-// One forward/backward pass of a batch: the masked next-token loss over chain tokens (plus the moe-topk balance
-// loss), its gradients for the trainable variables, and the per-token NLL for per-step-type reporting.
+// One forward/backward pass of a batch: the masked next-token loss over trained tokens (plus the routers'
+// auxiliary loss, when the experts have one), its gradients for the trainable variables, and the per-token NLL
+// for per-step-type reporting. The batch's routing comes from experts/ (`batchRoute`).
 import * as tf from '@tensorflow/tfjs';
-import type { BatchTensors, HostBatch } from '../aligncot/batch.js';
-import { getExperts } from '../experts/attach.js';
-import type { ExpertConfig } from '../experts/config.js';
-import { buildStepRoute, learnedRoute, type Route, withRoute } from '../experts/routing.js';
+import { type Route, withRoute } from '../experts/routing.js';
 import { balanceLoss } from '../experts/top-k-router.js';
 import { maskedMeanNll, tokenNll } from '../model/loss.js';
 import type { Transformer } from '../model/transformer.js';
+import type { BatchTensors } from './batch.js';
 import { namedGradients } from './clip.js';
-
-/**
- * The routing of a batch for the experts attached to `model` (none: undefined). MoTE routes every token by its
- * step, question tokens to a step expert drawn per chain from `seed`; moe-topk learns its routing; a single
- * LoRA needs none.
- */
-export function routeForBatch(
-  model: Transformer,
-  batch: HostBatch,
-  seed: string,
-  training: boolean,
-): Route | undefined {
-  return routeForExperts(getExperts(model)?.config, batch, seed, training);
-}
-
-/** `routeForBatch` from the expert config alone (a worker pool's main thread has the config, not the model). */
-export function routeForExperts(
-  c: Readonly<ExpertConfig> | undefined,
-  batch: HostBatch,
-  seed: string,
-  training: boolean,
-): Route | undefined {
-  if (!c) return undefined;
-  if (c.kind === 'moe-topk') return learnedRoute({ training });
-  if (c.kind === 'lora') return undefined;
-  return buildStepRoute(batch.stepIds, [batch.B, batch.T], {
-    experts: c.stepExperts,
-    training,
-    seed,
-    docIds: batch.docIds,
-    question: training ? 'random' : undefined,
-  });
-}
 
 export interface StepOutput {
   /** Mean NLL over the batch's trained tokens (without the balance loss). */
   loss: tf.Scalar;
   /** Per-token NLL (B·T), for per-step-type figures. */
   nll: tf.Tensor1D;
-  /** moe-topk's load-balance loss (0 otherwise). */
+  /** The routers' auxiliary (load-balance) loss; 0 when they add none. */
   balance: tf.Scalar;
 }
 
 /**
  * Loss of one batch. Pure: call inside a tidy (or a gradient function). `balanceWeight` multiplies the
- * balance loss that learned routers pushed onto the route during the forward.
+ * auxiliary loss that learned routers pushed onto the route during the forward (experts `auxLossWeight`).
  */
 export function batchLoss(
   model: Transformer,

@@ -1,5 +1,5 @@
 // Plain text for language-model pretraining: a corpus file → documents, a seeded held-out split by document, and
-// the token stream cut into fixed windows that `train` takes as EncodedChain rows (nanoGPT's train.bin/val.bin,
+// the token stream cut into fixed windows that `train` takes as examples (no step ids: plain text) (nanoGPT's train.bin/val.bin,
 // in memory).
 //
 // Windows. The documents of a split are encoded with BOS and EOS and concatenated into one stream s of N tokens.
@@ -12,9 +12,8 @@
 //   window 0: ids <s> Hi !     targets Hi ! </s>
 //   window 1: ids </s> <s> Yo  targets <s> Yo </s>
 import seedrandom from 'seedrandom';
-import type { EncodedChain } from '../aligncot/encode.js';
-import { STEP_ID } from '../aligncot/stages.js';
 import { check, FormatError } from '../util/errors.js';
+import type { TrainExample } from './example.js';
 
 export interface ReadCorpusOptions {
   /** JSONL: the string field holding each document's text. Default `'text'`. */
@@ -103,7 +102,7 @@ export function lmWindows(
   docs: readonly (readonly number[])[],
   seqLen: number,
   idPrefix: string,
-): EncodedChain[] {
+): TrainExample[] {
   check(Number.isInteger(seqLen) && seqLen >= 1, 'seqLen', seqLen, 'a positive integer');
   const total = docs.reduce((n, d) => n + d.length, 0);
   const stream = new Int32Array(total);
@@ -112,7 +111,7 @@ export function lmWindows(
     stream.set(d, at);
     at += d.length;
   }
-  const windows: EncodedChain[] = [];
+  const windows: TrainExample[] = [];
   for (let start = 0; start + 1 < total; start += seqLen) {
     const n = Math.min(seqLen, total - 1 - start);
     windows.push({
@@ -120,8 +119,6 @@ export function lmWindows(
       ids: stream.slice(start, start + n),
       targets: stream.slice(start + 1, start + n + 1),
       lossMask: new Float32Array(n).fill(1),
-      stepIds: new Int32Array(n).fill(STEP_ID.question),
-      stepSpans: [{ stage: 'question', start: 0, end: n }],
     });
   }
   return windows;

@@ -9,8 +9,8 @@
 // with fresh seeds and drop it if every attempt fails. An unparsed verdict counts as `unparsedAs`.
 
 import { createHash } from 'node:crypto';
-import { STEP_TOKENS } from '../../tokenizer/special-tokens.js';
-import { type Chain, STAGES } from '../chain.js';
+import { STAGES, STEP_TOKENS } from '../../steps.js';
+import type { Chain } from '../chain.js';
 import { type Generator, GeneratorError, type RetryInfo } from './generator.js';
 import type { Prompt } from './prompts.js';
 import { renderMessages, type TemplateName, type Templates, type TemplateValues } from './templates.js';

@@ -11,7 +11,6 @@
 import { mkdir } from 'node:fs/promises';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import type { Generator } from '../../aligncot/build/generator.js';
-import type { Stage } from '../../aligncot/chain.js';
 import { collectRun } from '../../eval/collect.js';
 import {
   createJudgeGenerator,
@@ -26,6 +25,7 @@ import type { EvalRun } from '../../eval/record.js';
 import { buildReport, writeReports } from '../../eval/report.js';
 import { reportTables, type Table } from '../../eval/tables.js';
 import type { StagedConfig, StageMode } from '../../generate/staged.js';
+import type { Stage } from '../../steps.js';
 import { fitsContext, type InferenceModel, loadForInference } from '../model-setup.js';
 import { backendOption, modelOptions, setUpBackend, stagedDecodingOptions } from '../options.js';
 import { modeName, parseStageMode } from '../staged-output.js';

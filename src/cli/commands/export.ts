@@ -6,7 +6,6 @@ import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import { getExperts } from '../../experts/attach.js';
 import { mergeAll } from '../../experts/merge.js';
-import { type CheckpointState, latestCheckpoint, loadCheckpoint, verifyBase } from '../../io/checkpoint.js';
 import { saveHfLlama } from '../../io/hf-llama.js';
 import { canSaveTokenizerFiles, saveTokenizerFiles } from '../../io/hf-tokenizer-files.js';
 import { saveLlama2c } from '../../io/llama2c.js';
@@ -14,6 +13,12 @@ import { loadModel } from '../../io/load.js';
 import { exportPeftAdapters } from '../../io/peft.js';
 import type { Transformer } from '../../model/transformer.js';
 import type { Tokenizer } from '../../tokenizer/tokenizer.js';
+import {
+  type CheckpointState,
+  latestCheckpoint,
+  loadCheckpoint,
+  verifyBase,
+} from '../../train/checkpoint.js';
 import { checkRunConfigInput, type RunConfig, resolveRunConfig } from '../config-file.js';
 import { backendOption, setUpBackend } from '../options.js';
 import { STORIES260K, TOK512 } from '../paths.js';

@@ -9,12 +9,12 @@ import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import { generate } from '../../generate/generate.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { checkpointsDir, latestCheckpoint } from '../../io/checkpoint.js';
 import { saveHfLlama } from '../../io/hf-llama.js';
 import { saveLlama2c } from '../../io/llama2c.js';
 import { MODEL_PRESETS, type ModelPreset } from '../../model/config.js';
 import { BpeTokenizer } from '../../tokenizer/bpe-tokenizer.js';
 import { loadTokenizerJson, saveHfTokenizer } from '../../tokenizer/load-tokenizer.js';
+import { checkpointsDir, latestCheckpoint } from '../../train/checkpoint.js';
 import { fileCheckpointer } from '../../train/checkpointer.js';
 import {
   type PretrainConfig,
@@ -155,10 +155,9 @@ async function runPretrain(a: Args, signal: AbortSignal, setNote: (log: (line: s
   const steps: Extract<TrainEvent, { type: 'step' }>[] = [];
   const onEvent = (e: PretrainEvent) => {
     if (e.type === 'tokenizer' || e.type === 'corpus') return;
-    const plain = withoutStages(e); // every token is a "question" token here: the per-step split says nothing
-    if (plain.type === 'step') steps.push(plain);
-    metrics.onEvent(plain);
-    progress.onEvent(plain);
+    if (e.type === 'step') steps.push(e);
+    metrics.onEvent(e);
+    progress.onEvent(e);
   };
   let r: PretrainResult;
   try {
@@ -300,12 +299,6 @@ function changedShape(saved: PretrainRun, run: PretrainRun): string[] {
 }
 
 /** The event without its per-step-type losses. */
-function withoutStages(e: TrainEvent): TrainEvent {
-  if (e.type === 'step') return { ...e, byStage: {} };
-  if (e.type === 'eval') return { ...e, result: { ...e.result, byStage: {} } };
-  return e;
-}
-
 /** A fresh run keeps an older metrics file (of a run that saved no checkpoint) under a dated name. */
 async function moveAside(path: string, err: (line: string) => void): Promise<void> {
   if (!(await stat(path).catch(() => null))) return;

@@ -6,7 +6,12 @@ import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import { EXPERT_KINDS, EXPERT_PRESETS, type ExpertPreset } from '../../experts/config.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { type CheckpointState, checkpointsDir, latestCheckpoint, verifyBase } from '../../io/checkpoint.js';
+import {
+  type CheckpointState,
+  checkpointsDir,
+  latestCheckpoint,
+  verifyBase,
+} from '../../train/checkpoint.js';
 import { fileCheckpointer } from '../../train/checkpointer.js';
 import { SCHEDULE_KINDS } from '../../train/config.js';
 import { evaluate } from '../../train/evaluate.js';

@@ -32,7 +32,7 @@ export interface Workload {
   rows: number;
   /** Micro-batches of an optimizer step (batchSize / microBatchSize). */
   microBatches: number;
-  /** Whether micro-batches may be split between workers (not for moe-topk: parallel/shard.ts). */
+  /** Whether micro-batches may be split between workers (experts `shardable`: parallel/shard.ts). */
   splittable: boolean;
 }
 
@@ -64,7 +64,7 @@ export function resolveWorkers(
     return inProcess(
       w.splittable
         ? 'one row per step'
-        : 'one micro-batch per step, and moe-topk micro-batches are not split',
+        : "one micro-batch per step, and these experts' micro-batches are not split",
     );
   if (work < AUTO_MIN_STEP_WORK)
     return inProcess(`${sci(work)} parameter·tokens per step < ${sci(AUTO_MIN_STEP_WORK)}`);

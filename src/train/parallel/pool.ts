@@ -7,9 +7,9 @@
 // naming the worker and the step; the pool then stops its other workers and every later call rejects.
 import { Worker } from 'node:worker_threads';
 import type * as tf from '@tensorflow/tfjs';
-import type { HostBatch } from '../../aligncot/batch.js';
 import type { Transformer } from '../../model/transformer.js';
 import { check } from '../../util/errors.js';
+import type { HostBatch } from '../batch.js';
 import type { MicroResult, StepMessage, WorkerInit, WorkerMessage, WorkItem } from './protocol.js';
 import { type ReplicaSpec, replicaSpec, specMismatch, writeTrainable } from './replica.js';
 

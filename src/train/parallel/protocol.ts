@@ -1,7 +1,7 @@
 // The messages between the GradientPool (main thread) and its workers (worker.ts). A worker gets its
 // ReplicaSpec as `workerData`, answers `ready`, then one `result` per work item of every `step` message, in the
 // order the items were sent. Host arrays travel by structured clone; result buffers are transferred.
-import type { HostBatch } from '../../aligncot/batch.js';
+import type { HostBatch } from '../batch.js';
 import type { ReplicaSpec } from './replica.js';
 
 /** What a worker receives as `workerData`. */

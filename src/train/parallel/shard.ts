@@ -1,4 +1,4 @@
-// Splitting micro-batches between a GradientPool's workers (issue 9). When a step has fewer micro-batches than
+// Splitting micro-batches between a GradientPool's workers When a step has fewer micro-batches than
 // workers (the default microBatchSize = batchSize gives one), each micro-batch's rows are cut into contiguous
 // shards, one per worker, and the shards' results are combined into exactly what the whole micro-batch gives, up
 // to float rounding:
@@ -6,12 +6,12 @@
 //     in shard s and N = Σ N_s:  ∇(Σ_i m_i·nll_i / N) = Σ_s (N_s / N)·∇(Σ_{i∈s} m_i·nll_i / N_s);
 //   - every other part of the forward is per row (attention, norms, experts), and step-skip masks are per row;
 //   - MoTE question tokens get the expert drawn for their chain in the whole micro-batch: the main thread builds
-//     the micro-batch's route from its seed (`routeForExperts`) and gives each shard its rows of it.
-// moe-topk micro-batches stay whole: its Switch balance loss is a product of means over all the micro-batch's
-// tokens (experts/top-k-router.ts), not a sum over shards, and its routing is learned per token anyway.
+//     the micro-batch's route from its seed (experts `batchRoute`) and gives each shard its rows of it.
+// Micro-batches of experts that are not `shardable` (experts/kinds.ts) stay whole: moe-topk's Switch balance loss
+// is a product of means over all the micro-batch's tokens, not a sum over shards.
 import type * as tf from '@tensorflow/tfjs';
-import type { HostBatch } from '../../aligncot/batch.js';
-import { routeForExperts } from '../step.js';
+import { adapterKind, batchRoute } from '../../experts/kinds.js';
+import type { HostBatch } from '../batch.js';
 import type { GradientPool } from './pool.js';
 import type { MicroResult } from './protocol.js';
 import type { ReplicaSpec } from './replica.js';
@@ -24,10 +24,11 @@ export interface MicroBatchItem {
 
 /**
  * Shards per micro-batch so that `workers` workers are busy with `microBatches` micro-batches: ⌊workers /
- * microBatches⌋ (at least 1); 1 when the experts are moe-topk (see the file header).
+ * microBatches⌋ (at least 1); 1 when the experts cannot be sharded (see the file header).
  */
 export function shardsPerMicroBatch(spec: ReplicaSpec, workers: number, microBatches: number): number {
-  if (spec.experts?.config.kind === 'moe-topk') return 1;
+  const experts = spec.experts?.config;
+  if (experts && !adapterKind(experts).shardable) return 1;
   return Math.max(1, Math.floor(workers / Math.max(1, microBatches)));
 }
 
@@ -51,7 +52,7 @@ export function sliceRows(batch: HostBatch, start: number, end: number): HostBat
     ids: rows(batch.ids),
     targets: rows(batch.targets),
     lossMask: rows(batch.lossMask),
-    stepIds: rows(batch.stepIds),
+    stepIds: batch.stepIds && rows(batch.stepIds),
     docIds: rows(batch.docIds),
     attnMask: batch.attnMask && rows(batch.attnMask, T * T),
     docs: batch.docs.filter((d) => d.row >= start && d.row < end).map((d) => ({ ...d, row: d.row - start })),
@@ -139,12 +140,12 @@ export async function stepGradients(
 ): Promise<MicroResult[]> {
   const k = shardsPerMicroBatch(pool.spec, pool.size, items.length);
   if (k === 1) return pool.gradients(step, vars, items);
-  const experts = pool.spec.experts?.config;
+  const experts = pool.spec.experts?.config ?? null;
   const work: { batch: HostBatch; routeSeed: string; route?: Int32Array }[] = [];
   const owner: { micro: number; tokens: number }[] = [];
   items.forEach(({ batch, routeSeed }, micro) => {
-    const route = routeForExperts(experts, batch, routeSeed, true);
-    const ids = route?.stepIds ?? undefined; // per-token experts (MoTE); none for LoRA or full fine-tuning
+    const route = batchRoute(experts, batch, { seed: routeSeed, training: true });
+    const ids = route?.stepIds ?? undefined; // per-token experts (step routing); none otherwise
     route?.dispose();
     for (const [start, end] of splitRows(batch.B, k)) {
       const shard = sliceRows(batch, start, end);

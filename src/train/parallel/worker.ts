@@ -1,14 +1,14 @@
 // Entry point of one GradientPool worker thread: selects the main thread's backend (installing the library's
 // shims and kernels), builds the replica, then for each step loads the trainable values and computes each
-// work item's gradients exactly as the in-process trainer would (`routeForBatch` + `batchGradients`; a shard
+// work item's gradients exactly as the in-process trainer would (experts `batchRoute` + `batchGradients`; a shard
 // with the route cut from its micro-batch's).
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { toTensors } from '../../aligncot/batch.js';
 import { selectBackend } from '../../backend/index.js';
 import { hostView } from '../../backend/js-kernel.js';
-import { Route } from '../../experts/routing.js';
-import { batchGradients, routeForBatch } from '../step.js';
+import { batchRoute } from '../../experts/kinds.js';
+import { toTensors } from '../batch.js';
+import { batchGradients } from '../step.js';
 import type { MicroResult, StepMessage, WorkerInit, WorkerMessage, WorkItem } from './protocol.js';
 import { buildReplica, type Replica, type ReplicaSpec, readTrainable } from './replica.js';
 
@@ -47,10 +47,11 @@ async function runStep(spec: ReplicaSpec, replica: Replica, m: StepMessage): Pro
 /** One micro-batch: forward, backward, and every output read back to the host. */
 async function gradients(spec: ReplicaSpec, replica: Replica, item: WorkItem): Promise<MicroResult> {
   const bt = toTensors(item.batch);
-  const stepExperts = spec.experts?.config.stepExperts ?? [];
-  const route = item.route
-    ? new Route(stepExperts, item.route, { training: true })
-    : routeForBatch(replica.model, item.batch, item.routeSeed, true);
+  const route = batchRoute(spec.experts?.config ?? null, item.batch, {
+    seed: item.routeSeed,
+    training: true,
+    expertIds: item.route,
+  });
   const out = batchGradients(replica.model, bt, route, replica.vars, spec.balanceWeight);
   route?.dispose();
   tf.dispose(Object.values(bt));

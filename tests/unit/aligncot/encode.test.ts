@@ -5,11 +5,11 @@ import { encodeChain, encodeChains, labelTokens } from '../../../src/aligncot/en
 import {
   defineStages,
   FOUR_STAGE,
-  STEP_ID,
   stageNames,
   stepTokenIds,
   THREE_STAGE,
 } from '../../../src/aligncot/stages.js';
+import { STEP_ID } from '../../../src/steps.js';
 import { addStepTokens } from '../../../src/tokenizer/special-tokens.js';
 import { FormatError } from '../../../src/util/errors.js';
 import { ToyTokenizer } from './toy-tokenizer.js';

@@ -3,12 +3,11 @@ import { describe, expect, it } from 'vitest';
 import {
   defineStages,
   FOUR_STAGE,
-  STEP_ID,
-  STEP_LABELS,
   stageNames,
   stepTokenIds,
   THREE_STAGE,
 } from '../../../src/aligncot/stages.js';
+import { STEP_ID, STEP_LABELS } from '../../../src/steps.js';
 import { addStepTokens } from '../../../src/tokenizer/special-tokens.js';
 import { ConfigError } from '../../../src/util/errors.js';
 import { ToyTokenizer } from './toy-tokenizer.js';

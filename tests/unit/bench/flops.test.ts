@@ -1,7 +1,6 @@
 // The benchmark FLOP counter against hand-computed values, and the expanded-dataset scheme of the efficiency
 // benchmark (method.md §2) on a full chain.
 import { describe, expect, it } from 'vitest';
-import { STEP_ID } from '../../../src/aligncot/stages.js';
 import { encodeExpanded, expandChain } from '../../../src/bench/efficiency.js';
 import {
   type FlopShape,
@@ -13,6 +12,7 @@ import {
 import { syntheticChains } from '../../../src/bench/train.js';
 import { resolveExpertConfig } from '../../../src/experts/config.js';
 import { LINEAR_MODULES } from '../../../src/model/transformer.js';
+import { STEP_ID } from '../../../src/steps.js';
 import { addStepTokens, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
 import { TOK512_BIN } from '../../helpers/index.js';
 

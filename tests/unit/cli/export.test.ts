@@ -12,13 +12,13 @@ import { resolveRunConfig } from '../../../src/cli/config-file.js';
 import { prepareModel } from '../../../src/cli/train-setup.js';
 import { attachExperts, getExperts } from '../../../src/experts/attach.js';
 import { decodeRoute, withRoute } from '../../../src/experts/routing.js';
-import { loadCheckpoint, saveCheckpoint } from '../../../src/io/checkpoint.js';
 import { loadLlama2c } from '../../../src/io/llama2c.js';
 import { loadModel } from '../../../src/io/load.js';
 import { importPeftAdapters } from '../../../src/io/peft-import.js';
 import { readSafetensors } from '../../../src/io/safetensors.js';
 import type { Transformer } from '../../../src/model/transformer.js';
 import { addStepTokens, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { loadCheckpoint, saveCheckpoint } from '../../../src/train/checkpoint.js';
 import { expectClose, ROOT, STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
 
 const exec = promisify(execFile);

@@ -8,7 +8,7 @@ import seedrandom from 'seedrandom';
 import yargs, { type CommandModule } from 'yargs';
 import { type RunConfigInput, resolveRunConfig } from '../../../src/cli/config-file.js';
 import { prepareModel } from '../../../src/cli/train-setup.js';
-import { saveCheckpoint } from '../../../src/io/checkpoint.js';
+import { saveCheckpoint } from '../../../src/train/checkpoint.js';
 import { STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
 
 /**

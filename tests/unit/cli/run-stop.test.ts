@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { failedRunError } from '../../../src/cli/run-stop.js';
-import { checkpointsDir } from '../../../src/io/checkpoint.js';
+import { checkpointsDir } from '../../../src/train/checkpoint.js';
 import { NonFiniteError } from '../../../src/train/clip.js';
 
 function spies() {

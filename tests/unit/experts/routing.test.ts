@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { STEP_ID } from '../../../src/aligncot/stages.js';
 import {
   buildStepRoute,
   decodeRoute,
@@ -11,6 +10,7 @@ import {
   type TokenStage,
   withRoute,
 } from '../../../src/experts/index.js';
+import { STEP_ID } from '../../../src/steps.js';
 
 const STEPS = ['analysis', 'guidance', 'answer'] as const;
 const Q = 'question';

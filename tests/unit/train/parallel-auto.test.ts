@@ -39,7 +39,7 @@ describe('resolveWorkers', () => {
       { splittable: false },
       2,
       1,
-      /^auto: one micro-batch per step, and moe-topk/,
+      /^auto: one micro-batch per step, and these experts' micro-batches are not split/,
     ],
     ['moe-topk, micro-batches to share', { splittable: false, microBatches: 4 }, 2, 2, /^auto: 2 of 2 cores/],
     [

@@ -8,10 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { type EncodedChain, encodeChains } from '../../../src/aligncot/encode.js';
 import { attachExperts } from '../../../src/experts/attach.js';
 import type { ExpertConfig } from '../../../src/experts/config.js';
-import { CheckpointMismatchError } from '../../../src/io/checkpoint.js';
 import { loadLlama2c } from '../../../src/io/llama2c.js';
 import type { Transformer } from '../../../src/model/transformer.js';
 import { addStepTokens, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { CheckpointMismatchError } from '../../../src/train/checkpoint.js';
 import { fileCheckpointer } from '../../../src/train/checkpointer.js';
 import { NonFiniteError } from '../../../src/train/clip.js';
 import type { TrainConfig } from '../../../src/train/config.js';
@@ -164,7 +164,7 @@ describe('train', () => {
     );
     const long: EncodedChain = { ...encoded[0], ids: new Int32Array(40) };
     await expect(train(model, { train: [long] }, CONFIG, { seqLen: 32 })).rejects.toThrow(
-      /a chain has 40 tokens, more than seqLen 32/,
+      /an example has 40 tokens, more than seqLen 32/,
     );
     const dir = await mkdtemp(join(tmpdir(), 'mote-shape-'));
     await train(

@@ -2,22 +2,22 @@
 // contiguous step segments, seeded shuffles, tensors.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import {
-  type BatchOptions,
-  batches,
-  countBatches,
-  type HostBatch,
-  toTensors,
-} from '../../../src/aligncot/batch.js';
 import type { Chain } from '../../../src/aligncot/chain.js';
 import { type EncodedChain, encodeChains } from '../../../src/aligncot/encode.js';
 import { MASKED } from '../../../src/model/attention.js';
 import { MODEL_PRESETS } from '../../../src/model/config.js';
 import { Transformer } from '../../../src/model/transformer.js';
 import { addStepTokens } from '../../../src/tokenizer/special-tokens.js';
+import {
+  type BatchOptions,
+  batches,
+  countBatches,
+  type HostBatch,
+  toTensors,
+} from '../../../src/train/batch.js';
 import { ConfigError } from '../../../src/util/errors.js';
 import { expectClose } from '../../helpers/index.js';
-import { ToyTokenizer } from './toy-tokenizer.js';
+import { ToyTokenizer } from '../aligncot/toy-tokenizer.js';
 
 const words = (n: number, w: string) => Array.from({ length: n }, (_, i) => `${w}${i % 3}`).join(' ');
 
@@ -56,12 +56,12 @@ describe('pad mode', () => {
         expect(row(batch.ids, r, 24, 0, n)).toEqual(Array.from(c.ids));
         expect(row(batch.targets, r, 24, 0, n)).toEqual(Array.from(c.targets));
         expect(row(batch.lossMask, r, 24, 0, n)).toEqual(Array.from(c.lossMask));
-        expect(row(batch.stepIds, r, 24, 0, n)).toEqual(Array.from(c.stepIds));
+        expect(row(batch.stepIds!, r, 24, 0, n)).toEqual(Array.from(c.stepIds));
         const pad = 24 - n;
         expect(row(batch.ids, r, 24, n)).toEqual(new Array(pad).fill(0));
         expect(row(batch.targets, r, 24, n)).toEqual(new Array(pad).fill(0));
         expect(row(batch.lossMask, r, 24, n)).toEqual(new Array(pad).fill(0));
-        expect(row(batch.stepIds, r, 24, n)).toEqual(new Array(pad).fill(0));
+        expect(row(batch.stepIds!, r, 24, n)).toEqual(new Array(pad).fill(0));
         expect(row(batch.docIds, r, 24)).toEqual([...new Array(n).fill(0), ...new Array(pad).fill(-1)]);
       });
     }
@@ -85,7 +85,7 @@ describe('pad mode', () => {
   it('rejects a chain longer than seqLen and bad options', () => {
     expect(() => all({ ...options, seqLen: 8 })).toThrow(ConfigError);
     expect(() => all({ ...options, seqLen: 8 })).toThrow(
-      /seqLen = 8; expected ≥ \d+, the length of chain "c\d"/,
+      /seqLen = 8; expected ≥ \d+, the length of example "c\d"/,
     );
     expect(() => all({ ...options, batchSize: 0 })).toThrow('batchSize = 0');
     // @ts-expect-error: an unknown mode
@@ -144,7 +144,7 @@ describe('pack mode', () => {
   it('keeps each chain a run of contiguous step segments in chain order', () => {
     for (const b of all({ ...options, stepSkipProb: 0.5 })) {
       for (const d of b.docs) {
-        const steps = row(b.stepIds, d.row, b.T, d.start, d.end);
+        const steps = row(b.stepIds!, d.row, b.T, d.start, d.end);
         for (let k = 1; k < steps.length; k++) expect(steps[k]).toBeGreaterThanOrEqual(steps[k - 1]);
         expect(steps[0]).toBe(0);
       }
@@ -196,23 +196,49 @@ describe('seeds', () => {
 });
 
 describe('toTensors', () => {
-  it('gives (B, T) int32 ids/targets/stepIds, float32 lossMask and a (B, T, T) mask, owned by the caller', () => {
+  it('gives (B, T) int32 ids/targets, float32 lossMask and a (B, T, T) mask, owned by the caller', () => {
     const before = tf.memory().numTensors;
     const [b] = all({ batchSize: 2, seqLen: 32, mode: 'pack', seed: 1 });
     const t = toTensors(b);
     expect([t.ids.shape, t.ids.dtype]).toEqual([[2, 32], 'int32']);
     expect([t.targets.shape, t.targets.dtype]).toEqual([[2, 32], 'int32']);
-    expect([t.stepIds.shape, t.stepIds.dtype]).toEqual([[2, 32], 'int32']);
     expect([t.lossMask.shape, t.lossMask.dtype]).toEqual([[2, 32], 'float32']);
     expect([t.attnMask!.shape, t.attnMask!.dtype]).toEqual([[2, 32, 32], 'float32']);
     expect(Array.from(t.ids.dataSync())).toEqual(Array.from(b.ids));
-    expect(tf.memory().numTensors).toBe(before + 5);
+    expect(tf.memory().numTensors).toBe(before + 4);
+    expect(Object.keys(t)).not.toContain('stepIds'); // step ids route on the host
     tf.dispose(Object.values(t));
     expect(tf.memory().numTensors).toBe(before);
     const [p] = all({ batchSize: 2, seqLen: 32, seed: 1 });
     const tp = toTensors(p);
     expect(tp.attnMask).toBeUndefined();
     tf.dispose(Object.values(tp));
+  });
+});
+
+describe('examples without step ids (plain text)', () => {
+  // the same chains stripped to what a text window carries: ids, targets, loss mask
+  const plain = ENCODED.map(({ id, ids, targets, lossMask }) => ({ id, ids, targets, lossMask }));
+
+  it('batches them like chains, without step ids, and packs them with document isolation only', () => {
+    const padded = [...batches(plain, { batchSize: 4, seqLen: 24, seed: 's' })];
+    const chains = [...batches(ENCODED, { batchSize: 4, seqLen: 24, seed: 's' })];
+    expect(padded.map((b) => b.stepIds)).toEqual(padded.map(() => undefined));
+    expect(padded.map((b) => [...b.ids])).toEqual(chains.map((b) => [...b.ids]));
+    expect(padded.map((b) => [...b.lossMask])).toEqual(chains.map((b) => [...b.lossMask]));
+    const [packed] = batches(plain, { batchSize: 2, seqLen: 32, mode: 'pack', seed: 1 });
+    const [packedChains] = batches(ENCODED, { batchSize: 2, seqLen: 32, mode: 'pack', seed: 1 });
+    expect(Array.from(packed.attnMask!)).toEqual(Array.from(packedChains.attnMask!)); // no skipping: isolation only
+  });
+
+  it('refuses step skipping without step ids, and a batch mixing chains and plain text', () => {
+    expect(() => [...batches(plain, { batchSize: 4, seqLen: 24, stepSkipProb: 0.2 })]).toThrow(
+      /stepSkipProb = 0.2; expected 0 for examples without step ids/,
+    );
+    const mixed = [ENCODED[0], plain[1]];
+    expect(() => [...batches(mixed, { batchSize: 2, seqLen: 24, shuffle: false })]).toThrow(
+      /examples = "c1"; expected examples that all carry stepIds \(chains\) or none/,
+    );
   });
 });
 

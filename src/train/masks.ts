@@ -17,18 +17,21 @@
 
 import seedrandom from 'seedrandom';
 import { MASKED } from '../model/attention.js';
+import type { Stage } from '../steps.js';
+import { STEP_ID, STEP_LABELS } from '../steps.js';
 import { check } from '../util/errors.js';
-import type { Stage } from './chain.js';
-import { STEP_ID, STEP_LABELS } from './stages.js';
 
 /** The stages step skipping may hide by default: the intermediate reasoning steps. */
 export const SKIPPABLE_STAGES: readonly Stage[] = Object.freeze(['analysis', 'guidance']);
 
-/** Token layout of a batch, row-major (B·T): step ids, and the document index of each token in its row (−1: padding). */
+/**
+ * Token layout of a batch, row-major (B·T): the document index of each token in its row (−1: padding), and the
+ * step ids when the documents are chains (without them there is nothing to skip).
+ */
 export interface MaskLayout {
   B: number;
   T: number;
-  stepIds: Int32Array;
+  stepIds?: Int32Array;
   docIds: Int32Array;
 }
 
@@ -63,11 +66,12 @@ export function buildAttnMask(
   const p = options.stepSkipProb ?? 0;
   check(p >= 0 && p <= 1, 'stepSkipProb', p, 'a probability in [0, 1]');
   check(
-    stepIds.length === B * T && docIds.length === B * T,
+    docIds.length === B * T && (!stepIds || stepIds.length === B * T),
     'layout',
-    { B, T, n: stepIds.length },
-    'stepIds and docIds of length B·T',
+    { B, T, docIds: docIds.length, stepIds: stepIds?.length },
+    'docIds (and stepIds, when given) of length B·T',
   );
+  check(!(p > 0 && !stepIds), 'stepSkipProb', p, '0 for examples without step ids (plain text)');
   const rng = options.rng ?? seedrandom(String(options.seed ?? 0));
   const skippable = options.skippable ?? SKIPPABLE_STAGES;
   const attnMask = new Float32Array(B * T * T);
@@ -75,20 +79,21 @@ export function buildAttnMask(
   for (let b = 0; b < B; b++) {
     const row = b * T;
     const hidden = new Map<number, Set<number>>(); // doc → skipped step ids
-    for (const doc of docsOf(docIds, row, T)) {
-      const present = presentSteps(stepIds, docIds, row, T, doc);
-      const skipped = drawSkip(candidates(present, skippable), p, rng);
-      skips.push({ row: b, doc, skipped });
-      hidden.set(doc, new Set(skipped.map((s) => STEP_ID[s])));
-    }
+    if (stepIds)
+      for (const doc of docsOf(docIds, row, T)) {
+        const present = presentSteps(stepIds, docIds, row, T, doc);
+        const skipped = drawSkip(candidates(present, skippable), p, rng);
+        skips.push({ row: b, doc, skipped });
+        hidden.set(doc, new Set(skipped.map((s) => STEP_ID[s])));
+      }
     for (let i = 0; i < T; i++) {
       const di = docIds[row + i];
-      const si = stepIds[row + i];
+      const si = stepIds ? stepIds[row + i] : 0;
       const hide = hidden.get(di);
       const out = (b * T + i) * T;
       for (let j = 0; j < T; j++) {
         const dj = docIds[row + j];
-        const sj = stepIds[row + j];
+        const sj = stepIds ? stepIds[row + j] : 0;
         if (di !== dj || (hide?.has(sj) && si > sj)) attnMask[out + j] = MASKED;
       }
     }

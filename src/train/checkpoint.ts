@@ -7,10 +7,10 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { AdamW, AdamWSlot, AdamWState } from '../train/optimizer.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { type HostTensor, readSafetensors, type WritableDtype, writeSafetensors } from '../io/safetensors.js';
 import { FormatError } from '../util/errors.js';
-import { writeFileAtomic } from './atomic.js';
-import { type HostTensor, readSafetensors, type WritableDtype, writeSafetensors } from './safetensors.js';
+import type { AdamW, AdamWSlot, AdamWState } from './optimizer.js';
 
 export const CHECKPOINT_FORMAT = 'mote-checkpoint';
 export const CHECKPOINT_FORMAT_VERSION = 1;

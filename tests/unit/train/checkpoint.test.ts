@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readSafetensors } from '../../../src/io/safetensors.js';
+import { MODEL_PRESETS } from '../../../src/model/config.js';
+import { Transformer } from '../../../src/model/transformer.js';
 import {
   CheckpointMismatchError,
   latestCheckpoint,
@@ -13,10 +16,7 @@ import {
   saveCheckpoint,
   sha256File,
   verifyBase,
-} from '../../../src/io/checkpoint.js';
-import { readSafetensors } from '../../../src/io/safetensors.js';
-import { MODEL_PRESETS } from '../../../src/model/config.js';
-import { Transformer } from '../../../src/model/transformer.js';
+} from '../../../src/train/checkpoint.js';
 import { AdamW } from '../../../src/train/optimizer.js';
 import { FormatError } from '../../../src/util/errors.js';
 import { ROOT, seededNormal } from '../../helpers/index.js';

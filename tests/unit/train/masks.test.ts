@@ -3,10 +3,10 @@
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
-import { buildAttnMask, drawSkip, type MaskLayout } from '../../../src/aligncot/masks.js';
 import { MASKED } from '../../../src/model/attention.js';
 import { MODEL_PRESETS } from '../../../src/model/config.js';
 import { Transformer } from '../../../src/model/transformer.js';
+import { buildAttnMask, drawSkip, type MaskLayout } from '../../../src/train/masks.js';
 
 const Q = 0;
 const A = 1;
@@ -191,7 +191,7 @@ describe('buildAttnMask', () => {
 
   it('validates its inputs', () => {
     expect(() => buildAttnMask(layout([FULL]), { stepSkipProb: 1.5 })).toThrow('stepSkipProb = 1.5');
-    expect(() => buildAttnMask({ ...layout([FULL]), T: 7 })).toThrow(/stepIds and docIds of length B·T/);
+    expect(() => buildAttnMask({ ...layout([FULL]), T: 7 })).toThrow(/docIds \(and stepIds, when given\) of length B·T/);
   });
 });
 

@@ -1,0 +1,119 @@
+// The gradients of one optimizer step from its micro-batches, averaged and clipped to the global norm: computed
+// in this process with tensor ops (`localGradients`), or by a pool of worker threads (`poolGradients`,
+// parallel/), whose results are combined on the host. Both report every micro-batch's per-token NLL and auxiliary
+// loss to the caller, in micro-batch order, so the trainer's figures do not depend on the path.
+import * as tf from '@tensorflow/tfjs';
+import type { ExpertConfig } from '../experts/config.js';
+import { batchRoute } from '../experts/kinds.js';
+import type { Transformer } from '../model/transformer.js';
+import { type HostBatch, toTensors } from './batch.js';
+import { clipByGlobalNorm } from './clip.js';
+import type { GradientPool } from './parallel/pool.js';
+import { gradsFromHost } from './parallel/replica.js';
+import { meanGradient, stepGradients } from './parallel/shard.js';
+import { batchGradients } from './step.js';
+
+/** Receives each micro-batch's per-token NLL and auxiliary loss, in micro-batch order. */
+export type MicroStats = (batch: HostBatch, nll: Float32Array, aux: number) => void;
+
+/** A step's clipped mean gradients (the caller disposes them) and their global norm before clipping. */
+export interface StepGradients {
+  clipped: tf.NamedTensorMap;
+  gradNorm: number;
+}
+
+/** How a step's gradients are computed. */
+export interface GradientPath {
+  /**
+   * The gradients of optimizer step `step` (1-based) over `group`; micro-batch m is routed with seed
+   * `routeSeed(m)`.
+   */
+  compute(
+    step: number,
+    group: readonly HostBatch[],
+    routeSeed: (m: number) => string,
+    record: MicroStats,
+  ): Promise<StepGradients>;
+}
+
+/** Settings both paths share. */
+export interface GradientSettings {
+  /** The trainable variables by dotted name, in model order. */
+  vars: ReadonlyMap<string, tf.Variable>;
+  /** The attached experts' config (routing of each batch), or null. */
+  experts: Readonly<ExpertConfig> | null;
+  /** Weight of the routers' auxiliary loss (experts `auxLossWeight`). */
+  auxWeight: number;
+  /** Global-norm clipping threshold; 0 disables clipping. */
+  clipNorm: number;
+}
+
+/** Gradients computed in this process: micro-batches one after the other, summed with tensor ops. */
+export function localGradients(model: Transformer, s: GradientSettings): GradientPath {
+  return {
+    async compute(_step, group, routeSeed, record) {
+      let sum: tf.NamedTensorMap | null = null;
+      for (let m = 0; m < group.length; m++) {
+        const batch = group[m];
+        const bt = toTensors(batch);
+        const route = batchRoute(s.experts, batch, { seed: routeSeed(m), training: true });
+        const out = batchGradients(model, bt, route, s.vars, s.auxWeight);
+        route?.dispose();
+        tf.dispose(Object.values(bt));
+        const prev: tf.NamedTensorMap | null = sum;
+        sum = prev ? addUnion(prev, out.grads) : out.grads;
+        if (prev) tf.dispose([Object.values(prev), Object.values(out.grads)]);
+        record(batch, (await out.nll.data()) as Float32Array, (await out.balance.data())[0]);
+        tf.dispose([out.loss, out.nll, out.balance]);
+      }
+      const grads = sum!;
+      const mean = tf.tidy(() =>
+        Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.div(g, group.length)])),
+      );
+      tf.dispose(Object.values(grads));
+      return clip(mean, s.clipNorm);
+    },
+  };
+}
+
+/**
+ * Gradients from a worker pool: the workers' results are combined and averaged on the host in micro-batch order
+ * (so the result does not depend on which worker finished first), and uploaded once to be clipped. With fewer
+ * micro-batches than workers, each is split into shards whose results combine into its own (parallel/shard.ts).
+ */
+export function poolGradients(pool: GradientPool, s: GradientSettings): GradientPath {
+  return {
+    async compute(step, group, routeSeed, record) {
+      const items = group.map((batch, m) => ({ batch, routeSeed: routeSeed(m) }));
+      const results = await stepGradients(pool, step, s.vars, items);
+      for (const [m, r] of results.entries()) record(group[m], r.nll, r.balance);
+      const { grads, missing } = meanGradient(results);
+      return clip(gradsFromHost(pool.spec, grads, missing), s.clipNorm);
+    },
+  };
+}
+
+/** a + b per key; a variable that one micro-batch does not reach has no gradient there: the union of the keys. */
+function addUnion(a: tf.NamedTensorMap, b: tf.NamedTensorMap): tf.NamedTensorMap {
+  return tf.tidy(() => {
+    const keys = new Set<string>([...Object.keys(a), ...Object.keys(b)]);
+    return Object.fromEntries(
+      [...keys].map((k): [string, tf.Tensor] => {
+        const [x, y] = [a[k], b[k]];
+        return [k, x && y ? tf.add(x, y) : tf.clone((x ?? y) as tf.Tensor)];
+      }),
+    );
+  });
+}
+
+/** Global-norm clipping of the step's mean gradients (disposed); the caller disposes the clipped ones. */
+async function clip(mean: tf.NamedTensorMap, clipNorm: number): Promise<StepGradients> {
+  const { clipped, norm } = tf.tidy('clip', () => {
+    const r = clipByGlobalNorm(mean, clipNorm);
+    return { clipped: r.grads, norm: r.norm };
+  });
+  if (clipNorm > 0) tf.dispose(Object.values(mean)); // with clipping off, the clipped gradients are these
+  const gradNorm = (await norm.data())[0];
+  norm.dispose();
+  return { clipped, gradNorm };
+}
