@@ -1,6 +1,6 @@
 // Finds and starts the Chromium the browser tests drive: Debian's `chromium` by default, or the browser that
 // MOTE_BROWSER names (a real GPU machine's Chrome, say). Playwright-core downloads no browser of its own.
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 
@@ -39,7 +39,7 @@ export function findChromium(env: NodeJS.ProcessEnv = process.env): string {
 function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
-    return true;
+    return statSync(path).isFile();
   } catch {
     return false;
   }

@@ -47,15 +47,16 @@ export async function serveStatic(root: string, options: ServeOptions = {}): Pro
     .sort((a, b) => b[0].length - a[0].length); // longest prefix first
   const requests: string[] = [];
   const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const [prefix, dir] = prefixes.find(([p]) => path.startsWith(p)) ?? ['/', resolve(root)];
-    const file = fileUnder(dir, path.slice(prefix.length) || 'index.html');
+    const path = urlPath(req.url);
     const send = (status: number, body?: string) => {
-      requests.push(`${status} ${path}`);
+      requests.push(`${status} ${path ?? req.url}`);
       res.statusCode = status;
       res.end(body);
     };
+    if (path === undefined) return send(400, 'malformed URL');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed');
+    const [prefix, dir] = prefixes.find(([p]) => path.startsWith(p)) ?? ['/', resolve(root)];
+    const file = fileUnder(dir, path.slice(prefix.length) || 'index.html');
     if (!file) return send(403, 'outside the served directory');
     stat(file).then(
       (info) => {
@@ -70,7 +71,9 @@ export async function serveStatic(root: string, options: ServeOptions = {}): Pro
         }
         requests.push(`200 ${path}`);
         if (req.method === 'HEAD') return res.end();
-        createReadStream(file).pipe(res);
+        createReadStream(file)
+          .on('error', () => res.destroy())
+          .pipe(res);
       },
       () => send(404, 'not found'),
     );
@@ -89,6 +92,15 @@ export async function serveStatic(root: string, options: ServeOptions = {}): Pro
         server.close(() => ok());
       }),
   };
+}
+
+/** The decoded path of a request URL, or undefined when it is malformed. */
+function urlPath(url: string | undefined): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url ?? '/', 'http://127.0.0.1').pathname);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `dir/relative` if it stays inside `dir`, else undefined (no `..` escapes). */

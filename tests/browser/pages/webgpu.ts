@@ -28,8 +28,12 @@ export async function webgpuAdapterInfo(): Promise<AdapterInfo> {
     );
   }
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter)
-    throw new Error('navigator.gpu.requestAdapter() returned null: the browser offers no WebGPU adapter');
+  if (!adapter) {
+    const hint = 'Chromium on Linux needs --enable-unsafe-webgpu';
+    throw new Error(
+      `navigator.gpu.requestAdapter() returned null: the browser offers no WebGPU adapter (${hint})`,
+    );
+  }
   const { vendor, architecture, device, description } = adapter.info;
   const isFallbackAdapter = adapter.info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
   return { vendor, architecture, device, description, isFallbackAdapter };
