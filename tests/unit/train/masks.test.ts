@@ -191,7 +191,9 @@ describe('buildAttnMask', () => {
 
   it('validates its inputs', () => {
     expect(() => buildAttnMask(layout([FULL]), { stepSkipProb: 1.5 })).toThrow('stepSkipProb = 1.5');
-    expect(() => buildAttnMask({ ...layout([FULL]), T: 7 })).toThrow(/docIds \(and stepIds, when given\) of length B·T/);
+    expect(() => buildAttnMask({ ...layout([FULL]), T: 7 })).toThrow(
+      /docIds \(and stepIds, when given\) of length B·T/,
+    );
   });
 });
 
