@@ -6,6 +6,7 @@ import type { StepLabel } from '../steps.js';
 import { STAGES, type Stage } from '../steps.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
+import { shuffledIndices } from '../util/shuffle.js';
 import { bleuTokens, selfBleu } from './bleu.js';
 import type { Chain } from './chain.js';
 import { formatQuestion, stageText } from './format.js';
@@ -113,14 +114,10 @@ function tokenStats(chains: readonly Chain[], tokenizer: Tokenizer): Partial<Rec
   return out;
 }
 
-/** Up to k items drawn without replacement by a seeded partial Fisher–Yates; all items (in order) when k ≥ n. */
+/** Up to k items drawn without replacement by the seeded shuffle; all items (in order) when k ≥ n. */
 function sampleOf<T>(items: readonly T[], k: number, seed: string | number): T[] {
   if (k >= items.length) return [...items];
-  const rng = seedrandom(`${seed}/self-bleu`);
-  const pool = [...items];
-  for (let i = 0; i < k; i++) {
-    const j = i + Math.floor(rng() * (pool.length - i));
-    [pool[i], pool[j]] = [pool[j], pool[i]];
-  }
-  return pool.slice(0, k);
+  return shuffledIndices(items.length, seedrandom(`${seed}/self-bleu`))
+    .slice(0, k)
+    .map((i) => items[i]);
 }

@@ -1,7 +1,7 @@
 // Options shared by several commands, and the backend set-up every command does first.
 import type { Options } from 'yargs';
 import { BACKEND_REQUESTS, type BackendRequest, selectBackend } from '../backend/index.js';
-import { STORIES260K, TOK512 } from './paths.js';
+import { BUNDLED } from '../run/bundled.js';
 
 export const backendOption = {
   backend: {
@@ -14,13 +14,13 @@ export const backendOption = {
 export const modelOptions = {
   model: {
     type: 'string',
-    default: STORIES260K,
+    default: BUNDLED.model,
     defaultDescription: 'bundled stories260K',
     describe: 'llama2.c .bin checkpoint',
   },
   tokenizer: {
     type: 'string',
-    default: TOK512,
+    default: BUNDLED.tokenizer,
     defaultDescription: 'bundled tok512',
     describe: 'llama2.c tokenizer.bin',
   },

@@ -1,8 +1,5 @@
-// How `mote train` and `mote pretrain` stop: Ctrl-C (the first press asks the loop to save a checkpoint and stop
-// after the current step, a second one quits at once, exit 130), and a failed run (what was written is flushed, and
-// a non-finite loss says which checkpoint is kept).
-import { latestCheckpoint } from '../train/checkpoint.js';
-import { NonFiniteError } from '../train/clip.js';
+// How `mote train` and `mote pretrain` stop on Ctrl-C: the first press asks the loop to save a checkpoint and stop
+// after the current step, a second one quits at once (exit 130).
 
 /**
  * Runs `run` with a signal that the first SIGINT aborts. `run` hands `setLog` the function its notices go to (a
@@ -26,23 +23,4 @@ export async function withCheckpointingInterrupt(
   } finally {
     process.off('SIGINT', onSigint);
   }
-}
-
-/**
- * After a run threw `e`: stops the progress bar, flushes the metrics written so far, adds to a non-finite loss's
- * message which checkpoint in `out` is kept, and returns `e` for the caller to rethrow.
- */
-export async function failedRunError(
-  e: unknown,
-  out: string,
-  progress: { stop(): void },
-  metrics: { flush(): Promise<void> },
-): Promise<unknown> {
-  progress.stop();
-  await metrics.flush().catch(() => {});
-  if (e instanceof NonFiniteError) {
-    const kept = await latestCheckpoint(out);
-    e.message += `; training stopped, ${kept ? `the last good checkpoint is kept: ${kept}` : 'no checkpoint was saved yet'}`;
-  }
-  return e;
 }

@@ -1,9 +1,10 @@
 // The end-of-run summary of `mote train`: final train and held-out loss per step type, trainable parameters,
 // time and throughput, and where the files are; as text (stderr) and as one JSON object (stdout).
 import { join } from 'node:path';
+import { describeExperts } from '../experts/kinds.js';
+import type { RunConfig } from '../run/config.js';
 import type { EvalResult } from '../train/evaluate.js';
 import type { TrainEvent, TrainResult } from '../train/trainer.js';
-import type { RunConfig } from './config-file.js';
 import { stagesText } from './progress.js';
 
 export interface SummaryInput {
@@ -34,7 +35,7 @@ export function runSummary({ out, run, result, events, seconds, plot }: SummaryI
   const loss = (r?: { loss: number; byStage: EvalResult['byStage'] }) =>
     r ? `${r.loss.toFixed(4)} (${stagesText(r.byStage)})` : 'none';
   const lines = [
-    `${result.stopped ? 'stopped' : 'done'}: step ${result.position.step} (${steps.length} this run, ${run.experts.kind}) in ${seconds.toFixed(1)} s, ${(tokens / Math.max(stepSeconds, 1e-9)).toFixed(0)} tokens/s`,
+    `${result.stopped ? 'stopped' : 'done'}: step ${result.position.step} (${steps.length} this run, ${run.experts ? describeExperts(run.experts) : 'full fine-tuning'}) in ${seconds.toFixed(1)} s, ${(tokens / Math.max(stepSeconds, 1e-9)).toFixed(0)} tokens/s`,
     `  trainable parameters: ${start?.type === 'start' ? start.trainableParameters.toLocaleString('en-US') : '?'}`,
     `  final train loss: ${loss(last)}`,
   ];
@@ -51,7 +52,7 @@ export function runSummary({ out, run, result, events, seconds, plot }: SummaryI
     step: result.position.step,
     stepsThisRun: steps.length,
     stopped: result.stopped,
-    experts: run.experts.kind,
+    experts: run.experts ? run.experts.kind : 'none',
     trainableParameters: start?.type === 'start' ? start.trainableParameters : null,
     seconds,
     tokensPerSec: tokens / Math.max(stepSeconds, 1e-9),

@@ -14,6 +14,7 @@ import { answerText, type EvalRun } from '../eval/record.js';
 import { buildReport, type EvalReport } from '../eval/report.js';
 import { attachExperts } from '../experts/attach.js';
 import type { StagedConfig } from '../generate/staged.js';
+import { type BaseSource, loadBase } from '../run/base.js';
 import { resolveTrainConfig, type TrainConfig } from '../train/config.js';
 import { evaluate } from '../train/evaluate.js';
 import { type TrainEvent, train } from '../train/trainer.js';
@@ -26,13 +27,7 @@ import {
   type AblationSettings,
   toRow,
 } from './ablation-result.js';
-import {
-  type BasePaths,
-  balancedPrompts,
-  loadBaseWithStepTokens,
-  loadChainSplit,
-  promptsThatFit,
-} from './setup.js';
+import { balancedPrompts, loadChainSplit, promptsThatFit } from './setup.js';
 import { type AblationVariant, answerOnly, MOTE_STEP_SKIP_PROB, selectVariants } from './variants.js';
 
 /** Training settings shared by every variant (the demo's, with micro-batches of 4). */
@@ -46,8 +41,9 @@ export const ABLATION_TRAIN_DEFAULTS = Object.freeze({
   saveEvery: 0,
 } satisfies Partial<TrainConfig>);
 
-export interface AblationOptions extends BasePaths {
-  /** AlignCoT chains (JSONL); every 10th encoded chain is held out (setup.ts `loadChainSplit`). */
+/** The base every variant starts from (`model`, `tokenizer`), the data, and the run settings. */
+export interface AblationOptions extends BaseSource {
+  /** AlignCoT chains (JSONL); a seeded tenth is held out (setup.ts `loadChainSplit`). */
   chains: string;
   /** Held-out eval prompts (JSONL or CSV, see eval/prompts.ts). */
   evalPrompts: string;
@@ -186,10 +182,10 @@ interface AblationData {
 
 /** Loads the chains and prompts once (with a throwaway base for the tokenizer and context). */
 async function prepareData(options: AblationOptions, perClass: number): Promise<AblationData> {
-  const { model, tokenizer } = await loadBaseWithStepTokens(options);
+  const { model, tokenizer } = await loadBase(options);
   try {
     const context = model.config.maxSeqLen;
-    const split = await loadChainSplit(options.chains, tokenizer, context);
+    const split = await loadChainSplit(options.chains, tokenizer, context, options.seed ?? 0);
     const train = split.train.slice(0, options.limitChains);
     const heldOut = split.heldOut.slice(0, options.limitHeldOut);
     if (train.length === 0) throw new Error(`${options.chains}: no training chains fit in ${context} tokens`);
@@ -229,7 +225,7 @@ async function runVariant(
   options: AblationOptions,
   emit: (e: AblationEvent) => void,
 ): Promise<{ row: AblationRow; report: EvalReport; run: EvalRun }> {
-  const { model, tokenizer } = await loadBaseWithStepTokens(options);
+  const { model, tokenizer } = await loadBase(options);
   try {
     const experts = attachExperts(model, { seed: trainConfig.seed }, variant.preset);
     const trainSet = variant.data === 'answers' ? data.trainAnswers : data.train;

@@ -103,8 +103,9 @@ export function resolveStagedConfig(partial: Partial<StagedConfig> = {}): Readon
   return Object.freeze(c);
 }
 
-/** The stages a forced mode writes, or null for 'adaptive'. */
-function forcedStages(mode: StageMode, names: readonly Stage[]): readonly Stage[] | null {
+/** The stages a forced mode writes among a chain's stages, or null for 'adaptive'. */
+export function forcedStages(mode: StageMode, stages: readonly Stage[] | StageSet): readonly Stage[] | null {
+  const names = stages.map((s) => (typeof s === 'string' ? s : s.name));
   if (mode === 'adaptive') return null;
   if (mode === 'full') return names.filter((s) => s !== 'check');
   if (typeof mode === 'string') {
@@ -182,6 +183,21 @@ export function stagedPlan(
   };
 }
 
+/** The ids generation starts from for `question` (a string or a dialogue), BOS first. */
+export function promptTokens(tokenizer: Tokenizer, question: string | readonly Turn[]): number[] {
+  return tokenizer.encode(formatQuestion(question), { bos: true });
+}
+
+/** Whether `question` leaves room in the model's context for an answer block of `budget` tokens and its step tokens. */
+export function questionFits(
+  model: Transformer,
+  tokenizer: Tokenizer,
+  question: string | readonly Turn[],
+  budget: number,
+): boolean {
+  return promptTokens(tokenizer, question).length + budget + 2 <= model.config.maxSeqLen;
+}
+
 /** The prompt ids of `question` (BOS first); throws when they leave no room in the model's context. */
 export function stagedPrompt(
   model: Transformer,
@@ -189,7 +205,7 @@ export function stagedPrompt(
   question: string | readonly Turn[],
   caller = 'generateStaged',
 ): number[] {
-  const prompt = tokenizer.encode(formatQuestion(question), { bos: true });
+  const prompt = promptTokens(tokenizer, question);
   if (prompt.length >= model.config.maxSeqLen)
     throw new Error(
       `${caller}: the question has ${prompt.length} tokens, the model's context is ${model.config.maxSeqLen}`,

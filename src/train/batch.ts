@@ -19,6 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import { ConfigError, check } from '../util/errors.js';
+import { shuffleInPlace } from '../util/shuffle.js';
 import type { TrainExample } from './example.js';
 import { buildAttnMask, type SkipRecord } from './masks.js';
 
@@ -175,14 +176,6 @@ function planRows(examples: readonly TrainExample[], options: BatchOptions): num
     used += n;
   }
   return rows;
-}
-
-/** Fisher–Yates with a seeded source. */
-function shuffleInPlace(xs: number[], rng: () => number): void {
-  for (let i = xs.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [xs[i], xs[j]] = [xs[j], xs[i]];
-  }
 }
 
 /** Writes the examples of `rows` into padded B×T arrays. */

@@ -230,7 +230,7 @@ export interface CheckpointContents {
 
 /** Reads and validates a checkpoint directory. */
 export async function readCheckpoint(dir: string): Promise<CheckpointContents> {
-  const state = await readState(dir);
+  const state = await readCheckpointState(dir);
   const weights = new Map<string, HostTensor>();
   for (const [name, t] of (await readSafetensors(join(dir, state.weights.file))).tensors)
     weights.set(name, { shape: t.shape, data: t.data });
@@ -294,7 +294,8 @@ export async function verifyBase(state: CheckpointState, path = state.base?.path
     throw new Error(`base model ${path}: sha256 ${got} differs from the checkpoint's ${state.base.sha256}`);
 }
 
-async function readState(dir: string): Promise<CheckpointState> {
+/** Reads and validates a checkpoint's state.json (errors name the file). */
+export async function readCheckpointState(dir: string): Promise<CheckpointState> {
   const path = join(dir, STATE_FILE);
   const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
     throw new FormatError(path, '', `cannot read (${e.code ?? e.message}); is ${dir} a complete checkpoint?`);

@@ -11,9 +11,9 @@
 //   stream  <s> Hi ! </s> <s> Yo </s>      (N = 7), S = 3
 //   window 0: ids <s> Hi !     targets Hi ! </s>
 //   window 1: ids </s> <s> Yo  targets <s> Yo </s>
-import seedrandom from 'seedrandom';
 import { check, FormatError } from '../util/errors.js';
 import type { TrainExample } from './example.js';
+import { heldOutSplit } from './split.js';
 
 export interface ReadCorpusOptions {
   /** JSONL: the string field holding each document's text. Default `'text'`. */
@@ -76,25 +76,17 @@ export function splitParagraphs(text: string): string[] {
 }
 
 /**
- * Indices of the training and held-out documents: round(fraction·n) documents (at least 1 when fraction > 0)
- * chosen by a seeded shuffle, both lists in corpus order. At least one document always stays for training.
+ * Indices of the training and held-out documents: the library's one held-out split (split.ts), round(fraction·n)
+ * documents (at least 1 when fraction > 0) chosen by a seeded shuffle, both lists in corpus order. At least one
+ * document always stays for training.
  */
 export function splitDocuments(
   n: number,
   fraction: number,
   seed: string,
 ): { train: number[]; eval: number[] } {
-  check(fraction >= 0 && fraction < 1, 'evalFraction', fraction, 'a number in [0, 1)');
-  const order = Array.from({ length: n }, (_, i) => i);
-  const rng = seedrandom(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  const held = fraction > 0 ? Math.min(n - 1, Math.max(1, Math.round(fraction * n))) : 0;
-  const isHeld = new Set(order.slice(0, held));
-  const all = Array.from({ length: n }, (_, i) => i);
-  return { train: all.filter((i) => !isHeld.has(i)), eval: all.filter((i) => isHeld.has(i)) };
+  const { train, heldOut } = heldOutSplit(n, fraction, seed);
+  return { train, eval: heldOut };
 }
 
 /** Concatenates encoded documents and cuts the stream into windows of `seqLen` (file header). */

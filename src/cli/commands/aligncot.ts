@@ -21,10 +21,10 @@ import {
 } from '../../aligncot/build/index.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { loadModel } from '../../io/load.js';
+import { BUNDLED } from '../../run/bundled.js';
 import type { Tokenizer } from '../../tokenizer/tokenizer.js';
 import { ConfigError } from '../../util/errors.js';
 import { backendOption, setUpBackend } from '../options.js';
-import { STORIES260K, TOK512 } from '../paths.js';
 
 const buildOptions = {
   prompts: { type: 'string', demandOption: true, describe: 'prompt file (.jsonl, .csv, optionally .gz)' },
@@ -62,13 +62,13 @@ const buildOptions = {
   },
   'model-path': {
     type: 'string',
-    default: STORIES260K,
+    default: BUNDLED.model,
     defaultDescription: 'bundled stories260K',
     describe: 'self: llama2.c .bin checkpoint',
   },
   tokenizer: {
     type: 'string',
-    default: TOK512,
+    default: BUNDLED.tokenizer,
     defaultDescription: 'bundled tok512',
     describe: 'self: llama2.c tokenizer.bin',
   },

@@ -11,7 +11,7 @@ import {
   SUITES,
   selectBenchBackend,
 } from '../../bench/index.js';
-import { bundled, STORIES260K, TOK512 } from '../paths.js';
+import { BUNDLED, bundledFile } from '../../run/bundled.js';
 
 type Args = ArgumentsCamelCase<{
   backend: BenchBackend;
@@ -56,9 +56,9 @@ export async function runBench(o: BenchRunOptions): Promise<BenchBackendChoice> 
       only: o.only,
       quick: o.quick,
       backend: choice.name,
-      modelPath: STORIES260K,
-      tokenizerPath: TOK512,
-      chainsPath: bundled('examples/data/chains.jsonl'),
+      modelPath: BUNDLED.model,
+      tokenizerPath: BUNDLED.tokenizer,
+      chainsPath: bundledFile('examples/data/chains.jsonl'),
     },
   );
   return selected;

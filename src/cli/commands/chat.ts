@@ -8,11 +8,12 @@ import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yar
 import type { Turn } from '../../aligncot/chain.js';
 import {
   generateStaged,
+  promptTokens,
   type StagedConfig,
   type StagedResult,
   type StageMode,
 } from '../../generate/staged.js';
-import { type InferenceModel, loadForInference, promptLength } from '../model-setup.js';
+import { type InferenceModel, loadForInference } from '../../run/load.js';
 import {
   backendOption,
   decoderOption,
@@ -201,8 +202,9 @@ class ChatSession {
     const context = this.im.model.config.maxSeqLen;
     const limit = context - Math.min(this.a.maxTokens, Math.floor(context / 2));
     let d = dialogue;
-    while (d.length > 1 && promptLength(this.im, d) > limit) d = d.slice(d[1]?.role === 'assistant' ? 2 : 1);
-    const n = promptLength(this.im, d);
+    while (d.length > 1 && promptTokens(this.im.tokenizer, d).length > limit)
+      d = d.slice(d[1]?.role === 'assistant' ? 2 : 1);
+    const n = promptTokens(this.im.tokenizer, d).length;
     if (n > limit) {
       this.say(`(the question has ${n} tokens; the model's context of ${context} leaves room for ${limit})`);
       return null;

@@ -8,18 +8,14 @@ import { computeRunMetrics, type RunMetrics } from '../../eval/metrics.js';
 import { modelEvalGenerator } from '../../eval/model-generator.js';
 import { loadEvalPrompts } from '../../eval/prompts.js';
 import { buildReport, writeReports } from '../../eval/report.js';
-import {
-  balancedPrompts,
-  loadBaseWithStepTokens,
-  loadChainSplit,
-  promptsThatFit,
-} from '../../experiment/setup.js';
+import { balancedPrompts, loadChainSplit, promptsThatFit } from '../../experiment/setup.js';
 import { attachExperts } from '../../experts/attach.js';
 import { generateStaged, type StagedConfig } from '../../generate/staged.js';
+import { loadBase } from '../../run/base.js';
+import { BUNDLED, PACKAGE_ROOT } from '../../run/bundled.js';
 import { evaluate } from '../../train/evaluate.js';
 import { train } from '../../train/trainer.js';
 import { backendOption, modelOptions, setUpBackend } from '../options.js';
-import { bundled, PACKAGE_ROOT } from '../paths.js';
 import { shouldDrawBar, trainProgress } from '../progress.js';
 
 type Args = ArgumentsCamelCase<{
@@ -51,11 +47,12 @@ export const demoCommand: CommandModule<object, Args> = {
   handler: async (a) => {
     const t0 = performance.now();
     await setUpBackend(a.backend);
-    const { model, tokenizer, stepTokens: added } = await loadBaseWithStepTokens(a);
+    const { model, tokenizer, stepTokens: added } = await loadBase(a);
+    const baseParameters = model.parameterCount(); // before the experts add theirs
     const experts = attachExperts(model, { kind: 'mote', rank: 16, seed: a.seed });
     console.log(
       bold(
-        `mote demo: MoTE on ${a.model.replace(PACKAGE_ROOT, '')} (${model.parameterCount().toLocaleString()} parameters)`,
+        `mote demo: MoTE on ${a.model.replace(PACKAGE_ROOT, '')} (${baseParameters.toLocaleString()} parameters)`,
       ),
     );
     console.log(
@@ -66,18 +63,14 @@ export const demoCommand: CommandModule<object, Args> = {
         )}; experts: ${experts.config.stepExperts.join(', ')} + shared, rank ${experts.config.rank}, α ${experts.config.alpha}; ${experts.parameterCount.toLocaleString()} trainable adapter parameters`,
     );
 
-    // data: the bundled chains, every 10th held out by position (a fixed, shuffle-free split)
-    const split = await loadChainSplit(
-      bundled('examples/data/chains.jsonl'),
-      tokenizer,
-      model.config.maxSeqLen,
-    );
+    // data: the bundled chains, a tenth held out by the seeded split `mote train --eval-fraction` uses
+    const split = await loadChainSplit(BUNDLED.chains, tokenizer, model.config.maxSeqLen, a.seed);
     const heldOut = split.heldOut;
     let trainSet = split.train;
     if (a.quick) trainSet = [...trainSet].sort((x, y) => x.ids.length - y.ids.length).slice(0, 16); // the shortest
     // prompts that leave room for a full chain in stories260K's 512-token context
     const allPrompts = promptsThatFit(
-      await loadEvalPrompts(bundled('examples/data/eval-prompts.jsonl')),
+      await loadEvalPrompts(BUNDLED.evalPrompts),
       tokenizer,
       model.config.maxSeqLen,
     );

@@ -11,6 +11,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import type { Generator } from '../../aligncot/build/generator.js';
+import { THREE_STAGE } from '../../aligncot/stages.js';
 import { collectRun } from '../../eval/collect.js';
 import {
   createJudgeGenerator,
@@ -24,9 +25,10 @@ import { type EvalPrompt, EXAMPLE_EVAL_PROMPTS, loadEvalPrompts } from '../../ev
 import type { EvalRun } from '../../eval/record.js';
 import { buildReport, writeReports } from '../../eval/report.js';
 import { reportTables, type Table } from '../../eval/tables.js';
-import type { StagedConfig, StageMode } from '../../generate/staged.js';
+import { checkStageExperts, describeExperts, stageExpert } from '../../experts/kinds.js';
+import { forcedStages, questionFits, type StagedConfig, type StageMode } from '../../generate/staged.js';
+import { type InferenceModel, loadForInference } from '../../run/load.js';
 import type { Stage } from '../../steps.js';
-import { fitsContext, type InferenceModel, loadForInference } from '../model-setup.js';
 import { backendOption, modelOptions, setUpBackend, stagedDecodingOptions } from '../options.js';
 import { modeName, parseStageMode } from '../staged-output.js';
 
@@ -105,7 +107,7 @@ export const evalCommand: CommandModule<object, Args> = {
     try {
       err(im.description);
       for (const note of expertNotes(im, modes)) err(note);
-      const fits = all.filter((p) => fitsContext(im, p.question, a.maxTokensPerStage));
+      const fits = all.filter((p) => questionFits(im.model, im.tokenizer, p.question, a.maxTokensPerStage));
       const skipped = all.length - fits.length;
       if (fits.length === 0)
         throw new Error(
@@ -178,32 +180,25 @@ export function limitPrompts(prompts: EvalPrompt[], limit?: number): EvalPrompt[
   return out;
 }
 
-/** The stages each named mode forces (the library's 3-stage chain); adaptive forces none. */
-const FORCED: Record<string, readonly Stage[]> = {
-  adaptive: [],
-  answer: [],
-  'analysis-answer': ['analysis', 'answer'],
-  full: ['analysis', 'guidance', 'answer'],
-};
-
 /**
- * Refuses modes that force a stage the run's MoTE experts lack (before any generation); notes what the stages
- * mean for a model without step experts.
+ * Refuses modes that force a stage the run's step experts lack (before any generation); notes what the stages
+ * mean for a model whose experts are not chosen by step.
  */
 function expertNotes(im: InferenceModel, modes: StageMode[]): string[] {
-  const experts = im.run?.config.experts;
-  if (experts?.kind === 'mote') {
+  if (stageExpert(im.experts, 'answer') !== null) {
     for (const mode of modes) {
-      const forced = typeof mode === 'string' ? FORCED[mode] : mode.length > 1 ? mode : [];
-      const missing = forced.filter((s) => !experts.stepExperts.includes(s));
-      if (missing.length)
+      const forced = forcedStages(mode, THREE_STAGE) ?? [];
+      try {
+        checkStageExperts(im.experts, forced, `--mode ${modeName(mode)}`);
+      } catch (e) {
         throw new Error(
-          `--mode ${modeName(mode)}: the run ${im.run!.dir} has no step expert for ${missing.join(', ')} (step experts: ${experts.stepExperts.join(', ')}); choose modes among adaptive, answer and stages it has`,
+          `${(e as Error).message} in the run ${im.run?.dir}; choose modes among adaptive, answer and stages it has`,
         );
+      }
     }
     return [];
   }
-  const what = im.run ? `the run's experts are ${experts?.kind}` : 'the model has no experts';
+  const what = im.run ? `the run's experts are ${describeExperts(im.experts)}` : 'the model has no experts';
   return [
     `note: ${what}: stages are not routed to step experts; constrained decoding keeps each chain well formed${im.run ? '' : ' (the step tokens are untrained: a baseline)'}`,
   ];

@@ -5,8 +5,8 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { type AblationEvent, runAblation } from '../../experiment/ablation.js';
 import { ablationCells, renderAblationMarkdown, writeAblation } from '../../experiment/ablation-report.js';
 import { ABLATION_VARIANT_NAMES } from '../../experiment/variants.js';
+import { bundledFile } from '../../run/bundled.js';
 import { backendOption, modelOptions, setUpBackend } from '../options.js';
-import { bundled } from '../paths.js';
 import { shouldDrawBar, type TrainProgress, trainProgress } from '../progress.js';
 
 const ablationOptions = {
@@ -28,13 +28,13 @@ const ablationOptions = {
   'max-tokens-per-stage': { type: 'number', default: 64, describe: 'generated content tokens per stage' },
   chains: {
     type: 'string',
-    default: bundled('examples/data/chains.jsonl'),
+    default: bundledFile('examples/data/chains.jsonl'),
     defaultDescription: 'bundled examples/data/chains.jsonl',
     describe: 'AlignCoT chains (every 10th is held out)',
   },
   'prompts-file': {
     type: 'string',
-    default: bundled('examples/data/eval-prompts.jsonl'),
+    default: bundledFile('examples/data/eval-prompts.jsonl'),
     defaultDescription: 'bundled examples/data/eval-prompts.jsonl',
     describe: 'held-out eval prompts (JSONL or CSV with question and harmful)',
   },

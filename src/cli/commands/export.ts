@@ -1,10 +1,12 @@
 // `mote export`: a trained run (or one of its checkpoints) rebuilt from its base + checkpoint, written as PEFT
 // adapters (--format peft), or with one step's experts merged into a plain model (--merged <step> --format hf|llama2c).
 // Without --checkpoint it converts the base model itself (e.g. stories260K.bin → a HF Llama directory).
-import { copyFile, readdir, readFile, stat } from 'node:fs/promises';
+import { copyFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import { getExperts } from '../../experts/attach.js';
+import type { ExpertConfig } from '../../experts/config.js';
+import { adapterKind, mergeable, mergeChoices } from '../../experts/kinds.js';
 import { mergeAll } from '../../experts/merge.js';
 import { saveHfLlama } from '../../io/hf-llama.js';
 import { canSaveTokenizerFiles, saveTokenizerFiles } from '../../io/hf-tokenizer-files.js';
@@ -12,17 +14,11 @@ import { saveLlama2c } from '../../io/llama2c.js';
 import { loadModel } from '../../io/load.js';
 import { exportPeftAdapters } from '../../io/peft.js';
 import type { Transformer } from '../../model/transformer.js';
+import { BUNDLED } from '../../run/bundled.js';
+import { loadRun, readRunCheckpoint } from '../../run/load.js';
+import type { ExpertName } from '../../steps.js';
 import type { Tokenizer } from '../../tokenizer/tokenizer.js';
-import {
-  type CheckpointState,
-  latestCheckpoint,
-  loadCheckpoint,
-  verifyBase,
-} from '../../train/checkpoint.js';
-import { checkRunConfigInput, type RunConfig, resolveRunConfig } from '../config-file.js';
 import { backendOption, setUpBackend } from '../options.js';
-import { STORIES260K, TOK512 } from '../paths.js';
-import { prepareModel } from '../train-setup.js';
 
 const options = {
   checkpoint: {
@@ -89,7 +85,8 @@ interface Source {
   tokenizer: Tokenizer;
   base: string;
   tokenizerPath: string;
-  experts: RunConfig['experts']['kind'];
+  /** The attached experts' config; null for a plain or fully fine-tuned model. */
+  experts: Readonly<ExpertConfig> | null;
   description: string;
 }
 
@@ -104,68 +101,44 @@ async function checkOut(out: string, force: boolean): Promise<void> {
     throw new Error(`--out ${out} is not empty (${entries.length} entries); pass --force to write into it`);
 }
 
-/** The checkpoint directory of --checkpoint: itself when it has state.json, else the run's latest. */
-async function checkpointDir(path: string): Promise<string> {
-  const abs = resolve(path);
-  if (await stat(join(abs, 'state.json')).catch(() => null)) return abs;
-  const latest = await latestCheckpoint(abs);
-  if (!latest)
-    throw new Error(
-      `--checkpoint ${path}: neither a checkpoint directory (no state.json) nor a run directory with checkpoints/`,
-    );
-  return latest;
-}
-
 /** Rebuilds the run's model as `mote train` built it (base, step tokens, experts) and restores the checkpoint. */
 async function fromCheckpoint(a: Args): Promise<Source> {
-  const dir = await checkpointDir(a.checkpoint!);
-  const statePath = join(dir, 'state.json');
-  const state = JSON.parse(await readFile(statePath, 'utf8')) as CheckpointState;
-  const saved = checkRunConfigInput(state.config, `${statePath} (config)`);
-  if (a.base) saved.model = { ...saved.model, base: resolve(a.base) };
-  if (a.tokenizer) saved.model = { ...saved.model, tokenizer: resolve(a.tokenizer) };
-  const run = resolveRunConfig(saved);
-  if (a.format !== 'peft') mergedStep(a.merged, run.experts); // refuse a wrong --merged before any loading
-  if (run.experts.kind !== 'none') await verifyBase(state, run.model.base);
-  const { model, tokenizer } = await prepareModel(run);
-  try {
-    const all = model.namedVariables();
-    const variables = state.weights.kind === 'model' ? all : new Map([...all].filter(([, v]) => v.trainable));
-    await loadCheckpoint(dir, { variables });
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  const kind = run.experts.kind;
+  const overrides = { base: a.base, tokenizer: a.tokenizer };
+  // refuse a wrong --merged before any loading
+  if (a.format !== 'peft')
+    mergedStep(a.merged, (await readRunCheckpoint(a.checkpoint!, overrides)).config.experts);
+  const run = await loadRun(a.checkpoint!, overrides);
+  const { config, state } = run;
+  const what = config.experts ? `${config.experts.kind} experts` : 'full fine-tuning';
   return {
-    model,
-    tokenizer,
-    base: run.model.base,
-    tokenizerPath: run.model.tokenizer,
-    experts: kind,
-    description: `checkpoint: ${dir} (step ${state.step}, ${kind === 'none' ? 'full fine-tuning' : `${kind} experts`}; base ${run.model.base})`,
+    model: run.model,
+    tokenizer: run.tokenizer,
+    base: config.model.base,
+    tokenizerPath: config.model.tokenizer,
+    experts: config.experts,
+    description: `checkpoint: ${run.checkpoint} (step ${state.step}, ${what}; base ${config.model.base})`,
   };
 }
 
 async function fromBase(a: Args): Promise<Source> {
   if (a.merged !== undefined) throw new Error('--merged needs --checkpoint (a run with experts)');
-  const base = resolve(a.base ?? STORIES260K);
-  const tokenizerPath = a.tokenizer ? resolve(a.tokenizer) : a.base ? undefined : TOK512;
+  const base = resolve(a.base ?? BUNDLED.model);
+  const tokenizerPath = a.tokenizer ? resolve(a.tokenizer) : a.base ? undefined : BUNDLED.tokenizer;
   const { model, tokenizer } = await loadModel(base, { tokenizer: tokenizerPath });
   return {
     model,
     tokenizer,
     base,
     tokenizerPath: tokenizerPath ?? base,
-    experts: 'none',
+    experts: null,
     description: `base: ${base} (no experts)`,
   };
 }
 
 async function writePeft(a: Args, s: Source): Promise<object> {
-  if (s.experts !== 'mote' && s.experts !== 'lora')
+  if (!s.experts || !adapterKind(s.experts).peft)
     throw new Error(
-      `--format peft: the checkpoint has ${s.experts === 'none' ? 'no experts (full fine-tuning: use --format hf)' : `${s.experts} experts, which have no PEFT form`}`,
+      `--format peft: the checkpoint has ${s.experts ? `${s.experts.kind} experts, which have no PEFT form` : 'no experts (full fine-tuning: use --format hf)'}`,
     );
   const out = resolve(a.out);
   const summary = await exportPeftAdapters(s.model, s.tokenizer, out, {
@@ -190,21 +163,21 @@ async function writePeft(a: Args, s: Source): Promise<object> {
   };
 }
 
-/** The step --merged names, checked against the run's experts: a MoTE step or 'shared', null for a single LoRA. */
-function mergedStep(merged: string | undefined, experts: RunConfig['experts']): 'shared' | null {
-  if (experts.kind === 'moe-topk')
-    throw new Error('--merged: moe-topk experts are mixed per token and cannot be merged');
-  if (experts.kind === 'mote') {
-    const steps = [...experts.stepExperts, 'shared'];
-    if (merged === undefined || !steps.includes(merged))
+/** The step --merged names, checked against the run's experts: a step or 'shared', null for a single LoRA. */
+function mergedStep(merged: string | undefined, experts: Readonly<ExpertConfig> | null): ExpertName | null {
+  if (experts && !mergeable(experts))
+    throw new Error(`--merged: ${experts.kind} experts are mixed per token and cannot be merged`);
+  const steps = experts ? mergeChoices(experts) : [];
+  if (steps.length > 0) {
+    if (merged === undefined || !(steps as readonly string[]).includes(merged))
       throw new Error(
         `--merged ${merged ?? '(missing)'}: a MoTE checkpoint needs the step to merge, one of ${steps.join(', ')}`,
       );
-    return merged as 'shared';
+    return merged as ExpertName;
   }
   if (merged !== undefined)
     throw new Error(
-      `--merged ${merged}: this checkpoint has ${experts.kind === 'lora' ? 'a single LoRA' : 'no experts'}, so there is no step to choose; omit --merged`,
+      `--merged ${merged}: this checkpoint has ${experts ? 'a single LoRA' : 'no experts'}, so there is no step to choose; omit --merged`,
     );
   return null;
 }

@@ -12,13 +12,14 @@ import { loadEvalPrompts } from '../../eval/prompts.js';
 import { generateStream } from '../../generate/generate.js';
 import {
   generateStaged,
+  questionFits,
   type StagedConfig,
   type StagedResult,
   type StageMode,
 } from '../../generate/staged.js';
 import { generateStagedBatch } from '../../generate/staged-batch.js';
 import { loadModel } from '../../io/load.js';
-import { fitsContext, type InferenceModel, loadForInference } from '../model-setup.js';
+import { type InferenceModel, loadForInference } from '../../run/load.js';
 import {
   backendOption,
   decoderOption,
@@ -181,7 +182,7 @@ async function generateFile(
   const done = await doneIds(out);
   const budget = config.maxTokensPerStage as number;
   const todo = prompts.filter((p) => !done.has(p.id));
-  const fits = todo.filter((p) => fitsContext(im, p.question, budget));
+  const fits = todo.filter((p) => questionFits(im.model, im.tokenizer, p.question, budget));
   const err = (line: string) => process.stderr.write(`${line}\n`);
   err(
     `${prompts.length} prompts in ${file}: ${prompts.length - todo.length} already in ${out} (skipped), ${todo.length - fits.length} too long for the context of ${im.model.config.maxSeqLen} tokens (skipped), ${fits.length} to generate`,

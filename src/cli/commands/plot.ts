@@ -1,29 +1,7 @@
 // `mote plot`: a metrics JSONL (as `mote train` writes it) → an SVG of the loss curves, per split and step type.
 import { dirname, join } from 'node:path';
 import type { ArgumentsCamelCase, CommandModule } from 'yargs';
-import { writeFileAtomic } from '../../io/atomic.js';
-import { lossCurveSvg, readMetricsJsonl, type Series, seriesFromMetrics } from '../../train/plot.js';
-
-/** Only the loss and its per-step-type parts (not the moe balance loss, lr, …). */
-const LOSS_FIELDS = /^(loss|byStage\.\w+)$/;
-
-/**
- * Reads `metricsPath` and writes the loss curves to `outPath` (atomically): "train loss", "train analysis", …,
- * "eval loss", "eval answer", …. Returns the series drawn.
- */
-export async function writeLossPlot(
-  metricsPath: string,
-  outPath: string,
-  options: { logY?: boolean; title?: string } = {},
-): Promise<Series[]> {
-  const records = await readMetricsJsonl(metricsPath);
-  const series = seriesFromMetrics(records, { include: LOSS_FIELDS }).map((s) => ({
-    ...s,
-    name: s.name.replace('byStage.', ''),
-  }));
-  await writeFileAtomic(outPath, lossCurveSvg(series, { logY: options.logY, title: options.title }));
-  return series;
-}
+import { writeLossPlot } from '../../run/metrics.js';
 
 type Args = ArgumentsCamelCase<{ metrics: string; out?: string; logY: boolean; title?: string }>;
 

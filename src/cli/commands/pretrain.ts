@@ -4,7 +4,7 @@
 // hold a BPE tokenizer: pair it with tokenizer.json) and hf/ (a HF Llama directory with its tokenizer), then prints
 // a sample; `mote train --base <out>/model.bin --tokenizer <out>/tokenizer.json` (or `--base <out>/hf`) fine-tunes it.
 // Ctrl-C saves a checkpoint and exits 130; --resume continues it.
-import { readFile, rename, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import { generate } from '../../generate/generate.js';
@@ -12,6 +12,9 @@ import { writeFileAtomic } from '../../io/atomic.js';
 import { saveHfLlama } from '../../io/hf-llama.js';
 import { saveLlama2c } from '../../io/llama2c.js';
 import { MODEL_PRESETS, type ModelPreset } from '../../model/config.js';
+import { bundledFile } from '../../run/bundled.js';
+import { keepOlderMetrics, metricsWriter, writeLossPlot } from '../../run/metrics.js';
+import { explainFailure } from '../../run/train.js';
 import { BpeTokenizer } from '../../tokenizer/bpe-tokenizer.js';
 import { loadTokenizerJson, saveHfTokenizer } from '../../tokenizer/load-tokenizer.js';
 import { checkpointsDir, latestCheckpoint } from '../../train/checkpoint.js';
@@ -28,13 +31,10 @@ import {
 import { readCorpus } from '../../train/text-data.js';
 import type { TrainEvent } from '../../train/trainer.js';
 import { backendOption, setUpBackend } from '../options.js';
-import { bundled } from '../paths.js';
 import { shouldDrawBar, trainProgress } from '../progress.js';
-import { failedRunError, withCheckpointingInterrupt } from '../run-stop.js';
-import { metricsWriter } from '../train-setup.js';
-import { writeLossPlot } from './plot.js';
+import { withCheckpointingInterrupt } from '../run-stop.js';
 
-export const HH_RLHF_CORPUS = bundled('data/hh_rlhf_harmless_base_test.jsonl.gz');
+export const HH_RLHF_CORPUS = bundledFile('data/hh_rlhf_harmless_base_test.jsonl.gz');
 
 // No yargs defaults for the run's settings: on --resume the saved config is the base and only given flags change it.
 const options = {
@@ -147,7 +147,10 @@ async function runPretrain(a: Args, signal: AbortSignal, setNote: (log: (line: s
   err(`config: ${JSON.stringify(run, null, 2)}`);
   await writeFileAtomic(join(out, 'config.json'), `${JSON.stringify(run, null, 2)}\n`);
   const metricsPath = join(out, 'metrics.jsonl');
-  if (!saved) await moveAside(metricsPath, err);
+  if (!saved) {
+    const aside = await keepOlderMetrics(metricsPath);
+    if (aside) err(`an older ${metricsPath} was kept as ${aside}`);
+  }
 
   const progress = trainProgress(shouldDrawBar(), run.maxSteps);
   setNote(progress.log);
@@ -170,7 +173,9 @@ async function runPretrain(a: Args, signal: AbortSignal, setNote: (log: (line: s
         fileCheckpointer(model, { outDir: out, keepLast: run.config.train.keepLast, config: run }),
     });
   } catch (e) {
-    throw await failedRunError(e, out, progress, metrics);
+    progress.stop();
+    await metrics.flush().catch(() => {});
+    throw await explainFailure(e, out);
   }
   try {
     progress.stop();
@@ -299,13 +304,6 @@ function changedShape(saved: PretrainRun, run: PretrainRun): string[] {
 }
 
 /** The event without its per-step-type losses. */
-/** A fresh run keeps an older metrics file (of a run that saved no checkpoint) under a dated name. */
-async function moveAside(path: string, err: (line: string) => void): Promise<void> {
-  if (!(await stat(path).catch(() => null))) return;
-  const aside = path.replace(/\.jsonl$/, `-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
-  await rename(path, aside);
-  err(`an older ${path} was kept as ${aside}`);
-}
 
 /** The closing report: text for stderr, one JSON line for stdout. */
 function summarize(

@@ -1,38 +1,19 @@
-// `mote train`: fine-tune a base with MoTE (or a baseline) on AlignCoT chains. Resolves the run config (defaults <
-// saved config on --resume < --config file < flags), prepares model and data, runs `train` with checkpoints,
-// progress on stderr, metrics JSONL, loss plot and a summary; Ctrl-C saves a checkpoint and exits 130.
-import { readFile, rename, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+// `mote train`: fine-tune a base with MoTE (or a baseline) on AlignCoT chains. The flags become a config layer over
+// the --config file (and, on --resume, the run's saved config); the run itself is the library's (run/train.ts:
+// model, data, checkpoints, metrics.jsonl, loss.svg). This prints progress on stderr and a summary; Ctrl-C saves a
+// checkpoint and exits 130.
+import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import { EXPERT_KINDS, EXPERT_PRESETS, type ExpertPreset } from '../../experts/config.js';
-import { writeFileAtomic } from '../../io/atomic.js';
-import {
-  type CheckpointState,
-  checkpointsDir,
-  latestCheckpoint,
-  verifyBase,
-} from '../../train/checkpoint.js';
-import { fileCheckpointer } from '../../train/checkpointer.js';
+import { BUNDLED } from '../../run/bundled.js';
+import { type RunConfigInput, readRunConfigFile } from '../../run/config.js';
+import { planRun, type RunEvent, trainRun } from '../../run/train.js';
 import { SCHEDULE_KINDS } from '../../train/config.js';
-import { evaluate } from '../../train/evaluate.js';
-import { type TrainEvent, train } from '../../train/trainer.js';
-import {
-  checkRunConfigInput,
-  mergeRunConfig,
-  type RunConfig,
-  type RunConfigInput,
-  readRunConfigFile,
-  resolveRunConfig,
-  settingChanges,
-  shapeMismatches,
-} from '../config-file.js';
+import type { TrainEvent } from '../../train/trainer.js';
 import { backendOption, setUpBackend } from '../options.js';
-import { STORIES260K, TOK512 } from '../paths.js';
 import { shouldDrawBar, trainProgress } from '../progress.js';
-import { failedRunError, withCheckpointingInterrupt } from '../run-stop.js';
-import { metricsWriter, prepareData, prepareModel } from '../train-setup.js';
+import { withCheckpointingInterrupt } from '../run-stop.js';
 import { runSummary } from '../train-summary.js';
-import { writeLossPlot } from './plot.js';
 
 // No yargs defaults below (except the run controls): a flag given wins over the config file, an absent one not.
 const options = {
@@ -51,8 +32,14 @@ const options = {
     describe: 'continue from OUT/checkpoints/latest (with OUT/config.json)',
   },
   ...backendOption,
-  base: { type: 'string', describe: 'llama2.c .bin base model (default: bundled stories260K)' },
-  tokenizer: { type: 'string', describe: 'llama2.c tokenizer.bin (default: bundled tok512)' },
+  base: {
+    type: 'string',
+    describe: 'base model: a llama2.c .bin or a Hugging Face model directory (default: bundled stories260K)',
+  },
+  tokenizer: {
+    type: 'string',
+    describe: "its tokenizer file (default: bundled tok512; a HF directory's own tokenizer files)",
+  },
   data: { type: 'string', describe: 'training chains JSONL' },
   'eval-data': { type: 'string', describe: 'held-out chains JSONL' },
   'eval-fraction': { type: 'number', describe: 'hold out this share of --data instead (seeded; default 0)' },
@@ -120,7 +107,8 @@ export const trainCommand: CommandModule<object, Args> = {
 function flagLayer(a: Args): RunConfigInput {
   const path = (p?: string) => (p === undefined ? undefined : resolve(p));
   return {
-    model: { base: path(a.base), tokenizer: path(a.tokenizer) },
+    // --base without --tokenizer: the base's own tokenizer ('' = found beside it)
+    model: { base: path(a.base), tokenizer: a.tokenizer ? path(a.tokenizer) : a.base ? '' : undefined },
     experts: {
       kind: a.experts,
       preset: a.preset,
@@ -163,133 +151,58 @@ function workersFlag(v: string | undefined): number | 'auto' | undefined {
   return (/^\d+$/.test(v.trim()) ? Number(v) : v) as number | 'auto';
 }
 
-/** Config layers → resolved run; on --resume also the checkpoint to continue (its state.json). */
-async function resolveRun(
-  a: Args,
-  out: string,
-): Promise<{ run: RunConfig; resumed: CheckpointState | null }> {
-  const layers: RunConfigInput[] = [{ model: { base: STORIES260K, tokenizer: TOK512 } }];
-  const latest = await latestCheckpoint(out);
-  let resumed: CheckpointState | null = null;
-  if (a.resume) {
-    if (!latest)
-      throw new Error(`--resume: no checkpoint in ${checkpointsDir(out)} (start without --resume)`);
-    resumed = JSON.parse(await readFile(join(latest, 'state.json'), 'utf8')) as CheckpointState;
-    const saved = await readFile(join(out, 'config.json'), 'utf8').catch(() => null);
-    layers.push(checkRunConfigInput(saved ? JSON.parse(saved) : resumed.config, `${out}/config.json`));
-  } else if (latest) {
-    throw new Error(
-      `${out} already holds a checkpoint (${latest}): pass --resume to continue it, or choose another --out (nothing was changed)`,
-    );
-  }
-  if (a.config) layers.push(await readRunConfigFile(a.config));
-  layers.push(flagLayer(a));
-  return { run: resolveRunConfig(mergeRunConfig(...layers)), resumed };
-}
-
 async function runTrain(
   a: Args,
   signal: AbortSignal,
   setNote: (log: (line: string) => void) => void,
 ): Promise<void> {
-  const out = resolve(a.out);
   const err = (line: string) => process.stderr.write(`${line}\n`);
-  const { run, resumed } = await resolveRun(a, out);
+  const layers = [...(a.config ? [await readRunConfigFile(a.config)] : []), flagLayer(a)];
+  // the bundled tokenizer goes with the bundled base only: another base brings its own (or names it)
+  const ownBase = layers.some((l) => l.model?.base !== undefined);
+  const plan = await planRun(a.out, {
+    defaults: ownBase ? {} : { model: { base: BUNDLED.model, tokenizer: BUNDLED.tokenizer } },
+    layers,
+    resume: a.resume,
+  });
   await setUpBackend(a.backend);
-  const { model, tokenizer } = await prepareModel(run);
-  try {
-    const asked = run.model.config;
-    run.model.config = { ...model.config };
-    const differs = Object.entries(asked ?? {}).filter(
-      ([k, v]) => JSON.stringify(v) !== JSON.stringify(model.config[k as keyof typeof model.config]),
-    );
-    if (differs.length)
-      throw new Error(
-        `model.config does not match ${run.model.base} (with step tokens): ${differs.map(([k, v]) => `${k} ${JSON.stringify(v)} ≠ ${JSON.stringify(model.config[k as keyof typeof model.config])}`).join(', ')}`,
-      );
-    if (resumed) {
-      const bad = shapeMismatches(resumed.config, run);
-      if (bad.length)
-        throw new Error(
-          `--resume: this run's model/expert shape differs from the checkpoint's (step ${resumed.step}):\n  ${bad.join('\n  ')}\nstart a new run with another --out instead`,
-        );
-      for (const c of settingChanges(resumed.config, run))
-        err(`warning: resuming with a changed setting: ${c}`);
-      if (run.experts.kind !== 'none') await verifyBase(resumed, run.model.base);
-    }
-    const { data, notes } = await prepareData(run, tokenizer, model.config.maxSeqLen);
-    for (const n of notes) err(n);
-    err(`config: ${JSON.stringify(run, null, 2)}`);
-    await writeFileAtomic(join(out, 'config.json'), `${JSON.stringify(run, null, 2)}\n`);
-    const metricsPath = join(out, 'metrics.jsonl');
-    if (!resumed) await moveAside(metricsPath, err);
-    if (signal.aborted) {
-      err('interrupted before training started: no checkpoint written');
-      process.exitCode = 130;
-      return;
-    }
-
-    const seqLen = Math.max(...[...data.train, ...(data.eval ?? [])].map((e) => e.ids.length));
-    const { maxSteps, ...trainConfig } = run.train;
-    const progress = trainProgress(shouldDrawBar(), maxSteps);
-    setNote(progress.log);
-    const metrics = metricsWriter(metricsPath);
-    const events: TrainEvent[] = [];
-    const onEvent = (e: TrainEvent) => {
+  const progress = trainProgress(shouldDrawBar(), plan.config.train.maxSteps);
+  const events: TrainEvent[] = [];
+  let started = false;
+  const onEvent = (e: RunEvent) => {
+    if (e.type === 'note') err(e.message);
+    else if (e.type === 'config') err(`config: ${JSON.stringify(e.config, null, 2)}`);
+    else {
+      if (!started) setNote(progress.log);
+      started = true;
       events.push(e);
-      metrics.onEvent(e);
       progress.onEvent(e);
-    };
-    const t0 = performance.now();
-    try {
-      if (data.eval && !resumed) {
-        const evalOptions = { batchSize: trainConfig.microBatchSize, seqLen, mode: run.data.mode };
-        onEvent({ type: 'eval', step: 0, result: await evaluate(model, data.eval, evalOptions) });
-      }
-      const result = await train(model, data, trainConfig, {
-        seqLen,
-        mode: run.data.mode,
-        maxSteps: maxSteps ?? undefined,
-        checkpointer: fileCheckpointer(model, {
-          outDir: out,
-          keepLast: trainConfig.keepLast,
-          basePath: run.experts.kind === 'none' ? undefined : run.model.base,
-          config: run,
-        }),
-        resume: resumed !== null,
-        signal,
-        onEvent,
-      });
-      progress.stop();
-      await metrics.flush();
-      const plot = join(out, 'loss.svg');
-      await writeLossPlot(metricsPath, plot, { title: `mote train: ${run.experts.kind}` });
-      const summary = runSummary({
-        out,
-        run,
-        result,
-        events,
-        seconds: (performance.now() - t0) / 1000,
-        plot,
-      });
-      err(summary.text);
-      process.stdout.write(`${JSON.stringify(summary.json)}\n`);
-      if (result.stopped) {
-        err(`interrupted at step ${result.position.step}; resume with: mote train --out ${a.out} --resume`);
-        process.exitCode = 130;
-      }
-    } catch (e) {
-      throw await failedRunError(e, out, progress, metrics);
     }
+  };
+  let run: Awaited<ReturnType<typeof trainRun>>;
+  try {
+    run = await trainRun(plan, { signal, onEvent });
   } finally {
-    model.dispose();
+    progress.stop();
   }
-}
-
-/** A fresh run keeps an older metrics file (of a run that saved no checkpoint) under a dated name. */
-async function moveAside(path: string, err: (line: string) => void): Promise<void> {
-  if (!(await stat(path).catch(() => null))) return;
-  const aside = path.replace(/\.jsonl$/, `-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
-  await rename(path, aside);
-  err(`an older ${path} was kept as ${aside}`);
+  const { result, files } = run;
+  if (!result) {
+    err('interrupted before training started: no checkpoint written');
+    process.exitCode = 130;
+    return;
+  }
+  const summary = runSummary({
+    out: files.dir,
+    run: run.config,
+    result,
+    events,
+    seconds: run.seconds,
+    plot: files.plot,
+  });
+  err(summary.text);
+  process.stdout.write(`${JSON.stringify(summary.json)}\n`);
+  if (result.stopped) {
+    err(`interrupted at step ${result.position.step}; resume with: mote train --out ${a.out} --resume`);
+    process.exitCode = 130;
+  }
 }

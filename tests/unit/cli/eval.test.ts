@@ -167,7 +167,7 @@ describe('mote eval', () => {
         await makeRun(partial, { kind: 'mote', rank: 4, stepExperts: ['analysis', 'answer'] });
         return ['--run', partial, '--mode', 'adaptive,full'];
       },
-      /--mode full: the run .*partial-run has no step expert for guidance \(step experts: analysis, answer\)/,
+      /--mode full: stage 'guidance' has no expert \(step experts: analysis, answer\) in the run .*partial-run/,
     ],
     [
       'a judge model without an endpoint',

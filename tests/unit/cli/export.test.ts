@@ -8,8 +8,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resolveRunConfig } from '../../../src/cli/config-file.js';
-import { prepareModel } from '../../../src/cli/train-setup.js';
 import { attachExperts, getExperts } from '../../../src/experts/attach.js';
 import { decodeRoute, withRoute } from '../../../src/experts/routing.js';
 import { loadLlama2c } from '../../../src/io/llama2c.js';
@@ -17,6 +15,8 @@ import { loadModel } from '../../../src/io/load.js';
 import { importPeftAdapters } from '../../../src/io/peft-import.js';
 import { readSafetensors } from '../../../src/io/safetensors.js';
 import type { Transformer } from '../../../src/model/transformer.js';
+import { resolveRunConfig } from '../../../src/run/config.js';
+import { buildRunModel } from '../../../src/run/load.js';
 import { addStepTokens, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
 import { loadCheckpoint, saveCheckpoint } from '../../../src/train/checkpoint.js';
 import { expectClose, ROOT, STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
@@ -81,7 +81,7 @@ function logits(model: Transformer, step?: 'analysis'): Float32Array {
 }
 
 /**
- * A tiny run as `mote train` leaves it (train-setup's model: stories260K + step tokens + MoTE rank 4; a checkpoint of
+ * A tiny run as `mote train` leaves it (run/load.ts `buildRunModel`: stories260K + step tokens + MoTE rank 4; a checkpoint of
  * the trainable variables with the run config in state.json), with non-zero factors and rows standing in for
  * training. Built in-process to keep the test fast; `mote train`'s own tests cover writing it.
  */
@@ -95,7 +95,7 @@ beforeAll(async () => {
     experts: { kind: 'mote', rank: 4, initLoraWeights: false, seed: 'export' },
     data: { train: chains },
   });
-  const { model } = await prepareModel(config);
+  const { model } = await buildRunModel(config);
   model.addedEmbedding!.assign(tf.randomNormal([6, 64], 0, 0.3, 'float32', 5));
   const variables = new Map([...model.namedVariables()].filter(([, v]) => v.trainable));
   await saveCheckpoint({
@@ -193,7 +193,7 @@ describe('mote export', () => {
       ],
       [
         ['--checkpoint', join(dir, 'nowhere'), '--format', 'peft', '--out', full],
-        /--checkpoint .*nowhere: neither a checkpoint directory/,
+        /nowhere: not a directory; expected a `mote train` run directory/,
       ],
       [
         ['--checkpoint', run, '--format', 'peft', '--out', dir],

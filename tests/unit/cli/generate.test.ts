@@ -1,5 +1,5 @@
 // `mote generate` in its staged forms, driven as a child process (one prompt streamed stage by stage; a prompt
-// file → JSONL, resumed), and the run loading behind it (model-setup.ts) in-process.
+// file → JSONL, resumed).
 import { execFile } from 'node:child_process';
 import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,6 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import yargs from 'yargs';
 import { generateCommand } from '../../../src/cli/commands/generate.js';
-import { loadForInference, loadRun } from '../../../src/cli/model-setup.js';
 import { getExperts } from '../../../src/experts/attach.js';
 import { ROOT, STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
 import { commandError, makeRun } from './run-fixture.js';
@@ -32,40 +31,6 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mote-generate-cli-'));
   run = join(dir, 'run');
   saved = await makeRun(run);
-});
-
-describe('loadForInference (model-setup.ts)', () => {
-  it('rebuilds a run (base, step tokens, experts) and restores its latest checkpoint', async () => {
-    const im = await loadForInference({ run, model: STORIES_BIN, tokenizer: TOK512_BIN });
-    try {
-      expect(im).toMatchObject({ experts: 'mote', step: 7, name: 'run' });
-      expect(im.description).toMatch(/checkpoint step 7/);
-      expect(getExperts(im.model)?.config.rank).toBe(4);
-      expect(im.tokenizer.vocabSize).toBe(518);
-      const vars = im.model.namedVariables();
-      expect(saved.size).toBeGreaterThan(10);
-      for (const [name, values] of saved) expect(vars.get(name)?.dataSync()).toEqual(values);
-    } finally {
-      im.model.dispose();
-    }
-  });
-
-  it('without a run: the base model with the step tokens added, no experts', async () => {
-    const im = await loadForInference({ model: STORIES_BIN, tokenizer: TOK512_BIN });
-    expect(im).toMatchObject({ experts: 'none', run: null, step: null, name: 'stories260K' });
-    expect(im.model.config.vocabSize).toBe(518);
-    im.model.dispose();
-  });
-
-  it('names what is missing in a run directory', async () => {
-    await expect(loadRun(join(dir, 'nope'))).rejects.toThrow(/not a directory; expected the --out directory/);
-    await expect(loadRun(dir)).rejects.toThrow(/no config\.json/);
-    const bare = join(dir, 'bare');
-    await makeRun(bare);
-    await writeFile(join(bare, 'checkpoints', 'latest'), 'step-99');
-    await rm(join(bare, 'checkpoints', 'step-7'), { recursive: true });
-    await expect(loadRun(bare)).rejects.toThrow(/no complete checkpoint in .*train it first/);
-  });
 });
 
 describe('mote generate (staged)', () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { writeLossPlot } from '../../../src/cli/commands/plot.js';
+import { writeLossPlot } from '../../../src/run/metrics.js';
 import { ROOT } from '../../helpers/index.js';
 
 const exec = promisify(execFile);

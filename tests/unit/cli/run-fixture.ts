@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import yargs, { type CommandModule } from 'yargs';
-import { type RunConfigInput, resolveRunConfig } from '../../../src/cli/config-file.js';
-import { prepareModel } from '../../../src/cli/train-setup.js';
+import { type RunConfigInput, resolveRunConfig } from '../../../src/run/config.js';
+import { buildRunModel } from '../../../src/run/load.js';
 import { saveCheckpoint } from '../../../src/train/checkpoint.js';
 import { STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
 
@@ -24,7 +24,7 @@ export async function makeRun(
     experts,
     data: { train: join(dir, 'chains.jsonl') },
   });
-  const { model } = await prepareModel(run);
+  const { model } = await buildRunModel(run);
   try {
     run.model.config = { ...model.config };
     const rng = seedrandom('run-fixture');

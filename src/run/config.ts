@@ -1,13 +1,14 @@
-// The run configuration of `mote train`: a JSON file `{ model?, experts?, train?, data? }` and command-line flags
-// merged section by section (later layers win: saved run config on --resume < --config file < flags), every key
-// checked, then resolved with the library's validating resolvers into the config saved as <out>/config.json.
+// The configuration of a training run: layers `{ model?, experts?, train?, data? }` (a JSON file, the flags of
+// `mote train`, the config a run directory saved) merged section by section (later layers win), every key checked,
+// then resolved with the library's validating resolvers into the RunConfig a run directory keeps as config.json.
 //
 //   { "model":   { "base": "stories260K.bin", "tokenizer": "tok512.bin" },
 //     "experts": { "preset": "mote", "rank": 16 },            // Partial<ExpertConfig> + preset; kind "none" = full FT
 //     "train":   { "epochs": 3, "learningRate": 2e-5, "maxSteps": 100 },   // Partial<TrainConfig> + maxSteps
 //     "data":    { "train": "chains.jsonl", "evalFraction": 0.1 } }
 //
-// Relative paths in a file are relative to that file's directory.
+// Relative paths in a file are relative to that file's directory. A resolved config has `experts: null` for full
+// fine-tuning (written `{ "kind": "none" }` in a layer).
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import {
@@ -41,7 +42,10 @@ export interface DataConfig {
 /** One layer of configuration, as a file or the flags give it: every field optional. */
 export interface RunConfigInput {
   model?: { base?: string; tokenizer?: string; config?: Partial<ModelConfig> };
-  experts?: Omit<Partial<ExpertConfig>, 'kind'> & { kind?: ExpertKind | 'none'; preset?: ExpertPreset };
+  /** Partial experts and a preset; `{ kind: 'none' }` or null: no experts (full fine-tuning). */
+  experts?:
+    | (Omit<Partial<ExpertConfig>, 'kind'> & { kind?: ExpertKind | 'none'; preset?: ExpertPreset })
+    | null;
   train?: Partial<TrainConfig> & { maxSteps?: number | null };
   data?: Partial<DataConfig>;
 }
@@ -50,8 +54,8 @@ export interface RunConfigInput {
 export interface RunConfig {
   /** `config` is the loaded model's shape (with the step tokens added); filled in after loading. */
   model: { base: string; tokenizer: string; config?: ModelConfig };
-  /** The attached experts, or `{ kind: 'none' }` for full fine-tuning. */
-  experts: Readonly<ExpertConfig> | { kind: 'none' };
+  /** The attached experts, or null for full fine-tuning. */
+  experts: Readonly<ExpertConfig> | null;
   train: Readonly<TrainConfig> & { maxSteps: number | null };
   data: DataConfig;
 }
@@ -109,6 +113,7 @@ export function checkRunConfigInput(value: unknown, source: string): RunConfigIn
   for (const [section, body] of Object.entries(value)) {
     if (!sections.includes(section))
       throw new Error(`${source}: unknown key "${section}"; allowed keys: ${sections.join(', ')}`);
+    if (section === 'experts' && body === null) continue; // full fine-tuning, as a resolved config saves it
     if (!isObject(body)) throw new Error(`${source}: "${section}" must be an object, got ${kindOf(body)}`);
     const allowed = SECTION_KEYS[section as keyof RunConfigInput];
     for (const key of Object.keys(body))
@@ -131,6 +136,10 @@ export function mergeRunConfig(...layers: RunConfigInput[]): RunConfigInput {
   const out: Record<string, Record<string, unknown>> = {};
   for (const layer of layers)
     for (const [section, body] of Object.entries(layer)) {
+      if (body === null) {
+        out[section] = { kind: 'none' }; // a saved full fine-tuning run: later layers may still change it
+        continue;
+      }
       const defined = Object.entries(body ?? {}).filter(([, v]) => v !== undefined);
       out[section] = { ...out[section], ...Object.fromEntries(defined) };
     }
@@ -148,12 +157,17 @@ export function resolveRunConfig(input: RunConfigInput): RunConfig {
     }
   };
   const m = input.model ?? {};
-  check(typeof m.base === 'string' && m.base !== '', 'model.base', m.base, 'a llama2.c .bin path (--base)');
+  check(
+    typeof m.base === 'string' && m.base !== '',
+    'model.base',
+    m.base,
+    'a base model path: a llama2.c .bin or a Hugging Face model directory (--base)',
+  );
   check(
     typeof m.tokenizer === 'string',
     'model.tokenizer',
     m.tokenizer,
-    'a tokenizer.bin path (--tokenizer)',
+    "a tokenizer path (--tokenizer; '' = the one in the base's directory)",
   );
 
   const { maxSteps = null, ...trainPartial } = input.train ?? {};
@@ -169,7 +183,7 @@ export function resolveRunConfig(input: RunConfigInput): RunConfig {
   let experts: RunConfig['experts'];
   if (kind === 'none') {
     check(preset === undefined, 'experts.preset', preset, 'no preset with kind "none" (full fine-tuning)');
-    experts = { kind: 'none' };
+    experts = null;
   } else {
     if (preset !== undefined)
       check(
@@ -236,9 +250,10 @@ export function shapeMismatches(saved: unknown, current: RunConfig): string[] {
   };
   for (const k of Object.keys(DEFAULT_MODEL_CONFIG) as (keyof ModelConfig)[])
     differ(`model.config.${k}`, s.model?.config?.[k], current.model.config?.[k]);
-  const se = (s.experts ?? {}) as Record<string, unknown>;
-  const ce = current.experts as Record<string, unknown>;
-  if (se.kind === 'none' || ce.kind === 'none') differ('experts.kind', se.kind, ce.kind);
+  const se = fullFineTuning(s.experts) ? null : (s.experts as Record<string, unknown>);
+  const ce = current.experts as Record<string, unknown> | null;
+  const none = 'none (full fine-tuning)';
+  if (!se || !ce) differ('experts.kind', se ? se.kind : none, ce ? ce.kind : none);
   else for (const k of EXPERT_SHAPE_KEYS) differ(`experts.${k}`, se[k], ce[k]);
   return out;
 }
@@ -249,7 +264,7 @@ export function settingChanges(saved: unknown, current: RunConfig): string[] {
   const out: string[] = [];
   for (const section of ['experts', 'train', 'data'] as const) {
     const a = (s[section] ?? {}) as Record<string, unknown>;
-    const b = current[section] as Record<string, unknown>;
+    const b = (current[section] ?? {}) as Record<string, unknown>;
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
       if (section === 'experts' && (EXPERT_SHAPE_KEYS as readonly string[]).includes(k)) continue;
       if (section === 'train' && k === 'maxSteps') continue;
@@ -258,4 +273,9 @@ export function settingChanges(saved: unknown, current: RunConfig): string[] {
     }
   }
   return out;
+}
+
+/** Whether a saved experts section means full fine-tuning (null, or `{ kind: 'none' }` in older run directories). */
+function fullFineTuning(experts: unknown): boolean {
+  return experts === null || (experts as { kind?: unknown } | undefined)?.kind === 'none';
 }

@@ -1,0 +1,50 @@
+// A base model ready for experts, in one place: the model and its tokenizer loaded from files (a llama2.c .bin with
+// its tokenizer.bin, or a Hugging Face directory), the AlignCoT step tokens added to the tokenizer as atomic special
+// tokens, and as new trainable embedding rows of the model (initialised to the mean embedding: model/transformer.ts
+// `addTokens`). Training, inference, export and the experiments all start from it, so a run is rebuilt exactly as
+// it was trained.
+import { loadModel } from '../io/load.js';
+import type { Transformer } from '../model/transformer.js';
+import { DEFAULT_STEP_STAGES, type Stage, type StepTokenIds } from '../steps.js';
+import { addStepTokens } from '../tokenizer/special-tokens.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+
+/** Where a base model is. */
+export interface BaseSource {
+  /** A llama2.c `.bin` checkpoint or a Hugging Face model directory. */
+  model: string;
+  /** Its tokenizer file; default: found beside the model (a HF directory's own tokenizer files). */
+  tokenizer?: string;
+}
+
+export interface LoadBaseOptions {
+  /** Whether the base weights are trainable (full fine-tuning). Default false (frozen, for experts). */
+  trainable?: boolean;
+  /** The stages whose step tokens are added. Default analysis, guidance, answer. */
+  stages?: readonly Stage[];
+}
+
+/** A base model with the step tokens in its tokenizer and as rows of its embedding. */
+export interface Base {
+  model: Transformer;
+  tokenizer: Tokenizer;
+  /** Ids of the step tokens, by stage. */
+  stepTokens: Partial<Record<Stage, StepTokenIds>>;
+}
+
+/** Loads a base and adds the step tokens (file header). Every call builds a fresh, identical state. */
+export async function loadBase(source: BaseSource, options: LoadBaseOptions = {}): Promise<Base> {
+  const { model, tokenizer } = await loadModel(source.model, {
+    tokenizer: source.tokenizer || undefined,
+    trainable: options.trainable ?? false,
+  });
+  try {
+    const stepTokens = addStepTokens(tokenizer, options.stages ?? DEFAULT_STEP_STAGES);
+    const added = tokenizer.vocabSize - model.config.vocabSize;
+    if (added > 0) model.addTokens(added);
+    return { model, tokenizer, stepTokens };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
