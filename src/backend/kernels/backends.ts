@@ -2,7 +2,7 @@
 // them; kernels written in JavaScript over the tensors' memory only where that memory is in this process.
 import * as tf from '@tensorflow/tfjs';
 
-/** Every backend the library registers kernels for; `host`: its tensors live in this process (wasm's heap, cpu's arrays). */
+/** Every backend the library registers kernels for; `host`: its tensors are in this process (wasm heap, cpu arrays). */
 const BACKENDS = {
   cpu: { host: true },
   wasm: { host: true },

@@ -35,7 +35,7 @@ export interface JsKernel<A> {
   simd?(k: SimdKernels, inp: number[], out: number[], shapes: number[][], attrs: A): void;
 }
 
-/** The kernel configs of `k` for the wasm and cpu backends. A single output is returned as a tensor, several as a list. */
+/** The kernel configs of `k` for wasm and cpu. A single output is returned as a tensor, several as a list. */
 export function jsKernelConfigs<A>(k: JsKernel<A>): tf.KernelConfig[] {
   return HOST_BACKENDS.map((backendName) => ({
     kernelName: k.kernelName,

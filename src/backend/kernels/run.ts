@@ -10,11 +10,11 @@ export class KernelNotRegisteredError extends Error {
     readonly kernelName: string,
     readonly backend: string,
   ) {
+    const head = `${kernelName} kernel not registered for the '${backend}' backend`;
     super(
       (KERNEL_BACKENDS as readonly string[]).includes(backend)
-        ? `${kernelName} kernel not registered for the '${backend}' backend: call selectBackend() (or registerKernels()) first`
-        : `${kernelName} kernel not registered for the '${backend}' backend: the library registers its kernels for ` +
-            `${KERNEL_BACKENDS.join(', ')} (selectBackend() or registerKernels())`,
+        ? `${head}: call selectBackend() (or registerKernels()) first`
+        : `${head}: the library registers its kernels for ${KERNEL_BACKENDS.join(', ')} (selectBackend())`,
     );
     this.name = 'KernelNotRegisteredError';
   }

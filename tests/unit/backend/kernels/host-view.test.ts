@@ -1,4 +1,4 @@
-// hostView (src/backend/js-kernel.ts): a float32 tensor's values read in place on wasm and cpu, null otherwise.
+// hostView (src/backend/kernels/js-kernel.ts): a float32 tensor's values read in place on wasm and cpu, else null.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { hostView } from '../../../../src/backend/kernels/js-kernel.js';

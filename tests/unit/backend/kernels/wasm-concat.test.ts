@@ -1,6 +1,6 @@
-// The wasm Concat (src/backend/kernels/wasm-concat.ts) equals the cpu backend's, bit for bit, on every axis, for float32
-// and int32, short rows (loop) and long rows (copyWithin), empty inputs mixed in, NaN payloads kept; bool and a
-// single non-empty input go to the original kernel; no tensor is leaked.
+// The wasm Concat (src/backend/kernels/wasm-concat.ts) equals the cpu backend's, bit for bit, on every axis, for
+// float32 and int32, short rows (loop) and long rows (copyWithin), empty inputs mixed in, NaN payloads kept; bool
+// and a single non-empty input go to the original kernel; no tensor is leaked.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../../src/backend/index.js';

@@ -1,6 +1,6 @@
-// The wasm GatherV2 (src/backend/kernels/wasm-gather.ts) equals the cpu backend's, bit for bit: along axis 0 for float32
-// and int32, indices with runs, repeats and any rank, tables of any rank; other axes and batch dims through the
-// original kernel; an index out of range throws before anything is allocated; the gradient is unchanged.
+// The wasm GatherV2 (src/backend/kernels/wasm-gather.ts) equals the cpu backend's, bit for bit: along axis 0 for
+// float32 and int32, indices with runs, repeats and any rank, tables of any rank; other axes and batch dims through
+// the original kernel; an index out of range throws before anything is allocated; the gradient is unchanged.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../../src/backend/index.js';

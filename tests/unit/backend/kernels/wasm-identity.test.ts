@@ -1,6 +1,6 @@
-// The copy-free wasm Identity (src/backend/kernels/wasm-identity.ts): a clone shares its source's data and keeps it alive
-// after the source is disposed, a Variable's assign leaves earlier clones unchanged, memory is freed with the last
-// reference, and gradients through saved tensors still equal the cpu backend's.
+// The copy-free wasm Identity (src/backend/kernels/wasm-identity.ts): a clone shares its source's data and keeps it
+// alive after the source is disposed, a Variable's assign leaves earlier clones unchanged, memory is freed with the
+// last reference, and gradients through saved tensors still equal the cpu backend's.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../../src/backend/index.js';
