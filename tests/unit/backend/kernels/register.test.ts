@@ -15,8 +15,13 @@ import { batchMatMulGradConfig } from '../../../../src/backend/kernels/batch-mat
 import { withGradient } from '../../../../src/backend/kernels/index.js';
 import { RMS_NORM } from '../../../../src/backend/kernels/rms-norm.js';
 import { unsortedSegmentSumWasmConfig } from '../../../../src/backend/kernels/unsorted-segment-sum.js';
+import { segmentedKernel } from '../../../../src/experts/kernels/segmented.js';
+import type { MixInput } from '../../../../src/experts/kernels/types.js';
 import { topKMask } from '../../../../src/experts/top-k-router.js';
+import { maskedSoftmax } from '../../../../src/model/fused/masked-softmax.js';
 import { rmsNorm } from '../../../../src/model/fused/rms-norm.js';
+import { tokenNllFused } from '../../../../src/model/fused/token-nll.js';
+import { Rope } from '../../../../src/model/rope.js';
 import { AdamW } from '../../../../src/train/optimizer.js';
 import { onBackend, ROOT } from '../../../helpers/index.js';
 
@@ -50,14 +55,36 @@ describe('registerKernels', () => {
     expect(registerKernels().installed).toEqual([]);
   });
 
-  it('an op whose kernel is not registered says to call selectBackend or registerKernels', async () => {
-    const x = tf.ones([2, 4]) as tf.Tensor2D;
+  it('each op whose kernel is not registered says to call selectBackend or registerKernels', async () => {
+    const x = tf.ones([2, 4]) as tf.Tensor2D; // (N, d)
     const w = tf.ones([4]) as tf.Tensor1D;
     const probs = tf.tensor2d([[0.2, 0.8]]);
+    const scores = tf.zeros([1, 1, 2, 2]) as tf.Tensor4D;
+    const mask = tf.zeros([2, 2]) as tf.Tensor2D;
+    const targets = tf.tensor1d([0, 3], 'int32');
     const v = tf.variable(w, true);
     const adamw = new AdamW(new Map([['w', v]]));
+    const rope = new Rope(2, 4, 10000);
+    const mix: MixInput = {
+      x,
+      xl: x,
+      w0: tf.ones([4, 3]) as tf.Tensor2D,
+      stepA: null,
+      stepB: null,
+      sharedA: tf.ones([4, 2]) as tf.Tensor2D,
+      sharedB: tf.ones([2, 3]) as tf.Tensor2D,
+      rank: 2,
+      numExperts: 0,
+      stepCoef: 1,
+      sharedCoef: 1,
+      routing: { kind: 'none' },
+    };
     const cases: [string, () => unknown][] = [
       [RMS_NORM, () => rmsNorm(x, w, 1e-5)],
+      ['MoteRopeHeads', () => rope.heads(x, 1, 2, 2, 0)],
+      ['MoteMaskedSoftmax', () => maskedSoftmax(scores, mask)],
+      ['MoteTokenNll', () => tokenNllFused(x, targets)],
+      ['MoteSegmentedMix', () => segmentedKernel.mix(mix)],
       ['MoteTopKMask', () => topKMask(probs, 1)],
       [ADAMW, () => adamw.applyGradients(new Map([['w', w]]), 0.1)],
     ];
@@ -78,7 +105,8 @@ describe('registerKernels', () => {
       }
     } finally {
       adamw.dispose();
-      tf.dispose([x, w, probs, v]);
+      rope.dispose();
+      tf.dispose([x, w, probs, scores, mask, targets, v, mix.w0, mix.sharedA!, mix.sharedB!]);
     }
   });
 });
