@@ -1,7 +1,7 @@
-// The backend layer: backend choice, tfjs shims (installed on import), memory guards.
-import { installShims } from './shims.js';
+// The backend layer: backend choice, the library's kernels (registered by selectBackend), memory guards.
 
 export { type BackendDeps, defaultBackendDeps } from './deps.js';
+export { KernelNotRegisteredError, type KernelReport, registerKernels } from './kernels/index.js';
 export {
   expectNoLeak,
   type LeakReport,
@@ -22,6 +22,3 @@ export {
   type SelectBackendOptions,
   selectBackend,
 } from './select.js';
-export { installShims, type ShimReport } from './shims.js';
-
-installShims();

@@ -11,7 +11,7 @@ import {
   type Probe,
 } from './candidates.js';
 import { type BackendDeps, defaultBackendDeps } from './deps.js';
-import { installBackendKernels } from './shims.js';
+import { registerKernels } from './kernels/index.js';
 
 export type { BackendName, CandidateId } from './candidates.js';
 
@@ -82,9 +82,9 @@ export class BackendUnavailableError extends Error {
 }
 
 /**
- * Picks and activates a tfjs backend. Returns the choice with its reason and every attempt; throws
- * ConfigError for an unknown name and BackendUnavailableError when nothing requested can run.
- * `deps` replaces the imports and tfjs calls in tests.
+ * Picks and activates a tfjs backend, then registers the library's kernels and gradients (registerKernels). Returns
+ * the choice with its reason and every attempt; throws ConfigError for an unknown name and BackendUnavailableError
+ * when nothing requested can run. `deps` replaces the imports and tfjs calls in tests (kernels are then left alone).
  */
 export async function selectBackend(
   options: SelectBackendOptions = {},
@@ -105,7 +105,8 @@ export async function selectBackend(
     if (probe.warning) emit({ type: 'warning', message: probe.warning });
     if (!probe.ok) continue;
     const choice: BackendChoice = { name: candidate.backend, gpu: probe.gpu, reason: probe.reason, attempts };
-    if (deps === defaultBackendDeps) installBackendKernels(); // kernels of packages the probe just imported
+    // the library's kernels, once the backend is active (the wasm replacements need the package the probe imported)
+    if (deps === defaultBackendDeps) registerKernels();
     emit({ type: 'selected', choice });
     return choice;
   }

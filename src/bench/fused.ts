@@ -3,7 +3,7 @@
 // side in one run: median ms of each, and composed/fused. On backends without JS kernels the ops fall back to the
 // composed form, so the suite reports only where the fused kernels run (wasm, cpu).
 import * as tf from '@tensorflow/tfjs';
-import { jsKernelsActive } from '../backend/js-kernel.js';
+import { jsKernelsActive } from '../backend/kernels/backends.js';
 import { causalMask } from '../model/attention.js';
 import { maskedSoftmax, maskedSoftmaxComposed } from '../model/fused/masked-softmax.js';
 import { rmsNorm, rmsNormComposed } from '../model/fused/rms-norm.js';

@@ -3,7 +3,8 @@
 // matmuls). On wasm the first uses explicit transposes + plain matmuls (XNNPACK); elsewhere both use flags.
 // Run alone: mote bench --only matmul [--backend …] — one JSON line per record.
 import * as tf from '@tensorflow/tfjs';
-import { batchMatMulGradConfig, matMulGrads } from '../backend/batch-matmul-grad.js';
+import { batchMatMulGradConfig, matMulGrads } from '../backend/kernels/batch-matmul-grad.js';
+import { withGradient } from '../backend/kernels/index.js';
 
 /** Sizes and repetitions; the defaults fit a slow 2-core box. */
 export interface MatmulBenchOptions {
@@ -48,13 +49,7 @@ async function benchGradStep(
   const loss = () => tf.mean(tf.square(tf.matMul(tf.relu(tf.matMul(x, w1)), w2))) as tf.Scalar;
   const step = () => stepGrads(loss, [w1, w2]);
   const shimMs = await medianMs(step, warmup, repeats);
-  tf.registerGradient(flagsGradConfig);
-  let flagsMs: number;
-  try {
-    flagsMs = await medianMs(step, warmup, repeats);
-  } finally {
-    tf.registerGradient(batchMatMulGradConfig);
-  }
+  const flagsMs = await withGradient(flagsGradConfig, () => medianMs(step, warmup, repeats));
   tf.dispose([x, w1, w2]);
   return {
     bench: 'matmul-grad-step',

@@ -1,42 +1,20 @@
 // The learned gate of the token-routed MoE baseline (paper Table 4; MixLoRA-style): per layer a linear gate,
 // softmax, the top-k experts with their probabilities renormalised, and the Switch Transformer load-balance
 // loss (Fedus et al. 2021, eq. 4) collected on the Route for the trainer.
-// TopK has no gradient in tfjs, so the selection is a custom op whose gradient is zero: gradients reach the gate
-// only through the kept softmax values, and no gradient-less op sits on the tape.
+// TopK has no gradient in tfjs, so the selection is a custom op whose gradient is zero (its kernel:
+// src/backend/kernels/top-k-mask.ts): gradients reach the gate only through the kept softmax values.
 import * as tf from '@tensorflow/tfjs';
+import { runKernel } from '../backend/kernels/run.js';
+import { TOP_K_MASK } from '../backend/kernels/top-k-mask.js';
 import { planFromChoices } from './kernels/plan.js';
 import type { Routing } from './kernels/types.js';
 import { kaimingUniform } from './lora.js';
 import type { Router } from './router.js';
 import type { Route } from './routing.js';
 
-const TOP_K_MASK = 'MoteTopKMask';
-const BACKENDS = ['cpu', 'wasm', 'tensorflow', 'webgl', 'webgpu'];
-
-for (const backendName of BACKENDS) {
-  if (!tf.getKernel(TOP_K_MASK, backendName)) {
-    tf.registerKernel({
-      kernelName: TOP_K_MASK,
-      backendName,
-      kernelFunc: ({ inputs, attrs }) =>
-        tf.tidy(() => {
-          const probs = inputs.probs as tf.Tensor2D;
-          const { k } = attrs as { k: number };
-          const { indices } = tf.topk(probs, k); // (N, k)
-          return tf.cast(tf.sum(tf.oneHot(indices, probs.shape[1]), 1), 'float32'); // (N, E)
-        }) as unknown as tf.TensorInfo,
-    });
-  }
-}
-tf.registerGradient({
-  kernelName: TOP_K_MASK,
-  inputsToSave: ['probs'],
-  gradFunc: (_dy, saved) => ({ probs: () => tf.zerosLike(saved[0]) }),
-});
-
 /** (N, E) 1 on each row's k largest entries, else 0; zero gradient. */
 export function topKMask(probs: tf.Tensor2D, k: number): tf.Tensor2D {
-  return tf.engine().runKernel(TOP_K_MASK, { probs }, { k });
+  return runKernel(TOP_K_MASK, { probs }, { k });
 }
 
 /** Switch load balance E·Σ_e f_e·P_e: f_e the share of the N·k choices on e, P_e the mean gate probability. */

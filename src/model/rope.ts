@@ -1,7 +1,7 @@
 // Rotary position embedding with llama2.c's pairing: dimensions (2i, 2i+1) of each head rotate together,
 // by the angle pos · θ^(−2i/hs). (HF Llama pairs i with i + hs/2 instead; the HF importer permutes q/k.)
 import * as tf from '@tensorflow/tfjs';
-import { jsKernelsActive } from '../backend/js-kernel.js';
+import { jsKernelsActive } from '../backend/kernels/backends.js';
 import { ropeHeadsFused } from './fused/rope.js';
 
 /**

@@ -2,6 +2,9 @@
 // ICLR 2019), step for step as PyTorch's torch.optim.AdamW computes it. tfjs has none (tfjs-notes.md).
 // Moments are kept by dotted variable name, not by position, so the trainable set may change between steps.
 import * as tf from '@tensorflow/tfjs';
+import { ADAMW, type AdamWAttrs } from '../backend/kernels/adamw.js';
+import { jsKernelsActive } from '../backend/kernels/backends.js';
+import { runKernel } from '../backend/kernels/run.js';
 import { gradEntries, type NamedGrads } from './clip.js';
 
 export interface AdamWOptions {
@@ -17,8 +20,8 @@ export interface AdamWOptions {
    */
   noDecay?: ((name: string, variable: tf.Variable) => boolean) | readonly string[];
   /**
-   * Update each variable with one fused kernel (JS over the backend's memory, float64 arithmetic) where one is
-   * registered (wasm, cpu), else with ~14 tfjs ops. `'auto'` (default) uses the kernel when available.
+   * Update each variable with one fused kernel (JS over the backend's memory, float64 arithmetic; wasm and cpu
+   * only, src/backend/kernels/adamw.ts), else with ~14 tfjs ops. `'auto'` (default) uses the kernel on wasm and cpu.
    */
   fused?: boolean | 'auto';
 }
@@ -60,8 +63,6 @@ interface Slot {
   step: number;
 }
 
-const KERNEL = 'MoteAdamW';
-
 export class AdamW {
   readonly beta1: number;
   readonly beta2: number;
@@ -91,7 +92,6 @@ export class AdamW {
     this.noDecay = typeof noDecay === 'function' ? noDecay : (name) => noDecay.includes(name);
     this.fused = fused;
     this.params = params;
-    registerFusedKernels();
   }
 
   /** Replaces the name → variable map (e.g. after attaching experts). Moments of names still present are kept. */
@@ -117,7 +117,11 @@ export class AdamW {
       throw new RangeError(`AdamW: lr must be a finite number ≥ 0, got ${lr}`);
     const entries = gradEntries(grads);
     const targets = entries.map(([name, g]) => this.target(name, g));
-    const fused = this.fused === 'auto' ? tf.getKernel(KERNEL, tf.getBackend()) !== undefined : this.fused;
+    const fused = this.fused === 'auto' ? jsKernelsActive() : this.fused;
+    if (fused && !jsKernelsActive())
+      throw new Error(
+        `AdamW: fused: true needs the wasm or cpu backend; the active one is '${tf.getBackend()}'`,
+      );
     tf.tidy('adamw', () => {
       entries.forEach(([name, g], i) => {
         const p = targets[i];
@@ -232,17 +236,6 @@ export class AdamW {
 
 // ---------------------------------------------------------------- the update, two ways
 
-/** Per-variable scalars of one step: decay = 1 − lr·λ, stepSize = lr/(1−β1ᵗ), sqrtBc2 = √(1−β2ᵗ). */
-interface AdamWAttrs {
-  beta1: number;
-  beta2: number;
-  decay: number;
-  stepSize: number;
-  sqrtBc2: number;
-  eps: number;
-  [key: string]: number;
-}
-
 /** The update in tfjs ops (any backend). Returns [p, m, v]. */
 function opsUpdate(p: tf.Tensor, g: tf.Tensor, s: Slot, a: AdamWAttrs): tf.Tensor[] {
   const m = tf.add(tf.mul(s.m, a.beta1), tf.mul(g, 1 - a.beta1));
@@ -254,72 +247,5 @@ function opsUpdate(p: tf.Tensor, g: tf.Tensor, s: Slot, a: AdamWAttrs): tf.Tenso
 
 /** The update as one kernel call (wasm, cpu). Returns [p, m, v]. */
 function fusedUpdate(p: tf.Tensor, g: tf.Tensor, s: Slot, a: AdamWAttrs): tf.Tensor[] {
-  return tf.engine().runKernel(KERNEL, { p, g, m: s.m, v: s.v }, a) as tf.Tensor[];
-}
-
-/** The fused kernel's arithmetic: float64 per element, one pass, results rounded to float32 on store. */
-function adamwUpdateArrays(
-  p: Float32Array,
-  g: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  out: { p: Float32Array; m: Float32Array; v: Float32Array },
-  a: AdamWAttrs,
-): void {
-  const { beta1, beta2, decay, stepSize, sqrtBc2, eps } = a;
-  const c1 = 1 - beta1;
-  const c2 = 1 - beta2;
-  for (let i = 0; i < p.length; i++) {
-    const gi = g[i];
-    const mi = beta1 * m[i] + c1 * gi;
-    const vi = beta2 * v[i] + c2 * gi * gi;
-    out.m[i] = mi;
-    out.v[i] = vi;
-    out.p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
-  }
-}
-
-/** The slices of the wasm and cpu backends the kernels use. */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-}
-interface CpuBackendLike {
-  readSync(dataId: tf.DataId): Float32Array;
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
-}
-
-/** Registers the fused AdamW kernel for wasm and cpu once (idempotent). */
-function registerFusedKernels(): void {
-  if (!tf.getKernel(KERNEL, 'wasm')) {
-    tf.registerKernel({
-      kernelName: KERNEL,
-      backendName: 'wasm',
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const { p, g, m, v } = inputs as Record<'p' | 'g' | 'm' | 'v', tf.TensorInfo>;
-        const heap = backend as unknown as WasmBackendLike;
-        // Allocate every output before taking heap views: malloc may grow the heap and detach earlier views.
-        const outs = [0, 1, 2].map(() => heap.makeOutput([...p.shape], 'float32'));
-        const [P, M, V] = outs.map((o) => heap.typedArrayFromHeap(o));
-        const h = (t: tf.TensorInfo) => heap.typedArrayFromHeap(t);
-        adamwUpdateArrays(h(p), h(g), h(m), h(v), { p: P, m: M, v: V }, attrs as AdamWAttrs);
-        return outs;
-      },
-    });
-  }
-  if (!tf.getKernel(KERNEL, 'cpu')) {
-    tf.registerKernel({
-      kernelName: KERNEL,
-      backendName: 'cpu',
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const { p, g, m, v } = inputs as Record<'p' | 'g' | 'm' | 'v', tf.TensorInfo>;
-        const cpu = backend as unknown as CpuBackendLike;
-        const n = tf.util.sizeFromShape(p.shape);
-        const out = { p: new Float32Array(n), m: new Float32Array(n), v: new Float32Array(n) };
-        const d = (t: tf.TensorInfo) => cpu.readSync(t.dataId);
-        adamwUpdateArrays(d(p), d(g), d(m), d(v), out, attrs as AdamWAttrs);
-        return [out.p, out.m, out.v].map((values) => cpu.makeTensorInfo([...p.shape], 'float32', values));
-      },
-    });
-  }
+  return runKernel(ADAMW, { p, g, m: s.m, v: s.v }, a);
 }

@@ -1,56 +1,16 @@
-// Attention softmax with its mask as one op: probabilities = softmax(scores + mask) over the keys, forward on the
-// backend's own add and softmax kernels (C++ on wasm: a JS exp costs several times wasm's expf), backward in one
-// JS pass per row, dscores = p ⊙ (dp − ⟨p, dp⟩), instead of tfjs's composed softmax gradient (four passes over
-// the largest tensor of a training step) and the add's. scores (B, G, T, S), G = heads; mask (T, S), shared by the
-// batch, or (B, T, S), one per sequence. On wasm the backward runs in SIMD (backend/simd/softmax.wat).
-import * as tf from '@tensorflow/tfjs';
-import { jsKernelsActive, registerJsKernel, registerOpKernel, runJsKernel } from '../../backend/js-kernel.js';
+// Attention softmax with its mask as one op: forward on the backend's own add and softmax kernels, backward in one
+// pass per row (the kernels: src/backend/kernels/masked-softmax.ts); composed tf ops on other backends. scores
+// (B, G, T, S), G = heads; mask (T, S), shared by the batch, or (B, T, S), one per sequence.
+import type * as tf from '@tensorflow/tfjs';
+import { jsKernelsActive } from '../../backend/kernels/backends.js';
+import { MASKED_SOFTMAX, maskedSoftmaxComposed } from '../../backend/kernels/masked-softmax.js';
+import { runKernel } from '../../backend/kernels/run.js';
 
-const FORWARD = 'MoteMaskedSoftmax';
-const BACKWARD = 'MoteSoftmaxGrad';
-
-registerOpKernel(FORWARD, ({ scores, mask }) =>
-  maskedSoftmaxComposed(scores as tf.Tensor4D, mask as tf.Tensor2D | tf.Tensor3D),
-);
-
-registerJsKernel<object>({
-  kernelName: BACKWARD,
-  inputs: ['dy', 'p'],
-  outputShapes: ([dy]) => [dy],
-  compute([dy, p], [dx], [shape]) {
-    const S = shape[shape.length - 1];
-    const rows = dy.length / S;
-    for (let r = 0, o = 0; r < rows; r++, o += S) {
-      let dot = 0;
-      for (let j = o; j < o + S; j++) dot += p[j] * dy[j];
-      for (let j = o; j < o + S; j++) dx[j] = p[j] * (dy[j] - dot);
-    }
-  },
-  simd(k, [dy, p], [dx], [shape]) {
-    const S = shape[shape.length - 1];
-    k.softmax_grad(dx, dy, p, tf.util.sizeFromShape(shape) / S, S);
-  },
-});
-
-tf.registerGradient({
-  kernelName: FORWARD,
-  inputsToSave: ['mask'],
-  outputsToSave: [true],
-  gradFunc: (dy, [mask, p]) => ({
-    scores: () => runJsKernel(BACKWARD, { dy: dy as tf.Tensor, p }),
-    mask: () => tf.zerosLike(mask), // masks are constants; never on a gradient path in practice
-  }),
-});
-
-/** The composed reference: softmax(scores + mask), mask broadcast over the heads. */
-export function maskedSoftmaxComposed(scores: tf.Tensor4D, mask: tf.Tensor2D | tf.Tensor3D): tf.Tensor4D {
-  const [B, , T, S] = scores.shape;
-  const m = mask.rank === 3 ? tf.reshape(mask, [B, 1, T, S]) : mask; // (B, 1, T, S) or (T, S)
-  return tf.softmax(tf.add(scores, m)) as tf.Tensor4D;
-}
+// The composed form is the fused op's forward too, so it is written once, with the kernel.
+export { maskedSoftmaxComposed };
 
 /** softmax(scores + mask) over the keys; scores (B, G, T, S), mask (T, S) or (B, T, S). */
 export function maskedSoftmax(scores: tf.Tensor4D, mask: tf.Tensor2D | tf.Tensor3D): tf.Tensor4D {
   if (!jsKernelsActive()) return maskedSoftmaxComposed(scores, mask);
-  return tf.engine().runKernel(FORWARD, { scores, mask }) as tf.Tensor4D;
+  return runKernel(MASKED_SOFTMAX, { scores, mask });
 }

@@ -1,82 +1,9 @@
-// Fused RMSNorm: one pass per row forward (run.c's `rmsnorm`, in float32 as it rounds) and one backward, instead
-// of square → mean → add → rsqrt → mul → mul and their taped gradients. For a row x with r = 1/√(mean(x²) + eps):
-//   y = w ⊙ (r·x),   dx = r·(g⊙w) − x·r³·⟨g⊙w, x⟩/d,   dw = Σ_rows g ⊙ x·r.
-// On wasm the backward runs in SIMD (backend/simd/rmsnorm.wat; float32 sums in another order than here).
+// Fused RMSNorm: one pass per row forward and one backward (the kernels: src/backend/kernels/rms-norm.ts), instead
+// of square → mean → add → rsqrt → mul → mul and their taped gradients; composed tf ops on other backends.
 import * as tf from '@tensorflow/tfjs';
-import { jsKernelsActive, registerJsKernel, runJsKernel } from '../../backend/js-kernel.js';
-
-const FORWARD = 'MoteRmsNorm';
-const GRAD_X = 'MoteRmsNormGradX';
-const GRAD_W = 'MoteRmsNormGradW';
-const f = Math.fround;
-
-interface Attrs {
-  eps: number;
-}
-
-/** 1/√(mean(x²) + eps) of row `row`, accumulated in float32 like run.c. */
-function invRms(x: Float32Array | Int32Array, row: number, d: number, eps: number): number {
-  let ss = 0;
-  for (let j = row * d; j < (row + 1) * d; j++) ss = f(ss + f(x[j] * x[j]));
-  return f(1 / f(Math.sqrt(f(f(ss / d) + eps))));
-}
-
-registerJsKernel<Attrs>({
-  kernelName: FORWARD,
-  inputs: ['x', 'w'],
-  outputShapes: ([x]) => [x],
-  compute([x, w], [y], [[N, d]], { eps }) {
-    for (let n = 0; n < N; n++) {
-      const r = invRms(x, n, d, eps);
-      for (let j = 0, o = n * d; j < d; j++, o++) y[o] = f(w[j] * f(r * x[o]));
-    }
-  },
-});
-
-registerJsKernel<Attrs>({
-  kernelName: GRAD_X,
-  inputs: ['dy', 'x', 'w'],
-  outputShapes: ([dy]) => [dy],
-  compute([dy, x, w], [dx], [[N, d]], { eps }) {
-    for (let n = 0; n < N; n++) {
-      const r = invRms(x, n, d, eps);
-      const o = n * d;
-      let dot = 0;
-      for (let j = 0; j < d; j++) dot += dy[o + j] * w[j] * x[o + j];
-      const c = (r * r * r * dot) / d;
-      for (let j = 0; j < d; j++) dx[o + j] = r * dy[o + j] * w[j] - c * x[o + j];
-    }
-  },
-  simd(k, [dy, x, w], [dx], [[N, d]], { eps }) {
-    k.rms_norm_grad_x(dx, dy, x, w, N, d, eps);
-  },
-});
-
-registerJsKernel<Attrs>({
-  kernelName: GRAD_W,
-  inputs: ['dy', 'x'],
-  outputShapes: ([dy]) => [[dy[1]]],
-  compute([dy, x], [dw], [[N, d]], { eps }) {
-    const acc = new Float64Array(d);
-    for (let n = 0; n < N; n++) {
-      const r = invRms(x, n, d, eps);
-      for (let j = 0, o = n * d; j < d; j++, o++) acc[j] += dy[o] * x[o] * r;
-    }
-    dw.set(acc);
-  },
-  simd(k, [dy, x], [dw], [[N, d]], { eps }) {
-    k.rms_norm_grad_w(dw, dy, x, N, d, eps);
-  },
-});
-
-tf.registerGradient({
-  kernelName: FORWARD,
-  inputsToSave: ['x', 'w'],
-  gradFunc: (dy, [x, w], attrs) => ({
-    x: () => runJsKernel(GRAD_X, { dy: dy as tf.Tensor, x, w }, attrs),
-    w: () => runJsKernel(GRAD_W, { dy: dy as tf.Tensor, x }, attrs),
-  }),
-});
+import { jsKernelsActive } from '../../backend/kernels/backends.js';
+import { RMS_NORM } from '../../backend/kernels/rms-norm.js';
+import { runKernel } from '../../backend/kernels/run.js';
 
 /** The composed reference: x: (N, d), w: (d) → (N, d). */
 export function rmsNormComposed(x: tf.Tensor2D, w: tf.Tensor1D, eps: number): tf.Tensor2D {
@@ -87,5 +14,5 @@ export function rmsNormComposed(x: tf.Tensor2D, w: tf.Tensor1D, eps: number): tf
 /** RMSNorm of the rows of x (N, d) with gain w (d): the fused kernel on wasm/cpu, composed tf ops elsewhere. */
 export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor1D, eps: number): tf.Tensor2D {
   if (!jsKernelsActive()) return rmsNormComposed(x, w, eps);
-  return runJsKernel(FORWARD, { x, w }, { eps });
+  return runKernel(RMS_NORM, { x, w }, { eps });
 }

@@ -4,7 +4,7 @@
 // hold exactly the main model's weights. Works for any model `train` accepts: random-init or loaded, with added
 // token rows, experts of any kind, or full fine-tuning.
 import * as tf from '@tensorflow/tfjs';
-import { hostView } from '../../backend/js-kernel.js';
+import { hostView } from '../../backend/kernels/js-kernel.js';
 import { attachExperts, getExperts } from '../../experts/attach.js';
 import type { ExpertConfig, MixKernelName } from '../../experts/config.js';
 import type { ModelConfig } from '../../model/config.js';

@@ -1,11 +1,11 @@
-// Entry point of one GradientPool worker thread: selects the main thread's backend (installing the library's
-// shims and kernels), builds the replica, then for each step loads the trainable values and computes each
+// Entry point of one GradientPool worker thread: selects the main thread's backend (which registers the library's
+// kernels in this thread), builds the replica, then for each step loads the trainable values and computes each
 // work item's gradients exactly as the in-process trainer would (experts `batchRoute` + `batchGradients`; a shard
 // with the route cut from its micro-batch's).
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../backend/index.js';
-import { hostView } from '../../backend/js-kernel.js';
+import { hostView } from '../../backend/kernels/js-kernel.js';
 import { batchRoute } from '../../experts/kinds.js';
 import { toTensors } from '../batch.js';
 import { batchGradients } from '../step.js';

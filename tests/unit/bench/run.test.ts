@@ -1,5 +1,7 @@
 // runSuites (order, --only, a failing suite) and `mote bench` in-process on wasm with --quick.
+import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { batchMatMulGradConfig } from '../../../src/backend/kernels/batch-matmul-grad.js';
 import { runSuites, type Suite } from '../../../src/bench/index.js';
 import { runBench } from '../../../src/cli/commands/bench.js';
 
@@ -54,6 +56,7 @@ describe('mote bench', () => {
     expect(out.map((r) => r.bench)).toEqual(['matmul', 'matmul-grad-step']);
     for (const r of out) expect(r).toMatchObject({ backend: 'wasm', device: 'cpu' });
     expect(out[0]).toMatchObject({ shape: '256x256·256x256', gflops: expect.any(Number) });
+    expect(tf.getGradient(tf.BatchMatMul)).toBe(batchMatMulGradConfig); // the flags gradient was swapped back
   });
 
   it('--only parallel --quick on wasm: both cases alternate on one warm pool and end at the same weights', async () => {

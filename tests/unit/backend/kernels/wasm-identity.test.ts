@@ -1,16 +1,16 @@
-// The copy-free wasm Identity (src/backend/wasm-identity.ts): a clone shares its source's data and keeps it alive
-// after the source is disposed, a Variable's assign leaves earlier clones unchanged, memory is freed with the last
-// reference, and gradients through saved tensors still equal the cpu backend's.
+// The copy-free wasm Identity (src/backend/kernels/wasm-identity.ts): a clone shares its source's data and keeps it
+// alive after the source is disposed, a Variable's assign leaves earlier clones unchanged, memory is freed with the
+// last reference, and gradients through saved tensors still equal the cpu backend's.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../../src/backend/index.js';
-import { installBackendKernels } from '../../../src/backend/shims.js';
-import { expectClose, onBackend } from '../../helpers/index.js';
+import { selectBackend } from '../../../../src/backend/index.js';
+import { wasmIdentity } from '../../../../src/backend/kernels/wasm-identity.js';
+import { expectClose, onBackend } from '../../../helpers/index.js';
 
 describe('wasm Identity', () => {
   beforeAll(async () => {
     await selectBackend({ backend: 'wasm' });
-    expect(installBackendKernels().wasmIdentity).toBe(true);
+    expect(tf.getKernel(tf.Identity, 'wasm')?.kernelFunc).toBe(wasmIdentity.kernelFunc); // installed by selectBackend
   });
 
   it('a clone shares the data, outlives its source, and frees it with the last reference', () => {

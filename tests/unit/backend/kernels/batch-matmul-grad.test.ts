@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { batchMatMulGradConfig } from '../../../src/backend/batch-matmul-grad.js';
-import { expectNoLeak } from '../../../src/backend/memory.js';
-import { expectClose, onBackend, seededNormal } from '../../helpers/index.js';
+import { batchMatMulGradConfig } from '../../../../src/backend/kernels/batch-matmul-grad.js';
+import { expectNoLeak } from '../../../../src/backend/memory.js';
+import { expectClose, onBackend, seededNormal } from '../../../helpers/index.js';
 
 const [m, k, n] = [3, 4, 5];
 

@@ -1,15 +1,14 @@
-// The wasm row kernels of the segmented mixing equal tf.gather / a host scatter, and LoRA initialisation.
+// The row moves of the segmented mixing (src/backend/kernels/segmented-rows.ts) equal tf.gather / a host scatter.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { planFromStepIds } from '../../../src/experts/kernels/plan.js';
 import {
   gatherRowsAt,
   gatherSegmentT,
   scatterRowsAt,
   stackBlocks,
-} from '../../../src/experts/kernels/rows.js';
-import { initLoraFactors, kaimingUniform, loraScaling } from '../../../src/experts/lora.js';
-import { onBackend, seededNormal } from '../../helpers/index.js';
+} from '../../../../src/backend/kernels/segmented-rows.js';
+import { planFromStepIds } from '../../../../src/experts/kernels/plan.js';
+import { onBackend, seededNormal } from '../../../helpers/index.js';
 
 describe('gatherSegmentT on wasm', () => {
   it("is the segment's rows transposed, for scattered, contiguous and whole segments", async () => {
@@ -134,25 +133,5 @@ describe.each(['wasm', 'cpu'])('row moves on %s', (backend) => {
       ]);
       tf.dispose([a, b, out]);
     });
-  });
-});
-
-describe('LoRA factors', () => {
-  it('A is Kaiming-uniform within ±1/√in and seeded; B is zero unless asked; scaling α/r or α/√r', () => {
-    const f = initLoraFactors(64, 10, 4, 3, 's');
-    expect(f.A.shape).toEqual([64, 12]);
-    expect(f.B.shape).toEqual([12, 10]);
-    expect(f.A.trainable && f.B.trainable).toBe(true);
-    const a = f.A.dataSync();
-    expect(Math.max(...a.map(Math.abs))).toBeLessThanOrEqual(1 / 8);
-    expect(Math.max(...a.map(Math.abs))).toBeGreaterThan(0.1);
-    expect(f.B.dataSync().every((v) => v === 0)).toBe(true);
-    const again = kaimingUniform(64, 12, 64, 's:A');
-    expect(Array.from(again.dataSync())).toEqual(Array.from(a));
-    const random = initLoraFactors(64, 10, 4, 1, 's', false);
-    expect(random.B.dataSync().some((v) => v !== 0)).toBe(true);
-    expect(loraScaling(16, 16, false)).toBe(1);
-    expect(loraScaling(16, 4, true)).toBe(8);
-    tf.dispose([f.A, f.B, again, random.A, random.B]);
   });
 });

@@ -1,12 +1,12 @@
 // Gather along the first axis on the wasm backend by row copies inside the heap. tfjs-backend-wasm 4.22 gathers
-// element by element, with index arithmetic for every element (Gather.cc): the embedding lookup of a bench-256
-// training step, 1,024 rows of 256 floats at batch 4, took 18 ms (tf.profile), as long as a layer's attention
-// softmax. Along axis 0 each index picks one contiguous row, so this kernel copies rows (`copyWithin`, a run of
+// element by element, with index arithmetic for every element (Gather.cc), so a training step's embedding lookup
+// cost as much as a layer's attention softmax. Along axis 0 each index picks one contiguous row, so this kernel
+// copies rows (`copyWithin`, a run of
 // consecutive indices at once) after checking every index, as the cpu backend does. Other axes, batch dims, and
 // dtypes other than float32 and int32 go to the original kernel. The gradient (tfjs's, by UnsortedSegmentSum) is
 // unchanged: it belongs to the op, not to the kernel.
 import * as tf from '@tensorflow/tfjs';
-import { overrideWasmKernel } from './wasm-override.js';
+import type { WasmOverride } from './types.js';
 
 interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -31,7 +31,7 @@ export function consecutiveRuns(idx: ArrayLike<number>): [number, number][] {
 /**
  * out[i, ·] = x[idx[i], ·] for x viewed as (rows, inner) at element offset `src` of `heap`, written at element
  * offset `dst`; runs of consecutive indices are copied at once. The indices must be in [0, rows). Also the
- * segmented mixing's row gather (experts/kernels/rows.ts).
+ * segmented mixing's row gather (segmented-rows.ts).
  */
 export function gatherRows(
   heap: Int32Array | Float32Array,
@@ -69,13 +69,11 @@ function gatherV2(args: {
   return out;
 }
 
-/**
- * Replaces the wasm GatherV2 kernel with the one above, keeping the original for the cases it does not handle.
- * Call after `@tensorflow/tfjs-backend-wasm` has registered its kernels; idempotent. Returns whether the kernel is
- * (now) installed.
- */
-export function installWasmGather(): boolean {
-  return overrideWasmKernel(tf.GatherV2, gatherV2 as unknown as tf.KernelFunc, (k) => {
+/** The wasm GatherV2 replaced by the row copies above; the original keeps the cases they do not handle. */
+export const wasmGather: WasmOverride = {
+  kernelName: tf.GatherV2,
+  kernelFunc: gatherV2 as unknown as tf.KernelFunc,
+  keep: (k) => {
     original = k;
-  });
-}
+  },
+};

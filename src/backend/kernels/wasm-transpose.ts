@@ -1,14 +1,14 @@
 // Transposes on the wasm backend. tfjs-backend-wasm 4.22's Transpose walks the output with a generic strided
 // index per element; on this backend's training step it was the largest cost after the matmuls (the segmented
-// kernel's backward transposes each layer's input and output gradient, attention its heads): (2048, 688) took
-// ~12 ms. This kernel handles every permutation that swaps two adjacent axes (perm [0 … p−1, p+1, p, p+2 …]: 2-D
-// transposes, [0, 2, 1] batches, attention's [0, 2, 1, 3]) of float32 tensors, as `outer` independent (R × C)
-// transposes of `inner`-float elements, in WebAssembly SIMD on the backend's own memory (simd/transpose.wat:
-// (2048, 688) in ~2.2 ms); where WebAssembly has no SIMD, in blocked JavaScript (~5–7 ms; blocks of 16 × 16
-// keep both the rows read and the rows written in cache). Anything else goes to the original kernel.
+// kernel's backward transposes each layer's input and output gradient, attention its heads). This kernel handles
+// every permutation that swaps two adjacent axes (perm [0 … p−1, p+1, p, p+2 …]: 2-D transposes, [0, 2, 1]
+// batches, attention's [0, 2, 1, 3]) of float32 tensors, as `outer` independent (R × C) transposes of
+// `inner`-float elements, in WebAssembly SIMD on the backend's own memory (backend/simd/transpose.wat); where
+// WebAssembly has no SIMD, in blocked JavaScript (blocks of 16 × 16 keep both the rows read and the rows written
+// in cache). Anything else goes to the original kernel.
 import * as tf from '@tensorflow/tfjs';
-import { simdKernels, type WasmMemory } from './simd/instance.js';
-import { overrideWasmKernel } from './wasm-override.js';
+import { simdKernels, type WasmMemory } from '../simd/instance.js';
+import type { WasmOverride } from './types.js';
 
 interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -100,13 +100,11 @@ function transpose(args: {
   return out;
 }
 
-/**
- * Replaces the wasm Transpose kernel with the blocked one above, keeping the original for other permutations and
- * dtypes. Call after `@tensorflow/tfjs-backend-wasm` has registered its kernels; idempotent. Returns whether the
- * kernel is (now) installed.
- */
-export function installWasmTranspose(): boolean {
-  return overrideWasmKernel(tf.Transpose, transpose as unknown as tf.KernelFunc, (k) => {
+/** The wasm Transpose replaced by the one above; the original keeps other permutations and dtypes. */
+export const wasmTranspose: WasmOverride = {
+  kernelName: tf.Transpose,
+  kernelFunc: transpose as unknown as tf.KernelFunc,
+  keep: (k) => {
     original = k;
-  });
-}
+  },
+};

@@ -1,12 +1,11 @@
 // Concat on the wasm backend without a typed-array view per row. tfjs-backend-wasm 4.22 concatenates in
 // JavaScript with a `subarray` + `set` for every row of every input: joining the MoTE factors [A_sh | A_e]
-// column-wise, (688, 16) + (688, 16), makes 1,376 views, and a bench-256 training step's 411 concats took
-// 22–44 ms (tf.profile) whatever the batch size: a fixed cost each data-parallel shard pays again. This kernel
-// (~14 ms for the same concats) copies 4-byte elements inside the heap, runs of fewer than 64 by a loop over an
-// Int32Array view (bit-exact for float32 too) and longer runs by `copyWithin`; other dtypes go to the original
-// kernel.
+// column-wise makes one view per row of each, a fixed cost per training step whatever the batch size, which each
+// data-parallel shard pays again. This kernel copies 4-byte elements inside the heap, runs of fewer than 64 by a
+// loop over an Int32Array view (bit-exact for float32 too) and longer runs by `copyWithin`; other dtypes go to the
+// original kernel.
 import * as tf from '@tensorflow/tfjs';
-import { overrideWasmKernel } from './wasm-override.js';
+import type { WasmOverride } from './types.js';
 
 interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
@@ -64,13 +63,11 @@ function concat(args: { inputs: tf.TensorInfo[]; backend: unknown; attrs: tf.Nam
   return out;
 }
 
-/**
- * Replaces the wasm Concat kernel with the one above, keeping the original for other dtypes and for fewer than two
- * non-empty inputs. Call after `@tensorflow/tfjs-backend-wasm` has registered its kernels; idempotent. Returns
- * whether the kernel is (now) installed.
- */
-export function installWasmConcat(): boolean {
-  return overrideWasmKernel(tf.Concat, concat as unknown as tf.KernelFunc, (k) => {
+/** The wasm Concat replaced by the one above; the original keeps other dtypes and fewer than two non-empty inputs. */
+export const wasmConcat: WasmOverride = {
+  kernelName: tf.Concat,
+  kernelFunc: concat as unknown as tf.KernelFunc,
+  keep: (k) => {
     original = k;
-  });
-}
+  },
+};

@@ -1,6 +1,6 @@
 // A replacement BatchMatMul gradient. The built-in one (tfjs-core/src/gradients/BatchMatMul_grad.ts) does not
 // sum over broadcast batch dims, so matMul(x[B,T,d], W[d,k]) fails in backprop, and it uses transposed
-// matmuls, which XNNPACK on wasm does not run (only plain 2-D ones: transposeB is ~10× slower there).
+// matmuls, which XNNPACK on wasm does not run (only plain 2-D ones: a transposed product takes tfjs's slow loop).
 //
 // Notation: a' = op(a) is [...batchA, m, k] and b' = op(b) is [...batchB, k, n], where op transposes the
 // last two dims when the forward op's transposeA / transposeB was set; dy is [...batch, m, n].
@@ -123,8 +123,8 @@ function batched(dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor, opts: MatMulGradOpti
  * x·y with optional transposes: flags, or explicit tf.transpose then a plain matmul. XNNPACK packs the right
  * operand anew on every call, so for xᵀ·y, x (…, r, c) and y (…, r, n), the smaller of the two goes on the right:
  * xᵀ·y packs y (r·n), (yᵀ·x)ᵀ packs x (r·c) and transposes y and the (…, n, c) product instead (SIMD transposes
- * are cheap). Attention's dKᵀ = Qᵀ·dS is the case: Q is (T, hs), dS (T, S); packing dS made that product 4× the
- * time of the forward's products of the same size (78 against 20 ms on bench-256).
+ * are cheap). Attention's dKᵀ = Qᵀ·dS is the case: Q is (T, hs), dS (T, S); packing dS made that product several
+ * times slower than the forward's products of the same size.
  */
 function mm(x: tf.Tensor, y: tf.Tensor, tx: boolean, ty: boolean, opts: MatMulGradOptions): tf.Tensor {
   if (!opts.explicitTranspose) return tf.matMul(x, y, tx, ty);

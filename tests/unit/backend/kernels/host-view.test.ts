@@ -1,8 +1,8 @@
-// hostView (src/backend/js-kernel.ts): a float32 tensor's values read in place on wasm and cpu, null otherwise.
+// hostView (src/backend/kernels/js-kernel.ts): a float32 tensor's values read in place on wasm and cpu, else null.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { hostView } from '../../../src/backend/js-kernel.js';
-import { onBackend } from '../../helpers/index.js';
+import { hostView } from '../../../../src/backend/kernels/js-kernel.js';
+import { onBackend } from '../../../helpers/index.js';
 
 describe.each(['wasm', 'cpu'])('hostView on %s', (backend) => {
   it('gives the values without a copy; int32 gives null', async () => {

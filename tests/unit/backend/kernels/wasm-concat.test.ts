@@ -1,11 +1,11 @@
-// The wasm Concat (src/backend/wasm-concat.ts) equals the cpu backend's, bit for bit, on every axis, for float32
-// and int32, short rows (loop) and long rows (copyWithin), empty inputs mixed in, NaN payloads kept; bool and a
-// single non-empty input go to the original kernel; no tensor is leaked.
+// The wasm Concat (src/backend/kernels/wasm-concat.ts) equals the cpu backend's, bit for bit, on every axis, for
+// float32 and int32, short rows (loop) and long rows (copyWithin), empty inputs mixed in, NaN payloads kept; bool
+// and a single non-empty input go to the original kernel; no tensor is leaked.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../../../src/backend/index.js';
-import { installBackendKernels } from '../../../src/backend/shims.js';
-import { onBackend } from '../../helpers/index.js';
+import { selectBackend } from '../../../../src/backend/index.js';
+import { wasmConcat } from '../../../../src/backend/kernels/wasm-concat.js';
+import { onBackend } from '../../../helpers/index.js';
 
 /** [input shapes, axis] */
 const CASES: [number[][], number][] = [
@@ -64,7 +64,7 @@ describe('wasm Concat', () => {
     'shapes %j axis %i equal the cpu backend exactly (float32 and int32)',
     async (shapes, axis) => {
       await selectBackend({ backend: 'wasm' });
-      expect(installBackendKernels().wasmConcat).toBe(true);
+      expect(tf.getKernel(tf.Concat, 'wasm')?.kernelFunc).toBe(wasmConcat.kernelFunc); // installed by selectBackend
       for (const dtype of ['float32', 'int32'] as const) {
         const make = () => shapes.map((s, j) => tf.tensor(values(s, j), s, dtype));
         const expected = await onBackend('cpu', () => tf.tidy(() => tf.concat(make(), axis).dataSync()));

@@ -1,13 +1,16 @@
-// The blocked wasm Transpose (src/backend/wasm-transpose.ts) equals the cpu backend's, bit for bit, on every
+// The blocked wasm Transpose (src/backend/kernels/wasm-transpose.ts) equals the cpu backend's, bit for bit, on every
 // adjacent-axes swap (2-D, batched, attention's head split, inner runs, sizes not multiples of the block) and
 // falls back to the original kernel for other permutations and dtypes.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../../../src/backend/index.js';
-import { installBackendKernels } from '../../../src/backend/shims.js';
-import { simdKernels } from '../../../src/backend/simd/instance.js';
-import { adjacentSwap, transposeBlocks } from '../../../src/backend/wasm-transpose.js';
-import { onBackend } from '../../helpers/index.js';
+import { selectBackend } from '../../../../src/backend/index.js';
+import {
+  adjacentSwap,
+  transposeBlocks,
+  wasmTranspose,
+} from '../../../../src/backend/kernels/wasm-transpose.js';
+import { simdKernels } from '../../../../src/backend/simd/instance.js';
+import { onBackend } from '../../../helpers/index.js';
 
 const CASES: [number[], number[]][] = [
   [
@@ -57,7 +60,7 @@ describe('wasm Transpose', () => {
 
   it.each(CASES)('shape %j perm %j equals the cpu backend exactly', async (shape, perm) => {
     await selectBackend({ backend: 'wasm' });
-    expect(installBackendKernels().wasmTranspose).toBe(true);
+    expect(tf.getKernel(tf.Transpose, 'wasm')?.kernelFunc).toBe(wasmTranspose.kernelFunc); // installed by selectBackend
     const n = shape.reduce((a, b) => a * b, 1);
     const values = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 100);
     const expected = await onBackend('cpu', () => tf.transpose(tf.tensor(values, shape), perm).dataSync());

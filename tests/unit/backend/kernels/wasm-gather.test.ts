@@ -1,11 +1,11 @@
-// The wasm GatherV2 (src/backend/wasm-gather.ts) equals the cpu backend's, bit for bit: along axis 0 for float32
-// and int32, indices with runs, repeats and any rank, tables of any rank; other axes and batch dims through the
-// original kernel; an index out of range throws before anything is allocated; the gradient is unchanged.
+// The wasm GatherV2 (src/backend/kernels/wasm-gather.ts) equals the cpu backend's, bit for bit: along axis 0 for
+// float32 and int32, indices with runs, repeats and any rank, tables of any rank; other axes and batch dims through
+// the original kernel; an index out of range throws before anything is allocated; the gradient is unchanged.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../../../src/backend/index.js';
-import { installBackendKernels } from '../../../src/backend/shims.js';
-import { onBackend } from '../../helpers/index.js';
+import { selectBackend } from '../../../../src/backend/index.js';
+import { wasmGather } from '../../../../src/backend/kernels/wasm-gather.js';
+import { onBackend } from '../../../helpers/index.js';
 
 const values = (shape: number[]) =>
   Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 1.3) * 100);
@@ -24,7 +24,7 @@ describe('wasm GatherV2', () => {
     'table %j, indices %j (%j), axis %i, batchDims %i: equal to the cpu backend exactly',
     async (shape, idx, idxShape, axis, batchDims) => {
       await selectBackend({ backend: 'wasm' });
-      expect(installBackendKernels().wasmGather).toBe(true);
+      expect(tf.getKernel(tf.GatherV2, 'wasm')?.kernelFunc).toBe(wasmGather.kernelFunc); // installed by selectBackend
       for (const dtype of ['float32', 'int32'] as const) {
         const run = () =>
           tf.tidy(() => {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
-import { sumSegments } from '../../../src/backend/unsorted-segment-sum.js';
-import { onBackend, seededNormal } from '../../helpers/index.js';
+import { sumSegments } from '../../../../src/backend/kernels/unsorted-segment-sum.js';
+import { onBackend, seededNormal } from '../../../helpers/index.js';
 
 /** Runs `fn` on wasm and on cpu with the same inputs (built on each backend) and returns both outputs. */
 async function onBoth(

@@ -1,12 +1,12 @@
 // Batched matmuls on XNNPACK for the wasm backend. tfjs-backend-wasm 4.22 sends every BatchMatMul with a batch
 // dimension > 1 (or a transpose flag) to a scalar triple loop (`slow_batch_matmul` in batch_mat_mul_impl.cc); only
 // batch-1, untransposed products reach XNNPACK. Attention is made of batched products ([B·H, T, hs]·[B·H, hs, S]),
-// so on wasm it ran 10–30× below the matmul rate (tfjs-notes.md). This kernel replaces the wasm BatchMatMul:
+// so on wasm it ran far below the matmul rate. This kernel replaces the wasm BatchMatMul:
 // batch-1 and transposed calls go to the original kernel unchanged; a batched untransposed call becomes one
 // XNNPACK product per batch entry, on views of the operands registered in place on the wasm heap (no copies).
 // When only `a` has a batch, the batch folds into the rows of one 2-D product.
 import * as tf from '@tensorflow/tfjs';
-import { overrideWasmKernel } from './wasm-override.js';
+import type { WasmOverride } from './types.js';
 
 /** The parts of tfjs-backend-wasm's BackendWasm (src/backend_wasm.ts) this kernel uses. */
 interface WasmBackend {
@@ -108,13 +108,11 @@ function batchMatMul(args: {
   return out;
 }
 
-/**
- * Replaces the wasm BatchMatMul kernel with the batched-XNNPACK one above, keeping the original for the cases
- * it handles itself. Call after `@tensorflow/tfjs-backend-wasm` has registered its kernels; idempotent.
- * Returns whether the kernel is (now) installed.
- */
-export function installWasmBatchMatMul(): boolean {
-  return overrideWasmKernel(tf.BatchMatMul, batchMatMul as unknown as tf.KernelFunc, (k) => {
+/** The wasm BatchMatMul replaced by the batched-XNNPACK one above; the original keeps the cases it delegates. */
+export const wasmBatchMatMul: WasmOverride = {
+  kernelName: tf.BatchMatMul,
+  kernelFunc: batchMatMul as unknown as tf.KernelFunc,
+  keep: (k) => {
     original = k;
-  });
-}
+  },
+};

@@ -1,15 +1,15 @@
-// Row movement for the segmented kernel: gather a segment's token rows, scatter segment outputs back.
-// On wasm, tf's Slice copies its whole input per call and Gather runs element by element (measured here: 72 ms
-// to gather (2048, 512) rows, 3.5 ms to slice half of it), so rows move by memcpy inside the wasm heap in two
-// small registered kernels (allocate the output first: heap growth detaches earlier views). Other backends use
-// tf ops with device index tensors (the plan's are built once per forward, so no host round trip per segment).
-// Factor blocks move the same way: `stackBlocks` cuts, stacks and sums r-wide blocks of the adapter factors and
-// of their gradients in one kernel call, where tf ops take a split, slices, concats and an addN (a fixed cost per
-// layer and step whatever the batch: ~60 ms of a bench-256 step at any batch size, measured with tf.profile).
+// Row movement for the segmented mixing (segmented-mix.ts): gather a segment's token rows, scatter segment outputs
+// back. On wasm, tf's Slice copies its whole input per call and tfjs-backend-wasm 4.22's Gather runs element by
+// element, so rows move by memcpy inside the wasm heap in small kernels of their own (allocate the output first:
+// heap growth detaches earlier views). Other backends use tf ops with device index tensors (the plan's are built
+// once per forward, so no host round trip per segment). Factor blocks move the same way: `stackBlocks` cuts,
+// stacks and sums r-wide blocks of the adapter factors and of their gradients in one kernel call, where tf ops take
+// a split, slices, concats and an addN (a fixed cost per layer and step whatever the batch).
 import * as tf from '@tensorflow/tfjs';
-import { simdSupported } from '../../backend/simd/instance.js';
-import { consecutiveRuns, gatherRows } from '../../backend/wasm-gather.js';
-import type { Segment, SegmentPlan } from './plan.js';
+import type { Segment, SegmentPlan } from '../../experts/kernels/plan.js';
+import { simdSupported } from '../simd/instance.js';
+import type { KernelSet } from './types.js';
+import { consecutiveRuns, gatherRows } from './wasm-gather.js';
 
 const GATHER_ROWS = 'MoteGatherRows';
 const SCATTER_ROWS = 'MoteScatterRows';
@@ -127,14 +127,17 @@ function stackBlocksKernel({ inputs, backend, attrs }: Parameters<tf.KernelFunc>
   return out;
 }
 
-for (const [kernelName, kernelFunc] of [
-  [GATHER_ROWS, gatherKernel],
-  [SCATTER_ROWS, scatterKernel],
-  [GATHER_COLS, gatherColsKernel],
-  [STACK_BLOCKS, stackBlocksKernel],
-] as const) {
-  if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
-}
+/** The wasm kernels above (other backends move rows with tf ops). */
+export const segmentedRowsKernels: KernelSet = {
+  kernels: (
+    [
+      [GATHER_ROWS, gatherKernel],
+      [SCATTER_ROWS, scatterKernel],
+      [GATHER_COLS, gatherColsKernel],
+      [STACK_BLOCKS, stackBlocksKernel],
+    ] as const
+  ).map(([kernelName, kernelFunc]) => ({ kernelName, backendName: 'wasm', kernelFunc })),
+};
 
 const onWasm = () => tf.getBackend() === 'wasm';
 
@@ -178,11 +181,11 @@ function transposedOf(x: tf.Tensor2D): tf.Tensor2D {
 
 /**
  * A segment's rows, transposed: (C, n). For the backward's products over tokens (x̃_Rᵀ·dH, dy_Rᵀ·G) on wasm,
- * where XNNPACK would otherwise pack the tall (n, C) operand anew on every call (measured 15–17 ms for
- * (2048, 512), against 6–7 ms to transpose it). With the SIMD Transpose (backend/simd) the segment's rows are
- * gathered (runs of rows, one copy each) and transposed: 3–5% of a bench-256 step faster than the fallback, in
- * which the whole tensor is transposed once and each segment takes its columns (a copy per row and run). Other
- * backends contract with the transpose flags instead and do not call this.
+ * where XNNPACK would otherwise pack the tall (n, C) operand anew on every call, which costs more than
+ * transposing it. With the SIMD Transpose (backend/simd) the segment's rows are gathered (runs of rows, one copy
+ * each) and transposed, faster than the fallback, in which the whole tensor is transposed once and each segment
+ * takes its columns (a copy per row and run). Other backends contract with the transpose flags instead and do not
+ * call this.
  */
 export function gatherSegmentT(x: tf.Tensor2D, seg: Segment): tf.Tensor2D {
   const whole = seg.first === 0 && seg.rows.length === x.shape[0];

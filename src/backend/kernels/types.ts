@@ -1,0 +1,24 @@
+// What a kernel module hands to registerKernels (index.ts): its kernels and gradients as plain data. No module
+// registers anything when it is imported.
+import type * as tf from '@tensorflow/tfjs';
+
+/**
+ * A replacement for a kernel that tfjs-backend-wasm registers when it is imported: it can only be put in place
+ * afterwards, and it keeps the original (handed to `keep`) for the cases it does not handle.
+ */
+export interface WasmOverride {
+  kernelName: string;
+  kernelFunc: tf.KernelFunc;
+  /** Receives the kernel replaced, the fallback of `kernelFunc`. */
+  keep(original: tf.KernelConfig): void;
+}
+
+/** The kernels and gradients of one op or fix. */
+export interface KernelSet {
+  /** Kernels of the library's own ops (and the wasm UnsortedSegmentSum tfjs lacks), one config per backend. */
+  kernels?: readonly tf.KernelConfig[];
+  /** Gradients, for every backend; one of a tfjs op replaces the built-in one. */
+  gradients?: readonly tf.GradConfig[];
+  /** Replacements of wasm kernels, installed once the wasm package has registered its own. */
+  wasmOverrides?: readonly WasmOverride[];
+}
