@@ -8,9 +8,8 @@ import type { Chain } from '../aligncot/chain.js';
 import { type EncodedChain, encodeChain, encodeChains } from '../aligncot/encode.js';
 import { loadChains } from '../aligncot/schema.js';
 import { attachExperts } from '../experts/attach.js';
-import { loadModel } from '../io/load.js';
+import { loadBase } from '../run/base.js';
 import { STEP_ID } from '../steps.js';
-import { addStepTokens } from '../tokenizer/index.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { batches } from '../train/batch.js';
 import { type TrainEvent, train } from '../train/trainer.js';
@@ -104,10 +103,7 @@ export async function benchEfficiency(opts: EfficiencyBenchOptions = {}): Promis
   ];
   /** Trains one scheme on a fresh model (at most `maxSteps` steps) and returns its record. */
   const run = async (scheme: string, skip: number, build: Build, maxSteps?: number) => {
-    const { model, tokenizer } = await loadModel(modelPath, { tokenizer: tokenizerPath });
-    addStepTokens(tokenizer);
-    const added = tokenizer.vocabSize - model.config.vocabSize;
-    model.addTokens(added);
+    const { model, tokenizer } = await loadBase({ model: modelPath, tokenizer: tokenizerPath });
     const experts = attachExperts(model, { kind: 'mote', seed: 0 }).config;
     const data = build(tokenizer, model.config.maxSeqLen);
     const seqLen = Math.max(...data.map((e) => e.ids.length));
@@ -125,7 +121,7 @@ export async function benchEfficiency(opts: EfficiencyBenchOptions = {}): Promis
     await train(model, { train: data }, config, { seqLen, groupByLength: true, maxSteps, onEvent });
     const seconds = (performance.now() - t0) / 1000;
     model.dispose();
-    const shape = flopShape(model.config, experts, added);
+    const shape = flopShape(model.config, experts, model.addedEmbedding?.shape[0] ?? 0);
     const perSequence = data.map((e) => [1, e.ids.length] as const);
     return {
       bench: 'efficiency',

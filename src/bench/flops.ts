@@ -23,6 +23,7 @@
 // (its step expert + the shared one), 1 without the shared expert or for a single LoRA, topK (+1 shared) for
 // moe-topk. The segmented kernel computes exactly that; the dense one computes every expert for every token.
 import type { ExpertConfig } from '../experts/config.js';
+import { adapterKind } from '../experts/kinds.js';
 import type { ModelConfig } from '../model/config.js';
 import { LINEAR_MODULES, type LinearModule } from '../model/transformer.js';
 
@@ -63,14 +64,13 @@ export function flopShape(
   const shape = { ...pick(model), trainableVocabRows: addedTokens };
   if (!experts)
     return { ...shape, targets: [], rank: 0, expertsPerToken: 0, gateExperts: 0, trainBase: true };
-  const shared = experts.shared ? 1 : 0;
-  const perToken = experts.kind === 'lora' ? 1 : experts.kind === 'mote' ? 1 + shared : experts.topK + shared;
+  const kind = adapterKind(experts);
   return {
     ...shape,
     targets: experts.targets,
     rank: experts.rank,
-    expertsPerToken: perToken,
-    gateExperts: experts.kind === 'moe-topk' ? experts.numExperts : 0,
+    expertsPerToken: kind.expertsPerToken(experts),
+    gateExperts: kind.routerParameters(experts, 1), // a gate (in, E) has E parameters per input feature
     trainBase: false,
   };
 }

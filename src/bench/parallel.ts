@@ -1,10 +1,10 @@
-// Data-parallel training throughput (issue 9): the d=256, 4-layer preset, MoTE rank 16 (3 step experts + shared on
+// Data-parallel training throughput: the d=256, 4-layer preset, MoTE rank 16 (3 step experts + shared on
 // all linears), seq 256, batch 8 in one micro-batch (microBatchSize = batchSize, the default: with 2 workers each
 // step's micro-batch is split into two shards of 4 rows, parallel/shard.ts), through the real `train` loop with
 // workers 1 (in-process) and 2 (a GradientPool), on two copies of the model.
 // The cases alternate step by step: each round runs one `train` step of each (order swapped every round), the
-// 2-worker case on one pool kept warm across rounds (`options.parallel.pool`). This machine's speed drifts by
-// ±30% over tens of seconds (a shared virtual machine), so only steps timed next to each other compare: the
+// 2-worker case on one pool kept warm across rounds (`options.parallel.pool`). A shared virtual machine's speed
+// drifts over tens of seconds, so only steps timed next to each other compare: the
 // figure is the median over rounds of the paired ratio (1-worker ms / 2-worker ms), target ≥ 1.7. A third case
 // measures weak scaling, as data-parallel throughput is usually quoted: 2 workers on twice the batch, so each
 // worker computes as many rows as the single worker (tokens/s over tokens/s, paired too). Also reported:

@@ -1,4 +1,4 @@
-// Training throughput on the d=256, 4-layer preset (issue 6): seq 256, batch 8, rank 16, 3 step experts + shared
+// Training throughput on the d=256, 4-layer preset: seq 256, batch 8, rank 16, 3 step experts + shared
 // on all linears, random frozen weights, through the real `train` loop (routing, AdamW, clipping included).
 // Reports tokens/s, achieved GFLOP/s from the counted FLOPs (flops.ts), and MFU = that / the best matmul GFLOP/s
 // measured in the same run; then the same data with a single LoRA for the MoTE/LoRA time ratio (target ≤ 1.3).

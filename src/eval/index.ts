@@ -1,5 +1,5 @@
 // `mote eval`: refusal / compliance / format / length metrics over prompt sets, an optional LLM judge, and
-// JSON, Markdown and HTML reports (issue 8 item 1; method.md §3).
+// JSON, Markdown and HTML reports (method.md §3).
 
 export { type CollectOptions, collectRun, type EvalGenerator } from './collect.js';
 export {

@@ -1,4 +1,4 @@
-// ExpertConfig: which adapters attach to which projections (method.md §2, issue 4), presets for the paper's
+// ExpertConfig: which adapters attach to which projections (method.md §2), presets for the paper's
 // Table 4 architectures, and the validating resolver (peft LoraConfig.__post_init__ style).
 
 import { LINEAR_MODULES, type LinearModule } from '../model/transformer.js';

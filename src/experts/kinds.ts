@@ -91,6 +91,11 @@ const KINDS: Readonly<Record<ExpertKind, KindSpec>> = {
   },
 };
 
+/** The kinds that have a PEFT form (one LoRA adapter per expert, or one LoRA adapter). */
+export const PEFT_KINDS: readonly ExpertKind[] = Object.freeze(
+  (Object.keys(KINDS) as ExpertKind[]).filter((k) => KINDS[k].peft !== null),
+);
+
 /** The behaviour of a resolved config's kind. */
 export function adapterKind(c: Config): KindSpec {
   const spec = KINDS[c.kind];

@@ -1,8 +1,8 @@
-// Batched staged generation (issue 7): many prompts decoded together, ONE batched forward per token, each sequence
+// Batched staged generation: many prompts decoded together, ONE batched forward per token, each sequence
 // with its own KV cache row and its own active step expert (a per-row Route). Rows in different stages are mixed
 // in that one forward: with `merged` (the default) each row goes through its stage's merged weight (one matmul per
-// stage present, rows selected: MoteLinear.mergedPerToken, ~3× fewer ms per step than the next option on wasm at
-// batch 8); with `merged: false` the unmerged experts are mixed per row (segmented kernel, experts/kernels/).
+// stage present, rows selected: MoteLinear.mergedPerToken, the fastest option measured on wasm at batch 8: a few
+// matmuls cost fewer dispatches than mixing unmerged experts); with `merged: false` the unmerged experts are mixed per row (segmented kernel, experts/kernels/).
 // Every row runs the same StagedSequence as generateStaged, with its own sampler seeded alike, so a row writes
 // what its prompt alone would, up to float rounding.
 //

@@ -3,6 +3,7 @@
 // copied): adapter_config.json, the state-dict key names of adapter_model.safetensors, and our mote_config.json that
 // says how several adapters make one MoTE model.
 import type { ExpertConfig } from '../experts/config.js';
+import { PEFT_KINDS } from '../experts/kinds.js';
 import { LINEAR_MODULES, type LinearModule } from '../model/transformer.js';
 import { FormatError } from '../util/errors.js';
 import { HF_TARGET_NAMES, hfLinearPath } from './hf-llama-layout.js';
@@ -188,11 +189,11 @@ export function parseMoteConfig(json: unknown, file: string): MoteConfigFile {
     );
   object(j.base, file, 'base');
   const experts = object(j.experts, file, 'experts');
-  if (experts.kind !== 'mote' && experts.kind !== 'lora')
+  if (!(PEFT_KINDS as readonly unknown[]).includes(experts.kind))
     throw new FormatError(
       file,
       'experts.kind',
-      `got ${JSON.stringify(experts.kind)}; expected "mote" or "lora"`,
+      `got ${JSON.stringify(experts.kind)}; expected ${PEFT_KINDS.map((k) => JSON.stringify(k)).join(' or ')}`,
     );
   if (!Array.isArray(j.adapters) || j.adapters.length === 0)
     throw new FormatError(file, 'adapters', 'expected a non-empty list of adapter entries');

@@ -6,7 +6,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { attachExperts, getExperts } from '../experts/attach.js';
-import type { ExpertConfig } from '../experts/config.js';
+import type { ExpertConfig, ExpertKind } from '../experts/config.js';
+import { adapterKind } from '../experts/kinds.js';
 import { MoteLinear } from '../experts/mote-linear.js';
 import type { ModelConfig } from '../model/config.js';
 import type { LinearModule, Transformer } from '../model/transformer.js';
@@ -31,7 +32,8 @@ import { readSafetensors } from './safetensors.js';
 
 /** What an import did. */
 export interface PeftImportResult {
-  kind: 'mote' | 'lora';
+  /** The imported experts' kind. */
+  kind: ExpertKind;
   /** Adapter names read, in mote_config.json order. */
   adapters: string[];
   /** Added token rows assigned. */
@@ -100,7 +102,7 @@ export async function importPeftAdapters(
       manifest.addedTokens.map((t) => t.id),
     );
   return {
-    kind: experts.kind as 'mote' | 'lora',
+    kind: experts.kind ?? 'mote',
     adapters: adapters.map((a) => a.entry.name),
     tokenRows: rows ? n : 0,
     tokensAdded: tokensToAdd.length,
@@ -176,7 +178,8 @@ function checkSameExperts(have: Readonly<ExpertConfig>, want: Partial<ExpertConf
   for (const k of SHAPE_KEYS) {
     if (
       want[k] === undefined ||
-      (have.kind === 'lora' && (k === 'alpha' || k === 'stepExperts' || k === 'shared'))
+      // experts that route no tokens do not use the routing keys
+      (adapterKind(have).routing === 'none' && (k === 'alpha' || k === 'stepExperts' || k === 'shared'))
     )
       continue;
     if (

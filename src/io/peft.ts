@@ -14,6 +14,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type AttachedExperts, requireExperts } from '../experts/attach.js';
+import type { ExpertKind } from '../experts/config.js';
+import { adapterKind } from '../experts/kinds.js';
 import { MoteLinear } from '../experts/mote-linear.js';
 import type { LinearModule, Transformer } from '../model/transformer.js';
 import { STEP_TOKENS } from '../steps.js';
@@ -49,7 +51,8 @@ export interface PeftExportOptions {
 /** What was written. */
 export interface PeftExportSummary {
   dir: string;
-  kind: 'mote' | 'lora';
+  /** The exported experts' kind (one with a PEFT form: experts/kinds.ts). */
+  kind: ExpertKind;
   adapters: { name: string; dir: string; tensors: number }[];
   /** Number of added token rows exported (step tokens). */
   tokenRows: number;
@@ -79,7 +82,7 @@ export async function exportPeftAdapters(
 ): Promise<PeftExportSummary> {
   const experts = requireExperts(model, 'exportPeftAdapters');
   const c = experts.config;
-  if (c.kind !== 'mote' && c.kind !== 'lora')
+  if (!adapterKind(c).peft)
     throw new Error(
       `exportPeftAdapters: ${c.kind} experts have no PEFT LoRA equivalent (a learned gate mixes them)`,
     );
@@ -144,7 +147,7 @@ function adapterEntries(
   hasRows: boolean,
 ): MoteAdapterEntry[] {
   const c = experts.config;
-  if (c.kind === 'lora') return [singleLoraEntry(c.loraAlpha, hasRows)];
+  if (adapterKind(c).peft === 'single') return [singleLoraEntry(c.loraAlpha, hasRows)];
   const out: MoteAdapterEntry[] = c.stepExperts.map((step) => {
     const { start, end } = STEP_TOKENS[step];
     return {
@@ -285,7 +288,8 @@ function usage(experts: AttachedExperts): string[] {
     'tokenizer = AutoTokenizer.from_pretrained(EXPORT_DIR)  # base vocabulary + the added step tokens',
     'base = AutoModelForCausalLM.from_pretrained(BASE); base.resize_token_embeddings(len(tokenizer))',
   ];
-  if (c.kind === 'lora') return [...head, 'model = PeftModel.from_pretrained(base, EXPORT_DIR)'];
+  if (adapterKind(c).peft === 'single')
+    return [...head, 'model = PeftModel.from_pretrained(base, EXPORT_DIR)'];
   const [first, ...rest] = c.shared ? ['shared', ...c.stepExperts] : c.stepExperts;
   const load = [
     `model = PeftModel.from_pretrained(base, f'{EXPORT_DIR}/${first}', adapter_name='${first}')`,

@@ -1,4 +1,4 @@
-// Pretraining a small base from scratch (issue 6 item 4), for users who have no base model: a byte-level BPE
+// Pretraining a small base from scratch, for users who have no base model: a byte-level BPE
 // tokenizer trained on the corpus (tokenizer/bpe-trainer.ts), the corpus cut into windows (text-data.ts), and a
 // freshly initialised Transformer trained on them by the same loop as fine-tuning (`train`, base trainable).
 // nanoGPT's prepare.py + train.py in one call; it prints nothing: progress comes as events.

@@ -1,4 +1,4 @@
-// `aligncot build`: self-generation of AlignCoT chains (method.md §1, issue 5 item 7): prompt files,
+// `aligncot build`: self-generation of AlignCoT chains (method.md §1): prompt files,
 // templates, generators (own model or an OpenAI-compatible endpoint), verdict parsing, the adaptive
 // procedure and the resumable pipeline.
 

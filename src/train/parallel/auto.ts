@@ -1,14 +1,10 @@
 // What `workers: 'auto'` (TrainConfig.workers) means for a run: the cores, where data-parallel training pays.
-// It does not pay for small models and batches: each worker first imports tfjs and builds its replica (2–4 s from
-// TypeScript sources, the first step warms its kernels up), and a split step costs more CPU in total than a whole
-// one (two half-size batches: +13% on bench-256) plus a fixed exchange (~10–60 ms: values out, gradients back).
-// The per-step work is estimated as parameters × tokens per optimizer step (the forward and backward matmuls grow
-// with both). Measured per step, 2 workers over 1, on the 2-core development machine (wasm, load average 1.4–2):
-//   stories260K + MoTE rank 16 (630K parameters), one micro-batch split in two:
-//     1.6e8 (batch 4 × 64 tokens) 0.70×   3.2e8 (8 × 64) 0.94×   6.5e8 (8 × 128) 1.30×   1.3e9 (8 × 256) 1.66×
-//   bench-256 + MoTE rank 16 (4.5M parameters):  2.3e9 (8 × 64) 1.16×, (4 × 128) 1.38×   4.7e9 (8 × 128) 1.52×
-// The break-even is near 4e8; AUTO_MIN_STEP_WORK is set where a step gains ~1.5×, which repays the start-up
-// within about ten steps.
+// It does not pay for small models and batches: each worker first imports tfjs and builds its replica (seconds, and
+// the first step warms its kernels up), and a split step costs more CPU in total than a whole one (two half-size
+// batches) plus a fixed exchange (values out, gradients back). The per-step work is estimated as parameters ×
+// tokens per optimizer step (the forward and backward matmuls grow with both); AUTO_MIN_STEP_WORK is set where 2
+// workers measured about 1.5× one per step, which repays the start-up within a few steps (the measurements:
+// docs/parallel.md, "The `auto` rule").
 import { availableParallelism } from 'node:os';
 
 /**
