@@ -28,7 +28,6 @@ import { reportTables, type Table } from '../../eval/tables.js';
 import { checkStageExperts, describeExperts, stageExpert } from '../../experts/kinds.js';
 import { forcedStages, questionFits, type StagedConfig, type StageMode } from '../../generate/staged.js';
 import { type InferenceModel, loadForInference } from '../../run/load.js';
-import type { Stage } from '../../steps.js';
 import { backendOption, modelOptions, setUpBackend, stagedDecodingOptions } from '../options.js';
 import { modeName, parseStageMode } from '../staged-output.js';
 

@@ -1,15 +1,14 @@
 // `mote generate` in its staged forms, driven as a child process (one prompt streamed stage by stage; a prompt
 // file → JSONL, resumed).
 import { execFile } from 'node:child_process';
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import yargs from 'yargs';
 import { generateCommand } from '../../../src/cli/commands/generate.js';
-import { getExperts } from '../../../src/experts/attach.js';
-import { ROOT, STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
+import { ROOT } from '../../helpers/index.js';
 import { commandError, makeRun } from './run-fixture.js';
 
 const exec = promisify(execFile);
@@ -24,13 +23,12 @@ const jsonl = async (path: string) =>
 
 let dir: string;
 let run: string;
-let saved: Map<string, Float32Array>;
 const FAST = ['--backend', 'wasm', '--temperature', '0', '--max-tokens-per-stage', '6'];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mote-generate-cli-'));
   run = join(dir, 'run');
-  saved = await makeRun(run);
+  await makeRun(run);
 });
 
 describe('mote generate (staged)', () => {
