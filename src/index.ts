@@ -9,7 +9,6 @@ export { type AblationOptions, type AblationRun, runAblation } from './experimen
 export { writeAblation } from './experiment/ablation-report.js';
 export * from './experts/index.js';
 export * from './generate/index.js';
-export { writeFileAtomic } from './io/atomic.js';
 export { loadHfLlama, readHfLlama, saveHfLlama } from './io/hf-llama.js';
 export { llama2cFileSize, loadLlama2c, parseLlama2c, saveLlama2c } from './io/llama2c.js';
 export { type LoadedModel, type LoadModelOptions, loadModel } from './io/load.js';
@@ -36,16 +35,8 @@ export {
   type LinearSlot,
   Transformer,
 } from './model/transformer.js';
-export type { Stage } from './steps.js';
-export { STAGES } from './steps.js';
+export * from './run/index.js';
+export * from './steps.js';
 export * from './tokenizer/index.js';
-export {
-  CheckpointMismatchError,
-  latestCheckpoint,
-  listCheckpoints,
-  loadCheckpoint,
-  readCheckpoint,
-  saveCheckpoint,
-} from './train/checkpoint.js';
 export * from './train/index.js';
 export { ConfigError, FormatError } from './util/errors.js';

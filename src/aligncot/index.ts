@@ -1,24 +1,6 @@
-// AlignCoT chains: schema and loading, stages and step tokens, text format, training encodings,
-// step-skip attention masks, batching and dataset statistics (method.md §1–2).
+// AlignCoT chains: schema and loading, stage sets, text format, encoding into training examples and dataset
+// statistics (method.md §1). The step vocabulary is src/steps.ts; batching and step-skip masks are in train/.
 
-export { STAGES, STEP_ID, STEP_LABELS, type Stage, type StepLabel } from '../steps.js';
-export {
-  type BatchOptions,
-  type BatchTensors,
-  batches,
-  countBatches,
-  type DocPlacement,
-  type HostBatch,
-  toTensors,
-} from '../train/batch.js';
-export {
-  buildAttnMask,
-  drawSkip,
-  type MaskLayout,
-  SKIPPABLE_STAGES,
-  type SkipRecord,
-  type StepSkipOptions,
-} from '../train/masks.js';
 export { type BleuOptions, bleuTokens, selfBleu, sentenceBleu } from './bleu.js';
 export type { Chain, SafetyCheck, Turn } from './chain.js';
 export {

@@ -1,6 +1,5 @@
 // The backend layer: backend choice, the library's kernels (registered by selectBackend), memory guards.
 
-export { type BackendDeps, defaultBackendDeps } from './deps.js';
 export { KernelNotRegisteredError, type KernelReport, registerKernels } from './kernels/index.js';
 export {
   expectNoLeak,

@@ -4,13 +4,12 @@
 // tfjs-node's `isUsingGpuDevice` (TensorFlow listed a GPU device; src/backend/candidates.ts).
 
 import { TFJS_NODE_GPU } from '../backend/candidates.js';
+import { type BackendDeps, defaultBackendDeps } from '../backend/deps.js';
 import {
   BACKEND_REQUESTS,
   type BackendChoice,
-  type BackendDeps,
   type BackendEvent,
   BackendUnavailableError,
-  defaultBackendDeps,
   selectBackend,
 } from '../backend/index.js';
 

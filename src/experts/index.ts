@@ -1,6 +1,5 @@
 // Public surface of the experts: configuration, routing, the MoTE linear, routers, kernels, merge and attach.
 
-export { type ExpertName, expertIndex, SHARED, SHARED_ONLY } from '../steps.js';
 export { type AttachedExperts, attachExperts, detachExperts, getExperts, setMixKernel } from './attach.js';
 export {
   DEFAULT_EXPERT_CONFIG,
@@ -17,7 +16,21 @@ export {
 export { AUTO_KERNEL, MIX_KERNEL_IMPLS, mixKernel } from './kernels/index.js';
 export { planFromChoices, planFromStepIds, type Segment, SegmentPlan } from './kernels/plan.js';
 export type { MixInput, MixKernel, Routing } from './kernels/types.js';
-export { expertParameterCount, routedExpertNames } from './kinds.js';
+export {
+  adapterKind,
+  auxLossWeight,
+  batchRoute,
+  checkStageExperts,
+  describeExperts,
+  expertParameterCount,
+  mergeable,
+  PEFT_KINDS,
+  type RoutableBatch,
+  routedExpertNames,
+  shardable,
+  stageExpert,
+  stageRoute,
+} from './kinds.js';
 export { initLoraFactors, kaimingUniform, type LoraFactors, loraScaling } from './lora.js';
 export { mergeAll, mergeExperts, unmergeExperts } from './merge.js';
 export { MergedWeightCache, mergedWeight } from './merged-weights.js';

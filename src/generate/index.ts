@@ -7,7 +7,6 @@ export {
   type GenerateResult,
   generate,
   generateStream,
-  HOST_DECODER_MAX_PARAMS,
   resolveGenerateConfig,
   type StopReason,
   type TokenEvent,
@@ -21,15 +20,16 @@ export {
 } from './sampler.js';
 export {
   DEFAULT_STAGED_CONFIG,
+  forcedStages,
   generateStaged,
   generateStagedText,
+  promptTokens,
+  questionFits,
   resolveStagedConfig,
   type StagedConfig,
   type StagedEvent,
   type StagedResult,
   type StageMode,
-  stagedPlan,
-  stagedPrompt,
 } from './staged.js';
 export {
   DEFAULT_STAGED_BATCH_SIZE,
@@ -38,4 +38,3 @@ export {
   type StagedBatchConfig,
   type StagedBatchEventHandler,
 } from './staged-batch.js';
-export { type StagedFeed, type StagedPlan, StagedSequence } from './staged-sequence.js';

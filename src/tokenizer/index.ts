@@ -1,7 +1,6 @@
 // Tokenizers: the Tokenizer interface, llama2.c's tokenizer.bin format, byte-level BPE (training, HF tokenizer.json
 // read/write, SentencePiece-style Llama tokenizer.json), one loader for both, and the AlignCoT step tokens.
 
-export { DEFAULT_STEP_STAGES, STEP_TOKENS, type StepTokenIds, type StepTokenStrings } from '../steps.js';
 export { AddedTokens } from './added-tokens.js';
 export { type MergeLookup, mergeByScore } from './bpe.js';
 export { BpeModel, type BpeModelSpec } from './bpe-model.js';

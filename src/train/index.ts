@@ -1,5 +1,23 @@
-// Training: the loop, its configuration, optimizer, schedule, clipping, evaluation and checkpoints.
-
+// Training: the loop on generic examples, batching and step-skip masks, its configuration, optimizer, schedule,
+// clipping, evaluation, the held-out split and checkpoints.
+export {
+  type BatchOptions,
+  type BatchTensors,
+  batches,
+  countBatches,
+  type DocPlacement,
+  type HostBatch,
+  toTensors,
+} from './batch.js';
+export {
+  CheckpointMismatchError,
+  latestCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  readCheckpoint,
+  readCheckpointState,
+  saveCheckpoint,
+} from './checkpoint.js';
 export { type FileCheckpointerOptions, fileCheckpointer } from './checkpointer.js';
 export { clipByGlobalNorm, globalNorm, NonFiniteError, namedGradients } from './clip.js';
 export {
@@ -11,6 +29,14 @@ export {
   type TrainConfig,
 } from './config.js';
 export { type EvalResult, evaluate } from './evaluate.js';
+export type { TrainData, TrainExample } from './example.js';
+export {
+  buildAttnMask,
+  type MaskLayout,
+  SKIPPABLE_STAGES,
+  type SkipRecord,
+  type StepSkipOptions,
+} from './masks.js';
 export { AdamW, type AdamWOptions, type AdamWState, isNoDecay } from './optimizer.js';
 export { AUTO_MIN_STEP_WORK, resolveWorkers, type WorkersChoice, type Workload } from './parallel/auto.js';
 export { GradientPool, type ParallelOptions, WorkerFailedError } from './parallel/pool.js';
@@ -33,6 +59,7 @@ export {
   type TokenizerTrainConfig,
 } from './pretrain.js';
 export { learningRateAt, type ScheduleOptions } from './schedule.js';
+export { heldOutSplit, splitHeldOut } from './split.js';
 export { type LossByStage, StageLoss } from './stats.js';
 export {
   lmWindows,
@@ -44,7 +71,6 @@ export {
 } from './text-data.js';
 export {
   type Checkpointer,
-  type TrainData,
   type TrainEvent,
   type TrainOptions,
   type TrainPosition,

@@ -9,15 +9,9 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { ConfigError, check } from '../util/errors.js';
 import { resolveTrainConfig, type TrainConfig } from './config.js';
 import { type EvalResult, evaluate } from './evaluate.js';
+import type { TrainData } from './example.js';
 import { lmWindows, splitDocuments } from './text-data.js';
-import {
-  type Checkpointer,
-  type TrainData,
-  type TrainEvent,
-  type TrainOptions,
-  type TrainResult,
-  train,
-} from './trainer.js';
+import { type Checkpointer, type TrainEvent, type TrainOptions, type TrainResult, train } from './trainer.js';
 
 // ---------------------------------------------------------------------------------------------------
 // configuration

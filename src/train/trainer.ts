@@ -20,8 +20,6 @@ import { GradientPool, type ParallelOptions } from './parallel/pool.js';
 import { learningRateAt } from './schedule.js';
 import { type LossByStage, StageLoss } from './stats.js';
 
-export type { TrainData, TrainExample };
-
 /** Where the run is in its data: enough to resume exactly. */
 export interface TrainPosition {
   /** Optimizer steps taken. */

@@ -6,7 +6,8 @@ import { formatChain, parseChainText } from '../../../src/aligncot/format.js';
 import { loadChains } from '../../../src/aligncot/schema.js';
 import { FOUR_STAGE, stageNames, THREE_STAGE } from '../../../src/aligncot/stages.js';
 import { chainStats } from '../../../src/aligncot/stats.js';
-import { addStepTokens, loadLlama2cTokenizer, STEP_TOKENS } from '../../../src/tokenizer/index.js';
+import { STEP_TOKENS } from '../../../src/steps.js';
+import { addStepTokens, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
 import { ROOT, TOK512_BIN } from '../../helpers/index.js';
 import { CHAINS } from './sample-chains.js';
 

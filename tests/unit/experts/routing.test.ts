@@ -3,14 +3,13 @@ import { describe, expect, it } from 'vitest';
 import {
   buildStepRoute,
   decodeRoute,
-  expertIndex,
   planFromStepIds,
   Route,
   routeOf,
   type TokenStage,
   withRoute,
 } from '../../../src/experts/index.js';
-import { STEP_ID } from '../../../src/steps.js';
+import { expertIndex, STEP_ID } from '../../../src/steps.js';
 
 const STEPS = ['analysis', 'guidance', 'answer'] as const;
 const Q = 'question';

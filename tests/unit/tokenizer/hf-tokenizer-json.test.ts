@@ -4,12 +4,12 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { STEP_TOKENS } from '../../../src/steps.js';
 import {
   addStepTokens,
   BpeTokenizer,
   Llama2cTokenizer,
   loadTokenizer,
-  STEP_TOKENS,
   saveHfTokenizer,
   tokenizerFromJson,
   tokenizerToJson,

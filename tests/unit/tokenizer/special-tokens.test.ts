@@ -1,11 +1,7 @@
 // Added special tokens (atomic ids, longest match, verbatim decode, JSON restore) and the AlignCoT step tokens.
 import { describe, expect, it } from 'vitest';
-import {
-  addStepTokens,
-  type Llama2cTokenizer,
-  loadLlama2cTokenizer,
-  STEP_TOKENS,
-} from '../../../src/tokenizer/index.js';
+import { STEP_TOKENS } from '../../../src/steps.js';
+import { addStepTokens, type Llama2cTokenizer, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
 import { ConfigError, FormatError } from '../../../src/util/errors.js';
 import { TOK32K_BIN, TOK512_BIN } from '../../helpers/index.js';
 
