@@ -101,11 +101,19 @@ export class HfTokenizer implements Tokenizer {
     this.eosToken = options.eosToken ?? this.config.eosToken;
     this.padToken = this.config.padToken;
     this.chatTemplate = options.chatTemplate ?? this.config.chatTemplate;
-    const leading =
-      leadingSpecialToken(this.json.post_processor) ?? (this.config.addBosToken ? this.bosToken : null);
-    this.bosId = leading === null ? -1 : this.requirePiece(leading, 'the BOS token');
-    const eos = this.eosToken ?? EOS_NAMES.find((name) => this.pieceToId(name) !== undefined) ?? null;
-    this.eosId = eos === null ? -1 : this.requirePiece(eos, 'eos_token');
+    const [configured, option] = [this.config.source, 'options'];
+    const leading = leadingSpecialToken(this.json.post_processor);
+    if (leading !== null) this.bosId = this.requirePiece(leading, this.source, 'post_processor');
+    else if (this.config.addBosToken && this.bosToken !== null)
+      this.bosId = options.bosToken
+        ? this.requirePiece(this.bosToken, option, 'bosToken')
+        : this.requirePiece(this.bosToken, configured, 'bos_token');
+    else this.bosId = -1;
+    if (this.eosToken !== null)
+      this.eosId = options.eosToken
+        ? this.requirePiece(this.eosToken, option, 'eosToken')
+        : this.requirePiece(this.eosToken, configured, 'eos_token');
+    else this.eosId = EOS_NAMES.map((name) => this.pieceToId(name)).find((id) => id !== undefined) ?? -1;
     // The normalizer, pre-tokenizer, post-processor and decoder are built now, around an empty vocabulary, so that an
     // unsupported component or pattern fails at load time; the full pipeline waits for first use.
     this.build({ ...this.json, added_tokens: [], model: { ...this.json.model, vocab: {}, merges: [] } });
@@ -244,13 +252,14 @@ export class HfTokenizer implements Tokenizer {
     }
   }
 
-  private requirePiece(piece: string, what: string): number {
+  /** The id of `piece`, named in `source` at `field`; a FormatError when the tokenizer has no such piece. */
+  private requirePiece(piece: string, source: string, field: string): number {
     const id = this.pieceToId(piece);
     if (id === undefined)
       throw new FormatError(
-        this.source,
-        '',
-        `${what} ${JSON.stringify(piece)} is neither a vocabulary piece nor an added token`,
+        source,
+        field,
+        `${JSON.stringify(piece)} is neither a vocabulary piece nor an added token of ${this.source}`,
       );
     return id;
   }

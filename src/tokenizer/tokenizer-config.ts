@@ -7,6 +7,8 @@ import type { AddedTokenJson } from './tokenizer-json.js';
 
 /** The facts of a tokenizer_config.json (all optional in the file). */
 export interface TokenizerConfig {
+  /** Names the file in errors. */
+  source: string;
   /** The object itself, written back (updated) when the tokenizer is saved. */
   raw: Record<string, unknown>;
   bosToken: string | null;
@@ -24,6 +26,7 @@ export interface TokenizerConfig {
 
 /** An empty config (a tokenizer.json without its tokenizer_config.json). */
 export const NO_TOKENIZER_CONFIG: Readonly<TokenizerConfig> = Object.freeze({
+  source: 'tokenizer_config.json',
   raw: {},
   bosToken: null,
   eosToken: null,
@@ -47,6 +50,7 @@ export function readTokenizerConfig(value: unknown, source: string): TokenizerCo
     return v;
   };
   return {
+    source,
     raw: c,
     bosToken: tokenName(c.bos_token, 'bos_token', source),
     eosToken: tokenName(c.eos_token, 'eos_token', source),
