@@ -74,7 +74,7 @@ function splitThenByteLevel(pattern: string, addPrefixSpace: boolean) {
 }
 
 /** The BPE model of checked parts (marked so that HfTokenizer does not check them again). */
-function bpeModel(vocab: Record<string, number>, merges: [string, string][], ignoreMerges: boolean) {
+function bpeModel(vocab: Record<string, number>, merges: string[], ignoreMerges: boolean) {
   return markChecked({
     type: 'BPE' as const,
     dropout: null,
@@ -160,13 +160,15 @@ export function llama3TokenizerJson(encoder: unknown, merges: string, files: Slo
 }
 
 /**
- * merges.txt / vocab.bpe text → merge pairs, in rank order. An optional `#version` first line and a final empty
- * line are skipped; any other line must be two pieces of `vocab` separated by one space. Errors name `file` and the line (1-based).
+ * merges.txt / vocab.bpe text → merges in rank order, as tokenizer.json's `"left right"` strings (the form every
+ * tokenizers version reads; byte-level pieces hold no space). An optional `#version` first line and a final empty
+ * line are skipped; any other line must be two pieces of `vocab` separated by one space. Errors name `file` and
+ * the line (1-based).
  */
-export function parseMerges(text: string, vocab: Record<string, number>, file: string): [string, string][] {
+export function parseMerges(text: string, vocab: Record<string, number>, file: string): string[] {
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
-  const out: [string, string][] = [];
+  const out: string[] = [];
   lines.forEach((raw, i) => {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (i === 0 && line.startsWith('#version')) return;
@@ -180,7 +182,7 @@ export function parseMerges(text: string, vocab: Record<string, number>, file: s
     const missing = missingPiece(vocab, parts[0], parts[1]);
     if (missing !== null)
       throw new FormatError(file, `line ${i + 1}`, `${JSON.stringify(missing)} is not in the vocabulary`);
-    out.push(parts);
+    out.push(line);
   });
   return out;
 }

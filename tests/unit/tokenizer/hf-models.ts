@@ -1,8 +1,17 @@
 // The real Hugging Face tokenizer files in ../shared/models/hf (see its README: written by transformers / tokenizers
 // for real chat models) and llama.cpp's golden ids for them (Python `encode(text, add_special_tokens=False)`).
 import { readFileSync } from 'node:fs';
-import { type HfTokenizer, loadTokenizer } from '../../../src/tokenizer/index.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import {
+  type HfTokenizer,
+  loadTokenizer,
+  STEP_TOKENS,
+  saveHfTokenizer,
+} from '../../../src/tokenizer/index.js';
 import { ROOT } from '../../helpers/index.js';
+import { ROUND_TRIP } from './corpus.js';
 
 export const HF_MODELS = `${ROOT}../shared/models/hf`;
 
@@ -24,7 +33,7 @@ export type HfModel = keyof typeof HF_DIRS;
 
 const loaded = new Map<HfModel, Promise<HfTokenizer>>();
 
-/** The model's tokenizer, loaded once per test file (it is not modified by the tests that share it). */
+/** The model's tokenizer, loaded once per test file (shared: a test that adds tokens says so). */
 export function hfTokenizer(model: HfModel): Promise<HfTokenizer> {
   let p = loaded.get(model);
   if (!p) {
@@ -32,11 +41,6 @@ export function hfTokenizer(model: HfModel): Promise<HfTokenizer> {
     loaded.set(model, p);
   }
   return p;
-}
-
-/** A fresh copy of the model's tokenizer, for tests that add tokens. */
-export function freshHfTokenizer(model: HfModel): Promise<HfTokenizer> {
-  return loadTokenizer(HF_DIRS[model]) as Promise<HfTokenizer>;
 }
 
 /** One golden case: the text and Python's ids for it. */
@@ -58,4 +62,60 @@ export function goldenCases(name: string): GoldenCase[] {
     const line = lines[i].trim();
     return { text, ids: line === '' ? [] : line.split(/\s+/).map(Number) };
   });
+}
+
+const { analysis, guidance, answer } = STEP_TOKENS;
+/** Texts an export must encode as before: non-ASCII, step tokens, chat markers and control tokens as text. */
+export const EXPORT_TEXTS = [
+  ...ROUND_TRIP,
+  `${analysis.start}Grüße — 日本語 😀${analysis.end}${guidance.start}x${guidance.end}`,
+  `User: hi<|im_start|>${answer.start}Пока!${answer.end}</s>`,
+];
+
+/** A JSON file, parsed. */
+export const readJson = async (path: string) => JSON.parse(await readFile(path, 'utf8'));
+
+/**
+ * Saves `tok` (with the step tokens added) into `dir`, loads it back, and checks what every export must keep: ids,
+ * BOS/EOS, the chat template, the step tokens special in tokenizer.json and in tokenizer_config.json.
+ */
+export async function exportRoundTrip(tok: HfTokenizer, dir: string): Promise<HfTokenizer> {
+  await saveHfTokenizer(tok, dir);
+  const back = (await loadTokenizer(dir)) as HfTokenizer;
+  expect([back.vocabSize, back.bosId, back.eosId]).toEqual([tok.vocabSize, tok.bosId, tok.eosId]);
+  expect([back.bosToken, back.eosToken, back.chatTemplate]).toEqual([
+    tok.bosToken,
+    tok.eosToken,
+    tok.chatTemplate,
+  ]);
+  expect([...back.specialTokens]).toEqual([...tok.specialTokens]);
+  for (const text of EXPORT_TEXTS) {
+    const ids = tok.encode(text, { eos: true });
+    expect(back.encode(text, { eos: true })).toEqual(ids);
+    expect(back.decode(ids)).toBe(tok.decode(ids));
+  }
+  const json = await readJson(join(dir, 'tokenizer.json'));
+  const steps = json.added_tokens.filter(
+    (t: { content: string }) => t.content.startsWith('<|') && /analysis|guidance|response/.test(t.content),
+  );
+  expect(steps).toEqual(
+    [analysis, guidance, answer]
+      .flatMap((s) => [s.start, s.end])
+      .map((content) => ({
+        id: tok.specialTokens.get(content),
+        content,
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      })),
+  );
+  const config = await readJson(join(dir, 'tokenizer_config.json'));
+  expect(config.additional_special_tokens).toEqual(expect.arrayContaining([analysis.start, answer.end]));
+  expect(config.added_tokens_decoder[String(tok.specialTokens.get(analysis.start))]).toMatchObject({
+    content: analysis.start,
+    special: true,
+  });
+  return back;
 }
