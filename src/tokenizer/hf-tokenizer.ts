@@ -50,7 +50,10 @@ const EOS_NAMES = ['</s>', '<|endoftext|>', '<|end_of_text|>', '<eos>', '<|im_en
 /**
  * A tokenizer.json tokenizer. Ids are those of the file; special tokens added later get the ids after the highest
  * one (`vocabSize`, `vocabSize + 1`, …), are matched whole in the raw text before anything else (never split, also
- * inside words), decode as themselves, and are written into `toTokenizerJson()`'s `added_tokens`.
+ * inside words), decode as themselves, and are written into `toTokenizerJson()`'s `added_tokens`. A model may have
+ * more embedding rows than the tokenizer has ids (Qwen2.5 pads 151,665 ids to 151,936 rows): the added tokens then
+ * take ids inside those padding rows, as transformers' `add_special_tokens` gives them, and it is for the model to
+ * train those rows (`baseVocabSize` is where the added ids start).
  *
  * BOS and EOS: `bosId` is the token HF's `encode(text, add_special_tokens=True)` starts with (the post-processor's
  * leading special token, or `bos_token` when the config sets `add_bos_token`), -1 when it adds none (Qwen2,
@@ -70,9 +73,9 @@ export class HfTokenizer implements Tokenizer {
   readonly chatTemplate: string | null;
   /** Ids in the file (the highest id + 1), before any `addSpecialTokens`. */
   readonly baseVocabSize: number;
-  private readonly json: TokenizerJson;
   /** The file(s) it was read from, as named in errors. */
   readonly source: string;
+  private readonly json: TokenizerJson;
   private readonly config: TokenizerConfig;
   /** Every added token, the file's and ours, by content. */
   private readonly added = new Map<string, AddedTokenJson>();
@@ -101,18 +104,13 @@ export class HfTokenizer implements Tokenizer {
     this.eosToken = options.eosToken ?? this.config.eosToken;
     this.padToken = this.config.padToken;
     this.chatTemplate = options.chatTemplate ?? this.config.chatTemplate;
-    const [configured, option] = [this.config.source, 'options'];
     const leading = leadingSpecialToken(this.json.post_processor);
     if (leading !== null) this.bosId = this.requirePiece(leading, this.source, 'post_processor');
     else if (this.config.addBosToken && this.bosToken !== null)
-      this.bosId = options.bosToken
-        ? this.requirePiece(this.bosToken, option, 'bosToken')
-        : this.requirePiece(this.bosToken, configured, 'bos_token');
+      this.bosId = this.namedId(this.bosToken, options.bosToken !== undefined, 'bos_token');
     else this.bosId = -1;
     if (this.eosToken !== null)
-      this.eosId = options.eosToken
-        ? this.requirePiece(this.eosToken, option, 'eosToken')
-        : this.requirePiece(this.eosToken, configured, 'eos_token');
+      this.eosId = this.namedId(this.eosToken, options.eosToken !== undefined, 'eos_token');
     else this.eosId = EOS_NAMES.map((name) => this.pieceToId(name)).find((id) => id !== undefined) ?? -1;
     // The normalizer, pre-tokenizer, post-processor and decoder are built now, around an empty vocabulary, so that an
     // unsupported component or pattern fails at load time; the full pipeline waits for first use.
@@ -250,6 +248,12 @@ export class HfTokenizer implements Tokenizer {
         `@huggingface/tokenizers cannot build it: ${(e as Error).message}`,
       );
     }
+  }
+
+  /** The id of a BOS/EOS piece named by the options (`bosToken`) or the config (`bos_token`). */
+  private namedId(piece: string, byOption: boolean, configField: 'bos_token' | 'eos_token'): number {
+    if (!byOption) return this.requirePiece(piece, this.config.source, configField);
+    return this.requirePiece(piece, 'options', configField === 'bos_token' ? 'bosToken' : 'eosToken');
   }
 
   /** The id of `piece`, named in `source` at `field`; a FormatError when the tokenizer has no such piece. */
