@@ -17,14 +17,7 @@ export {
   readLlama2cVocab,
 } from './llama2c-format.js';
 export { Llama2cTokenizer, type Llama2cTokenizerJSON, loadLlama2cTokenizer } from './llama2c-tokenizer.js';
-export {
-  type LoadTokenizerOptions,
-  loadTokenizer,
-  saveHfTokenizer,
-  TOKENIZER_FILE_NAMES,
-  type TokenizerFiles,
-  tokenizerFromFiles,
-} from './load-tokenizer.js';
+export { loadTokenizer, saveHfTokenizer } from './load-tokenizer.js';
 export {
   LLAMA3_SPECIAL_TOKENS,
   LLAMA3_SPLIT_PATTERN,
@@ -36,6 +29,13 @@ export {
 export { addStepTokens } from './special-tokens.js';
 export type { EncodeOptions, StreamDecoder, Tokenizer } from './tokenizer.js';
 export { NO_TOKENIZER_CONFIG, readTokenizerConfig, type TokenizerConfig } from './tokenizer-config.js';
+export {
+  type LoadTokenizerOptions,
+  TOKENIZER_FILE_NAMES,
+  type TokenizerFileKey,
+  type TokenizerFiles,
+  tokenizerFromFiles,
+} from './tokenizer-files.js';
 export {
   type AddedTokenJson,
   addedTokenJson,
