@@ -1,17 +1,18 @@
 // Tokenizer files of an exported HF model or PEFT adapter directory: tokenizer.json + tokenizer_config.json, from a
-// BpeTokenizer (tokenizer/load-tokenizer.ts `saveHfTokenizer`) or from a llama2.c tokenizer.bin converted the way
+// Hugging Face tokenizer (tokenizer/load-tokenizer.ts `saveHfTokenizer`: the loaded files, or the tokenizer.json
+// assembled from slow files, with the step tokens in added_tokens) or from a llama2.c tokenizer.bin converted the way
 // transformers' LlamaConverter converts a SentencePiece model (▁ for space, byte fallback, merges of every two-piece
 // split ordered by the merged piece's score; tests/unit/tokenizer/hf-llama-parity.test.ts shows it encodes like run.c),
 // with the non-legacy Metaspace pre-tokenizer so text after a step token gets no dummy-prefix space, as in run.c.
 // Added special tokens (the step tokens) go into `added_tokens` with their ids.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BpeTokenizer } from '../tokenizer/bpe-tokenizer.js';
-import { addedTokenJson } from '../tokenizer/hf-tokenizer-json-writer.js';
+import { HfTokenizer } from '../tokenizer/hf-tokenizer.js';
 import { BYTE_TOKEN_OFFSET, readLlama2cVocab } from '../tokenizer/llama2c-format.js';
 import { Llama2cTokenizer } from '../tokenizer/llama2c-tokenizer.js';
 import { saveHfTokenizer } from '../tokenizer/load-tokenizer.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { addedTokenJson } from '../tokenizer/tokenizer-json.js';
 import { writeFileAtomic } from './atomic.js';
 
 const CONTROL = ['<unk>', '<s>', '</s>'];
@@ -23,11 +24,9 @@ export interface TokenizerFilesOptions {
   llama2cPath?: string;
 }
 
-/** Whether `saveTokenizerFiles` can write this tokenizer (a BpeTokenizer, or a llama2.c one with its .bin path). */
+/** Whether `saveTokenizerFiles` can write this tokenizer (an HfTokenizer, or a llama2.c one with its .bin path). */
 export function canSaveTokenizerFiles(tokenizer: Tokenizer, options: TokenizerFilesOptions = {}): boolean {
-  return (
-    tokenizer instanceof BpeTokenizer || (tokenizer instanceof Llama2cTokenizer && !!options.llama2cPath)
-  );
+  return tokenizer instanceof HfTokenizer || (tokenizer instanceof Llama2cTokenizer && !!options.llama2cPath);
 }
 
 /**
@@ -39,9 +38,9 @@ export async function saveTokenizerFiles(
   dir: string,
   options: TokenizerFilesOptions = {},
 ): Promise<void> {
-  if (tokenizer instanceof BpeTokenizer) return saveHfTokenizer(tokenizer, dir);
+  if (tokenizer instanceof HfTokenizer) return saveHfTokenizer(tokenizer, dir);
   if (!(tokenizer instanceof Llama2cTokenizer))
-    throw new Error('saveTokenizerFiles: expected a BpeTokenizer or a Llama2cTokenizer');
+    throw new Error('saveTokenizerFiles: expected an HfTokenizer or a Llama2cTokenizer');
   if (!options.llama2cPath)
     throw new Error(
       'saveTokenizerFiles: a llama2.c tokenizer needs { llama2cPath } (the tokenizer.bin it came from)',

@@ -1,16 +1,17 @@
 // One entry point to load a base model and its tokenizer from files (design.md: `loadModel`): a llama2.c `.bin`
-// checkpoint with its tokenizer.bin, or a Hugging Face Llama directory with its tokenizer.json.
-import { stat } from 'node:fs/promises';
+// checkpoint with its tokenizer.bin, or a Hugging Face Llama directory with its own tokenizer files.
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Transformer } from '../model/transformer.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import { loadHfLlama } from './hf-llama.js';
+import { HF_CONFIG_FILE, loadHfLlama } from './hf-llama.js';
 import { loadLlama2c } from './llama2c.js';
 
 export interface LoadModelOptions {
   /**
-   * Tokenizer: a llama2.c tokenizer.bin (required for a llama2.c checkpoint), or for a HF directory a
-   * tokenizer.json file or directory (default: the model directory itself).
+   * Tokenizer: a llama2.c tokenizer.bin (required for a llama2.c checkpoint), or for a HF directory a tokenizer
+   * file or directory (default: the model directory itself; see `loadTokenizer` for the formats).
    */
   tokenizer?: string;
   /** Base weights trainable (full fine-tuning / continued pretraining). Default false: frozen. */
@@ -25,9 +26,10 @@ export interface LoadedModel {
 }
 
 /**
- * Loads a llama2.c `.bin` checkpoint with its `tokenizer.bin`, or a HF Llama model directory (config.json +
- * model.safetensors or sharded index) with its tokenizer.json. The tokenizer must have exactly as many ids as the
- * model has embedding rows.
+ * Loads a llama2.c `.bin` checkpoint with its `tokenizer.bin` (or the tokenizer.json `mote pretrain` writes), or a HF
+ * Llama model directory (config.json + model.safetensors or sharded index) with its tokenizer files (tokenizer.json,
+ * vocab.json + merges.txt, or encoder.json + vocab.bpe). The tokenizer's ids must have embedding rows: a tokenizer
+ * with more ids than the model has rows is refused; fewer is normal (Qwen2.5 pads 151,665 ids to 151,936 rows).
  */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
   const info = await stat(path).catch(() => null);
@@ -58,25 +60,37 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   }
 }
 
+/** The tokenizer is read (and checked against config.json's vocab_size) before any weight is. */
 async function loadHfDirectory(dir: string, options: LoadModelOptions): Promise<LoadedModel> {
+  const source = options.tokenizer ?? dir;
+  const rows = await configVocabSize(dir);
+  const tokenizer = await loadTokenizer(source);
+  checkRows(tokenizer, source, rows, `${dir} (config.json vocab_size)`);
   const model = await loadHfLlama(dir, { trainable: options.trainable, maxSeqLen: options.maxSeqLen });
   try {
-    const source = options.tokenizer ?? dir;
-    const tokenizer = await loadTokenizer(source).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT')
-        throw new Error(
-          `loadModel(${dir}): no tokenizer at ${source} (expected tokenizer.json; pass { tokenizer })`,
-        );
-      throw e;
-    });
-    const V = model.config.vocabSize;
-    if (tokenizer.vocabSize !== V)
-      throw new Error(
-        `tokenizer ${source} has ${tokenizer.vocabSize} ids but model ${dir} has ${V} embedding rows (config.json vocab_size); they must match`,
-      );
+    checkRows(tokenizer, source, model.config.vocabSize, dir);
     return { model, tokenizer };
   } catch (e) {
     model.dispose();
     throw e;
   }
+}
+
+/** config.json's vocab_size when it is an integer (the model loader reports a missing or bad config itself). */
+async function configVocabSize(dir: string): Promise<number | undefined> {
+  const text = await readFile(join(dir, HF_CONFIG_FILE), 'utf8').catch(() => null);
+  if (text === null) return undefined;
+  try {
+    const size = (JSON.parse(text) as { vocab_size?: unknown } | null)?.vocab_size;
+    return Number.isInteger(size) ? (size as number) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function checkRows(tokenizer: Tokenizer, source: string, rows: number | undefined, model: string): void {
+  if (rows !== undefined && tokenizer.vocabSize > rows)
+    throw new Error(
+      `tokenizer ${source} has ${tokenizer.vocabSize} ids but model ${model} has only ${rows} embedding rows; ids ≥ ${rows} would have no row`,
+    );
 }

@@ -4,8 +4,10 @@
 
 import { check } from '../util/errors.js';
 import { AddedTokens } from './added-tokens.js';
-import { BpeTokenizer } from './bpe-tokenizer.js';
 import { byteToChar, splitGpt2 } from './byte-level.js';
+import { HfTokenizer } from './hf-tokenizer.js';
+import { byteLevelBpeJson } from './hf-tokenizer-json-writer.js';
+import { readTokenizerConfig } from './tokenizer-config.js';
 
 /** Options of `trainBpe`. */
 export interface TrainBpeOptions {
@@ -40,7 +42,9 @@ const DEFAULT_SPECIAL_TOKENS = ['<pad>', '<s>', '</s>'];
 const utf8 = new TextEncoder();
 
 /**
- * Trains a byte-level BPE tokenizer (GPT-2 pre-tokenizer, no prefix space) on `texts`.
+ * Trains a byte-level BPE tokenizer (GPT-2 pre-tokenizer, no prefix space) on `texts`. The result is the
+ * tokenizer.json `byteLevelBpeJson` writes, loaded by HfTokenizer (BOS from its template, EOS named in its config),
+ * so the tokenizer trained is the one saved and loaded back.
  *
  * Ids: special tokens 0..k-1, then byte b at k + b, then one id per merge in merge order. Each step merges the
  * most frequent pair; ties go to the pair with the smaller left id, then the smaller right id, so the result
@@ -51,7 +55,7 @@ const utf8 = new TextEncoder();
 export async function trainBpe(
   texts: Iterable<string> | AsyncIterable<string>,
   options: TrainBpeOptions,
-): Promise<BpeTokenizer> {
+): Promise<HfTokenizer> {
   const { vocabSize, minFrequency = 2, specialTokens = DEFAULT_SPECIAL_TOKENS, onProgress } = options;
   const { bosToken = '<s>', eosToken = '</s>' } = options;
   checkOptions(vocabSize, minFrequency, specialTokens, bosToken, eosToken);
@@ -62,15 +66,9 @@ export async function trainBpe(
     onProgress?.({ stage: 'merge', done, total: vocabSize - k - 256, words: counts.size, frequency }),
   );
   onProgress?.({ stage: 'done', done: merges.length, total: vocabSize - k - 256, words: counts.size });
-  return new BpeTokenizer({
-    model: { vocab: pieces, merges, unkToken: null },
-    addedTokens: specialTokens.map((content, id) => ({ content, id, special: true })),
-    bosToken,
-    eosToken,
-    normalizer: [],
-    preTokenizer: { type: 'ByteLevel', addPrefixSpace: false, useRegex: true },
-    decoder: { type: 'ByteLevel' },
-  });
+  const json = byteLevelBpeJson({ vocab: pieces, merges, specialTokens, bosToken });
+  const config = { tokenizer_class: 'PreTrainedTokenizerFast', bos_token: bosToken, eos_token: eosToken };
+  return new HfTokenizer(json, { config: readTokenizerConfig(config, 'trainBpe'), source: 'trainBpe' });
 }
 
 function checkOptions(

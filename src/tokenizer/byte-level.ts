@@ -1,6 +1,6 @@
-// GPT-2 byte-level encoding: every byte maps to one printable unicode character, so a byte-level BPE vocabulary
-// is a set of ordinary strings. Spec: openai/gpt-2 encoder.py `bytes_to_unicode` and its split pattern,
-// as used by HF tokenizers' ByteLevel pre-tokenizer (read, not copied).
+// GPT-2 byte-level encoding for the BPE trainer: every byte maps to one printable unicode character, so a byte-level
+// BPE vocabulary is a set of ordinary strings. Spec: openai/gpt-2 encoder.py `bytes_to_unicode` and its split
+// pattern, as used by HF tokenizers' ByteLevel pre-tokenizer (read, not copied). Encoding itself is HfTokenizer's.
 
 /**
  * The GPT-2 pre-tokenizer pattern: English contractions, letter runs, number runs and punctuation runs (each
@@ -12,7 +12,6 @@ export const GPT2_SPLIT_PATTERN =
 
 /** Byte → its printable stand-in: printable Latin-1 bytes map to themselves, the other 68 to U+0100.. in order. */
 const BYTE_TO_CHAR: readonly string[] = buildByteToChar();
-const CHAR_TO_BYTE: ReadonlyMap<string, number> = new Map(BYTE_TO_CHAR.map((c, b) => [c, b]));
 
 function buildByteToChar(): string[] {
   const printable = (b: number): boolean =>
@@ -26,54 +25,6 @@ function buildByteToChar(): string[] {
 /** The byte-level character of one byte (0..255): e.g. 0x20 → `Ġ`, 0x0A → `Ċ`, 0x41 → `A`. */
 export function byteToChar(byte: number): string {
   return BYTE_TO_CHAR[byte];
-}
-
-/** Bytes → byte-level string (one character per byte). */
-export function bytesToByteLevel(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += BYTE_TO_CHAR[b];
-  return s;
-}
-
-/** Byte-level string → bytes, or undefined when some character is not one of the 256 byte characters. */
-export function byteLevelToBytes(piece: string): Uint8Array | undefined {
-  const out = new Uint8Array(piece.length);
-  for (let i = 0; i < piece.length; i++) {
-    const b = CHAR_TO_BYTE.get(piece[i]);
-    if (b === undefined) return undefined;
-    out[i] = b;
-  }
-  return out;
-}
-
-/**
- * Text → byte-level string of its UTF-8 bytes, without allocating the bytes (TextEncoder per word is the
- * slow part of encoding). Lone surrogates become U+FFFD, as TextEncoder makes them.
- */
-export function textToByteLevel(text: string): string {
-  let s = '';
-  for (let i = 0; i < text.length; i++) {
-    let c = text.charCodeAt(i);
-    if (c < 0x80) {
-      s += BYTE_TO_CHAR[c];
-      continue;
-    }
-    if (c >= 0xd800 && c <= 0xdfff) {
-      const low = text.charCodeAt(i + 1);
-      if (c <= 0xdbff && low >= 0xdc00 && low <= 0xdfff) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
-        i++;
-      } else c = 0xfffd;
-    }
-    if (c < 0x800) s += BYTE_TO_CHAR[0xc0 | (c >> 6)];
-    else {
-      if (c < 0x10000) s += BYTE_TO_CHAR[0xe0 | (c >> 12)];
-      else s += BYTE_TO_CHAR[0xf0 | (c >> 18)] + BYTE_TO_CHAR[0x80 | ((c >> 12) & 0x3f)];
-      s += BYTE_TO_CHAR[0x80 | ((c >> 6) & 0x3f)];
-    }
-    s += BYTE_TO_CHAR[0x80 | (c & 0x3f)];
-  }
-  return s;
 }
 
 /**

@@ -1,27 +1,13 @@
-// Tokenizers: the Tokenizer interface, llama2.c's tokenizer.bin format, byte-level BPE (training, HF tokenizer.json
-// read/write, SentencePiece-style Llama tokenizer.json), one loader for both, and the AlignCoT step tokens.
+// Tokenizers: the Tokenizer interface; Hugging Face tokenizers (tokenizer.json, or Qwen2 / Llama-3 slow files) through
+// @huggingface/tokenizers; llama2.c's tokenizer.bin; the byte-level BPE trainer and its tokenizer.json writer; one
+// loader for every format; the AlignCoT step tokens.
 
 export { AddedTokens } from './added-tokens.js';
 export { type MergeLookup, mergeByScore } from './bpe.js';
-export { BpeModel, type BpeModelSpec } from './bpe-model.js';
-export type { DecoderSpec, NormalizerStep, PreTokenizerSpec } from './bpe-pipeline.js';
-export {
-  type AddedTokenSpec,
-  BpeTokenizer,
-  type BpeTokenizerJSON,
-  type BpeTokenizerSpec,
-} from './bpe-tokenizer.js';
 export { type BpeTrainProgress, type TrainBpeOptions, trainBpe } from './bpe-trainer.js';
-export {
-  byteLevelToBytes,
-  bytesToByteLevel,
-  byteToChar,
-  GPT2_SPLIT_PATTERN,
-  splitGpt2,
-  textToByteLevel,
-} from './byte-level.js';
-export { type TokenizerJsonOptions, tokenizerFromJson } from './hf-tokenizer-json.js';
-export { tokenizerConfigJson, tokenizerToJson } from './hf-tokenizer-json-writer.js';
+export { byteToChar, GPT2_SPLIT_PATTERN, splitGpt2 } from './byte-level.js';
+export { HfTokenizer, type HfTokenizerOptions } from './hf-tokenizer.js';
+export { type ByteLevelBpeSpec, byteLevelBpeJson } from './hf-tokenizer-json-writer.js';
 export {
   BYTE_TOKEN_OFFSET,
   byteTokenPiece,
@@ -30,11 +16,29 @@ export {
   readLlama2cVocab,
 } from './llama2c-format.js';
 export { Llama2cTokenizer, type Llama2cTokenizerJSON, loadLlama2cTokenizer } from './llama2c-tokenizer.js';
+export { loadTokenizer, saveHfTokenizer } from './load-tokenizer.js';
 export {
-  type LoadTokenizerOptions,
-  loadTokenizer,
-  loadTokenizerJson,
-  saveHfTokenizer,
-} from './load-tokenizer.js';
+  LLAMA3_SPECIAL_TOKENS,
+  LLAMA3_SPLIT_PATTERN,
+  llama3TokenizerJson,
+  parseMerges,
+  QWEN2_SPLIT_PATTERN,
+  qwen2TokenizerJson,
+} from './slow-tokenizer-files.js';
 export { addStepTokens } from './special-tokens.js';
 export type { EncodeOptions, StreamDecoder, Tokenizer } from './tokenizer.js';
+export { NO_TOKENIZER_CONFIG, readTokenizerConfig, type TokenizerConfig } from './tokenizer-config.js';
+export {
+  type LoadTokenizerOptions,
+  TOKENIZER_FILE_NAMES,
+  type TokenizerFileKey,
+  type TokenizerFiles,
+  tokenizerFromFiles,
+} from './tokenizer-files.js';
+export {
+  type AddedTokenJson,
+  addedTokenJson,
+  type BpeModelJson,
+  checkTokenizerJson,
+  type TokenizerJson,
+} from './tokenizer-json.js';

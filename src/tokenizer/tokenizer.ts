@@ -1,9 +1,10 @@
-// The one Tokenizer interface every format implements (llama2.c tokenizer.bin, byte-level BPE, HF tokenizer.json).
+// The one Tokenizer interface every format implements (llama2.c tokenizer.bin; Hugging Face tokenizers, including the
+// byte-level BPE that `trainBpe` makes).
 
 export interface EncodeOptions {
-  /** Prepend the BOS id. Default true. */
+  /** Prepend the BOS id (nothing when the tokenizer has none, `bosId` -1). Default true. */
   bos?: boolean;
-  /** Append the EOS id. Default false. */
+  /** Append the EOS id (nothing when `eosId` is -1). Default false. */
   eos?: boolean;
 }
 
@@ -16,13 +17,18 @@ export interface StreamDecoder {
 }
 
 export interface Tokenizer {
-  /** Number of ids, including added special tokens. */
+  /** Number of ids (the highest id + 1), including added special tokens. */
   readonly vocabSize: number;
+  /** The id a sequence starts with, or -1 when the tokenizer starts sequences with none (Qwen2, SmolLM2). */
   readonly bosId: number;
+  /** The end-of-sequence id, or -1 when the tokenizer names none. */
   readonly eosId: number;
   /** Text → ids. Added special tokens in the text are matched first and never split. */
   encode(text: string, options?: EncodeOptions): number[];
-  /** Ids → text (llama2.c semantics: a leading space after BOS is dropped; `<0xNN>` becomes the raw byte). */
+  /**
+   * Ids → text. BOS and EOS render as nothing, other special tokens as themselves; byte pieces (`<0xNN>`) become
+   * their bytes; a SentencePiece-style tokenizer drops the leading space of the text (llama2.c: after BOS).
+   */
   decode(ids: readonly number[]): string;
   /**
    * An incremental decoder for streaming generation. `prevId` is the id before the first pushed one (e.g. the

@@ -12,7 +12,7 @@ import { type BatchOptions, batches, countBatches, type HostBatch } from './batc
 import { NonFiniteError } from './clip.js';
 import { accumulationSteps, resolveTrainConfig, type TrainConfig } from './config.js';
 import { type EvalResult, evaluate } from './evaluate.js';
-import type { TrainData, } from './example.js';
+import type { TrainData } from './example.js';
 import { type GradientPath, type GradientSettings, localGradients, poolGradients } from './gradients.js';
 import { AdamW } from './optimizer.js';
 import { resolveWorkers } from './parallel/auto.js';

@@ -15,8 +15,8 @@ import { MODEL_PRESETS, type ModelPreset } from '../../model/config.js';
 import { bundledFile } from '../../run/bundled.js';
 import { keepOlderMetrics, metricsWriter, writeLossPlot } from '../../run/metrics.js';
 import { explainFailure } from '../../run/train.js';
-import { BpeTokenizer } from '../../tokenizer/bpe-tokenizer.js';
-import { loadTokenizerJson, saveHfTokenizer } from '../../tokenizer/load-tokenizer.js';
+import { HfTokenizer } from '../../tokenizer/hf-tokenizer.js';
+import { loadTokenizer, saveHfTokenizer } from '../../tokenizer/load-tokenizer.js';
 import { checkpointsDir, latestCheckpoint } from '../../train/checkpoint.js';
 import { fileCheckpointer } from '../../train/checkpointer.js';
 import {
@@ -131,7 +131,7 @@ async function runPretrain(a: Args, signal: AbortSignal, setNote: (log: (line: s
   err(`corpus: ${run.corpus.path} (${texts.length.toLocaleString('en-US')} documents)`);
   const t0 = performance.now();
   const prepared = await prepareCorpus(texts, run.config, {
-    tokenizer: saved ? await loadTokenizerJson(join(out, 'tokenizer.json')) : undefined,
+    tokenizer: saved ? await loadTokenizer(join(out, 'tokenizer.json')) : undefined,
     onEvent: (e) => {
       if (e.type === 'tokenizer' && e.progress.stage === 'done')
         err(
@@ -143,7 +143,7 @@ async function runPretrain(a: Args, signal: AbortSignal, setNote: (log: (line: s
   err(
     `data: ${s.tokens.train.toLocaleString('en-US')} training tokens in ${s.windows.train} windows of ${run.config.seqLen} (${s.documents.train} documents, ${s.bytesPerToken.toFixed(2)} bytes/token), ${s.tokens.eval.toLocaleString('en-US')} held-out tokens (${s.documents.eval} documents); vocabulary ${s.vocabSize}`,
   );
-  if (!saved && prepared.tokenizer instanceof BpeTokenizer) await saveHfTokenizer(prepared.tokenizer, out);
+  if (!saved && prepared.tokenizer instanceof HfTokenizer) await saveHfTokenizer(prepared.tokenizer, out);
   err(`config: ${JSON.stringify(run, null, 2)}`);
   await writeFileAtomic(join(out, 'config.json'), `${JSON.stringify(run, null, 2)}\n`);
   const metricsPath = join(out, 'metrics.jsonl');
@@ -194,7 +194,7 @@ async function runPretrain(a: Args, signal: AbortSignal, setNote: (log: (line: s
       bosTokenId: r.tokenizer.bosId,
       eosTokenId: r.tokenizer.eosId,
     });
-    if (r.tokenizer instanceof BpeTokenizer) await saveHfTokenizer(r.tokenizer, join(out, 'hf'));
+    if (r.tokenizer instanceof HfTokenizer) await saveHfTokenizer(r.tokenizer, join(out, 'hf'));
     const sample =
       a.sampleTokens > 0
         ? (

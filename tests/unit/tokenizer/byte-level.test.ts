@@ -1,12 +1,6 @@
 // GPT-2 byte ↔ unicode map and pre-tokenizer split, against values from openai/gpt-2 encoder.py.
 import { describe, expect, it } from 'vitest';
-import {
-  byteLevelToBytes,
-  bytesToByteLevel,
-  byteToChar,
-  splitGpt2,
-  textToByteLevel,
-} from '../../../src/tokenizer/index.js';
+import { byteToChar, splitGpt2 } from '../../../src/tokenizer/index.js';
 import { ROUND_TRIP } from './corpus.js';
 
 describe('byte-level alphabet', () => {
@@ -27,24 +21,6 @@ describe('byte-level alphabet', () => {
       byteToChar(0x7f),
       byteToChar(0xad),
     ]).toEqual(['Ā', 'Ċ', 'Ġ', 'ġ', 'Ń']);
-  });
-
-  it.each(ROUND_TRIP)('round-trips %j through bytes', (text) => {
-    const bytes = new TextEncoder().encode(text);
-    const piece = textToByteLevel(text);
-    expect(piece).toBe(bytesToByteLevel(bytes));
-    expect(byteLevelToBytes(piece)).toEqual(bytes);
-  });
-
-  it('encodes lone surrogates as U+FFFD, like TextEncoder', () => {
-    for (const text of ['a\uD800b', '\uDC00', 'x\uD83D']) {
-      expect(textToByteLevel(text)).toBe(bytesToByteLevel(new TextEncoder().encode(text)));
-    }
-  });
-
-  it('rejects characters outside the alphabet', () => {
-    expect(byteLevelToBytes('Ġhi')).toEqual(Uint8Array.of(0x20, 0x68, 0x69));
-    expect(byteLevelToBytes(' hi')).toBeUndefined(); // a raw space is not a byte-level character
   });
 });
 

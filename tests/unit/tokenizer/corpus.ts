@@ -2,7 +2,7 @@
 // tokenizer trained on it once per test file.
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { type BpeTokenizer, trainBpe } from '../../../src/tokenizer/index.js';
+import { type HfTokenizer, trainBpe } from '../../../src/tokenizer/index.js';
 import { ROOT } from '../../helpers/index.js';
 
 /** Dialogues in file order until `maxBytes` of UTF-8 is reached. */
@@ -37,10 +37,10 @@ export const ROUND_TRIP = [
   '',
 ];
 
-let cached: Promise<BpeTokenizer> | undefined;
+let cached: Promise<HfTokenizer> | undefined;
 
 /** A byte-level BPE with 1024 ids trained on `hhRlhfTexts()` (shared within one test file). */
-export function trainedTokenizer(): Promise<BpeTokenizer> {
+export function trainedTokenizer(): Promise<HfTokenizer> {
   cached ??= trainBpe(hhRlhfTexts(), { vocabSize: 1024 });
   return cached;
 }

@@ -1,9 +1,18 @@
 // Parity: llama2.c's tokenizer.bin converted to a SentencePiece-style tokenizer.json the way transformers'
-// LlamaConverter does it (▁ for space, merges of every two-piece split ordered by the merged piece's score)
-// must encode exactly like run.c's encode() (our Llama2cTokenizer, itself checked against test.c ids).
+// LlamaConverter does it (▁ for space, merges of every two-piece split ordered by the merged piece's score), read by
+// HfTokenizer (@huggingface/tokenizers), must encode exactly like run.c's encode() (our Llama2cTokenizer, itself
+// checked against test.c ids): the legacy normalizer form built here, and the Metaspace form `mote export` writes
+// (io/hf-tokenizer-files.ts), with the step tokens added.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Llama2cTokenizer, readLlama2cVocab, tokenizerFromJson } from '../../../src/tokenizer/index.js';
+import { llama2cTokenizerJson } from '../../../src/io/hf-tokenizer-files.js';
+import { STEP_TOKENS } from '../../../src/steps.js';
+import {
+  addStepTokens,
+  HfTokenizer,
+  Llama2cTokenizer,
+  readLlama2cVocab,
+} from '../../../src/tokenizer/index.js';
 import { TOK32K_BIN, TOK512_BIN } from '../../helpers/index.js';
 import { hhRlhfTexts, ROUND_TRIP } from './corpus.js';
 
@@ -75,14 +84,59 @@ describe.each([
 ])('%s as a SentencePiece-style tokenizer.json', (_, path, vocabSize) => {
   const bin = new Uint8Array(readFileSync(path));
   const reference = Llama2cTokenizer.fromBuffer(bin, vocabSize);
-  const tok = tokenizerFromJson(JSON.parse(JSON.stringify(convert(bin, vocabSize))));
+  const tok = new HfTokenizer(JSON.parse(JSON.stringify(convert(bin, vocabSize))));
 
   it('encodes like run.c and decodes back', () => {
     expect(tok.vocabSize).toBe(vocabSize);
     for (const text of TEXTS) {
       const ids = tok.encode(text);
       expect(ids).toEqual(reference.encode(text));
-      expect(tok.decode(ids)).toBe(reference.decode(ids));
+      expect(tok.decode(ids)).toBe(decodedByJs(text, ids, reference.decode(ids)));
     }
+  });
+});
+
+/**
+ * The first byte piece of U+FEFF (EF BB BF) when the vocabulary has no piece for it (tok512). The JS library's
+ * ByteFallback decoder turns each run of byte pieces into text with a default TextDecoder, which drops a U+FEFF at
+ * the start of the run; Python (Rust `String::from_utf8`) keeps it. A known difference of @huggingface/tokenizers.
+ */
+const BOM_BYTE_ID = 3 + 0xef;
+
+/** run.c's decoding of `ids`, less the U+FEFF the JS library drops (see BOM_BYTE_ID). */
+function decodedByJs(text: string, ids: number[], runC: string): string {
+  return text.startsWith('\uFEFF') && ids.includes(BOM_BYTE_ID) ? runC.replace('\uFEFF', '') : runC;
+}
+
+describe('tok512.bin exported with its step tokens (Metaspace "first" form)', () => {
+  const bin = new Uint8Array(readFileSync(TOK512_BIN));
+  const reference = Llama2cTokenizer.fromBuffer(bin, 512);
+  const steps = addStepTokens(reference);
+  const json = llama2cTokenizerJson(bin, 512, reference.specialTokens, TOK512_BIN);
+  const tok = new HfTokenizer(JSON.parse(JSON.stringify(json)));
+  const { analysis, answer } = STEP_TOKENS;
+
+  it('has the step tokens under the same ids and encodes around them like run.c', () => {
+    expect(tok.vocabSize).toBe(reference.vocabSize);
+    expect(tok.pieceToId(analysis.start)).toBe(steps.analysis.start);
+    const texts = [
+      `${analysis.start}The user asks about cats.${analysis.end} Fine.`,
+      `Once upon a time${answer.start}Lily ran${answer.end}`,
+      `x${analysis.start}${analysis.end}y`,
+      ...ROUND_TRIP.filter((t) => !t.startsWith(' ') && !t.includes('<unk>')),
+    ];
+    for (const text of texts) {
+      const ids = tok.encode(text, { eos: true });
+      expect(ids).toEqual(reference.encode(text, { eos: true }));
+      expect(tok.decode(ids)).toBe(decodedByJs(text, ids, reference.decode(ids)));
+    }
+  });
+
+  it('differs from run.c where transformers does: a leading space, and the control tokens as text', () => {
+    // Metaspace prepends no ▁ to text that starts with one; run.c adds its dummy-prefix space regardless
+    expect(tok.encode(' Lily ran')).toEqual(reference.encode('Lily ran'));
+    // <unk> <s> </s> are added tokens in a transformers tokenizer.json, matched whole; run.c spells them out
+    expect(tok.encode('<unk></s>', { bos: false })).toEqual([0, 2]);
+    expect(reference.encode('<unk></s>', { bos: false }).length).toBeGreaterThan(2);
   });
 });

@@ -9,8 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { saveLlama2c } from '../../../src/io/llama2c.js';
 import { loadModel } from '../../../src/io/load.js';
-import { BpeTokenizer } from '../../../src/tokenizer/bpe-tokenizer.js';
 import { trainBpe } from '../../../src/tokenizer/bpe-trainer.js';
+import { HfTokenizer } from '../../../src/tokenizer/hf-tokenizer.js';
 import { saveHfTokenizer } from '../../../src/tokenizer/load-tokenizer.js';
 import {
   PRETRAIN_MODEL,
@@ -157,8 +157,8 @@ describe('pretrain on HH-RLHF text', () => {
   });
 
   it('saves as llama2.c model.bin + tokenizer.json that loadModel reads back: same ids, same logits', async () => {
-    expect(run.tokenizer).toBeInstanceOf(BpeTokenizer);
-    await saveHfTokenizer(run.tokenizer as BpeTokenizer, dir);
+    expect(run.tokenizer).toBeInstanceOf(HfTokenizer);
+    await saveHfTokenizer(run.tokenizer as HfTokenizer, dir);
     await saveLlama2c(run.model, join(dir, 'model.bin'));
     const loaded = await loadModel(join(dir, 'model.bin'), { tokenizer: join(dir, 'tokenizer.json') });
     const text = '\n\nHuman: How do I bake bread?\n\nAssistant: Mix flour — and wait.';
