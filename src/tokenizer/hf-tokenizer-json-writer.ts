@@ -2,7 +2,7 @@
 // special tokens first, a template that starts a sequence with BOS), in the layout HF tokenizers itself serialises, so
 // `tokenizers` / transformers / @huggingface/tokenizers (our HfTokenizer) load it.
 
-import { addedTokenJson, type TokenizerJson } from './tokenizer-json.js';
+import { addedTokenJson, byteLevelBpeModel, type TokenizerJson } from './tokenizer-json.js';
 
 /** A trained byte-level BPE. */
 export interface ByteLevelBpeSpec {
@@ -34,18 +34,10 @@ export function byteLevelBpeJson(spec: ByteLevelBpeSpec): TokenizerJson {
       special_tokens: { [spec.bosToken]: { id: spec.bosToken, ids: [bosId], tokens: [spec.bosToken] } },
     },
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
+    model: byteLevelBpeModel(
       // fromEntries defines own properties, so a piece such as "__proto__" stays a key
-      vocab: Object.fromEntries(spec.vocab.map((piece, id) => [piece, id])),
-      merges: spec.merges.map(([a, b]) => `${a} ${b}`),
-    },
+      Object.fromEntries(spec.vocab.map((piece, id) => [piece, id])),
+      spec.merges.map(([a, b]) => `${a} ${b}`),
+    ),
   };
 }

@@ -8,6 +8,7 @@ import { FormatError } from '../util/errors.js';
 import type { TokenizerConfig } from './tokenizer-config.js';
 import {
   addedTokenJson,
+  byteLevelBpeModel,
   checkVocab,
   markChecked,
   mergePair,
@@ -75,18 +76,7 @@ function splitThenByteLevel(pattern: string, addPrefixSpace: boolean) {
 
 /** The BPE model of checked parts (marked so that HfTokenizer does not check them again). */
 function bpeModel(vocab: Record<string, number>, merges: string[], ignoreMerges: boolean) {
-  return markChecked({
-    type: 'BPE' as const,
-    dropout: null,
-    unk_token: null,
-    continuing_subword_prefix: null,
-    end_of_word_suffix: null,
-    fuse_unk: false,
-    byte_fallback: false,
-    ignore_merges: ignoreMerges,
-    vocab,
-    merges,
-  });
+  return markChecked(byteLevelBpeModel(vocab, merges, ignoreMerges));
 }
 
 /**

@@ -42,6 +42,29 @@ export interface TokenizerJson {
   [field: string]: unknown;
 }
 
+/**
+ * A byte-level BPE model as HF tokenizers serialises it: no unknown token, no byte fallback, no dropout, merges in
+ * the `"left right"` form every version reads. `ignoreMerges` (Llama-3) looks a whole word up before merging.
+ */
+export function byteLevelBpeModel(
+  vocab: Record<string, number>,
+  merges: string[],
+  ignoreMerges = false,
+): BpeModelJson {
+  return {
+    type: 'BPE',
+    dropout: null,
+    unk_token: null,
+    continuing_subword_prefix: null,
+    end_of_word_suffix: null,
+    fuse_unk: false,
+    byte_fallback: false,
+    ignore_merges: ignoreMerges,
+    vocab,
+    merges,
+  };
+}
+
 /** An added token as HF writes it: matched whole in the raw text, never stripped. */
 export function addedTokenJson(id: number, content: string, special: boolean): AddedTokenJson {
   return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special };
