@@ -34,7 +34,8 @@ async function promptFile(n: number): Promise<{ dir: string; file: string; ids: 
 /** Starts a build and resolves when the output has `lines` lines, with the running child. */
 async function startAndWait(args: string[], out: string, lines: number): Promise<ChildProcess> {
   const child = spawn(ARGS[0], [...ARGS[1], ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  for (let i = 0; i < 400; i++) {
+  // up to 60 s: a child that imports tfjs through tsx takes seconds to start on a loaded 2-core machine
+  for (let i = 0; i < 2400; i++) {
     const text = await readFile(out, 'utf8').catch(() => '');
     if (text.split('\n').length - 1 >= lines) return child;
     await new Promise((r) => setTimeout(r, 25));

@@ -118,7 +118,10 @@ describe('mote generate (staged)', () => {
     [['--prompts', 'x.jsonl'], /--prompts needs --out/],
     [['--staged'], /staged generation needs a question/],
     [['--mode', 'answer,analysis', '--prompt', 'x'], /--mode "answer,analysis": .*ending with 'answer'/],
-    [['--run', '/nonexistent/run', '--prompt', 'x'], /--run \/nonexistent\/run: not a directory/],
+    [
+      ['--run', '/nonexistent/run', '--prompt', 'x'],
+      /\/nonexistent\/run: not a directory; expected a `mote train` run directory/,
+    ],
     [
       ['--prompts', 'x.jsonl', '--out', 'y.jsonl', '--batch-size', '0'],
       /--batch-size must be a positive integer, got 0/,
