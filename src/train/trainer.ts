@@ -206,8 +206,8 @@ export async function train(
   let lastLoss = Number.NaN;
   const save = async () => {
     if (!options.checkpointer) return;
-    const path = await options.checkpointer.save(pos, optimizer);
-    emit({ type: 'checkpoint', step: pos.step, path });
+    const dir = await options.checkpointer.save(pos, optimizer);
+    emit({ type: 'checkpoint', step: pos.step, path: dir });
   };
   const step = (group: HostBatch[], epoch: number) =>
     optimizerStep({ path, optimizer, c, step: pos.step, totalSteps, lastStep, emit }, group, epoch);
