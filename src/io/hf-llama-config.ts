@@ -3,7 +3,12 @@
 // `llama3` scaling), SwiGLU (silu), GQA, any head_dim, tied or untied head, and the biases each family has
 // (Qwen2: q/k/v; Llama `attention_bias`: q/k/v/o, `mlp_bias`: gate/up/down). Everything else is refused with an
 // error naming the file, the field, its value and what is supported.
-import { type LinearModule, type ModelConfig, type RopeScaling, resolveModelConfig } from '../model/config.js';
+import {
+  type LinearModule,
+  type ModelConfig,
+  type RopeScaling,
+  resolveModelConfig,
+} from '../model/config.js';
 import { ConfigError, FormatError } from '../util/errors.js';
 
 /** The families we read, by config.json `model_type`, with their `architectures` class. */
@@ -168,7 +173,8 @@ function ropeFromHf(j: Record<string, unknown>, fail: Fail): { theta: number; sc
   const supported = '"linear" or "llama3" (or "default"); dynamic, yarn, longrope… are not supported';
   const num = (key: string) => {
     const v = r[key];
-    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${field}.${key}`, v, `a number (rope_type ${type})`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      fail(`${field}.${key}`, v, `a number (rope_type ${type})`);
     return v as number;
   };
   switch (type) {
@@ -300,6 +306,7 @@ export function hfConfigFromModel(c: ModelConfig, extras: HfConfigExtras = {}): 
       mlp_bias: c.biases.includes('gate'),
       pretraining_tp: 1,
     });
-  else Object.assign(out, { use_sliding_window: false, sliding_window: null, max_window_layers: c.numLayers });
+  else
+    Object.assign(out, { use_sliding_window: false, sliding_window: null, max_window_layers: c.numLayers });
   return out;
 }

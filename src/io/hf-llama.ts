@@ -135,7 +135,8 @@ export async function readHfLlama(
 /** The header entry of `name` in `file` exists, is F32/F16/BF16, and has config.json's shape. */
 function checkTensor(file: SafetensorsFile, name: string, e: HfEntry): void {
   const t = file.tensors.get(name);
-  if (!t) throw new FormatError(file.path, `tensor ${name}`, `missing (${HF_INDEX_FILE} maps it to this shard)`);
+  if (!t)
+    throw new FormatError(file.path, `tensor ${name}`, `missing (${HF_INDEX_FILE} maps it to this shard)`);
   if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16')
     throw new FormatError(
       file.path,

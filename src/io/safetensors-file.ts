@@ -39,7 +39,11 @@ export class SafetensorsFile {
         );
       const head = await readAt(handle, 0, 8, path);
       const n = checkHeaderLength(new DataView(head.buffer).getBigUint64(0, true), size, path);
-      const { infos, metadata } = parseSafetensorsHeader(await readAt(handle, 8, n, path), size - 8 - n, path);
+      const { infos, metadata } = parseSafetensorsHeader(
+        await readAt(handle, 8, n, path),
+        size - 8 - n,
+        path,
+      );
       return new SafetensorsFile(path, handle, 8 + n, new Map(infos.map((t) => [t.name, t])), metadata);
     } catch (e) {
       await handle.close();
@@ -66,14 +70,23 @@ export class SafetensorsFile {
 }
 
 /** `length` bytes at `position`, into a fresh (aligned, owned) buffer; a short file is a FormatError. */
-async function readAt(handle: FileHandle, position: number, length: number, path: string): Promise<Uint8Array> {
+async function readAt(
+  handle: FileHandle,
+  position: number,
+  length: number,
+  path: string,
+): Promise<Uint8Array> {
   const out = new Uint8Array(length);
   let done = 0;
   while (done < length) {
     const want = Math.min(READ_CHUNK, length - done);
     const { bytesRead } = await handle.read(out, done, want, position + done);
     if (bytesRead === 0)
-      throw new FormatError(path, `byte ${position + done}`, `file ends early (${length - done} bytes missing)`);
+      throw new FormatError(
+        path,
+        `byte ${position + done}`,
+        `file ends early (${length - done} bytes missing)`,
+      );
     done += bytesRead;
   }
   return out;

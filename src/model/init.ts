@@ -59,7 +59,8 @@ export function initWeights(config: ModelConfig, seed: string | number): Map<str
   for (let l = 0; l < numLayers; l++)
     for (const m of config.biases) {
       const part = m === 'gate' || m === 'up' || m === 'down' ? 'mlp' : 'attn';
-      const out = m === 'q' ? qDim : m === 'k' || m === 'v' ? kvDim : m === 'gate' || m === 'up' ? hiddenDim : dim;
+      const out =
+        m === 'q' ? qDim : m === 'k' || m === 'v' ? kvDim : m === 'gate' || m === 'up' ? hiddenDim : dim;
       w.set(`blocks.${l}.${part}.${m}.bias`, tf.zeros([out])); // zeros, as transformers' _init_weights sets them
     }
   w.set('finalNorm.weight', tf.ones([dim]));

@@ -4,7 +4,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { Attention, attentionMask } from './attention.js';
 import { Block } from './block.js';
-import { headSize, LINEAR_MODULES, type LinearModule, type ModelConfig, resolveModelConfig } from './config.js';
+import {
+  headSize,
+  LINEAR_MODULES,
+  type LinearModule,
+  type ModelConfig,
+  resolveModelConfig,
+} from './config.js';
 import { initWeights } from './init.js';
 import { KVCache } from './kv-cache.js';
 import { Linear, type LinearContext, type LinearLike } from './linear.js';
