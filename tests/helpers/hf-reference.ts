@@ -270,8 +270,7 @@ export function referenceLogits(
   }
   const head = s.tied ? w.get('model.embed_tokens.weight')! : w.get('lm_head.weight')!;
   const out = new Float64Array(T * s.vocab);
-  xs.forEach((x, t) =>
-    out.set(affine(head, undefined, rmsnorm(x, w.get('model.norm.weight')!, s.eps)), t * s.vocab),
-  );
+  for (const [t, x] of xs.entries())
+    out.set(affine(head, undefined, rmsnorm(x, w.get('model.norm.weight')!, s.eps)), t * s.vocab);
   return out;
 }
