@@ -31,5 +31,4 @@ describe('mote info <dir>', () => {
     expect(info.memory.wasm.trainingParts.transposed).toBeGreaterThan(1); // the transposed copies of the projections
     expect(info.memory.estimate).toMatch(/1×256 tokens/);
   });
-
 });
