@@ -22,12 +22,12 @@ describe('ropeInverseFrequencies', () => {
   it('plain: ω_i = θ^(−2i/hs)', () => {
     // hs 8, θ 10000: 1, 10000^(−1/4) = 0.1, 0.01, 0.001
     const w = ropeInverseFrequencies(8, 10000);
-    [1, 0.1, 0.01, 0.001].forEach((e, i) => expectRel(w[i], e));
+    for (const [i, e] of [1, 0.1, 0.01, 0.001].entries()) expectRel(w[i], e);
   });
 
   it('linear: every ω_i divided by the factor', () => {
     const w = ropeInverseFrequencies(8, 10000, { type: 'linear', factor: 4 });
-    [0.25, 0.025, 0.0025, 0.00025].forEach((e, i) => expectRel(w[i], e));
+    for (const [i, e] of [0.25, 0.025, 0.0025, 0.00025].entries()) expectRel(w[i], e);
   });
 
   it('llama3 at the Llama-3.2 values: kept, blended, divided', () => {
