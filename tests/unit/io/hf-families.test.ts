@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { attachExperts, decodeRoute, detachExperts, withRoute } from '../../../src/experts/index.js';
 import { HostDecoder, TensorDecoder } from '../../../src/generate/decoder.js';
 import { loadHfLlama, saveHfLlama } from '../../../src/io/hf-llama.js';
 import { readSafetensors } from '../../../src/io/safetensors.js';
@@ -154,6 +155,26 @@ describe('weights files', () => {
     expect(model.config.bosTokenId).toBe(1);
     expect(model.config.headDim).toBe(8);
     expect(model.config.biases).toEqual(['q', 'k', 'v', 'o', 'gate', 'up', 'down']);
+  });
+
+  it('with MoTE experts (random B) on the biased projections, the host decoder equals the tensor decoder', async () => {
+    const { model } = await load(QWEN2);
+    const base = new TensorDecoder(model);
+    const baseLogits = IDS.slice(0, 6).map((id) => base.step([[id]])[0]);
+    base.dispose();
+    attachExperts(model, { rank: 2, initLoraWeights: false });
+    const ctx = withRoute(decodeRoute(['analysis', 'guidance', 'answer'], 'guidance'));
+    const host = new HostDecoder(model, ctx);
+    const tensor = new TensorDecoder(model, 1, ctx);
+    for (const [t, id] of IDS.slice(0, 6).entries()) {
+      const [h] = host.step([[id]]);
+      expectClose(h, tensor.step([[id]])[0], 1e-4, 1e-4);
+      // the experts are really in the path: the logits differ from the base model's
+      expect(Math.max(...h.map((v, i) => Math.abs(v - baseLogits[t][i])))).toBeGreaterThan(1e-3);
+    }
+    host.dispose();
+    tensor.dispose();
+    detachExperts(model);
   });
 
   it('loading leaves no tensor behind but the model', async () => {
