@@ -113,7 +113,7 @@ export function describeHfConfig(
     ropeTheta: rope.theta,
     ropeScaling: rope.scaling,
     tiedEmbeddings: (j.tie_word_embeddings ?? false) as boolean,
-    headDim: (j.head_dim ?? undefined) as number | undefined,
+    ...(j.head_dim != null ? { headDim: j.head_dim as number } : {}), // absent: hidden_size / heads
     biases: biasesFromHf(j, family, fail),
     ...specialIdsFromHf(j, fail),
   };

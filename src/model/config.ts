@@ -147,8 +147,7 @@ export function resolveModelConfig(
   const known = new Set(Object.keys(DEFAULT_MODEL_CONFIG));
   for (const k of Object.keys(partial))
     check(known.has(k), k, (partial as Record<string, unknown>)[k], `a known key (${[...known].join(', ')})`);
-  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
-  const c: ModelConfig = { ...base, ...defined };
+  const c: ModelConfig = { ...base, ...partial };
   for (const k of [
     'dim',
     'hiddenDim',

@@ -195,6 +195,14 @@ describe('config.json refusals', () => {
       /config\.json:hidden_size: 30 is invalid; expected a multiple of numHeads \(4\)/,
     ],
     [[LLAMA], /config\.json: expected a JSON object/],
+    [
+      { ...LLAMA, hidden_size: undefined },
+      /config\.json:hidden_size: undefined is invalid; expected a positive integer/,
+    ],
+    [
+      { ...LLAMA, vocab_size: undefined },
+      /config\.json:vocab_size: undefined is invalid; expected a positive integer/,
+    ],
   ])('%j is refused', (json, message) => {
     expect(() => describeHfConfig(json, f)).toThrow(message);
   });
