@@ -34,8 +34,8 @@ export interface FlopShape {
   numLayers: number;
   numHeads: number;
   numKvHeads: number;
-  /** Head size; default dim / numHeads. */
-  headDim?: number;
+  /** Head size; null or absent: dim / numHeads. */
+  headDim?: number | null;
   /** Vocabulary including added tokens. */
   vocabSize: number;
   /** Projections carrying adapters (none: no adapters). */

@@ -2,6 +2,7 @@
 // `TensorDecoder` runs the model's tfjs graph (any batch, any backend, the GPU path). `HostDecoder` runs one
 // sequence through the same math as llama2.c's run.c on host Float32Arrays: a small model's tfjs decode step is
 // dispatch-bound (~250 ops × 10–25 µs, tfjs-notes.md), while this path issues no op per token at all.
+import { headSize } from '../model/config.js';
 import type { LinearContext } from '../model/linear.js';
 import type { Transformer } from '../model/transformer.js';
 
@@ -118,15 +119,15 @@ export class HostDecoder implements Decoder {
     key = 'default',
   ) {
     const c = model.config;
-    const kvDim = c.headDim * c.numKvHeads;
+    const kvDim = headSize(c) * c.numKvHeads;
     this.keyCache = new Float32Array(c.numLayers * c.maxSeqLen * kvDim);
     this.valueCache = new Float32Array(c.numLayers * c.maxSeqLen * kvDim);
     this.cos2 = read(model.rope.cos2);
     this.sin2 = read(model.rope.sin2);
     this.x = new Float32Array(c.dim);
     this.xb = new Float32Array(c.dim);
-    this.q = new Float32Array(c.headDim * c.numHeads);
-    this.heads = new Float32Array(c.headDim * c.numHeads);
+    this.q = new Float32Array(headSize(c) * c.numHeads);
+    this.heads = new Float32Array(headSize(c) * c.numHeads);
     this.att = new Float32Array(c.maxSeqLen);
     this.hb = new Float32Array(c.hiddenDim);
     this.hb2 = new Float32Array(c.hiddenDim);
@@ -182,7 +183,8 @@ export class HostDecoder implements Decoder {
   /** One token at `position` → logits (run.c `forward`). */
   private forward(token: number): Float32Array {
     const c = this.model.config;
-    const { dim, hiddenDim, numHeads: nh, numKvHeads: nkv, vocabSize: V, maxSeqLen, headDim: hs } = c;
+    const { dim, hiddenDim, numHeads: nh, numKvHeads: nkv, vocabSize: V, maxSeqLen } = c;
+    const hs = headSize(c);
     if (!Number.isInteger(token) || token < 0 || token >= V)
       throw new Error(`token id out of range: ${token}; expected an integer in [0, ${V})`);
     const pos = this.position;

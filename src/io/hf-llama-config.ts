@@ -4,6 +4,7 @@
 // (Qwen2: q/k/v; Llama `attention_bias`: q/k/v/o, `mlp_bias`: gate/up/down). Everything else is refused with an
 // error naming the file, the field, its value and what is supported.
 import {
+  headSize,
   type LinearModule,
   type ModelConfig,
   type RopeScaling,
@@ -273,7 +274,7 @@ export function hfConfigFromModel(c: ModelConfig, extras: HfConfigExtras = {}): 
     num_hidden_layers: c.numLayers,
     num_attention_heads: c.numHeads,
     num_key_value_heads: c.numKvHeads,
-    head_dim: c.headDim,
+    head_dim: headSize(c),
     vocab_size: c.vocabSize,
     max_position_embeddings: c.maxSeqLen,
     rms_norm_eps: c.normEps,

@@ -166,7 +166,7 @@ export async function loadLlama2c(path: string, options: BuildOptions = {}): Pro
 export async function saveLlama2c(model: Transformer, path: string): Promise<void> {
   const m = model.config;
   const unsupported = [
-    m.headDim !== m.dim / m.numHeads && `headDim ${m.headDim} ≠ dim / numHeads (${m.dim / m.numHeads})`,
+    m.headDim !== null && `headDim ${m.headDim} ≠ dim / numHeads (${m.dim / m.numHeads})`,
     m.ropeScaling && `RoPE scaling (${m.ropeScaling.type})`,
     m.biases.length > 0 && `biases on ${m.biases.join(', ')}`,
   ].filter(Boolean);

@@ -45,10 +45,11 @@ export interface ModelConfig {
   /** Whether the output head shares the token embedding matrix. Default true. */
   tiedEmbeddings: boolean;
   /**
-   * Size of each attention head (q/k/v have numHeads·headDim / numKvHeads·headDim outputs); even (RoPE rotates
-   * pairs). Default dim / numHeads, computed from the resolved dim and numHeads unless given explicitly.
+   * Size of each attention head (q/k/v have numHeads·headDim / numKvHeads·headDim outputs; even: RoPE rotates
+   * pairs), or null for dim / numHeads. Default null. The resolver stores null whenever the size is dim / numHeads,
+   * so a config copied with another dim or head count never keeps a stale head size; read it with `headSize(c)`.
    */
-  headDim: number;
+  headDim: number | null;
   /** RoPE frequency scaling, or null for plain RoPE. Default null. */
   ropeScaling: RopeScaling | null;
   /**
@@ -78,7 +79,7 @@ export const DEFAULT_MODEL_CONFIG: Readonly<ModelConfig> = Object.freeze({
   normEps: 1e-5,
   ropeTheta: 10000,
   tiedEmbeddings: true,
-  headDim: 8,
+  headDim: null,
   ropeScaling: null,
   biases: [],
   bosTokenId: null,
@@ -100,7 +101,6 @@ export const MODEL_PRESETS = {
     numKvHeads: 2,
     vocabSize: 64,
     maxSeqLen: 64,
-    headDim: 4,
   },
   /** The benchmark shape: d=256, 4 layers, seq 256 (issue: training throughput). */
   'bench-256': {
@@ -112,7 +112,6 @@ export const MODEL_PRESETS = {
     numKvHeads: 8,
     vocabSize: 512,
     maxSeqLen: 256,
-    headDim: 32,
   },
   /** The stories15M shape (Llama-2 32k tokenizer). */
   stories15M: {
@@ -124,7 +123,6 @@ export const MODEL_PRESETS = {
     numKvHeads: 6,
     vocabSize: 32000,
     maxSeqLen: 256,
-    headDim: 48,
   },
 } satisfies Record<string, ModelConfig>;
 
@@ -133,10 +131,7 @@ export type ModelPreset = keyof typeof MODEL_PRESETS;
 const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
 const isFinitePositive = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
-/**
- * Merges `partial` over the defaults (or a preset) and validates every field. `headDim` not given in `partial` is
- * dim / numHeads of the result (a preset's value is not carried over to another dim or head count).
- */
+/** Merges `partial` over the defaults (or a preset) and validates every field. */
 export function resolveModelConfig(
   partial: Partial<ModelConfig> = {},
   preset?: ModelPreset,
@@ -159,22 +154,22 @@ export function resolveModelConfig(
   ] as const) {
     check(isPosInt(c[k]), k, c[k], 'a positive integer');
   }
-  if (partial.headDim === undefined) {
+  if (c.headDim == null) {
     check(c.dim % c.numHeads === 0, 'dim', c.dim, `a multiple of numHeads (${c.numHeads}), or headDim given`);
-    c.headDim = c.dim / c.numHeads;
     check(
-      c.headDim % 2 === 0,
+      (c.dim / c.numHeads) % 2 === 0,
       'dim',
       c.dim,
-      `dim / numHeads even (RoPE rotates pairs), got head size ${c.headDim}`,
+      `dim / numHeads even (RoPE rotates pairs), got head size ${c.dim / c.numHeads}`,
     );
-  }
-  check(
-    isPosInt(c.headDim) && c.headDim % 2 === 0,
-    'headDim',
-    c.headDim,
-    'a positive even integer (RoPE rotates pairs)',
-  );
+  } else
+    check(
+      isPosInt(c.headDim) && c.headDim % 2 === 0,
+      'headDim',
+      c.headDim,
+      'a positive even integer (RoPE rotates pairs), or null for dim / numHeads',
+    );
+  if (c.headDim === c.dim / c.numHeads) c.headDim = null; // the default, stated once
   check(c.numHeads % c.numKvHeads === 0, 'numKvHeads', c.numKvHeads, `a divisor of numHeads (${c.numHeads})`);
   check(
     typeof c.normEps === 'number' && c.normEps > 0 && c.normEps < 1,
@@ -236,5 +231,5 @@ function resolveRopeScaling(s: RopeScaling | null): RopeScaling | null {
   return Object.freeze({ type: 'llama3', factor, lowFreqFactor, highFreqFactor, originalMaxPositions });
 }
 
-/** Head size (ModelConfig.headDim; dim / numHeads unless the config says otherwise). */
-export const headSize = (c: ModelConfig): number => c.headDim;
+/** Head size: ModelConfig.headDim, or dim / numHeads. */
+export const headSize = (c: ModelConfig): number => c.headDim ?? c.dim / c.numHeads;

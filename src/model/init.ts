@@ -2,7 +2,7 @@
 // the residual output projections (o, down) scaled by 1/√(2·layers) as GPT-2 does, ones for norms, zero biases.
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
-import type { ModelConfig } from './config.js';
+import { headSize, type ModelConfig } from './config.js';
 
 /** A seeded source of normal samples (Box–Muller over seedrandom's alea). */
 export function normalSampler(seed: string | number): (std: number) => number {
@@ -37,9 +37,9 @@ export function normalMatrix(
 /** Named initial weights for a fresh model, in the layout `Transformer.fromWeights` takes. */
 export function initWeights(config: ModelConfig, seed: string | number): Map<string, tf.Tensor> {
   const sample = normalSampler(seed);
-  const { dim, hiddenDim, numLayers, numHeads, numKvHeads, vocabSize, headDim } = config;
-  const qDim = headDim * numHeads;
-  const kvDim = headDim * numKvHeads;
+  const { dim, hiddenDim, numLayers, numHeads, numKvHeads, vocabSize } = config;
+  const qDim = headSize(config) * numHeads;
+  const kvDim = headSize(config) * numKvHeads;
   const std = 0.02;
   const residualStd = std / Math.sqrt(2 * numLayers);
   const w = new Map<string, tf.Tensor>();

@@ -13,7 +13,7 @@
 //   transposed   wasm only: a cached (out, in) copy of each adapted projection's frozen weight for the backward
 //                (experts/merged-weights.ts TransposedWeight); other backends transpose by flag
 import { check } from '../util/errors.js';
-import { LINEAR_MODULES, type LinearModule, type ModelConfig } from './config.js';
+import { headSize, LINEAR_MODULES, type LinearModule, type ModelConfig } from './config.js';
 
 /** wasm32's address space: the whole heap of the wasm backend (tfjs-notes.md). */
 export const WASM_HEAP_LIMIT_BYTES = 4 * 1024 ** 3;
@@ -22,8 +22,8 @@ const F32 = 4;
 
 /** (in, out) of each projection of a model of shape `c`. */
 function projectionShapes(c: ModelConfig): Record<LinearModule, [number, number]> {
-  const q = c.headDim * c.numHeads;
-  const kv = c.headDim * c.numKvHeads;
+  const q = headSize(c) * c.numHeads;
+  const kv = headSize(c) * c.numKvHeads;
   const { dim: d, hiddenDim: h } = c;
   return { q: [d, q], k: [d, kv], v: [d, kv], o: [q, d], gate: [d, h], up: [d, h], down: [h, d] };
 }
@@ -101,8 +101,8 @@ export function estimateMemory(c: ModelConfig, options: Partial<MemoryOptions> =
   );
   const { rank: r, seqLen: T, batchSize: B } = o;
   const N = B * T;
-  const q = c.headDim * c.numHeads;
-  const kv = c.headDim * c.numKvHeads;
+  const q = headSize(c) * c.numHeads;
+  const kv = headSize(c) * c.numKvHeads;
   const shapes = projectionShapes(c);
   const parameters = parameterCount(c);
   const weights = parameters * F32;

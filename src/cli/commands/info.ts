@@ -8,6 +8,7 @@ import type { ArgumentsCamelCase, CommandModule } from 'yargs';
 import { readHfConfig } from '../../io/hf-llama.js';
 import { HF_FAMILIES } from '../../io/hf-llama-config.js';
 import { loadModel } from '../../io/load.js';
+import { headSize } from '../../model/config.js';
 import { type BackendMemory, estimateMemory } from '../../model/memory.js';
 import { backendOption, setUpBackend } from '../options.js';
 
@@ -69,6 +70,7 @@ export const infoCommand: CommandModule<object, Args> = {
         torchDtype,
         parameters: memory.parameters,
         ...config,
+        headDim: headSize(config),
       };
       info.memory = {
         estimate: `inference (KV cache and one forward of ${a.batchSize}×${a.seqLen} tokens) and MoTE training (rank ${a.rank} on every projection, 3 step experts + shared, AdamW), float32`,

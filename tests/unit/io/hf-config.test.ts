@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { describeHfConfig, hfConfigFromModel } from '../../../src/io/hf-llama-config.js';
+import { headSize } from '../../../src/model/config.js';
 import { parameterCount } from '../../../src/model/memory.js';
 import { ROOT } from '../../helpers/index.js';
 
@@ -98,7 +99,8 @@ describe('real config.json files', () => {
     const d = describeHfConfig(await read(name), file, { maxSeqLen: 4096 });
     expect(d.family).toBe(family);
     expect(d.torchDtype).toBe('bfloat16');
-    expect(d.config).toMatchObject({ ...shape, ...rest });
+    expect({ ...d.config, headDim: headSize(d.config) }).toMatchObject({ ...shape, ...rest });
+    expect(d.config.headDim).toBeNull(); // head_dim = hidden_size / heads in all five: stored as the default
     expect(d.config.maxSeqLen).toBe(Math.min(4096, (await read(name)).max_position_embeddings as number));
     expect(parameterCount(d.config)).toBe(parameters);
     // written back and read again: the same config

@@ -1,7 +1,7 @@
 // RoPE frequencies with scaling against values worked out by hand from transformers' formulas
 // (modeling_rope_utils.py), and the rotation tables built from them.
 import { describe, expect, it } from 'vitest';
-import { type RopeScaling, resolveModelConfig } from '../../../src/model/config.js';
+import { headSize, type RopeScaling, resolveModelConfig } from '../../../src/model/config.js';
 import { Rope, ropeInverseFrequencies } from '../../../src/model/rope.js';
 
 /** |a − e| ≤ rtol·|e| (float32 results against float64 hand values). */
@@ -75,13 +75,16 @@ describe('ropeInverseFrequencies', () => {
 });
 
 describe('resolveModelConfig: the Hugging Face additions', () => {
-  it('headDim defaults to dim / numHeads of the result, not of a preset', () => {
-    expect(resolveModelConfig({}).headDim).toBe(8);
-    expect(resolveModelConfig({ dim: 32, numHeads: 2, numKvHeads: 1 }, 'stories260K').headDim).toBe(16);
+  it('headDim: null means dim / numHeads, also in a config copied with another shape', () => {
+    expect(headSize(resolveModelConfig({}))).toBe(8);
     const c = resolveModelConfig({ dim: 24, numHeads: 4, numKvHeads: 2, headDim: 8 });
-    expect(c.headDim).toBe(8);
+    expect([c.headDim, headSize(c)]).toEqual([8, 8]);
+    // a head size equal to dim / numHeads is stored as null, so a copy with other heads stays consistent
+    const stated = resolveModelConfig({ dim: 64, numHeads: 8, headDim: 8 });
+    expect(stated.headDim).toBeNull();
+    expect(headSize(resolveModelConfig({ ...stated, numHeads: 4, numKvHeads: 2 }))).toBe(16);
     // with head_dim given, dim need not split into heads (Mistral-Nemo: 5120 / 32 heads of 128)
-    expect(resolveModelConfig({ dim: 20, numHeads: 3, numKvHeads: 1, headDim: 4 }).headDim).toBe(4);
+    expect(headSize(resolveModelConfig({ dim: 20, numHeads: 3, numKvHeads: 1, headDim: 4 }))).toBe(4);
   });
 
   it('biases come back in canonical order; special ids default to none', () => {
@@ -91,7 +94,10 @@ describe('resolveModelConfig: the Hugging Face additions', () => {
   });
 
   it.each([
-    [{ headDim: 7 }, /headDim = 7; expected a positive even integer/],
+    [
+      { headDim: 7 },
+      /headDim = 7; expected a positive even integer \(RoPE rotates pairs\), or null for dim \/ numHeads/,
+    ],
     [
       { biases: ['q', 'x'] },
       /biases = \["q","x"\]; expected a list of distinct projections among q, k, v, o/,
