@@ -248,6 +248,7 @@ export interface HfConfigExtras {
 
 /**
  * The family that represents a config's biases: none or Llama's attention/MLP sets → llama, exactly q/k/v → qwen2.
+ * A Mistral model is written as Llama: it was only read with no sliding window, where both compute the same.
  * Throws for other combinations (no transformers class computes them).
  */
 export function hfFamilyOf(c: ModelConfig): HfFamily {
