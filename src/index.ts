@@ -9,12 +9,20 @@ export { type AblationOptions, type AblationRun, runAblation } from './experimen
 export { writeAblation } from './experiment/ablation-report.js';
 export * from './experts/index.js';
 export * from './generate/index.js';
-export { loadHfLlama, readHfLlama, saveHfLlama } from './io/hf-llama.js';
+export { loadHfLlama, readHfConfig, readHfLlama, saveHfLlama } from './io/hf-llama.js';
+export {
+  describeHfConfig,
+  HF_FAMILIES,
+  type HfFamily,
+  type HfModelDescription,
+  modelConfigFromHf,
+} from './io/hf-llama-config.js';
 export { llama2cFileSize, loadLlama2c, parseLlama2c, saveLlama2c } from './io/llama2c.js';
 export { type LoadedModel, type LoadModelOptions, loadModel } from './io/load.js';
 export { exportPeftAdapters, type PeftExportSummary } from './io/peft.js';
 export { importPeftAdapters, type PeftImportResult } from './io/peft-import.js';
 export { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from './io/safetensors.js';
+export { SafetensorsFile } from './io/safetensors-file.js';
 export { causalMask, MASKED } from './model/attention.js';
 export {
   DEFAULT_MODEL_CONFIG,
@@ -22,11 +30,21 @@ export {
   MODEL_PRESETS,
   type ModelConfig,
   type ModelPreset,
+  type RopeScaling,
   resolveModelConfig,
 } from './model/config.js';
 export { KVCache } from './model/kv-cache.js';
 export { Linear, type LinearContext, type LinearLike } from './model/linear.js';
 export { maskedMeanNll, tokenNll } from './model/loss.js';
+export {
+  type BackendMemory,
+  estimateMemory,
+  type MemoryEstimate,
+  type MemoryOptions,
+  parameterCount,
+  WASM_HEAP_LIMIT_BYTES,
+} from './model/memory.js';
+export { ropeInverseFrequencies } from './model/rope.js';
 export {
   type BuildOptions,
   type ForwardOptions,

@@ -34,6 +34,8 @@ export interface FlopShape {
   numLayers: number;
   numHeads: number;
   numKvHeads: number;
+  /** Head size; null or absent: dim / numHeads. */
+  headDim?: number | null;
   /** Vocabulary including added tokens. */
   vocabSize: number;
   /** Projections carrying adapters (none: no adapters). */
@@ -57,7 +59,8 @@ export interface FlopCount {
 
 /** The FlopShape of a model config with experts (null: full fine-tuning) and `addedTokens` new rows. */
 export function flopShape(
-  model: ModelConfig,
+  model: Pick<ModelConfig, 'dim' | 'hiddenDim' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'vocabSize'> &
+    Partial<Pick<ModelConfig, 'headDim'>>,
   experts: Readonly<ExpertConfig> | null,
   addedTokens = 0,
 ): FlopShape {
@@ -75,16 +78,17 @@ export function flopShape(
   };
 }
 
-function pick(c: ModelConfig) {
-  const { dim, hiddenDim, numLayers, numHeads, numKvHeads, vocabSize } = c;
-  return { dim, hiddenDim, numLayers, numHeads, numKvHeads, vocabSize };
+function pick(c: Parameters<typeof flopShape>[0]) {
+  const { dim, hiddenDim, numLayers, numHeads, numKvHeads, vocabSize, headDim } = c;
+  return { dim, hiddenDim, numLayers, numHeads, numKvHeads, vocabSize, headDim };
 }
 
 /** (in, out) of each projection. */
 export function projectionDims(s: FlopShape): Record<LinearModule, [number, number]> {
-  const kv = (s.dim / s.numHeads) * s.numKvHeads;
+  const hd = s.headDim ?? s.dim / s.numHeads;
+  const [qd, kv] = [hd * s.numHeads, hd * s.numKvHeads];
   const { dim: d, hiddenDim: h } = s;
-  return { q: [d, d], k: [d, kv], v: [d, kv], o: [d, d], gate: [d, h], up: [d, h], down: [h, d] };
+  return { q: [d, qd], k: [d, kv], v: [d, kv], o: [qd, d], gate: [d, h], up: [d, h], down: [h, d] };
 }
 
 /** FLOPs of one training step (forward + backward) on B rows of T tokens. */
@@ -101,7 +105,7 @@ export function trainStepFlops(s: FlopShape, B: number, T: number): FlopCount {
   }
   base *= s.numLayers;
   adapters *= s.numLayers;
-  const attention = s.numLayers * 4 * B * T * T * s.dim;
+  const attention = s.numLayers * 4 * B * T * T * (s.headDim ?? s.dim / s.numHeads) * s.numHeads; // nh·hd = d unless head_dim differs
   const head = 2 * N * s.dim * s.vocabSize;
   const forward = base + adapters + attention + head;
   const frozen = s.trainBase ? 2 : 1;

@@ -35,8 +35,8 @@ export function mergeAll(model: ExpertHost, step: ExpertName | null = null): voi
     const w = merged.get(s.path);
     if (!w) continue;
     const old = s.get() as Linear;
-    s.set(new Linear(tf.variable(w, old.weight.trainable), old.name));
-    old.dispose();
+    s.set(new Linear(tf.variable(w, old.weight.trainable), old.name, old.bias)); // the bias moves over as it is
+    old.weight.dispose();
     w.dispose();
   }
 }

@@ -79,8 +79,22 @@ export class MoteLinear implements LinearLike {
     return this.base.weight;
   }
 
-  /** x (N, in) → (N, out). Reads the Route from `ctx` (experts/routing.ts). Pure: call inside a tidy. */
+  /** The frozen base bias b0 (out), or null. */
+  get bias(): tf.Variable | null {
+    return this.base.bias;
+  }
+
+  /**
+   * x (N, in) → (N, out) = the mixed projection (x·W0 + adapters, or x·W_merged) + b0. The kernels and the merged
+   * weights compute x·W0 themselves and know nothing of a bias, so it is added here, once, on every path.
+   * Reads the Route from `ctx` (experts/routing.ts). Pure: call inside a tidy.
+   */
   apply(x: tf.Tensor2D, ctx?: LinearContext): tf.Tensor2D {
+    const y = this.applyWeights(x, ctx); // (N, out)
+    return this.bias ? (tf.add(y, this.bias) as tf.Tensor2D) : y; // (N, out) + (out)
+  }
+
+  private applyWeights(x: tf.Tensor2D, ctx?: LinearContext): tf.Tensor2D {
     if (x.rank !== 2 || x.shape[1] !== this.inFeatures)
       throw new Error(`${this.path}: expected input (N, ${this.inFeatures}), got [${x.shape}]`);
     const route = routeOf(ctx);
@@ -225,9 +239,13 @@ export class MoteLinear implements LinearLike {
 
   // ---------------------------------------------------------------- parameters
 
-  /** Base weight as `weight`; adapters as stepA/stepB/sharedA/sharedB (loraA/loraB for a single LoRA); `router.weight`. */
+  /**
+   * Base weight and bias as `weight` / `bias`; adapters as stepA/stepB/sharedA/sharedB (loraA/loraB for a single
+   * LoRA); `router.weight`.
+   */
   namedVariables(): Map<string, tf.Variable> {
     const out = new Map<string, tf.Variable>([['weight', this.weight]]);
+    if (this.bias) out.set('bias', this.bias);
     const single = !this.router; // a single LoRA names its factors as PEFT does
     if (this.stepA && this.stepB) out.set('stepA', this.stepA).set('stepB', this.stepB);
     if (this.sharedA && this.sharedB) {

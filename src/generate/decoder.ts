@@ -2,6 +2,7 @@
 // `TensorDecoder` runs the model's tfjs graph (any batch, any backend, the GPU path). `HostDecoder` runs one
 // sequence through the same math as llama2.c's run.c on host Float32Arrays: a small model's tfjs decode step is
 // dispatch-bound (~250 ops × 10–25 µs, tfjs-notes.md), while this path issues no op per token at all.
+import { headSize } from '../model/config.js';
 import type { LinearContext } from '../model/linear.js';
 import type { Transformer } from '../model/transformer.js';
 
@@ -50,17 +51,23 @@ export class TensorDecoder implements Decoder {
   }
 }
 
-/** Host copies of one routing's weights; matrices (out, in) row-major, so every matvec is a run of dot products. */
+/** One projection on the host: weight (out, in) row-major, so a matvec is a run of dot products; bias or null. */
+interface HostLinear {
+  w: Float32Array;
+  b: Float32Array | null;
+}
+
+/** Host copies of one routing's weights. */
 interface LayerWeights {
   attnNorm: Float32Array;
-  q: Float32Array;
-  k: Float32Array;
-  v: Float32Array;
-  o: Float32Array;
+  q: HostLinear;
+  k: HostLinear;
+  v: HostLinear;
+  o: HostLinear;
   mlpNorm: Float32Array;
-  gate: Float32Array;
-  up: Float32Array;
-  down: Float32Array;
+  gate: HostLinear;
+  up: HostLinear;
+  down: HostLinear;
 }
 
 interface HostWeights {
@@ -83,7 +90,10 @@ function readTransposed(t: { shape: number[]; dataSync(): ArrayLike<number> }): 
   return out;
 }
 
-/** Single-sequence decoding on the host, llama2.c style: preallocated KV cache updated in place. */
+/**
+ * Single-sequence decoding on the host, llama2.c style: preallocated KV cache updated in place. Covers every model
+ * the Transformer computes: head size ≠ dim / heads, scaled RoPE (the model's own rotation tables), biases.
+ */
 export class HostDecoder implements Decoder {
   position = 0;
   private weights: HostWeights;
@@ -96,6 +106,8 @@ export class HostDecoder implements Decoder {
   private readonly x: Float32Array;
   private readonly xb: Float32Array;
   private readonly q: Float32Array;
+  /** Attention output, every head concatenated (nh·hs): o's input. */
+  private readonly heads: Float32Array;
   private readonly att: Float32Array;
   private readonly hb: Float32Array;
   private readonly hb2: Float32Array;
@@ -107,14 +119,15 @@ export class HostDecoder implements Decoder {
     key = 'default',
   ) {
     const c = model.config;
-    const kvDim = (c.dim / c.numHeads) * c.numKvHeads;
+    const kvDim = headSize(c) * c.numKvHeads;
     this.keyCache = new Float32Array(c.numLayers * c.maxSeqLen * kvDim);
     this.valueCache = new Float32Array(c.numLayers * c.maxSeqLen * kvDim);
     this.cos2 = read(model.rope.cos2);
     this.sin2 = read(model.rope.sin2);
     this.x = new Float32Array(c.dim);
     this.xb = new Float32Array(c.dim);
-    this.q = new Float32Array(c.dim);
+    this.q = new Float32Array(headSize(c) * c.numHeads);
+    this.heads = new Float32Array(headSize(c) * c.numHeads);
     this.att = new Float32Array(c.maxSeqLen);
     this.hb = new Float32Array(c.hiddenDim);
     this.hb2 = new Float32Array(c.hiddenDim);
@@ -127,13 +140,10 @@ export class HostDecoder implements Decoder {
   private snapshot(ctx?: LinearContext): HostWeights {
     const m = this.model;
     const slots = m.linearSlots();
-    const w = (layer: number, module: string) =>
-      readTransposed(
-        slots
-          .find((s) => s.layer === layer && s.module === module)!
-          .get()
-          .weightFor(ctx),
-      );
+    const w = (layer: number, module: string): HostLinear => {
+      const l = slots.find((s) => s.layer === layer && s.module === module)!.get();
+      return { w: readTransposed(l.weightFor(ctx)), b: l.bias ? read(l.bias) : null };
+    };
     const layers = m.blocks.map((b, l) => ({
       attnNorm: read(b.attnNorm.weight),
       q: w(l, 'q'),
@@ -174,14 +184,15 @@ export class HostDecoder implements Decoder {
   private forward(token: number): Float32Array {
     const c = this.model.config;
     const { dim, hiddenDim, numHeads: nh, numKvHeads: nkv, vocabSize: V, maxSeqLen } = c;
+    const hs = headSize(c);
     if (!Number.isInteger(token) || token < 0 || token >= V)
       throw new Error(`token id out of range: ${token}; expected an integer in [0, ${V})`);
     const pos = this.position;
     if (pos >= maxSeqLen) throw new Error(`decode: position ${pos + 1} exceeds maxSeqLen ${maxSeqLen}`);
-    const hs = dim / nh;
+    const qDim = hs * nh;
     const kvDim = hs * nkv;
     const group = nh / nkv;
-    const { x, xb, xb2, q, att, hb, hb2 } = this;
+    const { x, xb, xb2, q, heads, att, hb, hb2 } = this;
     const W = this.weights;
     x.set(W.embedding.subarray(token * dim, (token + 1) * dim));
     const cos = this.cos2.subarray(pos * hs, (pos + 1) * hs);
@@ -193,9 +204,9 @@ export class HostDecoder implements Decoder {
       const cacheOff = (l * maxSeqLen + pos) * kvDim;
       const k = this.keyCache.subarray(cacheOff, cacheOff + kvDim);
       const v = this.valueCache.subarray(cacheOff, cacheOff + kvDim);
-      matvec(q, xb, L.q, dim, dim);
-      matvec(k, xb, L.k, dim, kvDim);
-      matvec(v, xb, L.v, dim, kvDim);
+      linear(q, xb, L.q, dim, qDim);
+      linear(k, xb, L.k, dim, kvDim);
+      linear(v, xb, L.v, dim, kvDim);
       rope(q, cos, sin, hs);
       rope(k, cos, sin, hs);
       // attention, head by head, over positions 0..pos
@@ -212,7 +223,7 @@ export class HostDecoder implements Decoder {
         }
         let z = 0;
         for (let t = 0; t <= pos; t++) z += att[t] = Math.exp(att[t] - max);
-        const out = xb.subarray(qo, qo + hs);
+        const out = heads.subarray(qo, qo + hs);
         out.fill(0);
         for (let t = 0; t <= pos; t++) {
           const a = att[t] / z;
@@ -220,13 +231,13 @@ export class HostDecoder implements Decoder {
           for (let i = 0; i < hs; i++) out[i] += a * this.valueCache[vt + i];
         }
       }
-      matvecAdd(x, xb, L.o, dim, dim, xb2);
+      linearAdd(x, heads, L.o, qDim, dim, xb2);
       // SwiGLU feed-forward
       rmsnorm(xb, x, L.mlpNorm, c.normEps);
-      matvec(hb, xb, L.gate, dim, hiddenDim);
-      matvec(hb2, xb, L.up, dim, hiddenDim);
+      linear(hb, xb, L.gate, dim, hiddenDim);
+      linear(hb2, xb, L.up, dim, hiddenDim);
       for (let i = 0; i < hiddenDim; i++) hb[i] = (hb[i] / (1 + Math.exp(-hb[i]))) * hb2[i];
-      matvecAdd(x, hb, L.down, hiddenDim, dim, xb2);
+      linearAdd(x, hb, L.down, hiddenDim, dim, xb2);
     }
     rmsnorm(x, x, W.finalNorm, c.normEps);
     const logits = new Float32Array(V);
@@ -269,16 +280,22 @@ function matvec(out: Float32Array, x: Float32Array, w: Float32Array, m: number, 
   }
 }
 
-/** out (n) += W (n, m) · x (m), through `tmp`. */
-function matvecAdd(
+/** out (n) = W (n, m) · x (m) + b. */
+function linear(out: Float32Array, x: Float32Array, p: HostLinear, m: number, n: number): void {
+  matvec(out, x, p.w, m, n);
+  if (p.b) for (let j = 0; j < n; j++) out[j] += p.b[j];
+}
+
+/** out (n) += W (n, m) · x (m) + b, through `tmp` (the residual add). */
+function linearAdd(
   out: Float32Array,
   x: Float32Array,
-  w: Float32Array,
+  p: HostLinear,
   m: number,
   n: number,
   tmp: Float32Array,
 ): void {
-  matvec(tmp, x, w, m, n);
+  linear(tmp, x, p, m, n);
   for (let j = 0; j < n; j++) out[j] += tmp[j];
 }
 

@@ -3,7 +3,8 @@
 // dimension i with i + hs/2 of each head where llama2.c (and our rope.ts) pairs (2i, 2i+1), so q_proj/k_proj rows
 // are permuted. The permutation is llama2.c export.py `permute_original`:
 //   w.view(n_heads, dim1 // n_heads // 2, 2, dim2).transpose(1, 2).reshape(dim1, dim2)
-// i.e. HF row h·hs + j·hs/2 + i holds llama2.c row h·hs + 2i + j (j ∈ {0, 1}, i < hs/2).
+// i.e. HF row h·hs + j·hs/2 + i holds llama2.c row h·hs + 2i + j (j ∈ {0, 1}, i < hs/2). A q/k bias is one value
+// per output row, so it moves the same way. Qwen2 and Mistral checkpoints use the same names and layout.
 import { headSize, type ModelConfig } from '../model/config.js';
 import type { LinearModule } from '../model/transformer.js';
 
@@ -36,11 +37,13 @@ export function hfLinearPath(layer: number, module: LinearModule): string {
 
 /** (in, out) of a projection of a model of shape `c`. */
 export function linearShape(c: ModelConfig, module: LinearModule): [number, number] {
+  const qDim = headSize(c) * c.numHeads;
   const kvDim = headSize(c) * c.numKvHeads;
   switch (module) {
     case 'q':
+      return [c.dim, qDim];
     case 'o':
-      return [c.dim, c.dim];
+      return [qDim, c.dim];
     case 'k':
     case 'v':
       return [c.dim, kvDim];
@@ -103,7 +106,33 @@ export function linearToHf(w: Float32Array, inF: number, outF: number, heads: nu
   return rowsToHf(transpose(w, inF, outF), outF, inF, heads);
 }
 
-/** PyTorch (out, in) in HF row order → our (in, out). */
+/**
+ * PyTorch (out, in) in HF row order → our (in, out), in one pass and one allocation (a checkpoint's largest
+ * matrices are hundreds of MB: no intermediate permuted copy).
+ */
 export function linearFromHf(w: Float32Array, outF: number, inF: number, heads: number): Float32Array {
-  return transpose(rowsFromHf(w, outF, inF, heads), outF, inF);
+  if (!heads) return transpose(w, outF, inF);
+  const hs = outF / heads;
+  if (!Number.isInteger(hs) || hs % 2 !== 0)
+    throw new Error(`RoPE row permutation: ${outF} rows do not split into ${heads} heads of even size`);
+  const half = hs / 2;
+  const out = new Float32Array(w.length);
+  for (let r = 0; r < outF; r++) {
+    const h = Math.floor(r / hs);
+    const within = r - h * hs; // = j·half + i in HF order
+    const j = within >= half ? 1 : 0;
+    const ours = h * hs + 2 * (within - j * half) + j;
+    for (let c = 0, src = r * inF; c < inF; c++) out[c * outF + ours] = w[src + c];
+  }
+  return out;
+}
+
+/** A bias (out) in HF order → ours (q/k: the RoPE row permutation; others unchanged). */
+export function biasFromHf(b: Float32Array, heads: number): Float32Array {
+  return rowsFromHf(b, b.length, 1, heads);
+}
+
+/** Our bias → HF order. */
+export function biasToHf(b: Float32Array, heads: number): Float32Array {
+  return rowsToHf(b, b.length, 1, heads);
 }

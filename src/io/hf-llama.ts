@@ -1,6 +1,7 @@
-// Hugging Face Llama model directories: config.json + model.safetensors, or shards listed by
-// model.safetensors.index.json (`weight_map`), F32/F16/BF16. Read into our Transformer (q/k rows un-permuted to
-// llama2.c's RoPE pairing, matrices transposed to (in, out)) and written back the same way (hf-llama-layout.ts).
+// Hugging Face model directories of the Llama family (Llama, Qwen2, Mistral: hf-llama-config.ts): config.json +
+// model.safetensors, or shards listed by model.safetensors.index.json (`weight_map`), F32/F16/BF16. Read into our
+// Transformer tensor by tensor (q/k rows and biases un-permuted to llama2.c's RoPE pairing, matrices transposed to
+// (in, out)) and written back the same way (hf-llama-layout.ts).
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -9,8 +10,16 @@ import { Linear } from '../model/linear.js';
 import { type BuildOptions, LINEAR_MODULES, type LinearModule, Transformer } from '../model/transformer.js';
 import { FormatError } from '../util/errors.js';
 import { writeFileAtomic } from './atomic.js';
-import { type HfConfigOptions, hfConfigFromModel, modelConfigFromHf } from './hf-llama-config.js';
 import {
+  describeHfConfig,
+  HF_FAMILIES,
+  type HfConfigOptions,
+  type HfModelDescription,
+  hfConfigFromModel,
+} from './hf-llama-config.js';
+import {
+  biasFromHf,
+  biasToHf,
   hfLinearPath,
   linearFromHf,
   linearShape,
@@ -18,7 +27,8 @@ import {
   ropeHeads,
   transpose,
 } from './hf-llama-layout.js';
-import { type HostTensor, readSafetensors, type WritableDtype, writeSafetensors } from './safetensors.js';
+import { type HostTensor, type WritableDtype, writeSafetensors } from './safetensors.js';
+import { SafetensorsFile } from './safetensors-file.js';
 
 export const HF_CONFIG_FILE = 'config.json';
 export const HF_WEIGHTS_FILE = 'model.safetensors';
@@ -29,38 +39,37 @@ interface HfEntry {
   hf: string;
   shape: number[];
   ours: string;
-  /** A projection (transposed, q/k rows permuted), or null for embeddings and norms (copied as they are). */
+  /** The projection of a weight (transposed, q/k rows permuted) or bias (q/k permuted); null for the rest. */
   module: LinearModule | null;
+  bias: boolean;
 }
 
-/** Every tensor a LlamaForCausalLM of shape `c` holds, in HF order. */
+/** Every tensor a model of shape `c` holds, in HF order. */
 function hfEntries(c: ModelConfig): HfEntry[] {
-  const out: HfEntry[] = [
-    { hf: 'model.embed_tokens.weight', shape: [c.vocabSize, c.dim], ours: 'embedding', module: null },
-  ];
+  const plain = (hf: string, shape: number[], ours: string): HfEntry => ({
+    hf,
+    shape,
+    ours,
+    module: null,
+    bias: false,
+  });
+  const out: HfEntry[] = [plain('model.embed_tokens.weight', [c.vocabSize, c.dim], 'embedding')];
   for (let l = 0; l < c.numLayers; l++) {
-    const norm = (hf: string, ours: string): HfEntry => ({
-      hf: `model.layers.${l}.${hf}.weight`,
-      shape: [c.dim],
-      ours: `blocks.${l}.${ours}.weight`,
-      module: null,
-    });
+    const norm = (hf: string, ours: string) =>
+      plain(`model.layers.${l}.${hf}.weight`, [c.dim], `blocks.${l}.${ours}.weight`);
     out.push(norm('input_layernorm', 'attnNorm'));
     for (const m of LINEAR_MODULES) {
       const [i, o] = linearShape(c, m);
-      const part = m === 'gate' || m === 'up' || m === 'down' ? 'mlp' : 'attn';
-      out.push({
-        hf: `${hfLinearPath(l, m)}.weight`,
-        shape: [o, i],
-        ours: `blocks.${l}.${part}.${m}.weight`,
-        module: m,
-      });
+      const ours = `blocks.${l}.${m === 'gate' || m === 'up' || m === 'down' ? 'mlp' : 'attn'}.${m}`;
+      const hf = hfLinearPath(l, m);
+      out.push({ hf: `${hf}.weight`, shape: [o, i], ours: `${ours}.weight`, module: m, bias: false });
+      if (c.biases.includes(m))
+        out.push({ hf: `${hf}.bias`, shape: [o], ours: `${ours}.bias`, module: m, bias: true });
     }
     out.push(norm('post_attention_layernorm', 'mlpNorm'));
   }
-  out.push({ hf: 'model.norm.weight', shape: [c.dim], ours: 'finalNorm.weight', module: null });
-  if (!c.tiedEmbeddings)
-    out.push({ hf: 'lm_head.weight', shape: [c.vocabSize, c.dim], ours: 'head.weight', module: null });
+  out.push(plain('model.norm.weight', [c.dim], 'finalNorm.weight'));
+  if (!c.tiedEmbeddings) out.push(plain('lm_head.weight', [c.vocabSize, c.dim], 'head.weight'));
   return out;
 }
 
@@ -68,17 +77,14 @@ function hfEntries(c: ModelConfig): HfEntry[] {
 
 export interface LoadHfOptions extends BuildOptions, HfConfigOptions {}
 
-/** Loads a HF Llama directory into a Transformer (base weights frozen unless `trainable`). */
+/** Loads a HF Llama/Qwen2/Mistral directory into a Transformer (base weights frozen unless `trainable`). */
 export async function loadHfLlama(dir: string, options: LoadHfOptions = {}): Promise<Transformer> {
   const { config, weights } = await readHfLlama(dir, options);
   return Transformer.fromWeights(config, weights, options);
 }
 
-/** Reads config.json and the weights (our names and layout, the caller owns the tensors). */
-export async function readHfLlama(
-  dir: string,
-  options: HfConfigOptions = {},
-): Promise<{ config: Readonly<ModelConfig>; weights: Map<string, tf.Tensor> }> {
+/** Reads and validates `dir`/config.json alone (no weights): family, ModelConfig, stored dtype. */
+export async function readHfConfig(dir: string, options: HfConfigOptions = {}): Promise<HfModelDescription> {
   const configPath = join(dir, HF_CONFIG_FILE);
   const text = await readFile(configPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
     throw new FormatError(
@@ -87,47 +93,72 @@ export async function readHfLlama(
       `cannot read (${e.code ?? e.message}); is ${dir} a Hugging Face model directory?`,
     );
   });
-  const config = modelConfigFromHf(parseJson(text, configPath), configPath, options);
+  return describeHfConfig(parseJson(text, configPath), configPath, options);
+}
+
+/**
+ * Reads config.json and the weights (our names and layout, the caller owns the tensors). Every file's header is
+ * read and every tensor's name, dtype and shape checked against config.json before any weight is read; then each
+ * tensor is read from its byte range, converted to float32, laid out as ours, uploaded, and its host copy dropped.
+ */
+export async function readHfLlama(
+  dir: string,
+  options: HfConfigOptions = {},
+): Promise<{ config: Readonly<ModelConfig>; weights: Map<string, tf.Tensor> }> {
+  const { config, family } = await readHfConfig(dir, options);
   const entries = new Map(hfEntries(config).map((e) => [e.hf, e]));
-  const { files, single } = await weightFiles(dir, entries);
+  const { files: plan, single } = await weightFiles(dir, entries, family);
+  const files = new Map<string, SafetensorsFile>();
   const weights = new Map<string, tf.Tensor>();
   try {
-    for (const [file, names] of files) {
-      const { tensors } = await readSafetensors(file);
-      if (single) checkNames([...tensors.keys()], entries, file);
-      for (const name of names) {
-        const t = tensors.get(name);
-        if (!t)
-          throw new FormatError(file, `tensor ${name}`, `missing (${HF_INDEX_FILE} maps it to this shard)`);
-        const e = entries.get(name)!;
-        if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16')
-          throw new FormatError(
-            file,
-            `tensor ${name}`,
-            `dtype ${t.dtype} is not supported; expected F32, F16 or BF16`,
-          );
-        if (t.shape.join() !== e.shape.join())
-          throw new FormatError(
-            file,
-            `tensor ${name}`,
-            `shape [${t.shape}] does not match ${HF_CONFIG_FILE}: expected [${e.shape}]`,
-          );
-        weights.set(e.ours, toOurs(t.data as Float32Array, e, config));
-      }
+    for (const [path, names] of plan) {
+      const file = await SafetensorsFile.open(path);
+      files.set(path, file);
+      if (single) checkNames([...file.tensors.keys()], entries, path, family);
+      for (const name of names) checkTensor(file, name, entries.get(name)!);
     }
+    for (const [path, names] of plan)
+      for (const name of names) {
+        const e = entries.get(name)!;
+        const data = (await files.get(path)!.read(name)) as Float32Array; // checkTensor: float dtypes only
+        weights.set(e.ours, toOurs(data, e, config));
+      }
   } catch (err) {
     for (const t of weights.values()) t.dispose();
     throw err;
+  } finally {
+    for (const f of files.values()) await f.close();
   }
   return { config, weights };
+}
+
+/** The header entry of `name` in `file` exists, is F32/F16/BF16, and has config.json's shape. */
+function checkTensor(file: SafetensorsFile, name: string, e: HfEntry): void {
+  const t = file.tensors.get(name);
+  if (!t)
+    throw new FormatError(file.path, `tensor ${name}`, `missing (${HF_INDEX_FILE} maps it to this shard)`);
+  if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16')
+    throw new FormatError(
+      file.path,
+      `tensor ${name}`,
+      `dtype ${t.dtype} is not supported; expected F32, F16 or BF16`,
+    );
+  if (t.shape.join() !== e.shape.join())
+    throw new FormatError(
+      file.path,
+      `tensor ${name}`,
+      `shape [${t.shape}] does not match ${HF_CONFIG_FILE}: expected [${e.shape}]`,
+    );
 }
 
 /** An HF tensor → ours: projections and the head transposed to (in, out), q/k rows back in llama2.c RoPE order. */
 function toOurs(data: Float32Array, e: HfEntry, c: ModelConfig): tf.Tensor {
   if (e.ours === 'head.weight') return tf.tensor2d(transpose(data, c.vocabSize, c.dim), [c.dim, c.vocabSize]);
   if (!e.module) return tf.tensor(data, e.shape);
+  const heads = ropeHeads(c, e.module);
+  if (e.bias) return tf.tensor1d(biasFromHf(data, heads));
   const [outF, inF] = e.shape;
-  return tf.tensor2d(linearFromHf(data, outF, inF, ropeHeads(c, e.module)), [inF, outF]);
+  return tf.tensor2d(linearFromHf(data, outF, inF, heads), [inF, outF]);
 }
 
 /**
@@ -138,6 +169,7 @@ function toOurs(data: Float32Array, e: HfEntry, c: ModelConfig): tf.Tensor {
 async function weightFiles(
   dir: string,
   entries: Map<string, HfEntry>,
+  family: keyof typeof HF_FAMILIES,
 ): Promise<{ files: Map<string, string[]>; single: boolean }> {
   const single = join(dir, HF_WEIGHTS_FILE);
   const indexPath = join(dir, HF_INDEX_FILE);
@@ -156,7 +188,7 @@ async function weightFiles(
   if (map === null || typeof map !== 'object' || Array.isArray(map))
     throw new FormatError(indexPath, 'weight_map', 'expected an object {tensor name: shard file}');
   const weightMap = map as Record<string, unknown>;
-  checkNames(Object.keys(weightMap), entries, indexPath);
+  checkNames(Object.keys(weightMap), entries, indexPath, family);
   const files = new Map<string, string[]>();
   for (const name of entries.keys()) {
     const shard = weightMap[name];
@@ -180,7 +212,12 @@ async function weightFiles(
   return { files, single: false };
 }
 
-function checkNames(names: string[], entries: Map<string, HfEntry>, file: string): void {
+function checkNames(
+  names: string[],
+  entries: Map<string, HfEntry>,
+  file: string,
+  family: keyof typeof HF_FAMILIES,
+): void {
   const present = new Set(names);
   for (const [name, e] of entries)
     if (!present.has(name))
@@ -191,7 +228,7 @@ function checkNames(names: string[], entries: Map<string, HfEntry>, file: string
     throw new FormatError(
       file,
       `tensor ${name}`,
-      `not part of a bias-free LlamaForCausalLM of this config (${entries.size} tensors expected)`,
+      `not part of a ${HF_FAMILIES[family]} of this ${HF_CONFIG_FILE} (${entries.size} tensors expected${name.endsWith('.bias') ? '; its biases are not on this projection' : ''})`,
     );
   }
 }
@@ -203,15 +240,16 @@ export interface SaveHfOptions {
   dtype?: Exclude<WritableDtype, 'I32'>;
   /** Split the weights into shards of at most this many bytes (a larger tensor gets a shard alone). Default: one file. */
   maxShardBytes?: number;
-  /** BOS / EOS ids written into config.json. Default 1 / 2 (Llama). */
+  /** BOS / EOS ids written into config.json. Default: the model config's, else 1 / 2 (Llama). */
   bosTokenId?: number;
-  eosTokenId?: number;
+  eosTokenId?: number | readonly number[];
 }
 
 const TORCH_DTYPE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as const;
 
 /**
- * Writes a base-only model (no experts attached: merge or detach them first) as a HF Llama directory: config.json
+ * Writes a base-only model (no experts attached: merge or detach them first) as a HF directory of its family
+ * (Llama, or Qwen2 when exactly q/k/v carry biases): config.json
  * and model.safetensors (or shards + model.safetensors.index.json). Added token rows are written as part of the
  * vocabulary (vocab_size includes them). Each file is written atomically; `loadHfLlama` reads it back exactly (F32).
  */
@@ -275,6 +313,7 @@ function hfData(model: Transformer, vars: Map<string, tf.Variable>, e: HfEntry):
     return concat(transpose(base, d, base.length / d), added); // (V, d)
   }
   if (!e.module) return read(e.ours);
+  if (e.bias) return biasToHf(read(e.ours), ropeHeads(model.config, e.module));
   const [outF, inF] = e.shape;
   return linearToHf(read(e.ours), inF, outF, ropeHeads(model.config, e.module));
 }

@@ -164,6 +164,16 @@ export async function loadLlama2c(path: string, options: BuildOptions = {}): Pro
 
 /** Writes a model as a llama2.c v0 checkpoint that run.c can read (added token rows are not part of it). */
 export async function saveLlama2c(model: Transformer, path: string): Promise<void> {
+  const m = model.config;
+  const unsupported = [
+    m.headDim !== null && `headDim ${m.headDim} ≠ dim / numHeads (${m.dim / m.numHeads})`,
+    m.ropeScaling && `RoPE scaling (${m.ropeScaling.type})`,
+    m.biases.length > 0 && `biases on ${m.biases.join(', ')}`,
+  ].filter(Boolean);
+  if (unsupported.length)
+    throw new Error(
+      `saveLlama2c: a llama2.c checkpoint cannot hold ${unsupported.join('; ')}; save as a Hugging Face directory (saveHfLlama)`,
+    );
   const vars = model.namedVariables();
   const c = { ...model.config, vocabSize: model.embedding.shape[0] };
   const { entries, ropeFloats } = layout(c);

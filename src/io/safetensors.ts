@@ -167,15 +167,55 @@ export function decodeSafetensors(bytes: Uint8Array, file = '<buffer>'): Safeten
   if (bytes.length < 8)
     fail('header', `file is ${bytes.length} bytes; a safetensors file starts with an 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n64 = view.getBigUint64(0, true);
+  const n = checkHeaderLength(view.getBigUint64(0, true), bytes.length, file);
+  const dataStart = 8 + n;
+  const { infos, metadata } = parseSafetensorsHeader(
+    bytes.subarray(8, dataStart),
+    bytes.length - dataStart,
+    file,
+  );
+  const tensors = new Map<string, SafetensorsEntry>();
+  for (const it of infos) {
+    const raw = bytes.slice(dataStart + it.begin, dataStart + it.end); // copy: aligned and owned
+    tensors.set(it.name, {
+      dtype: it.dtype,
+      shape: it.shape,
+      data: decodeTensorData(raw.buffer, it.dtype, (r) => fail(`tensor ${it.name}`, r)),
+    });
+  }
+  return { tensors, metadata };
+}
+
+/** The header length `n64` read from the first 8 bytes, checked against the limit and the file size. */
+export function checkHeaderLength(n64: bigint, fileBytes: number, file: string): number {
   if (n64 > BigInt(MAX_HEADER_BYTES))
-    fail('header', `header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+    throw new FormatError(file, 'header', `header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const n = Number(n64);
-  if (8 + n > bytes.length)
-    fail('header', `header length ${n} runs past the end of the file (${bytes.length} bytes)`);
+  if (8 + n > fileBytes)
+    throw new FormatError(
+      file,
+      'header',
+      `header length ${n} runs past the end of the file (${fileBytes} bytes)`,
+    );
+  return n;
+}
+
+/**
+ * Parses and validates the JSON header (the N bytes after the length): UTF-8 JSON object starting with '{',
+ * string-only metadata, known dtypes, integer shapes, offsets that tile a data section of `dataLength` bytes
+ * exactly (no overlap, no hole, no trailing bytes) and match shape × dtype size. Tensors in offset order.
+ */
+export function parseSafetensorsHeader(
+  headerBytes: Uint8Array,
+  dataLength: number,
+  file: string,
+): { infos: TensorInfo[]; metadata: Record<string, string> } {
+  const fail = (where: string, reason: string): never => {
+    throw new FormatError(file, where, reason);
+  };
   let text = '';
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
   } catch {
     fail('header', 'header is not valid UTF-8');
   }
@@ -192,8 +232,6 @@ export function decodeSafetensors(bytes: Uint8Array, file = '<buffer>'): Safeten
   const { __metadata__: meta, ...entries } = header as Record<string, unknown>;
   const metadata = parseMetadata(meta, fail);
 
-  const dataStart = 8 + n;
-  const dataLength = bytes.length - dataStart;
   const infos = Object.entries(entries).map(([name, info]) => parseInfo(name, info, dataLength, fail));
   infos.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let expected = 0;
@@ -215,20 +253,11 @@ export function decodeSafetensors(bytes: Uint8Array, file = '<buffer>'): Safeten
       'data',
       `${dataLength - expected} bytes after the last tensor (data section ${dataLength} bytes, tensors cover ${expected})`,
     );
-
-  const tensors = new Map<string, SafetensorsEntry>();
-  for (const it of infos) {
-    const raw = bytes.slice(dataStart + it.begin, dataStart + it.end); // copy: aligned and owned
-    tensors.set(it.name, {
-      dtype: it.dtype,
-      shape: it.shape,
-      data: decodeData(raw.buffer, it.dtype, (r) => fail(`tensor ${it.name}`, r)),
-    });
-  }
-  return { tensors, metadata };
+  return { infos, metadata };
 }
 
-interface Info {
+/** One tensor of a header: byte offsets relative to the start of the data section. */
+export interface TensorInfo {
   name: string;
   dtype: SafetensorsDtype;
   shape: number[];
@@ -254,7 +283,7 @@ function parseInfo(
   info: unknown,
   dataLength: number,
   fail: (where: string, reason: string) => never,
-): Info {
+): TensorInfo {
   const where = `tensor ${name}`;
   if (info === null || typeof info !== 'object' || Array.isArray(info))
     fail(where, 'entry must be an object {dtype, shape, data_offsets}');
@@ -287,7 +316,8 @@ function parseInfo(
   return { name, dtype: dtype as SafetensorsDtype, shape: shape as number[], begin, end };
 }
 
-function decodeData(
+/** A tensor's stored bytes (an owned, aligned buffer) → float32 / int32 values; F32 and I32 are views, no copy. */
+export function decodeTensorData(
   buf: ArrayBuffer,
   dtype: SafetensorsDtype,
   fail: (reason: string) => never,
@@ -309,13 +339,32 @@ function decodeData(
       }
       return out;
     }
-    case 'F16':
     case 'BF16': {
+      // bfloat16 is the top half of a float32: shift the bits into place (exact, NaN payloads included)
       const half = new Uint16Array(buf);
-      const convert = dtype === 'F16' ? f16ToF32 : bf16ToF32;
-      return Float32Array.from(half, convert);
+      const bits = new Uint32Array(half.length);
+      for (let i = 0; i < half.length; i++) bits[i] = half[i] << 16;
+      return new Float32Array(bits.buffer);
+    }
+    case 'F16': {
+      const half = new Uint16Array(buf);
+      const table = f16Table();
+      const out = new Float32Array(half.length);
+      for (let i = 0; i < half.length; i++) out[i] = table[half[i]];
+      return out;
     }
   }
+}
+
+let F16_TABLE: Float32Array | null = null;
+
+/** Every binary16 bit pattern's value (256 KB, built once): a table lookup per element instead of a call. */
+function f16Table(): Float32Array {
+  if (!F16_TABLE) {
+    F16_TABLE = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) F16_TABLE[h] = f16ToF32(h);
+  }
+  return F16_TABLE;
 }
 
 /** Tensors of a file as tf tensors (float32 / int32); the caller owns them. */

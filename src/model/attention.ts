@@ -1,6 +1,6 @@
 // Causal self-attention with grouped-query heads (llama2.c `kv_mul`), RoPE, and an optional KV cache.
 import * as tf from '@tensorflow/tfjs';
-import type { ModelConfig } from './config.js';
+import { headSize, type ModelConfig } from './config.js';
 import { maskedSoftmax } from './fused/masked-softmax.js';
 import type { KVCache } from './kv-cache.js';
 import type { LinearContext, LinearLike } from './linear.js';
@@ -38,10 +38,10 @@ export class Attention {
   ) {
     this.nh = config.numHeads;
     this.nkv = config.numKvHeads;
-    this.hs = config.dim / config.numHeads;
+    this.hs = headSize(config); // dim / numHeads unless the config says otherwise (q/k/v/o are sized by it)
   }
 
-  /** x: (B·T, d) → (B·T, d). */
+  /** x: (B·T, d) → (B·T, d), through q (B·T, nh·hs), k/v (B·T, nkv·hs) and o (B·T, nh·hs) → (B·T, d). */
   apply(x: tf.Tensor2D, rope: Rope, { T, pos, mask, cache, layer, ctx }: AttentionInput): tf.Tensor2D {
     const { nh, nkv, hs } = this;
     const B = x.shape[0] / T;

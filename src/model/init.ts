@@ -1,8 +1,8 @@
 // Seeded weight initialisation, in one place (nanoGPT `_init_weights`): normal(0, 0.02) for matrices,
-// the residual output projections (o, down) scaled by 1/√(2·layers) as GPT-2 does, ones for norms.
+// the residual output projections (o, down) scaled by 1/√(2·layers) as GPT-2 does, ones for norms, zero biases.
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
-import type { ModelConfig } from './config.js';
+import { headSize, type ModelConfig } from './config.js';
 
 /** A seeded source of normal samples (Box–Muller over seedrandom's alea). */
 export function normalSampler(seed: string | number): (std: number) => number {
@@ -38,7 +38,8 @@ export function normalMatrix(
 export function initWeights(config: ModelConfig, seed: string | number): Map<string, tf.Tensor> {
   const sample = normalSampler(seed);
   const { dim, hiddenDim, numLayers, numHeads, numKvHeads, vocabSize } = config;
-  const kvDim = (dim / numHeads) * numKvHeads;
+  const qDim = headSize(config) * numHeads;
+  const kvDim = headSize(config) * numKvHeads;
   const std = 0.02;
   const residualStd = std / Math.sqrt(2 * numLayers);
   const w = new Map<string, tf.Tensor>();
@@ -46,15 +47,22 @@ export function initWeights(config: ModelConfig, seed: string | number): Map<str
   for (let l = 0; l < numLayers; l++) {
     const p = `blocks.${l}`;
     w.set(`${p}.attnNorm.weight`, tf.ones([dim]));
-    w.set(`${p}.attn.q.weight`, normalMatrix(dim, dim, std, sample));
+    w.set(`${p}.attn.q.weight`, normalMatrix(dim, qDim, std, sample));
     w.set(`${p}.attn.k.weight`, normalMatrix(dim, kvDim, std, sample));
     w.set(`${p}.attn.v.weight`, normalMatrix(dim, kvDim, std, sample));
-    w.set(`${p}.attn.o.weight`, normalMatrix(dim, dim, residualStd, sample));
+    w.set(`${p}.attn.o.weight`, normalMatrix(qDim, dim, residualStd, sample));
     w.set(`${p}.mlpNorm.weight`, tf.ones([dim]));
     w.set(`${p}.mlp.gate.weight`, normalMatrix(dim, hiddenDim, std, sample));
     w.set(`${p}.mlp.up.weight`, normalMatrix(dim, hiddenDim, std, sample));
     w.set(`${p}.mlp.down.weight`, normalMatrix(hiddenDim, dim, residualStd, sample));
   }
+  for (let l = 0; l < numLayers; l++)
+    for (const m of config.biases) {
+      const part = m === 'gate' || m === 'up' || m === 'down' ? 'mlp' : 'attn';
+      const out =
+        m === 'q' ? qDim : m === 'k' || m === 'v' ? kvDim : m === 'gate' || m === 'up' ? hiddenDim : dim;
+      w.set(`blocks.${l}.${part}.${m}.bias`, tf.zeros([out])); // zeros, as transformers' _init_weights sets them
+    }
   w.set('finalNorm.weight', tf.ones([dim]));
   if (!config.tiedEmbeddings) w.set('head.weight', normalMatrix(dim, vocabSize, std, sample));
   return w;

@@ -14,39 +14,51 @@ export interface LinearContext {
 export interface LinearLike {
   readonly inFeatures: number;
   readonly outFeatures: number;
+  /**
+   * The base bias (out), added once after the matmul, or null/absent for a bias-free projection. It is a base
+   * parameter: experts wrap the projection and keep it as it is (merged weights never include it).
+   */
+  readonly bias?: tf.Variable | null;
   /** Pure: allocates only tensors the caller's `tidy` owns. */
   apply(x: tf.Tensor2D, ctx?: LinearContext): tf.Tensor2D;
-  /** Every variable this projection owns, by dotted name relative to the projection (`weight`, `stepA`, …). */
+  /** Every variable this projection owns, by dotted name relative to the projection (`weight`, `bias`, `stepA`, …). */
   namedVariables(): Map<string, tf.Variable>;
   /**
    * The one (in, out) matrix this projection equals for tokens routed as in `ctx` (experts merged into the
-   * base, PEFT-style), used by single-sequence decoding. Owned (and cached) by the linear: do not dispose.
+   * base, PEFT-style), used by single-sequence decoding; the bias comes on top. Owned (and cached) by the linear:
+   * do not dispose.
    */
   weightFor(ctx?: LinearContext): tf.Tensor2D;
   dispose(): void;
 }
 
-/** A bias-free linear layer `y = x·W`, with W stored `(in, out)` so the forward is one plain 2-D matmul. */
+/** A linear layer `y = x·W (+ b)`, with W stored `(in, out)` so the forward is one plain 2-D matmul. */
 export class Linear implements LinearLike {
   readonly inFeatures: number;
   readonly outFeatures: number;
 
-  /** weight: (in, out). Pass `trainable = false` for a frozen base weight. */
+  /** weight: (in, out); bias: (out) or null. Pass `trainable = false` variables for a frozen base. */
   constructor(
     readonly weight: tf.Variable,
     readonly name = 'linear',
+    readonly bias: tf.Variable | null = null,
   ) {
     if (weight.rank !== 2)
       throw new Error(`${name}: weight must be 2-D (in, out), got shape [${weight.shape}]`);
     [this.inFeatures, this.outFeatures] = weight.shape as [number, number];
+    if (bias && (bias.rank !== 1 || bias.shape[0] !== this.outFeatures))
+      throw new Error(`${name}: bias must be (${this.outFeatures}), got shape [${bias.shape}]`);
   }
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.matMul(x, this.weight as tf.Tensor2D); // (N, out)
+    const y: tf.Tensor2D = tf.matMul(x, this.weight as tf.Tensor2D); // (N, out)
+    return this.bias ? (tf.add(y, this.bias) as tf.Tensor2D) : y; // (N, out) + (out)
   }
 
   namedVariables(): Map<string, tf.Variable> {
-    return new Map([['weight', this.weight]]);
+    const out = new Map([['weight', this.weight]]);
+    if (this.bias) out.set('bias', this.bias);
+    return out;
   }
 
   weightFor(): tf.Tensor2D {
@@ -55,5 +67,6 @@ export class Linear implements LinearLike {
 
   dispose(): void {
     this.weight.dispose();
+    this.bias?.dispose();
   }
 }

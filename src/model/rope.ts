@@ -1,8 +1,43 @@
 // Rotary position embedding with llama2.c's pairing: dimensions (2i, 2i+1) of each head rotate together,
-// by the angle pos · θ^(−2i/hs). (HF Llama pairs i with i + hs/2 instead; the HF importer permutes q/k.)
+// by the angle pos · ω_i, ω_i = θ^(−2i/hs) optionally rescaled (ropeInverseFrequencies). (HF Llama pairs i with
+// i + hs/2 instead; the HF importer permutes q/k.)
 import * as tf from '@tensorflow/tfjs';
 import { jsKernelsActive } from '../backend/kernels/backends.js';
+import type { RopeScaling } from './config.js';
 import { ropeHeadsFused } from './fused/rope.js';
+
+const f = Math.fround;
+
+/**
+ * The inverse frequencies ω_i (i < hs/2) of every rotated pair: the one place RoPE scaling is applied.
+ *   default: ω_i = 1 / θ^(2i/hs)
+ *   linear:  ω_i / factor
+ *   llama3:  wavelength λ_i = 2π/ω_i and L the original context; λ_i < L/high: ω_i; λ_i > L/low: ω_i / factor;
+ *            otherwise (1 − s)·ω_i/factor + s·ω_i with s = (L/λ_i − low) / (high − low).
+ * Rounded to float32 after every operation, in the order transformers' `modeling_rope_utils.py` evaluates them on
+ * float32 tensors (a Python scalar becomes float32; `c / t` is `t.reciprocal() * c`), as run.c does for default.
+ */
+export function ropeInverseFrequencies(
+  headSize: number,
+  theta: number,
+  scaling: RopeScaling | null = null,
+): Float32Array {
+  const out = new Float32Array(headSize / 2);
+  for (let i = 0; i < headSize / 2; i++) out[i] = f(1 / f(f(theta) ** f((2 * i) / headSize)));
+  if (scaling === null) return out;
+  const factor = f(scaling.factor);
+  if (scaling.type === 'linear') return out.map((w) => f(w / factor));
+  const { lowFreqFactor: low, highFreqFactor: high, originalMaxPositions: L } = scaling;
+  const lowFreqWavelen = f(L / low); // longer wavelengths than this are divided by `factor`
+  const highFreqWavelen = f(L / high); // shorter ones are kept
+  return out.map((w) => {
+    const wavelen = f(f(1 / w) * f(2 * Math.PI));
+    if (wavelen > lowFreqWavelen) return f(w / factor);
+    if (wavelen < highFreqWavelen) return w;
+    const smooth = f(f(f(f(1 / wavelen) * f(L)) - f(low)) / f(high - low));
+    return f(f(f(f(1 - smooth) * w) / factor) + f(smooth * w));
+  });
+}
 
 /**
  * Precomputed rotation tables for positions [0, maxSeqLen).
@@ -22,17 +57,17 @@ export class Rope {
     readonly headSize: number,
     readonly maxSeqLen: number,
     theta: number,
+    scaling: RopeScaling | null = null,
   ) {
     const cos2 = new Float32Array(maxSeqLen * headSize);
     const sin2 = new Float32Array(maxSeqLen * headSize);
     this.cosPairs = new Float32Array((maxSeqLen * headSize) / 2);
     this.sinPairs = new Float32Array((maxSeqLen * headSize) / 2);
-    const f = Math.fround;
+    const freqs = ropeInverseFrequencies(headSize, theta, scaling);
     for (let pos = 0; pos < maxSeqLen; pos++) {
       for (let i = 0; i < headSize; i += 2) {
         // float32 arithmetic as in run.c, so greedy decoding matches it token for token
-        const freq = f(1 / f(theta ** f(i / headSize)));
-        const val = f(pos * freq);
+        const val = f(pos * freqs[i / 2]);
         const c = f(Math.cos(val));
         const s = f(Math.sin(val));
         const o = pos * headSize + i;

@@ -4,7 +4,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { Attention, attentionMask } from './attention.js';
 import { Block } from './block.js';
-import { headSize, type ModelConfig, resolveModelConfig } from './config.js';
+import {
+  headSize,
+  LINEAR_MODULES,
+  type LinearModule,
+  type ModelConfig,
+  resolveModelConfig,
+} from './config.js';
 import { initWeights } from './init.js';
 import { KVCache } from './kv-cache.js';
 import { Linear, type LinearContext, type LinearLike } from './linear.js';
@@ -12,9 +18,7 @@ import { Mlp } from './mlp.js';
 import { RMSNorm } from './norm.js';
 import { Rope } from './rope.js';
 
-/** The projections of a block, by the names experts target. */
-export const LINEAR_MODULES = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
-export type LinearModule = (typeof LINEAR_MODULES)[number];
+export { LINEAR_MODULES, type LinearModule } from './config.js';
 
 /** A place in the model that holds a projection; experts replace what is there. */
 export interface LinearSlot {
@@ -56,10 +60,13 @@ export class Transformer {
     readonly head: Linear | null,
   ) {
     this.config = config;
-    this.rope = new Rope(headSize(config), config.maxSeqLen, config.ropeTheta);
+    this.rope = new Rope(headSize(config), config.maxSeqLen, config.ropeTheta, config.ropeScaling);
   }
 
-  /** Builds a model from named weights (`embedding`, `blocks.L.attn.q.weight` (in, out), …); takes ownership. */
+  /**
+   * Builds a model from named weights (`embedding`, `blocks.L.attn.q.weight` (in, out), `blocks.L.attn.q.bias`
+   * (out) for the projections in `config.biases`, …); takes ownership.
+   */
   static fromWeights(
     config: Readonly<ModelConfig>,
     weights: Map<string, tf.Tensor>,
@@ -76,22 +83,28 @@ export class Transformer {
       return v;
     };
     const { dim, hiddenDim, numLayers, vocabSize } = config;
+    const qDim = headSize(config) * config.numHeads;
     const kvDim = headSize(config) * config.numKvHeads;
-    const lin = (name: string, i: number, o: number) => new Linear(take(`${name}.weight`, [i, o]), name);
+    const lin = (name: string, module: LinearModule, i: number, o: number) =>
+      new Linear(
+        take(`${name}.weight`, [i, o]),
+        name,
+        config.biases.includes(module) ? take(`${name}.bias`, [o]) : null,
+      );
     const blocks: Block[] = [];
     for (let l = 0; l < numLayers; l++) {
       const p = `blocks.${l}`;
       const attn = new Attention(
         config,
-        lin(`${p}.attn.q`, dim, dim),
-        lin(`${p}.attn.k`, dim, kvDim),
-        lin(`${p}.attn.v`, dim, kvDim),
-        lin(`${p}.attn.o`, dim, dim),
+        lin(`${p}.attn.q`, 'q', dim, qDim),
+        lin(`${p}.attn.k`, 'k', dim, kvDim),
+        lin(`${p}.attn.v`, 'v', dim, kvDim),
+        lin(`${p}.attn.o`, 'o', qDim, dim),
       );
       const mlp = new Mlp(
-        lin(`${p}.mlp.gate`, dim, hiddenDim),
-        lin(`${p}.mlp.up`, dim, hiddenDim),
-        lin(`${p}.mlp.down`, hiddenDim, dim),
+        lin(`${p}.mlp.gate`, 'gate', dim, hiddenDim),
+        lin(`${p}.mlp.up`, 'up', dim, hiddenDim),
+        lin(`${p}.mlp.down`, 'down', hiddenDim, dim),
       );
       blocks.push(
         new Block(
@@ -104,7 +117,7 @@ export class Transformer {
     }
     const embedding = take('embedding', [vocabSize, dim]);
     const finalNorm = new RMSNorm(take('finalNorm.weight', [dim]), config.normEps);
-    const head = config.tiedEmbeddings ? null : lin('head', dim, vocabSize);
+    const head = config.tiedEmbeddings ? null : new Linear(take('head.weight', [dim, vocabSize]), 'head');
     return new Transformer(config, embedding, blocks, finalNorm, head);
   }
 
@@ -310,7 +323,7 @@ export class Transformer {
     for (const b of this.blocks) base.push(b.attnNorm.weight, b.mlpNorm.weight);
     for (const s of this.linearSlots()) {
       const l = s.get();
-      if (l instanceof Linear) base.push(l.weight);
+      if (l instanceof Linear) base.push(l.weight, ...(l.bias ? [l.bias] : [])); // a bias follows its weight
     }
     if (this.head) base.push(this.head.weight);
     for (const v of base) v.trainable = trainable;

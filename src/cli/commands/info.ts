@@ -1,24 +1,47 @@
-// `mote info`: backend, versions, and a model summary.
+// `mote info [dir]`: backend, versions, and a model summary. A Hugging Face directory is described from its
+// config.json alone (family, parameters, the memory inference and MoTE training need per backend), without reading
+// its weights; a llama2.c .bin (--model) is loaded and summarised with its tokenizer.
+import { stat } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { ArgumentsCamelCase, CommandModule } from 'yargs';
+import { readHfConfig } from '../../io/hf-llama.js';
+import { HF_FAMILIES } from '../../io/hf-llama-config.js';
 import { loadModel } from '../../io/load.js';
+import { headSize } from '../../model/config.js';
+import { type BackendMemory, estimateMemory } from '../../model/memory.js';
 import { backendOption, setUpBackend } from '../options.js';
 
 type Args = ArgumentsCamelCase<{
   backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+  dir?: string;
   model?: string;
   tokenizer?: string;
+  seqLen: number;
+  batchSize: number;
+  rank: number;
 }>;
 
+const GiB = 1024 ** 3;
+const gib = (bytes: number) => Math.round((bytes / GiB) * 100) / 100;
+
 export const infoCommand: CommandModule<object, Args> = {
-  command: 'info',
-  describe: 'show the backend, versions and (with --model) a model summary',
+  command: 'info [dir]',
+  describe: 'show the backend, versions and a model summary (a Hugging Face directory, or --model)',
   builder: (y) =>
-    y.options({
-      ...backendOption,
-      model: { type: 'string', describe: 'llama2.c .bin checkpoint to summarise' },
-      tokenizer: { type: 'string', describe: 'its tokenizer.bin' },
-    }) as never,
+    y
+      .positional('dir', {
+        type: 'string',
+        describe: 'Hugging Face model directory (config.json) to describe',
+      })
+      .options({
+        ...backendOption,
+        model: { type: 'string', describe: 'llama2.c .bin checkpoint (or a HF directory) to summarise' },
+        tokenizer: { type: 'string', describe: 'its tokenizer.bin' },
+        'seq-len': { type: 'number', default: 512, describe: 'tokens per sequence of the memory estimate' },
+        'batch-size': { type: 'number', default: 1, describe: 'sequences per step of the memory estimate' },
+        rank: { type: 'number', default: 16, describe: 'MoTE LoRA rank (all projections) of the estimate' },
+      }) as never,
   handler: async (a) => {
     const backend = await setUpBackend(a.backend, true);
     const info: Record<string, unknown> = {
@@ -27,12 +50,40 @@ export const infoCommand: CommandModule<object, Args> = {
       node: process.version,
       platform: `${process.platform}-${process.arch}`,
     };
-    if (a.model) {
-      const { model, tokenizer } = await loadModel(a.model, {
-        tokenizer: a.tokenizer ?? a.model.replace(/[^/]*$/, 'tokenizer.bin'),
+    const path = a.dir ?? a.model;
+    if (path && (await stat(path).catch(() => null))?.isDirectory()) {
+      const { family, config, torchDtype } = await readHfConfig(path);
+      const memory = estimateMemory(config, { seqLen: a.seqLen, batchSize: a.batchSize, rank: a.rank });
+      const perBackend = (m: BackendMemory) => ({
+        inferenceGiB: gib(m.inference.total),
+        trainingGiB: gib(m.training.total),
+        limitGiB: gib(m.limitBytes ?? totalmem()),
+        limit: m.limitBytes === null ? 'machine memory' : 'wasm heap',
+        inferenceFits: m.inference.total <= (m.limitBytes ?? totalmem()),
+        trainingFits: m.training.total <= (m.limitBytes ?? totalmem()),
+        trainingParts: Object.fromEntries(Object.entries(m.training.parts).map(([k, v]) => [k, gib(v)])),
       });
       info.model = {
-        path: a.model,
+        path,
+        family,
+        architecture: HF_FAMILIES[family],
+        torchDtype,
+        parameters: memory.parameters,
+        ...config,
+        headDim: headSize(config),
+      };
+      info.memory = {
+        estimate: `inference (KV cache and one forward of ${a.batchSize}×${a.seqLen} tokens) and MoTE training (rank ${a.rank} on every projection, 3 step experts + shared, AdamW), float32`,
+        wasm: perBackend(memory.backends.wasm),
+        cpu: perBackend(memory.backends.cpu),
+        tensorflow: perBackend(memory.backends.tensorflow),
+      };
+    } else if (path) {
+      const { model, tokenizer } = await loadModel(path, {
+        tokenizer: a.tokenizer ?? path.replace(/[^/]*$/, 'tokenizer.bin'),
+      });
+      info.model = {
+        path,
         ...model.config,
         parameters: model.parameterCount(),
         trainable: model.parameterCount(true),

@@ -72,7 +72,8 @@ export async function replicaSpec(model: Transformer, balanceWeight: number): Pr
     );
   const adapterNames = new Set<string>();
   for (const [path, layer] of experts?.layers ?? [])
-    for (const k of layer.namedVariables().keys()) if (k !== 'weight') adapterNames.add(`${path}.${k}`);
+    for (const k of layer.namedVariables().keys())
+      if (k !== 'weight' && k !== 'bias') adapterNames.add(`${path}.${k}`); // weight and bias are the base's
 
   const params: ParamEntry[] = [];
   let offset = 0;

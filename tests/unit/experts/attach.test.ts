@@ -232,6 +232,33 @@ describe('attachExperts', () => {
   });
 });
 
+describe('experts on a model with biases (Qwen2: q, k, v)', () => {
+  it('biases stay frozen base parameters; B = 0 keeps the logits; mergeAll and detach keep the biases', () => {
+    const model = Transformer.init({ ...tiny, biases: ['q', 'k', 'v'] }, 'bias', { trainable: false });
+    for (const s of model.linearSlots()) {
+      const bias = s.get().bias;
+      if (bias) bias.assign(tf.randomNormal(bias.shape, 0, 0.5, 'float32', s.layer + 1)); // non-zero biases
+    }
+    const base = model.logits(ids);
+    const experts = attachExperts(model);
+    const names = [...model.namedVariables().keys()];
+    expect(names.filter((n) => n.endsWith('.bias'))).toEqual(
+      [0, 1].flatMap((l) => ['q', 'k', 'v'].map((m) => `blocks.${l}.attn.${m}.bias`)),
+    );
+    expect(
+      model.trainableVariables().some((v) => [...experts.layers.values()].some((l) => l.bias === v)),
+    ).toBe(false);
+    const routed = model.logits(ids, { ctx: withRoute(routeFor('mote', false)) });
+    expectClose(routed, base, 1e-6, 1e-6); // B = 0: the bias counted once, as in the base
+    mergeAll(model, 'analysis');
+    const baked = model.logits(ids);
+    expectClose(baked, base, 1e-6, 1e-6);
+    expect(model.linearSlots().filter((s) => s.get().bias).length).toBe(6);
+    tf.dispose([base, routed, baked]);
+    model.dispose();
+  });
+});
+
 describe('stories260K with experts attached and B = 0', () => {
   it('gives the logits of the plain model, and the same 30 greedy tokens (host and tensor decoders)', async () => {
     const model = await loadLlama2c(STORIES_BIN);

@@ -162,6 +162,59 @@ describe('MoteLinear', () => {
     l.dispose();
   });
 
+  it('a base bias is added exactly once on every path (kernels, merged, per-token merged, pinned), never trained', () => {
+    const cfg = resolveExpertConfig({ rank: 3, initLoraWeights: false });
+    const plain = new MoteLinear(
+      new Linear(tf.variable(seededNormal([IN, OUT], 'w0', 0.3), false), 'test.q'),
+      cfg,
+      'blocks.0.attn.q',
+    );
+    const b = seededNormal([OUT], 'bias', 0.5);
+    const biased = new MoteLinear(
+      new Linear(tf.variable(seededNormal([IN, OUT], 'w0', 0.3), false), 'test.q', tf.variable(b, false)),
+      cfg,
+      'blocks.0.attn.q', // same seed and path: the same adapters as `plain`
+    );
+    const input = x();
+    const expectBiasOnce = (ctx: () => ReturnType<typeof withRoute> | undefined) => {
+      const diff = tf.tidy(() => tf.sub(biased.apply(input, ctx()), plain.apply(input, ctx())));
+      expectClose(
+        diff,
+        tf.tidy(() => tf.tile(tf.reshape(b, [1, OUT]), [ids.length, 1])),
+        1e-5,
+        1e-5,
+      );
+      diff.dispose();
+    };
+    for (const kernel of MIX_KERNELS) {
+      plain.kernel = kernel;
+      biased.kernel = kernel;
+      expectBiasOnce(() => withRoute(new Route(STEPS, ids)));
+    }
+    expectBiasOnce(() => withRoute(new Route(STEPS, ids, { merged: true })));
+    expectBiasOnce(() => withRoute(decodeRoute(STEPS, 'answer')));
+    plain.merge('guidance');
+    biased.merge('guidance');
+    expectBiasOnce(() => undefined);
+    plain.unmerge();
+    biased.unmerge();
+    // the merged weight stays the weight alone (decoders add the bias themselves), and the bias is the base's
+    const route = withRoute(decodeRoute(STEPS, 'answer'));
+    expectClose(biased.weightFor(route), plain.weightFor(route), 0, 0);
+    expect([...biased.namedVariables().keys()]).toEqual([
+      'weight',
+      'bias',
+      'stepA',
+      'stepB',
+      'sharedA',
+      'sharedB',
+    ]);
+    expect(biased.bias?.trainable).toBe(false);
+    tf.dispose([input, b]);
+    plain.dispose();
+    biased.dispose();
+  });
+
   it('merged weights are cached per step and rebuilt after an optimizer step changes a factor', () => {
     const l = layer({ initLoraWeights: false });
     const route = withRoute(decodeRoute(STEPS, 'answer'));

@@ -74,4 +74,20 @@ describe('llama2.c checkpoints', () => {
     new Int32Array(buf.buffer).set([0x616b3432, 1]);
     expect(() => parseLlama2c(buf, 'v1.bin')).toThrow(/versioned llama2.c export/);
   });
+
+  it('refuses to save what a llama2.c file cannot hold: head size, RoPE scaling, biases', async () => {
+    const model = Transformer.init({
+      dim: 16,
+      numHeads: 2,
+      numKvHeads: 1,
+      headDim: 6,
+      ropeScaling: { type: 'linear', factor: 2 },
+      biases: ['q', 'k', 'v'],
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'mote-'));
+    await expect(saveLlama2c(model, join(dir, 'x.bin'))).rejects.toThrow(
+      'saveLlama2c: a llama2.c checkpoint cannot hold headDim 6 ≠ dim / numHeads (8); RoPE scaling (linear); biases on q, k, v; save as a Hugging Face directory (saveHfLlama)',
+    );
+    model.dispose();
+  });
 });

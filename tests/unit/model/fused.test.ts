@@ -53,28 +53,36 @@ describe.each(['wasm', 'cpu'])('fused ops on %s', (backend) => {
     }),
   );
 
-  it(
-    'RoPE + head split: rotated, transposed and scaled heads equal rope.apply + transpose, at pos 0 and pos > 0',
-    on(() => {
-      const [B, T, H, hs] = [2, 5, 3, 8];
-      const rope = new Rope(hs, 16, 10000);
-      const x = seededNormal([B * T, H * hs], 'x') as tf.Tensor2D;
-      for (const [pos, scale] of [
-        [0, 1],
-        [7, 0.25],
-      ]) {
-        const composed = (a: tf.Tensor) =>
-          tf.mul(
-            tf.transpose(rope.apply(tf.reshape(a, [B, T, H, hs]) as tf.Tensor4D, pos), [0, 2, 1, 3]),
-            scale,
-          );
-        expectSame((a) => rope.heads(a as tf.Tensor2D, B, T, H, pos, scale), composed, [x], 1e-6);
-        expect(rope.heads(x, B, T, H, pos, scale).shape).toEqual([B, H, T, hs]);
-      }
-      expect(() => rope.heads(x, B, T, H, 12)).toThrow(/exceeds maxSeqLen 16/);
-      x.dispose();
-      rope.dispose();
-    }),
+  it.each([
+    ['plain, head size 8', 8, null],
+    [
+      'llama3-scaled, head size 6',
+      6,
+      { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 256 } as const,
+    ],
+  ] as const)(
+    'RoPE + head split (%s): rotated, transposed and scaled heads equal rope.apply + transpose, at pos 0 and pos > 0',
+    (_, hs, scaling) =>
+      on(() => {
+        const [B, T, H] = [2, 5, 3];
+        const rope = new Rope(hs, 16, 10000, scaling);
+        const x = seededNormal([B * T, H * hs], 'x') as tf.Tensor2D;
+        for (const [pos, scale] of [
+          [0, 1],
+          [7, 0.25],
+        ]) {
+          const composed = (a: tf.Tensor) =>
+            tf.mul(
+              tf.transpose(rope.apply(tf.reshape(a, [B, T, H, hs]) as tf.Tensor4D, pos), [0, 2, 1, 3]),
+              scale,
+            );
+          expectSame((a) => rope.heads(a as tf.Tensor2D, B, T, H, pos, scale), composed, [x], 1e-6);
+          expect(rope.heads(x, B, T, H, pos, scale).shape).toEqual([B, H, T, hs]);
+        }
+        expect(() => rope.heads(x, B, T, H, 12)).toThrow(/exceeds maxSeqLen 16/);
+        x.dispose();
+        rope.dispose();
+      })(),
   );
 
   it(
