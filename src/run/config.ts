@@ -248,8 +248,12 @@ export function shapeMismatches(saved: unknown, current: RunConfig): string[] {
     if (JSON.stringify(a) !== JSON.stringify(b))
       out.push(`${path}: checkpoint ${JSON.stringify(a)}, this run ${JSON.stringify(b)}`);
   };
+  // a key a checkpoint does not record (saved before the key existed) has its default
+  const withDefaults = (c: Partial<ModelConfig> | undefined) =>
+    c ? { ...DEFAULT_MODEL_CONFIG, ...c } : undefined;
+  const [sm, cm] = [withDefaults(s.model?.config), withDefaults(current.model.config)];
   for (const k of Object.keys(DEFAULT_MODEL_CONFIG) as (keyof ModelConfig)[])
-    differ(`model.config.${k}`, s.model?.config?.[k], current.model.config?.[k]);
+    differ(`model.config.${k}`, sm?.[k], cm?.[k]);
   const se = fullFineTuning(s.experts) ? null : (s.experts as Record<string, unknown>);
   const ce = current.experts as Record<string, unknown> | null;
   const none = 'none (full fine-tuning)';

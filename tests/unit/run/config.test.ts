@@ -107,6 +107,10 @@ describe('run config (run/config.ts)', () => {
       'model.config.dim: checkpoint 64, this run 8',
       'experts.kind: checkpoint "mote", this run "none (full fine-tuning)"',
     ]);
+    // a checkpoint saved before a model key existed compares as that key's default
+    const older = { ...saved, model: { ...saved.model, config: { ...saved.model.config } } };
+    delete (older.model.config as Partial<typeof saved.model.config>).headDim;
+    expect(shapeMismatches(older, saved)).toEqual([]);
     // older run directories saved full fine-tuning as { kind: 'none' }
     expect(shapeMismatches({ ...saved, experts: { kind: 'none' } }, { ...saved, experts: null })).toEqual([]);
   });
