@@ -1,9 +1,10 @@
-// The chains JSONL format: one Chain per line (chain.ts), validated with zod. Every bad line is reported
-// with file, line, field and reason; nothing is dropped without being counted.
+// The chains JSONL format: one Chain per line (chain.ts), read by util/jsonl.ts and validated with zod. Every
+// bad line is reported with file, line, field and reason; nothing is dropped without being counted.
 
 import { z } from 'zod';
 import { STAGES, STEP_TOKENS } from '../steps.js';
-import { FormatError } from '../util/errors.js';
+import { JsonlError, parseJsonl, parseJsonlLine } from '../util/jsonl.js';
+import { readTextFile } from '../util/text-file.js';
 import type { Chain } from './chain.js';
 
 /** Every step token string; none may appear inside a chain's text (they delimit the steps). */
@@ -90,10 +91,13 @@ export interface LoadedChains {
 
 export interface LoadChainsOptions {
   /**
-   * 'throw': after reading the whole file, throw a FormatError naming file, line, field and reason of the
-   * first bad line (and how many more errors there are). 'skip': return the good chains with every error.
+   * 'throw': after reading the whole file, throw a JsonlError naming file, line, field and reason of the first
+   * bad line (and how many more errors there are; its `errors` lists them all). 'skip': return the good chains
+   * with every error.
    */
   onError: 'throw' | 'skip';
+  /** The longest line accepted, in UTF-8 bytes, checked before parsing (util/jsonl.ts). Default 1 MiB. */
+  maxLineBytes?: number;
 }
 
 /**
@@ -101,70 +105,56 @@ export interface LoadChainsOptions {
  * Blank lines are counted, not errors. A duplicate id is an error on the later line; the first one stays.
  */
 export async function loadChains(path: string, options: LoadChainsOptions): Promise<LoadedChains> {
-  const { readFile } = await import('node:fs/promises');
-  let bytes: Uint8Array = await readFile(path);
-  if (path.endsWith('.gz')) bytes = (await import('node:zlib')).gunzipSync(bytes);
-  return parseChains(new TextDecoder().decode(bytes), path, options);
+  return parseChains(await readTextFile(path), path, options);
 }
 
 /** Validates the JSONL text of a chains file; `file` names it in errors. See `loadChains`. */
 export function parseChains(source: string, file: string, options: LoadChainsOptions): LoadedChains {
+  const jsonl = parseJsonl(source, file, { onError: 'collect', maxLineBytes: options.maxLineBytes });
   const chains: Chain[] = [];
-  const errors: ChainError[] = [];
-  const counts: ChainCounts = { lines: 0, ok: 0, bad: 0, blank: 0 };
+  const errors: ChainError[] = jsonl.errors.map((e) => ({ ...e, field: '' }));
+  const counts: ChainCounts = { lines: jsonl.lines, ok: 0, bad: errors.length, blank: jsonl.blank };
   const firstLineOf = new Map<string, number>();
-  const lines = source.split('\n');
-  if (lines.at(-1) === '') lines.pop(); // the newline that ends the last line
-  lines.forEach((raw, i) => {
-    const line = i + 1;
-    counts.lines++;
-    const content = raw.replace(/\r$/, '').replace(/^\uFEFF/, '');
-    if (content.trim() === '') {
-      counts.blank++;
-      return;
-    }
-    const found = validateChainLine(content, file, line);
+  for (const { line, value } of jsonl.records) {
+    const found = validateChain(value, file, line);
     if ('errors' in found) {
       errors.push(...found.errors);
       counts.bad++;
-      return;
+      continue;
     }
     const first = firstLineOf.get(found.chain.id);
     if (first !== undefined) {
       const reason = `expected a unique id, got ${JSON.stringify(found.chain.id)} (first on line ${first})`;
       errors.push({ file, line, field: 'id', reason });
       counts.bad++;
-      return;
+      continue;
     }
     firstLineOf.set(found.chain.id, line);
     chains.push(found.chain);
     counts.ok++;
-  });
+  }
+  errors.sort((a, b) => a.line - b.line); // stable: a line's errors keep their order
   if (options.onError === 'throw' && errors.length > 0) throw chainsError(errors, counts);
   return { chains, errors, counts };
 }
 
-/** Validates one line of JSON text. */
+/** Validates one line of JSON text (the line cap and JSON parsing of util/jsonl.ts, then the chain schema). */
 export function validateChainLine(
   content: string,
   file: string,
   line: number,
 ): { chain: Chain } | { errors: ChainError[] } {
-  let value: unknown;
-  try {
-    value = JSON.parse(content);
-  } catch (e) {
-    return {
-      errors: [
-        {
-          file,
-          line,
-          field: '',
-          reason: `expected a JSON object, got invalid JSON (${(e as Error).message})`,
-        },
-      ],
-    };
-  }
+  const parsed = parseJsonlLine(content, line);
+  if ('reason' in parsed) return { errors: [{ file, line, field: '', reason: parsed.reason }] };
+  return validateChain(parsed.value, file, line);
+}
+
+/** Validates one parsed line against the chain schema. */
+function validateChain(
+  value: unknown,
+  file: string,
+  line: number,
+): { chain: Chain } | { errors: ChainError[] } {
   const result = ChainSchema.safeParse(value);
   if (result.success) return { chain: result.data as Chain };
   return {
@@ -225,11 +215,12 @@ function preview(value: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-/** The FormatError thrown by onError 'throw': the first error, plus how many more there are. */
-function chainsError(errors: ChainError[], counts: ChainCounts): FormatError {
-  const [first] = errors;
-  const more =
-    errors.length > 1 ? ` (${errors.length - 1} more error(s); ${counts.bad} bad line(s) in all)` : '';
-  const field = first.field ? `${first.field}: ` : '';
-  return new FormatError(first.file, String(first.line), `${field}${first.reason}${more}`);
+/** The error thrown by onError 'throw': names the first error, counts the others, and lists them all. */
+function chainsError(errors: ChainError[], counts: ChainCounts): JsonlError {
+  const lines = errors.map(({ file, line, field, reason }) => ({
+    file,
+    line,
+    reason: field ? `${field}: ${reason}` : reason,
+  }));
+  return new JsonlError(lines, counts.bad);
 }

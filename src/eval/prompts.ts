@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { parseCsvTable } from '../aligncot/build/csv.js';
 import { STEP_TOKENS } from '../steps.js';
 import { ConfigError, FormatError } from '../util/errors.js';
+import { parseJsonl } from '../util/jsonl.js';
+import { readTextFile } from '../util/text-file.js';
 
 /** One prompt to evaluate. */
 export interface EvalPrompt {
@@ -40,12 +42,9 @@ export const EXAMPLE_EVAL_PROMPTS = fileURLToPath(
   new URL('../../examples/data/eval-prompts.jsonl', import.meta.url),
 );
 
-/** Reads a prompt file (gzip detected by its magic bytes). See `parseEvalPrompts`. */
+/** Reads a prompt file (gzip detected by its name or magic bytes). See `parseEvalPrompts`. */
 export async function loadEvalPrompts(path: string, options: EvalPromptOptions = {}): Promise<EvalPrompt[]> {
-  const { readFile } = await import('node:fs/promises');
-  let bytes: Uint8Array = await readFile(path);
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = (await import('node:zlib')).gunzipSync(bytes);
-  return parseEvalPrompts(new TextDecoder().decode(bytes), path, options);
+  return parseEvalPrompts(await readTextFile(path), path, options);
 }
 
 /**
@@ -109,31 +108,16 @@ interface Row {
 }
 
 function jsonlRows(text: string, file: string): Row[] {
-  const rows: Row[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = i + 1;
-    const content = raw.replace(/\r$/, '').replace(/^\uFEFF/, '');
-    if (content.trim() === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(content);
-    } catch (e) {
-      const hint =
-        line === 1 && content.includes(',') && !content.trimStart().startsWith('{')
-          ? ' (a CSV file? name it .csv or pass format: "csv")'
-          : '';
-      throw new FormatError(
-        file,
-        String(line),
-        `expected a JSON object, got invalid JSON (${(e as Error).message})${hint}`,
-      );
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value))
-      throw new FormatError(file, String(line), `expected a JSON object, got ${describe(value)}`);
-    const record = value as Record<string, unknown>;
-    rows.push({ line, get: (field) => (Object.hasOwn(record, field) ? record[field] : undefined) });
+  const { records } = parseJsonl(text, file, {
+    invalidJsonHint: (content, line) =>
+      line === 1 && content.includes(',') && !content.trimStart().startsWith('{')
+        ? ' (a CSV file? name it .csv or pass format: "csv")'
+        : '',
   });
-  return rows;
+  return records.map(({ line, value }) => ({
+    line,
+    get: (field) => (Object.hasOwn(value, field) ? value[field] : undefined),
+  }));
 }
 
 function csvRows(text: string, file: string): Row[] {

@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { STEP_TOKENS } from '../steps.js';
 import { FormatError } from '../util/errors.js';
+import { parseJsonl } from '../util/jsonl.js';
 
 /** The stages a model generates at inference (`check` is used to build data only). */
 export const OUTPUT_STAGES = ['analysis', 'guidance', 'answer'] as const;
@@ -104,26 +105,14 @@ export const EvalRecordSchema = z.strictObject(
 );
 
 /**
- * Parses a JSONL file of EvalRecords (blank lines skipped). Throws a FormatError naming the file, the line
- * and the field of the first bad line, a repeated id, or a file without records.
+ * Parses the text of a JSONL file of EvalRecords (util/jsonl.ts: blank lines skipped, long lines capped).
+ * Throws a FormatError naming the file, the line and the field of the first bad line, a repeated id, or a
+ * file without records.
  */
 export function parseEvalRecords(text: string, file: string): EvalRecord[] {
   const records: EvalRecord[] = [];
   const firstLine = new Map<string, number>();
-  text.split('\n').forEach((raw, i) => {
-    const line = i + 1;
-    const content = raw.replace(/\r$/, '').replace(/^\uFEFF/, '');
-    if (content.trim() === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(content);
-    } catch (e) {
-      throw new FormatError(
-        file,
-        String(line),
-        `expected a JSON object, got invalid JSON (${(e as Error).message})`,
-      );
-    }
+  for (const { line, value } of parseJsonl(text, file).records) {
     const result = EvalRecordSchema.safeParse(value);
     if (!result.success) {
       const issue = result.error.issues[0];
@@ -140,7 +129,7 @@ export function parseEvalRecords(text: string, file: string): EvalRecord[] {
       );
     firstLine.set(record.id, line);
     records.push(record);
-  });
+  }
   if (records.length === 0)
     throw new FormatError(file, '', 'expected at least one record, got none (empty file)');
   return records;

@@ -1,7 +1,6 @@
 // Loss curves as SVG text (no dependencies): metrics JSONL → series per metric and step type → one line chart
 // with axes, ticks, legend and an optional log y axis. Deterministic: same input, same bytes.
-import { readFile } from 'node:fs/promises';
-import { FormatError } from '../util/errors.js';
+import { readJsonl } from '../util/jsonl.js';
 
 /** One curve: points [x (step), y (value)]. */
 export interface Series {
@@ -120,27 +119,12 @@ export function lossCurveSvg(series: readonly Series[], options: LossCurveOption
 // ---------------------------------------------------------------- metrics files
 
 /**
- * Reads a JSONL metrics file: one JSON object per line, blank lines skipped. A torn last line (no final newline,
- * as after a crash mid-write) is ignored; any other bad line is a FormatError naming the line.
+ * Reads a JSONL metrics file (util/jsonl.ts): one JSON object per line, blank lines skipped. A torn last line
+ * (no final newline, as after a crash mid-write) is ignored; any other bad line is a FormatError naming the line.
  */
 export async function readMetricsJsonl(path: string): Promise<Record<string, unknown>[]> {
-  const text = await readFile(path, 'utf8');
-  const lines = text.split('\n');
-  const records: Record<string, unknown>[] = [];
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (e) {
-      if (i === lines.length - 1) return; // torn tail: the writer died mid-line
-      throw new FormatError(path, `line ${i + 1}`, `not valid JSON (${(e as Error).message})`);
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value))
-      throw new FormatError(path, `line ${i + 1}`, 'expected a JSON object');
-    records.push(value as Record<string, unknown>);
-  });
-  return records;
+  const { records } = await readJsonl(path, { ignoreTornTail: true });
+  return records.map((r) => r.value);
 }
 
 /**

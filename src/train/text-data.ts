@@ -12,12 +12,16 @@
 //   window 0: ids <s> Hi !     targets Hi ! </s>
 //   window 1: ids </s> <s> Yo  targets <s> Yo </s>
 import { check, FormatError } from '../util/errors.js';
+import { parseJsonl } from '../util/jsonl.js';
+import { readTextFile } from '../util/text-file.js';
 import type { TrainExample } from './example.js';
 import { heldOutSplit } from './split.js';
 
 export interface ReadCorpusOptions {
   /** JSONL: the string field holding each document's text. Default `'text'`. */
   textField?: string;
+  /** JSONL: the longest line accepted, in UTF-8 bytes, checked before parsing (util/jsonl.ts). Default 1 MiB. */
+  maxLineBytes?: number;
 }
 
 /**
@@ -27,42 +31,35 @@ export interface ReadCorpusOptions {
  * Errors name the file, the line and the field.
  */
 export async function readCorpus(path: string, options: ReadCorpusOptions = {}): Promise<string[]> {
-  const { readFile } = await import('node:fs/promises');
-  let bytes: Uint8Array = await readFile(path).catch((e: Error) => {
-    throw new Error(`corpus file ${path} cannot be read: ${e.message}`);
-  });
-  const name = path.endsWith('.gz') ? path.slice(0, -3) : path;
-  if (path.endsWith('.gz')) bytes = (await import('node:zlib')).gunzipSync(bytes);
-  const text = new TextDecoder().decode(bytes).replace(/^\uFEFF/, '');
+  const text = await readTextFile(path);
+  const name = path.replace(/\.gz$/i, '');
   const jsonl = /\.jsonl?$/.test(name) || text.trimStart().startsWith('{');
-  const docs = jsonl ? parseJsonlTexts(text, path, options.textField ?? 'text') : splitParagraphs(text);
+  const docs = jsonl
+    ? parseJsonlTexts(text, path, options.textField ?? 'text', options.maxLineBytes)
+    : splitParagraphs(text);
   if (docs.length === 0) throw new FormatError(path, '', 'no text in the corpus (the file is empty)');
   return docs;
 }
 
-/** The `field` string of every non-blank JSONL line; a blank string is kept out. */
-export function parseJsonlTexts(source: string, file: string, field: string): string[] {
+/** The `field` string of every non-blank JSONL line (util/jsonl.ts); a blank string is kept out. */
+export function parseJsonlTexts(
+  source: string,
+  file: string,
+  field: string,
+  maxLineBytes?: number,
+): string[] {
   const docs: string[] = [];
-  source.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/\r$/, '');
-    if (line.trim() === '') return;
-    let record: unknown;
-    try {
-      record = JSON.parse(line);
-    } catch (e) {
-      throw new FormatError(file, `${i + 1}`, `not valid JSON (${(e as Error).message})`);
-    }
-    const value = (record as Record<string, unknown> | null)?.[field];
+  for (const { line, value: record } of parseJsonl(source, file, { maxLineBytes }).records) {
+    const value = record[field];
     if (typeof value !== 'string') {
-      const keys = record && typeof record === 'object' ? Object.keys(record).join(', ') : typeof record;
       throw new FormatError(
         file,
-        `${i + 1}`,
-        `field "${field}" is ${value === undefined ? 'missing' : `a ${typeof value}`}; expected a string (the line has: ${keys}; choose the field with --text-field)`,
+        `${line}`,
+        `field "${field}" is ${value === undefined ? 'missing' : `a ${typeof value}`}; expected a string (the line has: ${Object.keys(record).join(', ')}; choose the field with --text-field)`,
       );
     }
     if (value.trim() !== '') docs.push(value);
-  });
+  }
   return docs;
 }
 

@@ -28,3 +28,26 @@ export class FormatError extends Error {
 export function check(ok: boolean, key: string, value: unknown, expected: string): asserts ok {
   if (!ok) throw new ConfigError(key, value, expected);
 }
+
+/**
+ * A file cannot be read (or written): the message names the file, what failed and the system error code, e.g.
+ * `x.jsonl: cannot read (ENOENT: no such file or directory)`. `code` is the code (undefined when there is none).
+ */
+export class FileError extends Error {
+  readonly code: string | undefined;
+
+  constructor(
+    readonly file: string,
+    action: string,
+    cause: unknown,
+  ) {
+    const e = cause as NodeJS.ErrnoException;
+    // Node's message is "CODE: description, syscall 'path'"; keep the description, the path is already named.
+    const detail = String(e?.message ?? cause)
+      .replace(/^[A-Z_]+: /, '')
+      .replace(/, \w+ '.*'$/s, '');
+    super(`${file}: cannot ${action} (${e?.code ? `${e.code}: ` : ''}${detail})`, { cause });
+    this.name = 'FileError';
+    this.code = e?.code;
+  }
+}

@@ -2,9 +2,10 @@
 // after a crash every line but possibly the last is whole. On resume a torn last line is cut off (or, if it
 // is a whole chain that only lacks its newline, completed), and the ids already present are skipped.
 
-import { appendFile, type FileHandle, mkdir, open, readFile, truncate } from 'node:fs/promises';
+import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FormatError } from '../../util/errors.js';
+import { repairJsonlLog } from '../../util/jsonl-log.js';
 import { parseChains, validateChainLine } from '../schema.js';
 
 /** What an existing output file holds. */
@@ -16,32 +17,14 @@ export interface ResumeState {
 }
 
 /**
- * Reads an output file for resume (a missing file is empty). Cuts off a torn last line, then validates
- * every line against the chain schema; throws a FormatError naming the file and line of a bad one.
+ * Reads an output file for resume (a missing file is empty). Cuts off a torn last line (util/jsonl-log.ts), then
+ * validates every line against the chain schema; throws a FormatError naming the file and line of a bad one.
  */
 export async function readForResume(path: string): Promise<ResumeState> {
-  let bytes: Buffer;
+  const log = await repairJsonlLog(path, (tail, line) => 'chain' in validateChainLine(tail, path, line));
   try {
-    bytes = await readFile(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { ids: new Set(), truncatedBytes: 0 };
-    throw e;
-  }
-  const end = bytes.lastIndexOf(0x0a) + 1; // end of the last complete line
-  let truncatedBytes = 0;
-  if (end < bytes.length) {
-    const tail = bytes.subarray(end).toString('utf8');
-    const lineNo = bytes.subarray(0, end).toString('utf8').split('\n').length;
-    if ('chain' in validateChainLine(tail, path, lineNo)) await appendFile(path, '\n');
-    else {
-      truncatedBytes = bytes.length - end;
-      await truncate(path, end);
-      bytes = bytes.subarray(0, end);
-    }
-  }
-  try {
-    const { chains } = parseChains(bytes.toString('utf8'), path, { onError: 'throw' });
-    return { ids: new Set(chains.map((c) => c.id)), truncatedBytes };
+    const { chains } = parseChains(log.text, path, { onError: 'throw' });
+    return { ids: new Set(chains.map((c) => c.id)), truncatedBytes: log.truncatedBytes };
   } catch (e) {
     if (!(e instanceof FormatError)) throw e;
     throw new FormatError(e.file, e.where, `${e.reason}; cannot resume: fix or remove this line`);

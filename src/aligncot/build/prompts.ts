@@ -4,6 +4,8 @@
 
 import { basename } from 'node:path';
 import { ConfigError, FormatError } from '../../util/errors.js';
+import { parseJsonl } from '../../util/jsonl.js';
+import { readTextFile } from '../../util/text-file.js';
 import type { Turn } from '../chain.js';
 import { ChainSchema } from '../schema.js';
 import { parseCsvTable } from './csv.js';
@@ -42,12 +44,9 @@ export interface PromptOptions {
   turns?: HhTurns;
 }
 
-/** Reads a prompt file (gzip detected by its magic bytes). See `parsePrompts`. */
+/** Reads a prompt file (gzip detected by its name or magic bytes). See `parsePrompts`. */
 export async function loadPrompts(path: string, options: PromptOptions): Promise<Prompt[]> {
-  const { readFile } = await import('node:fs/promises');
-  let bytes: Uint8Array = await readFile(path);
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = (await import('node:zlib')).gunzipSync(bytes);
-  return parsePrompts(new TextDecoder().decode(bytes), path, options);
+  return parsePrompts(await readTextFile(path), path, options);
 }
 
 /**
@@ -123,19 +122,15 @@ function csvPrompts(text: string, file: string, options: PromptOptions): RawProm
 }
 
 function jsonlPrompts(text: string, file: string, options: PromptOptions): RawPrompt[] {
-  const out: RawPrompt[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const line = i + 1;
-    const content = raw.replace(/\r$/, '').replace(/^\uFEFF/, '');
-    if (content.trim() === '') return;
-    const record = jsonRecord(content, file, line, options.format);
-    out.push(
-      options.format === 'hh'
-        ? hhPrompt(record, file, line, options)
-        : plainPrompt(record, file, line, options),
-    );
+  const { records } = parseJsonl(text, file, {
+    invalidJsonHint: (content, line) =>
+      line === 1 && !content.trimStart().startsWith('{') && content.includes(',')
+        ? ' (this looks like a CSV header: use --format csv --column NAME)'
+        : '',
   });
-  return out;
+  return records.map(({ line, value }) =>
+    options.format === 'hh' ? hhPrompt(value, file, line, options) : plainPrompt(value, file, line, options),
+  );
 }
 
 /** HH-RLHF: `chosen` is "\n\nHuman: …\n\nAssistant: ……"; the prompt is everything before the last Assistant reply. */
@@ -193,29 +188,6 @@ function plainPrompt(
 
 // ---------------------------------------------------------------------------------------------------
 // helpers
-
-function jsonRecord(
-  content: string,
-  file: string,
-  line: number,
-  format: PromptFormat,
-): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(content);
-  } catch (e) {
-    const csv = line === 1 && !content.trimStart().startsWith('{') && content.includes(',');
-    const hint = csv ? ' (this looks like a CSV header: use --format csv --column NAME)' : '';
-    throw new FormatError(
-      file,
-      String(line),
-      `expected a JSON object (${format} format), got invalid JSON (${(e as Error).message})${hint}`,
-    );
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw new FormatError(file, String(line), `expected a JSON object, got ${preview(value)}`);
-  return value as Record<string, unknown>;
-}
 
 /**
  * Splits an HH-RLHF transcript into turns; every turn must have text. Consecutive turns of one role (8 of

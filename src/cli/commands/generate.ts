@@ -6,7 +6,7 @@
 //            one JSON line per prompt {id, question, mode, stages, tokensPerStage, totalTokens, ms}, appended as it
 //            goes; a rerun skips the ids already in --out (resume). --batch-size N > 1 decodes N prompts at a time
 //            in one batched forward per token (generateStagedBatch); each batch's lines are appended when it ends.
-import { appendFile, readFile, truncate } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import { loadEvalPrompts } from '../../eval/prompts.js';
 import { generateStream } from '../../generate/generate.js';
@@ -20,6 +20,9 @@ import {
 import { generateStagedBatch } from '../../generate/staged-batch.js';
 import { loadModel } from '../../io/load.js';
 import { type InferenceModel, loadForInference } from '../../run/load.js';
+import { FormatError } from '../../util/errors.js';
+import { parseJsonl } from '../../util/jsonl.js';
+import { repairJsonlLog } from '../../util/jsonl-log.js';
 import {
   backendOption,
   decoderOption,
@@ -225,32 +228,24 @@ async function generateFile(
 
 /**
  * The ids already in a results file (none when it does not exist). A last line cut short by an interrupted write
- * is removed from the file; any other unreadable line is an error naming the file and line.
+ * is removed from the file (util/jsonl-log.ts); any other unreadable line is an error naming the file and line.
  */
 async function doneIds(out: string): Promise<Set<string>> {
-  const text = await readFile(out, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return '';
-    throw new Error(`--out ${out}: cannot read (${e.code ?? e.message})`);
+  const log = await repairJsonlLog(out);
+  const { records } = parseJsonl(log.text, out, {
+    invalidJsonHint: () => ' (--out must be a results file of mote generate)',
   });
   const ids = new Set<string>();
-  const lines = text.split('\n');
-  const partial = lines.pop() ?? ''; // after the last newline: '' unless a write was cut short
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    let id: unknown;
-    try {
-      id = JSON.parse(line).id;
-    } catch {
-      throw new Error(
-        `--out ${out}:${i + 1}: expected a JSON object per line (a results file of mote generate)`,
+  for (const { line, value } of records) {
+    if (typeof value.id !== 'string')
+      throw new FormatError(
+        out,
+        String(line),
+        'expected a string "id" (--out must be a results file of mote generate)',
       );
-    }
-    if (typeof id !== 'string') throw new Error(`--out ${out}:${i + 1}: expected a string "id"`);
-    ids.add(id);
-  });
-  if (partial.trim() !== '') {
-    await truncate(out, Buffer.byteLength(text) - Buffer.byteLength(partial));
-    process.stderr.write(`--out ${out}: removed an incomplete last line (an interrupted write)\n`);
+    ids.add(value.id);
   }
+  if (log.truncatedBytes > 0)
+    process.stderr.write(`--out ${out}: removed an incomplete last line (an interrupted write)\n`);
   return ids;
 }

@@ -122,9 +122,9 @@ describe('bad prompt files', () => {
       'malformed JSONL',
       '{"question": "a"}\n{"question": "b"\n',
       jsonl,
-      /^p:2: expected a JSON object \(jsonl format\), got invalid JSON \(.*\)$/,
+      /^p:2: expected a JSON object, got invalid JSON \(.*\)$/,
     ],
-    ['a JSON array line', '{"question": "a"}\n[1]\n', jsonl, /^p:2: expected a JSON object, got \[1\]$/],
+    ['a JSON array line', '{"question": "a"}\n[1]\n', jsonl, /^p:2: expected a JSON object, got an array$/],
     [
       'a missing question',
       '{"question": "a"}\n{"q": "b"}\n',
@@ -217,7 +217,7 @@ describe('bad prompt files', () => {
       'CSV read as jsonl',
       'goal,target\na,b\n',
       jsonl,
-      /^p:1: expected a JSON object \(jsonl format\), got invalid JSON .*\(this looks like a CSV header: use --format csv --column NAME\)$/,
+      /^p:1: expected a JSON object, got invalid JSON .*\(this looks like a CSV header: use --format csv --column NAME\)$/,
     ],
     ['CSV read as hh', 'goal,target\na,b\n', hh, /^p:1: .*use --format csv --column NAME\)$/],
     [

@@ -46,7 +46,7 @@ describe('parseChains', () => {
 
   it.each([
     ['malformed JSON', '{"id": "b", "question": ', [[2, '', /^expected a JSON object, got invalid JSON/]]],
-    ['not an object', '[1, 2]', [[2, '', /^expected a JSON object, got \[1,2\]/]]],
+    ['not an object', '[1, 2]', [[2, '', /^expected a JSON object, got an array$/]]],
     [
       'missing answer',
       '{"id":"b","question":"q"}',
@@ -166,6 +166,37 @@ describe('parseChains', () => {
     expect(run).toThrow(
       'm.jsonl:2: answer: expected a non-empty string, got "" (1 more error(s); 2 bad line(s) in all)',
     );
+    // the thrown error lists every error, for the CLI to print
+    expect(() => run()).toThrow(
+      expect.objectContaining({
+        errors: [
+          { file: 'm.jsonl', line: 2, reason: 'answer: expected a non-empty string, got ""' },
+          {
+            file: 'm.jsonl',
+            line: 3,
+            reason: expect.stringMatching(/^expected a JSON object, got invalid JSON/),
+          },
+        ],
+      }),
+    );
+  });
+
+  it('a line over maxLineBytes is a bad line (not parsed); the others are read', () => {
+    const long = good('b', { answer: 'x'.repeat(200) });
+    const src = [good('a'), long, good('c')].join('\n');
+    const { chains, errors, counts } = parseChains(src, 'l.jsonl', { onError: 'skip', maxLineBytes: 100 });
+    expect(chains.map((c) => c.id)).toEqual(['a', 'c']);
+    expect(errors).toEqual([
+      {
+        file: 'l.jsonl',
+        line: 2,
+        field: '',
+        reason: `line of ${long.length} bytes exceeds the 100-byte limit`,
+      },
+    ]);
+    expect(counts).toEqual({ lines: 3, ok: 2, bad: 1, blank: 0 });
+    // the default cap (1 MiB) lets it through
+    expect(parseChains(src, 'l.jsonl', { onError: 'throw' }).chains).toHaveLength(3);
   });
 });
 

@@ -148,8 +148,12 @@ describe('metrics files', () => {
     const path = join(dir, 'bad.jsonl');
     await writeFile(path, '{"step":1}\nnot json\n{"step":2}\n');
     await expect(readMetricsJsonl(path)).rejects.toThrow(FormatError);
-    await expect(readMetricsJsonl(path)).rejects.toThrow(/bad\.jsonl:line 2: not valid JSON/);
+    await expect(readMetricsJsonl(path)).rejects.toThrow(
+      /bad\.jsonl:2: expected a JSON object, got invalid JSON/,
+    );
     await writeFile(path, '[1,2]\n');
-    await expect(readMetricsJsonl(path)).rejects.toThrow(/line 1: expected a JSON object/);
+    await expect(readMetricsJsonl(path)).rejects.toThrow(
+      /bad\.jsonl:1: expected a JSON object, got an array/,
+    );
   });
 });

@@ -89,7 +89,7 @@ describe('text data', () => {
       /corpus\.jsonl\.gz:1: field "text" is missing; expected a string \(the line has: body/,
     );
     expect(() => parseJsonlTexts('{"text":"ok"}\n{oops', 'f.jsonl', 'text')).toThrow(
-      /f\.jsonl:2: not valid JSON/,
+      /f\.jsonl:2: expected a JSON object, got invalid JSON/,
     );
     expect(() => parseJsonlTexts('{"text":3}', 'f.jsonl', 'text')).toThrow(/field "text" is a number/);
     await writeFile(join(dir, 'empty.txt'), '\n\n');
