@@ -43,9 +43,8 @@ export class FileError extends Error {
   ) {
     const e = cause as NodeJS.ErrnoException;
     // Node's message is "CODE: description, syscall 'path'"; keep the description, the path is already named.
-    const detail = String(e?.message ?? cause)
-      .replace(/^[A-Z_]+: /, '')
-      .replace(/, \w+ '.*'$/s, '');
+    let detail = String(e?.message ?? cause).replace(/^[A-Z_]+: /, '');
+    if (e?.syscall) detail = detail.replace(new RegExp(`, ${e.syscall}( '.*')?$`, 's'), '');
     super(`${file}: cannot ${action} (${e?.code ? `${e.code}: ` : ''}${detail})`, { cause });
     this.name = 'FileError';
     this.code = e?.code;

@@ -161,8 +161,12 @@ function* splitLines(text: string): Generator<{ line: number; content: string; l
   }
 }
 
+/** Node's native UTF-8 byte count when present (a browser has no Buffer). */
+const nodeBuffer = (globalThis as { Buffer?: { byteLength(s: string, encoding: 'utf8'): number } }).Buffer;
+
 /** The UTF-8 length of a string (a lone surrogate counts as the 3 bytes of U+FFFD, as TextEncoder writes it). */
 function utf8Length(s: string): number {
+  if (nodeBuffer) return nodeBuffer.byteLength(s, 'utf8');
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
