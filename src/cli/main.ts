@@ -14,6 +14,7 @@ import { infoCommand } from './commands/info.js';
 import { plotCommand } from './commands/plot.js';
 import { pretrainCommand } from './commands/pretrain.js';
 import { trainCommand } from './commands/train.js';
+import { errorReport } from './error-report.js';
 
 await yargs(hideBin(process.argv))
   .scriptName('mote')
@@ -33,7 +34,7 @@ await yargs(hideBin(process.argv))
   .strict()
   .recommendCommands()
   .fail((msg, err, y) => {
-    if (err) process.stderr.write(`mote: ${err.message}\n`);
+    if (err) process.stderr.write(`${errorReport(err)}\n`);
     else process.stderr.write(`${y.help()}\n\nmote: ${msg}\n`);
     process.exit(1);
   })
