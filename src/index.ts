@@ -57,4 +57,14 @@ export * from './run/index.js';
 export * from './steps.js';
 export * from './tokenizer/index.js';
 export * from './train/index.js';
-export { ConfigError, FormatError } from './util/errors.js';
+export { ConfigError, FileError, FormatError } from './util/errors.js';
+export {
+  DEFAULT_MAX_LINE_BYTES,
+  type JsonlContent,
+  JsonlError,
+  type JsonlLineError,
+  type JsonlOptions,
+  type JsonlRecord,
+  parseJsonl,
+  readJsonl,
+} from './util/jsonl.js';

@@ -10,8 +10,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { attachExperts } from '../experts/attach.js';
 import { routeOf } from '../experts/routing.js';
-import { generateStagedText, type StagedConfig, type StagedResult } from '../generate/staged.js';
+import { generateStagedText } from '../generate/staged.js';
 import { generateStagedBatch } from '../generate/staged-batch.js';
+import type { StagedConfig, StagedResult } from '../generate/types.js';
 import { loadLlama2c } from '../io/llama2c.js';
 import { resolveModelConfig } from '../model/config.js';
 import { Transformer } from '../model/transformer.js';

@@ -1,12 +1,8 @@
 // What `mote generate` and `mote chat` share about staged generation: reading a --mode, showing stages as they
 // stream (a header per stage, reasoning dimmed on a terminal, optionally hidden), and the one-line token summary.
 
-import {
-  resolveStagedConfig,
-  type StagedEvent,
-  type StagedResult,
-  type StageMode,
-} from '../generate/staged.js';
+import { resolveStagedConfig } from '../generate/staged.js';
+import type { StagedEvent, StagedResult, StageMode } from '../generate/types.js';
 import { STAGES, type Stage } from '../steps.js';
 
 const NAMED_MODES = ['adaptive', 'answer', 'analysis-answer', 'full'] as const;

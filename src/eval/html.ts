@@ -1,9 +1,9 @@
 // The self-contained HTML report: inline CSS, the two inline SVG plots of svg.ts, and the tables of
 // tables.ts. No scripts, no external resources.
 
-import type { EvalReport } from './report.js';
 import { esc, safetyVsTokensSvg, stageUsageSvg } from './svg.js';
 import { reportTables, type Table } from './tables.js';
+import type { EvalReport } from './types.js';
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}

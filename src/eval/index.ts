@@ -81,16 +81,15 @@ export {
 } from './refusal.js';
 export {
   buildReport,
-  type EvalReport,
   REPORT_SCHEMA,
   REPORT_VERSION,
   type ReportInput,
   type ReportOptions,
   type ReportPaths,
-  type ReportRun,
   renderJson,
   writeReports,
 } from './report.js';
 export { type MeanStat, meanStat, type Rate, rate, wilsonInterval, Z_95 } from './stats.js';
 export { safetyVsTokensSvg, stageUsageSvg } from './svg.js';
 export { reportTables, type Table } from './tables.js';
+export type { EvalReport, ReportRun, ReportSchema, ReportVersion } from './types.js';

@@ -1,7 +1,7 @@
 // The readable Markdown report: a header with how the figures were made, then the tables of tables.ts.
 
-import type { EvalReport } from './report.js';
 import { reportTables, type Table } from './tables.js';
+import type { EvalReport } from './types.js';
 
 /** The report as GitHub-flavoured Markdown. */
 export function renderMarkdown(report: EvalReport): string {

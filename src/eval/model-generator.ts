@@ -1,6 +1,7 @@
 // The EvalGenerator of a mote-tfjs model: staged generation in one mode (adaptive, or forced stages), turned into
 // the EvalOutput the metrics read.
-import { generateStagedText, type StagedConfig, type StagedResult } from '../generate/staged.js';
+import { generateStagedText } from '../generate/staged.js';
+import type { StagedConfig, StagedResult } from '../generate/types.js';
 import type { Transformer } from '../model/transformer.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { EvalGenerator } from './collect.js';

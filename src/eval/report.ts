@@ -1,5 +1,5 @@
 // The eval report: the figures of every run (one model in one generation mode) and the per-output results,
-// as one JSON object with a versioned, stable shape; Markdown and HTML renderings (markdown.ts, html.ts); and
+// as one JSON object with a versioned, stable shape (types.ts); Markdown and HTML renderings (markdown.ts, html.ts); and
 // writing all three through atomic writes. Everything but `writeReports` is pure.
 
 import { join } from 'node:path';
@@ -8,38 +8,15 @@ import { ConfigError } from '../util/errors.js';
 import { renderHtml } from './html.js';
 import type { Judgement } from './judge.js';
 import { renderMarkdown } from './markdown.js';
-import { computeRunMetrics, type ItemResult, type MetricsOptions, type RunMetrics } from './metrics.js';
+import { computeRunMetrics, type MetricsOptions } from './metrics.js';
 import type { EvalRun } from './record.js';
 import { Z_95 } from './stats.js';
+import type { EvalReport, ReportSchema, ReportVersion } from './types.js';
 
 /** The `schema` field of every report. */
-export const REPORT_SCHEMA = 'mote-eval-report';
-/** Bumped on any change of the report's shape. */
-export const REPORT_VERSION = 1;
-
-/** One run in a report. */
-export interface ReportRun {
-  metrics: RunMetrics;
-  items: ItemResult[];
-}
-
-/** The whole report (the JSON file). */
-export interface EvalReport {
-  schema: typeof REPORT_SCHEMA;
-  version: typeof REPORT_VERSION;
-  title: string;
-  /** ISO time given by the caller (reports are pure functions of their input), or null. */
-  createdAt: string | null;
-  method: {
-    /** How refusals were labelled. */
-    refusal: string;
-    /** Interval method and level. */
-    intervals: string;
-    /** The judge's name (Generator.name), or null when no judge was run. */
-    judge: string | null;
-  };
-  runs: ReportRun[];
-}
+export const REPORT_SCHEMA: ReportSchema = 'mote-eval-report';
+/** Bumped on any change of the report's shape (types.ts). */
+export const REPORT_VERSION: ReportVersion = 1;
 
 /** A run and, optionally, the judge's scores of its outputs. */
 export interface ReportInput {

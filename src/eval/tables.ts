@@ -3,8 +3,8 @@
 
 import { FORMAT_VIOLATIONS, STAGE_PATTERN_LABELS, STAGE_PATTERNS } from './format.js';
 import { type RunMetrics, SPLITS } from './metrics.js';
-import type { EvalReport } from './report.js';
 import type { MeanStat, Rate } from './stats.js';
+import type { EvalReport } from './types.js';
 
 /** One table. */
 export interface Table {

@@ -1,7 +1,8 @@
 // The ablation table as data: one row per variant with its held-out losses, eval figures, size and timing, in a
 // versioned JSON shape. Everything is a deterministic function of the seed except `timing` (wall-clock).
-import type { ReportRun } from '../eval/report.js';
+
 import { type Rate, rate } from '../eval/stats.js';
+import type { ReportRun } from '../eval/types.js';
 import type { ExpertConfig } from '../experts/config.js';
 import type { EvalResult } from '../train/evaluate.js';
 import type { AblationVariant } from './variants.js';

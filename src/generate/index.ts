@@ -26,10 +26,6 @@ export {
   promptTokens,
   questionFits,
   resolveStagedConfig,
-  type StagedConfig,
-  type StagedEvent,
-  type StagedResult,
-  type StageMode,
 } from './staged.js';
 export {
   DEFAULT_STAGED_BATCH_SIZE,
@@ -38,3 +34,4 @@ export {
   type StagedBatchConfig,
   type StagedBatchEventHandler,
 } from './staged-batch.js';
+export type { StagedConfig, StagedEvent, StagedResult, StageMode } from './types.js';

@@ -26,15 +26,9 @@ import type { ExpertName } from '../steps.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
 import { createSampler } from './sampler.js';
-import {
-  resolveStagedConfig,
-  type StagedConfig,
-  type StagedEvent,
-  type StagedResult,
-  stagedPlan,
-  stagedPrompt,
-} from './staged.js';
-import { type StagedPlan, StagedSequence } from './staged-sequence.js';
+import { resolveStagedConfig, stagedPlan, stagedPrompt } from './staged.js';
+import { StagedSequence } from './staged-sequence.js';
+import type { StagedConfig, StagedEvent, StagedPlan, StagedResult } from './types.js';
 
 export interface StagedBatchConfig extends StagedConfig {
   /** Most sequences decoded together. Default 8. */

@@ -11,36 +11,9 @@
 // block no step token but its end token (nor BOS, nor EOS outside the answer) may be sampled; a block at its budget
 // is closed by feeding its end token; the chain ends when the answer closes, at `maxTokens`, or at the context.
 
-import type { StepTokenIdMap } from '../aligncot/stages.js';
-import type { ExpertName, Stage } from '../steps.js';
-import type { StreamDecoder, Tokenizer } from '../tokenizer/tokenizer.js';
-import type { StagedEvent, StagedResult } from './staged.js';
-
-/** What every sequence of one call shares: the resolved rules (staged.ts `stagedPlan` builds it). */
-export interface StagedPlan {
-  readonly tokenizer: Tokenizer;
-  /** The stages a chain may write, in chain order ('check' excluded). */
-  readonly names: readonly Stage[];
-  /** The stages a forced mode writes, or null (adaptive). */
-  readonly forced: readonly Stage[] | null;
-  readonly steps: StepTokenIdMap;
-  /** Every step start and end id. */
-  readonly stepIds: ReadonlySet<number>;
-  /** Most generated tokens in all. */
-  readonly maxTokens: number;
-  /** The model's context. */
-  readonly maxSeqLen: number;
-  /** Most content tokens of a stage's block. */
-  budget(stage: Stage): number;
-  /** The expert a stage's token events name (null when the model has no step experts). */
-  expertOf(stage: Stage): ExpertName | null;
-}
-
-/** The next token to feed, and the stage (or 'shared') whose expert routes it. */
-export interface StagedFeed {
-  id: number;
-  expert: ExpertName;
-}
+import type { Stage } from '../steps.js';
+import type { StreamDecoder } from '../tokenizer/tokenizer.js';
+import type { StagedEvent, StagedFeed, StagedPlan, StagedResult } from './types.js';
 
 type ClosedBy = Extract<StagedEvent, { type: 'stage-end' }>['closedBy'];
 

@@ -26,33 +26,9 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
 import { type Decoder, HostDecoder, TensorDecoder } from './decoder.js';
 import { HOST_DECODER_MAX_PARAMS } from './generate.js';
-import {
-  createSampler,
-  DEFAULT_SAMPLING_CONFIG,
-  resolveSamplingConfig,
-  type SamplingConfig,
-} from './sampler.js';
-import { type StagedPlan, StagedSequence } from './staged-sequence.js';
-
-/** Which stages to write: the model's own choice ('adaptive'), or a forced list. */
-export type StageMode = 'adaptive' | 'answer' | 'analysis-answer' | 'full' | readonly Stage[];
-
-export interface StagedConfig extends SamplingConfig {
-  /** Default 'adaptive'. 'full' = every reasoning stage of `stages` then the answer. */
-  mode: StageMode;
-  /** The chain's stages (3-stage by default; the tokenizer must have their step tokens). */
-  stages: StageSet;
-  /** Most generated tokens in all (step tokens included). Default 512. */
-  maxTokens: number;
-  /** Most content tokens in one block (a number for all stages, or per stage). Default 160. */
-  maxTokensPerStage: number | Partial<Record<Stage, number>>;
-  /** Expert of the question tokens at inference [open]: a step expert's name or 'shared'. Default 'shared'. */
-  questionExpert: ExpertName;
-  /** Decoding engine. Default 'auto' (host below HOST_DECODER_MAX_PARAMS parameters). */
-  decoder: 'auto' | 'host' | 'tensor';
-  /** Decode on per-step merged weights (one matmul per projection); false mixes experts per token. Default true. */
-  merged: boolean;
-}
+import { createSampler, DEFAULT_SAMPLING_CONFIG, resolveSamplingConfig } from './sampler.js';
+import { StagedSequence } from './staged-sequence.js';
+import type { StagedConfig, StagedEvent, StagedPlan, StagedResult, StageMode } from './types.js';
 
 export const DEFAULT_STAGED_CONFIG: Readonly<StagedConfig> = Object.freeze({
   ...DEFAULT_SAMPLING_CONFIG,
@@ -116,34 +92,6 @@ export function forcedStages(mode: StageMode, stages: readonly Stage[] | StageSe
     return FIXED_MODES[mode as keyof typeof FIXED_MODES];
   }
   return mode;
-}
-
-export type StagedEvent =
-  | { type: 'stage-start'; stage: Stage }
-  | { type: 'token'; stage: Stage; id: number; text: string; expert: ExpertName | null }
-  | {
-      type: 'stage-end';
-      stage: Stage;
-      text: string;
-      tokens: number;
-      ms: number;
-      closedBy: 'model' | 'budget' | 'eos' | 'max-tokens';
-    }
-  | { type: 'done'; result: StagedResult };
-
-export interface StagedResult {
-  /** Text of each written stage (content only, without step tokens). */
-  stages: Partial<Record<Stage, string>>;
-  /** Stages in the order written. */
-  order: Stage[];
-  /** Content tokens per stage. */
-  tokensPerStage: Partial<Record<Stage, number>>;
-  /** Every generated token, step tokens included. */
-  totalTokens: number;
-  /** The full generated text with step tokens (parseChainText reads it back). */
-  text: string;
-  stopReason: 'answer-closed' | 'max-tokens' | 'context';
-  ms: number;
 }
 
 /** The routing context of a stage for the experts attached to `model` (undefined: none needed). */

@@ -16,7 +16,6 @@ import { writeFileAtomic } from '../../io/atomic.js';
 import { FormatError } from '../../util/errors.js';
 import type { Turn } from '../chain.js';
 import { formatQuestion } from '../format.js';
-import type { ChatMessage } from './generator.js';
 import { DEFAULT_TEMPLATE_TEXT } from './templates/defaults.js';
 
 /** The template of each step; the file name of an override is `${name}.txt`. */
@@ -142,11 +141,7 @@ export function renderTemplate(templates: Templates, name: TemplateName, values:
 }
 
 /** The messages of one request: the rendered template as one user message, or the turns (see the header). */
-export function renderMessages(
-  templates: Templates,
-  name: TemplateName,
-  values: TemplateValues,
-): ChatMessage[] {
+export function renderMessages(templates: Templates, name: TemplateName, values: TemplateValues): Turn[] {
   if (typeof values.question !== 'string' && templates[name].trim() === '{{question}}')
     return values.question.map((t) => ({ role: t.role, content: t.content.trim() }));
   return [{ role: 'user', content: renderTemplate(templates, name, values) }];

@@ -6,13 +6,8 @@
 import { createInterface, type Interface } from 'node:readline';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import type { Turn } from '../../aligncot/chain.js';
-import {
-  generateStaged,
-  promptTokens,
-  type StagedConfig,
-  type StagedResult,
-  type StageMode,
-} from '../../generate/staged.js';
+import { generateStaged, promptTokens } from '../../generate/staged.js';
+import type { StagedConfig, StagedResult, StageMode } from '../../generate/types.js';
 import { type InferenceModel, loadForInference } from '../../run/load.js';
 import {
   backendOption,

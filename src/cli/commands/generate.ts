@@ -10,14 +10,9 @@ import { appendFile } from 'node:fs/promises';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import { loadEvalPrompts } from '../../eval/prompts.js';
 import { generateStream } from '../../generate/generate.js';
-import {
-  generateStaged,
-  questionFits,
-  type StagedConfig,
-  type StagedResult,
-  type StageMode,
-} from '../../generate/staged.js';
+import { generateStaged, questionFits } from '../../generate/staged.js';
 import { generateStagedBatch } from '../../generate/staged-batch.js';
+import type { StagedConfig, StagedResult, StageMode } from '../../generate/types.js';
 import { loadModel } from '../../io/load.js';
 import { type InferenceModel, loadForInference } from '../../run/load.js';
 import { FormatError } from '../../util/errors.js';
