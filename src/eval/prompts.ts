@@ -35,6 +35,8 @@ export interface EvalPromptOptions {
   idField?: string;
   /** The field / column holding the source. Default 'source'; optional in every record. */
   sourceField?: string;
+  /** The longest line accepted, in UTF-8 bytes, checked before parsing (util/lines.ts). Default 1 MiB. */
+  maxLineBytes?: number;
 }
 
 /** Where the held-out eval split of the examples lives in a clone of the repository (not in the npm package). */
@@ -54,7 +56,10 @@ export async function loadEvalPrompts(path: string, options: EvalPromptOptions =
 export function parseEvalPrompts(text: string, file: string, options: EvalPromptOptions = {}): EvalPrompt[] {
   const format = options.format ?? (/\.csv(\.gz)?$/i.test(file) ? 'csv' : 'jsonl');
   if (format !== 'jsonl' && format !== 'csv') throw new ConfigError('format', format, '"jsonl" or "csv"');
-  const rows = format === 'csv' ? csvRows(text, file) : jsonlRows(text, file);
+  const rows =
+    format === 'csv'
+      ? csvRows(text, file, options.maxLineBytes)
+      : jsonlRows(text, file, options.maxLineBytes);
   if (rows.length === 0)
     throw new FormatError(file, '', 'expected at least one prompt, got none (empty prompt set)');
   const f = {
@@ -107,8 +112,9 @@ interface Row {
   get(field: string): unknown;
 }
 
-function jsonlRows(text: string, file: string): Row[] {
+function jsonlRows(text: string, file: string, maxLineBytes: number | undefined): Row[] {
   const { records } = parseJsonl(text, file, {
+    maxLineBytes,
     invalidJsonHint: (content, line) =>
       line === 1 && content.includes(',') && !content.trimStart().startsWith('{')
         ? ' (a CSV file? name it .csv or pass format: "csv")'
@@ -120,9 +126,9 @@ function jsonlRows(text: string, file: string): Row[] {
   }));
 }
 
-function csvRows(text: string, file: string): Row[] {
+function csvRows(text: string, file: string, maxLineBytes: number | undefined): Row[] {
   if (text.replace(/^\uFEFF/, '').trim() === '') return [];
-  const { header, rows } = parseCsvTable(text, file);
+  const { header, rows } = parseCsvTable(text, file, maxLineBytes);
   return rows.map(({ line, fields }) => ({
     line,
     get: (field) => {

@@ -9,10 +9,10 @@
 //     lines 3, blank 1
 
 import { check, FormatError } from './errors.js';
+import { checkMaxLineBytes, DEFAULT_MAX_LINE_BYTES, overLongLine, splitLines } from './lines.js';
 import { readTextFile } from './text-file.js';
 
-/** The default cap on one line: 1 MiB of UTF-8, without its line break. */
-export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
+export { DEFAULT_MAX_LINE_BYTES };
 
 export interface JsonlOptions {
   /** The longest line accepted, in UTF-8 bytes without its line break; checked before parsing. Default 1 MiB. */
@@ -74,7 +74,7 @@ export function parseJsonl(text: string, file: string, options: JsonlOptions = {
   );
   check(onError === 'throw' || onError === 'collect', 'onError', onError, '"throw" or "collect"');
   const out: JsonlContent = { records: [], errors: [], lines: 0, blank: 0, tornTail: false };
-  for (const { line, content, last } of splitLines(text)) {
+  for (const { line, content, unterminated } of splitLines(text)) {
     out.lines = line;
     if (content.trim() === '') {
       out.blank++;
@@ -85,7 +85,7 @@ export function parseJsonl(text: string, file: string, options: JsonlOptions = {
       out.records.push({ line, value: parsed.value });
       continue;
     }
-    if (ignoreTornTail && last && !parsed.isObjectError) {
+    if (ignoreTornTail && unterminated && !parsed.isObjectError) {
       out.tornTail = true;
       continue;
     }
@@ -104,13 +104,8 @@ export function parseJsonlLine(
   line: number,
   options: Pick<JsonlOptions, 'maxLineBytes' | 'invalidJsonHint'> = {},
 ): { value: Record<string, unknown> } | { reason: string; isObjectError: boolean } {
-  const max = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-  // A UTF-16 code unit is 1 to 3 UTF-8 bytes: count bytes only when the line might be over the cap.
-  if (content.length * 3 > max) {
-    const bytes = utf8Length(content);
-    if (bytes > max)
-      return { reason: `line of ${bytes} bytes exceeds the ${byteSize(max)} limit`, isObjectError: false };
-  }
+  const tooLong = overLongLine(content, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+  if (tooLong) return { reason: tooLong, isObjectError: false };
   let value: unknown;
   try {
     value = JSON.parse(content);
@@ -146,46 +141,6 @@ export class JsonlError extends FormatError {
 
 // ---------------------------------------------------------------------------------------------------
 // helpers
-
-/** The lines of `text`, 1-based, without LF / CRLF; `last`: the final line, and it has no line break. */
-function* splitLines(text: string): Generator<{ line: number; content: string; last: boolean }> {
-  let start = 0;
-  for (let line = 1; start < text.length; line++) {
-    const lf = text.indexOf('\n', start);
-    const end = lf < 0 ? text.length : lf;
-    let content = text.slice(start, end);
-    if (content.endsWith('\r')) content = content.slice(0, -1);
-    if (line === 1 && content.charCodeAt(0) === 0xfeff) content = content.slice(1);
-    yield { line, content, last: lf < 0 };
-    start = end + 1;
-  }
-}
-
-/** Node's native UTF-8 byte count when present (a browser has no Buffer). */
-const nodeBuffer = (globalThis as { Buffer?: { byteLength(s: string, encoding: 'utf8'): number } }).Buffer;
-
-/** The UTF-8 length of a string (a lone surrogate counts as the 3 bytes of U+FFFD, as TextEncoder writes it). */
-function utf8Length(s: string): number {
-  if (nodeBuffer) return nodeBuffer.byteLength(s, 'utf8');
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c < 0xdc00 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
-
-/** 1048576 → "1 MiB", 4096 → "4 KiB", 1000 → "1000-byte" (as in "the … limit"). */
-function byteSize(n: number): string {
-  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
-  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
-  return `${n}-byte`;
-}
 
 /** The kind of a JSON value that is not an object, without quoting text (a line may hold a harmful prompt). */
 function kindOf(value: unknown): string {

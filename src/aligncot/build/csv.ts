@@ -2,6 +2,7 @@
 // quote). Written here rather than taken as a dependency: the grammar is small and the errors must name lines.
 
 import { FormatError } from '../../util/errors.js';
+import { checkLineLengths, DEFAULT_MAX_LINE_BYTES } from '../../util/lines.js';
 
 /** One record: its fields and the 1-based line it starts on (a quoted field may span several lines). */
 export interface CsvRecord {
@@ -17,10 +18,12 @@ export interface CsvTable {
 
 /**
  * Parses CSV text into records (a leading BOM is dropped; LF, CRLF and CR end records; blank lines are
- * skipped). Throws a FormatError naming `file` and the line on an unterminated quoted field, a quote inside
- * an unquoted field, or text after a closing quote.
+ * skipped). Throws a FormatError naming `file` and the line on a line longer than `maxLineBytes` (checked
+ * before parsing, util/lines.ts; default 1 MiB), an unterminated quoted field, a quote inside an unquoted
+ * field, or text after a closing quote.
  */
-export function parseCsv(text: string, file: string): CsvRecord[] {
+export function parseCsv(text: string, file: string, maxLineBytes = DEFAULT_MAX_LINE_BYTES): CsvRecord[] {
+  checkLineLengths(text, file, maxLineBytes);
   const records: CsvRecord[] = [];
   const at = { i: text.charCodeAt(0) === 0xfeff ? 1 : 0, line: 1 };
   while (at.i < text.length) {
@@ -49,8 +52,8 @@ export function parseCsv(text: string, file: string): CsvRecord[] {
 }
 
 /** Parses CSV text whose first record is the header; every row must have one field per column. */
-export function parseCsvTable(text: string, file: string): CsvTable {
-  const [head, ...rows] = parseCsv(text, file);
+export function parseCsvTable(text: string, file: string, maxLineBytes?: number): CsvTable {
+  const [head, ...rows] = parseCsv(text, file, maxLineBytes);
   if (!head) throw new FormatError(file, '', 'expected a CSV header row, got an empty file');
   const header = head.fields.map((h) => h.trim());
   const seen = new Set<string>();

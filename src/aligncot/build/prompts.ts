@@ -42,6 +42,8 @@ export interface PromptOptions {
    * ('last') or first ('first') Human turn as a string.
    */
   turns?: HhTurns;
+  /** The longest line accepted, in UTF-8 bytes, checked before parsing (util/lines.ts). Default 1 MiB. */
+  maxLineBytes?: number;
 }
 
 /** Reads a prompt file (gzip detected by its name or magic bytes). See `parsePrompts`. */
@@ -98,7 +100,7 @@ function csvPrompts(text: string, file: string, options: PromptOptions): RawProm
       '1',
       'expected a CSV header row, got a JSON object (use --format jsonl or --format hh)',
     );
-  const { header, rows } = parseCsvTable(text, file);
+  const { header, rows } = parseCsvTable(text, file, options.maxLineBytes);
   const { column, idColumn } = options;
   if (column === undefined)
     throw new ConfigError('column', column, `the CSV column with the question, one of: ${header.join(', ')}`);
@@ -123,6 +125,7 @@ function csvPrompts(text: string, file: string, options: PromptOptions): RawProm
 
 function jsonlPrompts(text: string, file: string, options: PromptOptions): RawPrompt[] {
   const { records } = parseJsonl(text, file, {
+    maxLineBytes: options.maxLineBytes,
     invalidJsonHint: (content, line) =>
       line === 1 && !content.trimStart().startsWith('{') && content.includes(',')
         ? ' (this looks like a CSV header: use --format csv --column NAME)'

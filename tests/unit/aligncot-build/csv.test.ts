@@ -26,6 +26,25 @@ describe('parseCsv', () => {
   ])('rejects %j naming the line', (text, message) => {
     expect(() => parseCsv(text, 'f.csv')).toThrow(message);
   });
+
+  it('rejects a line over maxLineBytes before parsing it; LF, CRLF and CR each end a line', () => {
+    const long = `"${'x'.repeat(100)}",2`; // 104 bytes
+    for (const br of ['\n', '\r\n', '\r']) {
+      const text = ['goal,t', 'a,1', long, 'b,3'].join(br);
+      expect(() => parseCsv(text, 'f.csv', 103)).toThrow(
+        'f.csv:3: line of 104 bytes exceeds the 103-byte limit',
+      );
+      expect(parseCsv(text, 'f.csv', 104)).toHaveLength(4);
+    }
+    // many short CR-ended lines are not one long line
+    const crOnly = Array.from({ length: 50_000 }, (_, i) => `q${i},${i}`).join('\r');
+    expect(crOnly.length).toBeGreaterThan(400_000);
+    expect(parseCsv(crOnly, 'cr.csv', 1000)).toHaveLength(50_000);
+    // the default cap is 1 MiB
+    expect(() => parseCsv(`a\n${'y'.repeat(2 ** 20 + 1)}\n`, 'big.csv')).toThrow(
+      `big.csv:2: line of ${2 ** 20 + 1} bytes exceeds the 1 MiB limit`,
+    );
+  });
 });
 
 describe('parseCsvTable', () => {

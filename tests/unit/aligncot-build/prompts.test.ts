@@ -230,6 +230,21 @@ describe('bad prompt files', () => {
     expect(() => parsePrompts(text, 'p', options)).toThrow(message);
   });
 
+  it('a line over maxLineBytes is an error in every format', () => {
+    const q = 'q'.repeat(60);
+    const cases: [string, PromptOptions][] = [
+      [`{"question": "${q}"}\n`, { format: 'jsonl' }],
+      [`goal\n${q}\n`, { format: 'csv', column: 'goal' }],
+      [`${JSON.stringify({ chosen: `\n\nHuman: ${q}\n\nAssistant: x` })}\n`, { format: 'hh' }],
+    ];
+    for (const [text, options] of cases) {
+      expect(parsePrompts(text, 'p', options)).toHaveLength(1);
+      expect(() => parsePrompts(text, 'p', { ...options, maxLineBytes: 50 })).toThrow(
+        /^p:\d: line of \d+ bytes exceeds the 50-byte limit$/,
+      );
+    }
+  });
+
   it('CSV needs a column, and options are checked', () => {
     expect(() => parsePrompts('goal,target\na,b\n', 'p', { format: 'csv' })).toThrow(
       /column = undefined; expected the CSV column with the question, one of: goal, target/,

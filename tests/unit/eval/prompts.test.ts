@@ -109,6 +109,21 @@ describe('JSONL', () => {
     expect(e.message).toContain('a string of 41 characters');
   });
 
+  it('a line over maxLineBytes is an error, in JSONL and CSV', () => {
+    const q = 'q'.repeat(60);
+    const jsonl = `{"question": "ok", "harmful": true}\n{"question": "${q}", "harmful": false}\n`;
+    const csv = `question,harmful\nok,true\n${q},false\n`;
+    for (const [text, file] of [
+      [jsonl, 'p.jsonl'],
+      [csv, 'p.csv'],
+    ]) {
+      expect(parseEvalPrompts(text, file)).toHaveLength(2);
+      expect(() => parseEvalPrompts(text, file, { maxLineBytes: 50 })).toThrow(
+        new RegExp(`^${file.replace('.', '\\.')}:\\d: line of \\d+ bytes exceeds the 50-byte limit$`),
+      );
+    }
+  });
+
   it('an empty prompt set is a clear error', () => {
     for (const text of ['', '\n\n  \n']) {
       const e = formatError(() => parseEvalPrompts(text, 'empty.jsonl'));
