@@ -66,12 +66,7 @@ export async function readJsonl(path: string, options: JsonlOptions = {}): Promi
 /** Parses JSONL text already in memory; `file` names it in errors. See the file header and `JsonlOptions`. */
 export function parseJsonl(text: string, file: string, options: JsonlOptions = {}): JsonlContent {
   const { onError = 'throw', ignoreTornTail = false, maxLineBytes = DEFAULT_MAX_LINE_BYTES } = options;
-  check(
-    Number.isInteger(maxLineBytes) && maxLineBytes > 0,
-    'maxLineBytes',
-    maxLineBytes,
-    'a positive integer',
-  );
+  checkMaxLineBytes(maxLineBytes);
   check(onError === 'throw' || onError === 'collect', 'onError', onError, '"throw" or "collect"');
   const out: JsonlContent = { records: [], errors: [], lines: 0, blank: 0, tornTail: false };
   for (const { line, content, unterminated } of splitLines(text)) {
