@@ -58,13 +58,4 @@ export * from './steps.js';
 export * from './tokenizer/index.js';
 export * from './train/index.js';
 export { ConfigError, FileError, FormatError } from './util/errors.js';
-export {
-  DEFAULT_MAX_LINE_BYTES,
-  type JsonlContent,
-  JsonlError,
-  type JsonlLineError,
-  type JsonlOptions,
-  type JsonlRecord,
-  parseJsonl,
-  readJsonl,
-} from './util/jsonl.js';
+export { DEFAULT_MAX_LINE_BYTES, JsonlError, type JsonlLineError } from './util/jsonl.js';
