@@ -13,8 +13,10 @@ export {
 } from './generate.js';
 export {
   argmax,
+  checkLogits,
   createSampler,
   DEFAULT_SAMPLING_CONFIG,
+  NonFiniteLogitsError,
   resolveSamplingConfig,
   type SamplingConfig,
 } from './sampler.js';

@@ -1,4 +1,6 @@
 // Choosing the next token from logits on the host (llama2.c `sample`): greedy, temperature, top-k, top-p.
+// Logits holding NaN or +Inf (a model whose weights or activations are not finite) are an error: an argmax over
+// NaN would pick id 0 and print `<unk>` as if it were text.
 import seedrandom from 'seedrandom';
 import { check } from '../util/errors.js';
 
@@ -38,6 +40,36 @@ export function resolveSamplingConfig(partial: Partial<SamplingConfig> = {}): Re
   return Object.freeze(c);
 }
 
+/** The next-token logits hold NaN or +Inf, or allow no token at all: there is nothing to sample. */
+export class NonFiniteLogitsError extends Error {
+  constructor(
+    readonly nan: number,
+    readonly posInf: number,
+    readonly vocab: number,
+  ) {
+    super(
+      nan + posInf > 0
+        ? `the model's next-token logits hold ${nan} NaN and ${posInf} +Inf values of ${vocab}: its weights or activations are not finite (check the model file or the run's adapters); nothing was sampled`
+        : `every one of the ${vocab} next-token logits is −Inf: no token is allowed; nothing was sampled`,
+    );
+    this.name = 'NonFiniteLogitsError';
+  }
+}
+
+/** Throws NonFiniteLogitsError unless every logit is finite or −∞ (a banned id) and at least one is finite. */
+export function checkLogits(logits: ArrayLike<number>): void {
+  let nan = 0;
+  let posInf = 0;
+  let allowed = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const x = logits[i];
+    if (Number.isNaN(x)) nan++;
+    else if (x === Number.POSITIVE_INFINITY) posInf++;
+    else if (x !== Number.NEGATIVE_INFINITY) allowed++;
+  }
+  if (nan + posInf > 0 || allowed === 0) throw new NonFiniteLogitsError(nan, posInf, logits.length);
+}
+
 /** Index of the largest value (the first one on ties, as run.c). */
 export function argmax(v: ArrayLike<number>): number {
   let best = 0;
@@ -49,8 +81,13 @@ export function argmax(v: ArrayLike<number>): number {
 export function createSampler(config: Partial<SamplingConfig> = {}): (logits: Float32Array) => number {
   const { temperature, topK, topP, seed } = resolveSamplingConfig(config);
   const rng = seedrandom(String(seed));
-  if (temperature === 0) return argmax;
+  if (temperature === 0)
+    return (logits) => {
+      checkLogits(logits);
+      return argmax(logits);
+    };
   return (logits) => {
+    checkLogits(logits);
     // softmax over the whole vocabulary at this temperature
     const V = logits.length;
     const max = logits[argmax(logits)];

@@ -110,7 +110,13 @@ export class StagedSequence {
     else {
       const allowed = names.slice(this.next).map((s) => steps.get(s)!.start);
       const id = this.sample(restrict(logits, allowed));
-      stage = names.find((s) => steps.get(s)!.start === id)!;
+      const chosen = names.find((s) => steps.get(s)!.start === id);
+      // the sampler only returns an allowed id (it throws on logits it cannot sample from); kept as a guard
+      if (chosen === undefined)
+        throw new Error(
+          `StagedSequence: sampled id ${id}, not a start token of ${names.slice(this.next).join(', ')}`,
+        );
+      stage = chosen;
     }
     this.next = names.indexOf(stage) + 1;
     this.pending.push({ type: 'stage-start', stage });

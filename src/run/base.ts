@@ -2,12 +2,14 @@
 // its tokenizer.bin, or a Hugging Face directory), the AlignCoT step tokens added to the tokenizer as atomic special
 // tokens, and as new trainable embedding rows of the model (initialised to the mean embedding: model/transformer.ts
 // `addTokens`). Training, inference, export and the experiments all start from it, so a run is rebuilt exactly as
-// it was trained.
-import { loadModel } from '../io/load.js';
+// it was trained. Weights holding NaN or ±Inf are refused here, naming the file and the tensor (or let through with
+// a warning on request: util/finite.ts).
+import { type LoadedModel, type LoadModelOptions, loadModel } from '../io/load.js';
 import type { Transformer } from '../model/transformer.js';
 import { DEFAULT_STEP_STAGES, type Stage, type StepTokenIds } from '../steps.js';
 import { addStepTokens } from '../tokenizer/special-tokens.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { checkFiniteTensors, type NonFiniteOptions } from '../util/finite.js';
 
 /** Where a base model is. */
 export interface BaseSource {
@@ -17,7 +19,7 @@ export interface BaseSource {
   tokenizer?: string;
 }
 
-export interface LoadBaseOptions {
+export interface LoadBaseOptions extends NonFiniteOptions {
   /** Whether the base weights are trainable (full fine-tuning). Default false (frozen, for experts). */
   trainable?: boolean;
   /** The stages whose step tokens are added. Default analysis, guidance, answer. */
@@ -34,10 +36,11 @@ export interface Base {
 
 /** Loads a base and adds the step tokens (file header). Every call builds a fresh, identical state. */
 export async function loadBase(source: BaseSource, options: LoadBaseOptions = {}): Promise<Base> {
-  const { model, tokenizer } = await loadModel(source.model, {
-    tokenizer: source.tokenizer || undefined,
-    trainable: options.trainable ?? false,
-  });
+  const { model, tokenizer } = await loadFiniteModel(
+    source.model,
+    { tokenizer: source.tokenizer || undefined, trainable: options.trainable ?? false },
+    options,
+  );
   try {
     const stepTokens = addStepTokens(tokenizer, options.stages ?? DEFAULT_STEP_STAGES);
     const added = tokenizer.vocabSize - model.config.vocabSize;
@@ -45,6 +48,25 @@ export async function loadBase(source: BaseSource, options: LoadBaseOptions = {}
     return { model, tokenizer, stepTokens };
   } catch (e) {
     model.dispose();
+    throw e;
+  }
+}
+
+/**
+ * `loadModel` (io/load.ts), then every weight checked for NaN and ±Inf: an error naming the model file and the
+ * tensor, unless `allowNonFinite` (then a warning). The caller disposes the model.
+ */
+export async function loadFiniteModel(
+  path: string,
+  options: LoadModelOptions = {},
+  finite: NonFiniteOptions = {},
+): Promise<LoadedModel> {
+  const loaded = await loadModel(path, options);
+  try {
+    await checkFiniteTensors(loaded.model.namedVariables(), path, finite);
+    return loaded;
+  } catch (e) {
+    loaded.model.dispose();
     throw e;
   }
 }

@@ -17,6 +17,8 @@ import {
   readCheckpointState,
   verifyBase,
 } from '../train/checkpoint.js';
+import { cleanupAfterFailure } from '../util/cleanup.js';
+import type { NonFiniteOptions } from '../util/finite.js';
 import { loadBase } from './base.js';
 import { checkRunConfigInput, type RunConfig, resolveRunConfig } from './config.js';
 
@@ -78,22 +80,27 @@ export async function readRunCheckpoint(path: string, overrides: BaseOverrides =
 }
 
 /**
- * Builds a run's model and restores its checkpoint (file header). Throws when the base is missing or changed, or
- * when the checkpoint does not fit the rebuilt model (naming the variable).
+ * Builds a run's model and restores its checkpoint (file header). Throws when the base is missing or changed, when
+ * the checkpoint does not fit the rebuilt model (naming the variable), or when the base or the checkpoint holds
+ * NaN/±Inf (naming the file and tensor; `finite.allowNonFinite` loads it with a warning instead).
  */
-export async function loadRun(path: string, overrides: BaseOverrides = {}): Promise<LoadedRun> {
+export async function loadRun(
+  path: string,
+  overrides: BaseOverrides = {},
+  finite: NonFiniteOptions = {},
+): Promise<LoadedRun> {
   const found = await readRunCheckpoint(path, overrides);
   const { config, state, checkpoint } = found;
   if (!(await stat(config.model.base).catch(() => null)))
     throw new Error(`${path}: the run's base model ${config.model.base} is missing`);
   if (config.experts) await verifyBase(state, config.model.base);
-  const { model, tokenizer } = await buildRunModel(config);
+  const { model, tokenizer } = await buildRunModel(config, finite);
   try {
     const all = model.namedVariables();
     const variables = state.weights.kind === 'model' ? all : new Map([...all].filter(([, v]) => v.trainable));
-    await loadCheckpoint(checkpoint, { variables });
+    await loadCheckpoint(checkpoint, { variables, ...finite });
   } catch (e) {
-    model.dispose();
+    await cleanupAfterFailure(e, () => model.dispose());
     throw e;
   }
   const what = config.experts ? describeExperts(config.experts) : 'full fine-tuning';
@@ -110,10 +117,11 @@ export async function loadRun(path: string, overrides: BaseOverrides = {}): Prom
 /** The model of a run config before training: its base with the step tokens, and its experts (if any) attached. */
 export async function buildRunModel(
   config: RunConfig,
+  finite: NonFiniteOptions = {},
 ): Promise<{ model: Transformer; tokenizer: Tokenizer }> {
   const { model, tokenizer } = await loadBase(
     { model: config.model.base, tokenizer: config.model.tokenizer },
-    { trainable: config.experts === null },
+    { trainable: config.experts === null, ...finite },
   );
   if (config.experts) attachExperts(model, config.experts);
   return { model, tokenizer };
@@ -134,7 +142,7 @@ export interface InferenceModel {
 }
 
 /** Where to load a model for generation from: a run directory, else base model files. */
-export interface InferenceSource {
+export interface InferenceSource extends NonFiniteOptions {
   run?: string;
   model: string;
   tokenizer?: string;
@@ -146,12 +154,13 @@ export interface InferenceSource {
  * constrained decoding, but the content is the base model's). The caller disposes `model`.
  */
 export async function loadForInference(source: InferenceSource): Promise<InferenceModel> {
+  const finite = { allowNonFinite: source.allowNonFinite, onWarning: source.onWarning };
   if (source.run) {
-    const run = await loadRun(source.run);
+    const run = await loadRun(source.run, {}, finite);
     const { model, tokenizer, name, description } = run;
     return { model, tokenizer, name, experts: run.config.experts, run, description };
   }
-  const { model, tokenizer } = await loadBase({ model: source.model, tokenizer: source.tokenizer });
+  const { model, tokenizer } = await loadBase({ model: source.model, tokenizer: source.tokenizer }, finite);
   return {
     model,
     tokenizer,

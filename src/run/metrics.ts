@@ -1,6 +1,6 @@
 // The metrics files of a run directory: metrics.jsonl (one JSON line per training step and held-out evaluation,
 // appended in order as the run goes) and loss.svg (the loss curves per split and step type, drawn from it).
-import { appendFile, rename, stat } from 'node:fs/promises';
+import { appendFile, readFile, rename, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic.js';
 import { lossCurveSvg, readMetricsJsonl, type Series, seriesFromMetrics } from '../train/plot.js';
 import type { TrainEvent } from '../train/trainer.js';
@@ -75,4 +75,30 @@ export async function keepOlderMetrics(path: string): Promise<string | null> {
   const aside = path.replace(/\.jsonl$/, `-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
   await rename(path, aside);
   return aside;
+}
+
+/**
+ * A resumed run continues after its checkpoint's `step`: the rows of later steps (written after that checkpoint by
+ * the run that stopped) are removed, with a torn last line, so they are not there twice. Other lines are kept as
+ * they are. Rewritten atomically; returns the number of lines removed (0: the file is left untouched).
+ */
+export async function truncateMetrics(path: string, step: number): Promise<number> {
+  const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return '';
+    throw new Error(`cannot read metrics ${path}: ${e.message}`);
+  });
+  if (text === '') return 0;
+  const lines = text.split('\n');
+  const torn = lines.pop() ?? ''; // after the last newline: '' unless a write was cut short
+  const keep = lines.filter((line) => {
+    try {
+      const row = JSON.parse(line);
+      return !(typeof row?.step === 'number' && row.step > step);
+    } catch {
+      return true;
+    }
+  });
+  const removed = lines.length - keep.length + (torn === '' ? 0 : 1);
+  if (removed > 0) await writeFileAtomic(path, keep.map((l) => `${l}\n`).join(''));
+  return removed;
 }

@@ -2,6 +2,7 @@
 // when the base is frozen and referenced by path + sha256), optimizer.safetensors (AdamW moments) and state.json
 // (step, epoch, data order, config snapshot). A checkpoint is built in a temp directory, fsynced and renamed into
 // place; only then does the `latest` pointer move and are old ones pruned, so a failed save loses nothing.
+// Weights and moments holding NaN or ±Inf are never written, and refused when read (util/finite.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../io/atomic.js';
 import { type HostTensor, readSafetensors, type WritableDtype, writeSafetensors } from '../io/safetensors.js';
 import { FormatError } from '../util/errors.js';
+import { checkFiniteHost, type NonFiniteOptions } from '../util/finite.js';
 import type { AdamW, AdamWSlot, AdamWState } from './optimizer.js';
 
 export const CHECKPOINT_FORMAT = 'mote-checkpoint';
@@ -47,6 +49,8 @@ export interface SaveCheckpointOptions {
   keepLast?: number;
   /** Stored dtype of the weights. Default F32 (moments are always F32). */
   dtype?: WritableDtype;
+  /** Write weights or moments holding NaN/±Inf anyway. Default false: NonFiniteTensorError, nothing written. */
+  allowNonFinite?: boolean;
 }
 
 /** state.json. */
@@ -92,14 +96,22 @@ export async function saveCheckpoint(o: SaveCheckpointOptions): Promise<string> 
     throw new RangeError(`saveCheckpoint: step must be an integer ≥ 0, got ${step}`);
   if (!Number.isInteger(keepLast) || keepLast < 1)
     throw new RangeError(`saveCheckpoint: keepLast must be an integer ≥ 1, got ${keepLast}`);
-  await mkdir(root, { recursive: true });
   const name = `step-${step}`;
+  // read to the host and checked before anything is written: a non-finite checkpoint is never saved
+  const weights = await hostTensors(o.variables);
+  const moments = o.optimizer && isOptimizer(o.optimizer) ? await o.optimizer.getState() : o.optimizer;
+  if (!o.allowNonFinite) {
+    const where = (what: string) => `${join(root, name)} (not written: the ${what} after step ${step})`;
+    checkFiniteHost(weights, where('weights'));
+    if (moments) checkFiniteHost(momentTensors(moments), where('optimizer moments'));
+  }
+  await mkdir(root, { recursive: true });
   const tmp = join(root, `.tmp-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     await mkdir(tmp);
     const weightsFile = `${kind}.safetensors`;
-    await writeSafetensors(join(tmp, weightsFile), o.variables, { dtype, metadata: { format: 'mote-tfjs' } });
-    const optimizer = o.optimizer ? await writeOptimizer(join(tmp, OPTIMIZER_FILE), o.optimizer) : null;
+    await writeSafetensors(join(tmp, weightsFile), weights, { dtype, metadata: { format: 'mote-tfjs' } });
+    const optimizer = moments ? await writeOptimizer(join(tmp, OPTIMIZER_FILE), moments) : null;
     const state: CheckpointState = {
       format: CHECKPOINT_FORMAT,
       formatVersion: CHECKPOINT_FORMAT_VERSION,
@@ -160,20 +172,32 @@ async function prune(root: string, keepLast: number, keep: string): Promise<void
   }
 }
 
-async function writeOptimizer(
-  path: string,
-  optimizer: AdamW | AdamWState,
-): Promise<CheckpointState['optimizer']> {
-  const state = isOptimizer(optimizer) ? await optimizer.getState() : optimizer;
+/** The variables' values on the host (read once: checked, then written). */
+async function hostTensors(variables: ReadonlyMap<string, tf.Tensor>): Promise<Map<string, HostTensor>> {
+  const host = new Map<string, HostTensor>();
+  for (const [name, t] of variables) {
+    if (t.dtype !== 'float32' && t.dtype !== 'int32')
+      throw new Error(`saveCheckpoint: ${name} has dtype ${t.dtype}; expected float32 or int32`);
+    host.set(name, { shape: [...t.shape], data: (await t.data()) as Float32Array | Int32Array });
+  }
+  return host;
+}
+
+/** The moments as the tensors optimizer.safetensors stores: m.<name> and v.<name>. */
+function momentTensors(state: AdamWState): Map<string, HostTensor> {
   const tensors = new Map<string, HostTensor>();
-  const steps: Record<string, number> = {};
   for (const [name, s] of state.slots) {
     tensors.set(`m.${name}`, { shape: s.shape, data: s.m });
     tensors.set(`v.${name}`, { shape: s.shape, data: s.v });
-    steps[name] = s.step;
   }
+  return tensors;
+}
+
+async function writeOptimizer(path: string, state: AdamWState): Promise<CheckpointState['optimizer']> {
+  const steps: Record<string, number> = {};
+  for (const [name, s] of state.slots) steps[name] = s.step;
   const metadata = { step: String(state.step), param_steps: JSON.stringify(steps) };
-  await writeSafetensors(path, tensors, { metadata });
+  await writeSafetensors(path, momentTensors(state), { metadata });
   return { file: OPTIMIZER_FILE, step: state.step, slots: state.slots.size };
 }
 
@@ -228,17 +252,30 @@ export interface CheckpointContents {
   optimizer: AdamWState | null;
 }
 
-/** Reads and validates a checkpoint directory. */
-export async function readCheckpoint(dir: string): Promise<CheckpointContents> {
+/**
+ * Reads and validates a checkpoint directory. Weights or moments holding NaN/±Inf are a NonFiniteTensorError
+ * naming the file and the tensor, unless `allowNonFinite` (then `onWarning` is told).
+ */
+export async function readCheckpoint(
+  dir: string,
+  options: NonFiniteOptions = {},
+): Promise<CheckpointContents> {
   const state = await readCheckpointState(dir);
   const weights = new Map<string, HostTensor>();
-  for (const [name, t] of (await readSafetensors(join(dir, state.weights.file))).tensors)
+  const weightsPath = join(dir, state.weights.file);
+  for (const [name, t] of (await readSafetensors(weightsPath)).tensors)
     weights.set(name, { shape: t.shape, data: t.data });
-  const optimizer = state.optimizer ? await readOptimizer(join(dir, state.optimizer.file)) : null;
+  checkFiniteHost(weights, weightsPath, options);
+  let optimizer: AdamWState | null = null;
+  if (state.optimizer) {
+    const path = join(dir, state.optimizer.file);
+    optimizer = await readOptimizer(path);
+    checkFiniteHost(momentTensors(optimizer), path, options);
+  }
   return { dir, state, weights, optimizer };
 }
 
-export interface LoadTarget {
+export interface LoadTarget extends NonFiniteOptions {
   /** The variables to restore, by the names they were saved under. */
   variables: ReadonlyMap<string, tf.Variable>;
   /** Optimizer to restore the moments into. */
@@ -253,7 +290,7 @@ export interface LoadTarget {
  * CheckpointMismatchError naming the variable with the expected and the stored shape.
  */
 export async function loadCheckpoint(dir: string, target: LoadTarget): Promise<CheckpointState> {
-  const c = await readCheckpoint(dir);
+  const c = await readCheckpoint(dir, target);
   for (const [name, v] of target.variables) {
     const t = c.weights.get(name);
     if (!t)

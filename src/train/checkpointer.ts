@@ -4,10 +4,11 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Transformer } from '../model/transformer.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { NonFiniteOptions } from '../util/finite.js';
 import type { AdamW } from './optimizer.js';
 import type { Checkpointer, TrainPosition } from './trainer.js';
 
-export interface FileCheckpointerOptions {
+export interface FileCheckpointerOptions extends NonFiniteOptions {
   outDir: string;
   /** Checkpoints kept. Default 3. */
   keepLast?: number;
@@ -15,6 +16,8 @@ export interface FileCheckpointerOptions {
   basePath?: string;
   /** JSON written into every checkpoint's state.json (model, experts, tokenizer, training configs). */
   config?: unknown;
+  /** The checkpoint directory `restore` reads (train/resume.ts chooses it). Default: the run's latest. */
+  resumeFrom?: string;
 }
 
 /** Saves the model's trainable variables (or all, when the base itself trains) with the optimizer and position. */
@@ -38,9 +41,14 @@ export function fileCheckpointer(model: Transformer, options: FileCheckpointerOp
       });
     },
     async restore(optimizer: AdamW): Promise<TrainPosition | null> {
-      const dir = await latestCheckpoint(options.outDir);
+      const dir = options.resumeFrom ?? (await latestCheckpoint(options.outDir));
       if (!dir) return null;
-      const state = await loadCheckpoint(dir, { variables: variables(), optimizer });
+      const state = await loadCheckpoint(dir, {
+        variables: variables(),
+        optimizer,
+        allowNonFinite: options.allowNonFinite,
+        onWarning: options.onWarning,
+      });
       const p = state.data as TrainPosition | null;
       if (
         !p ||

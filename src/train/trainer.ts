@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getExperts } from '../experts/attach.js';
 import { auxLossWeight, shardable } from '../experts/kinds.js';
 import type { Transformer } from '../model/transformer.js';
+import { cleanupAfterFailure } from '../util/cleanup.js';
 import { check } from '../util/errors.js';
 import { type BatchOptions, batches, countBatches, type HostBatch } from './batch.js';
 import { NonFiniteError } from './clip.js';
@@ -139,124 +140,137 @@ export async function train(
   const totalSteps = stepsPerEpoch * c.epochs;
   const lastStep = Math.min(totalSteps, options.maxSteps ?? totalSteps);
   const optimizer = new AdamW(vars, { betas: c.betas, eps: c.eps, weightDecay: c.weightDecay });
-  // the moments are freed when train returns or throws (checkpoints keep them for a resume)
-  using _moments = { [Symbol.dispose]: () => optimizer.dispose() };
-  const emit = options.onEvent ?? (() => {});
-  const evalOptions = {
-    batchSize: c.microBatchSize,
-    seqLen,
-    mode: options.mode ?? 'pad',
-    padId: options.padId ?? 0,
+  // the moments (and a worker pool started here) are freed when train returns or throws; checkpoints keep them
+  // for a resume. A free that fails after a failure (a dead wasm heap) does not replace it (util/cleanup.ts).
+  let owned: GradientPool | null = null;
+  const free = async () => {
+    await owned?.dispose();
+    optimizer.dispose();
   };
+  let result: TrainResult;
+  try {
+    const emit = options.onEvent ?? (() => {});
+    const evalOptions = {
+      batchSize: c.microBatchSize,
+      seqLen,
+      mode: options.mode ?? 'pad',
+      padId: options.padId ?? 0,
+    };
 
-  let pos: TrainPosition = { step: 0, epoch: 0, microInEpoch: 0 };
-  const restored =
-    options.resume && options.checkpointer ? await options.checkpointer.restore(optimizer) : null;
-  if (restored) pos = restored;
+    let pos: TrainPosition = { step: 0, epoch: 0, microInEpoch: 0 };
+    const restored =
+      options.resume && options.checkpointer ? await options.checkpointer.restore(optimizer) : null;
+    if (restored) pos = restored;
 
-  // workers > 1: each step's micro-batch gradients are computed by replicas in worker threads (parallel/pool.ts);
-  // a pool started here is stopped when train returns or throws, one given by the caller is left running.
-  // 'auto' weighs the run (parallel/auto.ts).
-  let trainTokens = 0;
-  for (const e of data.train) trainTokens += e.ids.length;
-  const given = options.parallel?.pool;
-  if (given) {
-    check(
-      c.workers === 'auto' || c.workers === given.size,
-      'workers',
-      c.workers,
-      `'auto' or ${given.size}, the size of the pool given in options.parallel.pool`,
-    );
-    await given.checkModel(model, settings.auxWeight);
-  }
-  const workers = given
-    ? { workers: given.size, reason: 'the pool given in options.parallel.pool' }
-    : resolveWorkers(c.workers, {
-        backend: tf.getBackend(),
-        dropout: experts?.dropout ?? 0,
-        parameters: model.parameterCount(),
-        tokensPerStep: (trainTokens / microPerEpoch) * accum,
-        rows: c.batchSize,
-        microBatches: accum,
-        splittable: shardable(experts),
-      });
-  await using owned =
-    !given && workers.workers > 1
-      ? await GradientPool.forModel(model, {
-          workers: workers.workers,
-          balanceWeight: settings.auxWeight,
-          timeoutMs: options.parallel?.timeoutMs,
-        })
-      : null;
-  const pool = given ?? owned;
-  if (pool) options.parallel?.onStart?.(pool);
-  const path: GradientPath = pool ? poolGradients(pool, settings) : localGradients(model, settings);
-  emit({
-    type: 'start',
-    totalSteps,
-    stepsPerEpoch,
-    trainableParameters: [...vars.values()].reduce((n, v) => n + v.size, 0),
-    seqLen,
-    workers: workers.workers,
-    workersReason: workers.reason,
-    resumedFrom: restored?.step,
-  });
-
-  const t0 = performance.now();
-  let lastLoss = Number.NaN;
-  const save = async () => {
-    if (!options.checkpointer) return;
-    const dir = await options.checkpointer.save(pos, optimizer);
-    emit({ type: 'checkpoint', step: pos.step, path: dir });
-  };
-  const step = (group: HostBatch[], epoch: number) =>
-    optimizerStep({ path, optimizer, c, step: pos.step, totalSteps, lastStep, emit }, group, epoch);
-
-  let stopped = false;
-  outer: for (let epoch = pos.epoch; epoch < c.epochs && pos.step < lastStep; epoch++) {
-    const it = batches(data.train, batchOptions(epoch));
-    for (let k = 0; k < pos.microInEpoch; k++) it.next(); // resume: skip consumed micro-batches
-    let group: HostBatch[] = [];
-    for (let r = it.next(); ; r = it.next()) {
-      if (!r.done) group.push(r.value);
-      const endOfEpoch = r.done === true;
-      if (group.length < accum && !endOfEpoch) continue;
-      if (group.length > 0) {
-        lastLoss = await step(group, epoch).catch((e) => {
-          throw explainBackendFailure(e, pos.step + 1, group);
+    // workers > 1: each step's micro-batch gradients are computed by replicas in worker threads (parallel/pool.ts);
+    // a pool started here is stopped when train returns or throws, one given by the caller is left running.
+    // 'auto' weighs the run (parallel/auto.ts).
+    let trainTokens = 0;
+    for (const e of data.train) trainTokens += e.ids.length;
+    const given = options.parallel?.pool;
+    if (given) {
+      check(
+        c.workers === 'auto' || c.workers === given.size,
+        'workers',
+        c.workers,
+        `'auto' or ${given.size}, the size of the pool given in options.parallel.pool`,
+      );
+      await given.checkModel(model, settings.auxWeight);
+    }
+    const workers = given
+      ? { workers: given.size, reason: 'the pool given in options.parallel.pool' }
+      : resolveWorkers(c.workers, {
+          backend: tf.getBackend(),
+          dropout: experts?.dropout ?? 0,
+          parameters: model.parameterCount(),
+          tokensPerStep: (trainTokens / microPerEpoch) * accum,
+          rows: c.batchSize,
+          microBatches: accum,
+          splittable: shardable(experts),
         });
-        pos = { step: pos.step + 1, epoch, microInEpoch: pos.microInEpoch + group.length };
-        group = [];
-        // on cpu and wasm, tensor reads resolve as microtasks: yield to the event loop once per step so signal
-        // handlers (Ctrl-C → abort → checkpoint), timers and file writes run during training
-        await new Promise((resolve) => setImmediate(resolve));
-        if (c.evalEvery > 0 && data.eval?.length && pos.step % c.evalEvery === 0 && pos.step < lastStep) {
-          emit({ type: 'eval', step: pos.step, result: await evaluate(model, data.eval, evalOptions) });
-        }
-        if (options.signal?.aborted) {
-          await save();
-          emit({ type: 'stopped', step: pos.step, reason: 'signal' });
-          stopped = true;
-          break outer;
-        }
-        if (c.saveEvery > 0 && pos.step % c.saveEvery === 0 && pos.step < lastStep) await save();
-        if (pos.step >= lastStep) break outer;
-      }
-      if (endOfEpoch) break;
-    }
-    pos = { step: pos.step, epoch: epoch + 1, microInEpoch: 0 };
-  }
+    owned =
+      !given && workers.workers > 1
+        ? await GradientPool.forModel(model, {
+            workers: workers.workers,
+            balanceWeight: settings.auxWeight,
+            timeoutMs: options.parallel?.timeoutMs,
+          })
+        : null;
+    const pool = given ?? owned;
+    if (pool) options.parallel?.onStart?.(pool);
+    const path: GradientPath = pool ? poolGradients(pool, settings) : localGradients(model, settings);
+    emit({
+      type: 'start',
+      totalSteps,
+      stepsPerEpoch,
+      trainableParameters: [...vars.values()].reduce((n, v) => n + v.size, 0),
+      seqLen,
+      workers: workers.workers,
+      workersReason: workers.reason,
+      resumedFrom: restored?.step,
+    });
 
-  let evalResult: EvalResult | undefined;
-  if (!stopped) {
-    await save();
-    if (data.eval?.length) {
-      evalResult = await evaluate(model, data.eval, evalOptions);
-      emit({ type: 'eval', step: pos.step, result: evalResult });
+    const t0 = performance.now();
+    let lastLoss = Number.NaN;
+    const save = async () => {
+      if (!options.checkpointer) return;
+      const dir = await options.checkpointer.save(pos, optimizer);
+      emit({ type: 'checkpoint', step: pos.step, path: dir });
+    };
+    const step = (group: HostBatch[], epoch: number) =>
+      optimizerStep({ path, optimizer, c, step: pos.step, totalSteps, lastStep, emit }, group, epoch);
+
+    let stopped = false;
+    outer: for (let epoch = pos.epoch; epoch < c.epochs && pos.step < lastStep; epoch++) {
+      const it = batches(data.train, batchOptions(epoch));
+      for (let k = 0; k < pos.microInEpoch; k++) it.next(); // resume: skip consumed micro-batches
+      let group: HostBatch[] = [];
+      for (let r = it.next(); ; r = it.next()) {
+        if (!r.done) group.push(r.value);
+        const endOfEpoch = r.done === true;
+        if (group.length < accum && !endOfEpoch) continue;
+        if (group.length > 0) {
+          lastLoss = await step(group, epoch).catch((e) => {
+            throw explainBackendFailure(e, pos.step + 1, group);
+          });
+          pos = { step: pos.step + 1, epoch, microInEpoch: pos.microInEpoch + group.length };
+          group = [];
+          // on cpu and wasm, tensor reads resolve as microtasks: yield to the event loop once per step so signal
+          // handlers (Ctrl-C → abort → checkpoint), timers and file writes run during training
+          await new Promise((resolve) => setImmediate(resolve));
+          if (c.evalEvery > 0 && data.eval?.length && pos.step % c.evalEvery === 0 && pos.step < lastStep) {
+            emit({ type: 'eval', step: pos.step, result: await evaluate(model, data.eval, evalOptions) });
+          }
+          if (options.signal?.aborted) {
+            await save();
+            emit({ type: 'stopped', step: pos.step, reason: 'signal' });
+            stopped = true;
+            break outer;
+          }
+          if (c.saveEvery > 0 && pos.step % c.saveEvery === 0 && pos.step < lastStep) await save();
+          if (pos.step >= lastStep) break outer;
+        }
+        if (endOfEpoch) break;
+      }
+      pos = { step: pos.step, epoch: epoch + 1, microInEpoch: 0 };
     }
-    emit({ type: 'done', step: pos.step, ms: performance.now() - t0 });
+
+    let evalResult: EvalResult | undefined;
+    if (!stopped) {
+      await save();
+      if (data.eval?.length) {
+        evalResult = await evaluate(model, data.eval, evalOptions);
+        emit({ type: 'eval', step: pos.step, result: evalResult });
+      }
+      emit({ type: 'done', step: pos.step, ms: performance.now() - t0 });
+    }
+    result = { position: pos, loss: lastLoss, eval: evalResult, stopped };
+  } catch (e) {
+    await cleanupAfterFailure(e, free);
+    throw e;
   }
-  return { position: pos, loss: lastLoss, eval: evalResult, stopped };
+  await free();
+  return result;
 }
 
 /** The row length of a run (the longest example unless given); throws when the data does not fit the model. */
@@ -311,7 +325,7 @@ async function optimizerStep(ctx: StepContext, group: HostBatch[], epoch: number
     throw new NonFiniteError(
       Number.isFinite(loss) ? 'grad norm' : 'loss',
       Number.isFinite(loss) ? gradNorm : loss,
-      step,
+      step + 1, // the step being taken, as its 'step' event would number it
     );
   }
   const lr = learningRateAt(step, {
