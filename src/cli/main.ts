@@ -15,6 +15,7 @@ import { plotCommand } from './commands/plot.js';
 import { pretrainCommand } from './commands/pretrain.js';
 import { trainCommand } from './commands/train.js';
 import { errorReport } from './error-report.js';
+import { terminalSafe } from './terminal-text.js';
 
 await yargs(hideBin(process.argv))
   .scriptName('mote')
@@ -34,7 +35,8 @@ await yargs(hideBin(process.argv))
   .strict()
   .recommendCommands()
   .fail((msg, err, y) => {
-    if (err) process.stderr.write(`${errorReport(err)}\n`);
+    // error messages can quote data files and servers: shown with control characters escaped
+    if (err) process.stderr.write(`${terminalSafe(errorReport(err))}\n`);
     else process.stderr.write(`${y.help()}\n\nmote: ${msg}\n`);
     process.exit(1);
   })

@@ -1,7 +1,9 @@
 // Options shared by several commands, and the backend set-up every command does first.
 import type { Options } from 'yargs';
 import { BACKEND_REQUESTS, type BackendRequest, selectBackend } from '../backend/index.js';
+import { clampTokenLimits, type TokenLimits } from '../generate/limits.js';
 import { BUNDLED } from '../run/bundled.js';
+import { terminalSafe } from './terminal-text.js';
 
 export const backendOption = {
   backend: {
@@ -16,15 +18,45 @@ export const modelOptions = {
     type: 'string',
     default: BUNDLED.model,
     defaultDescription: 'bundled stories260K',
-    describe: 'llama2.c .bin checkpoint',
+    describe: 'base model: a llama2.c .bin or a Hugging Face model directory',
   },
   tokenizer: {
     type: 'string',
-    default: BUNDLED.tokenizer,
-    defaultDescription: 'bundled tok512',
-    describe: 'llama2.c tokenizer.bin',
+    describe:
+      "its tokenizer (default: a HF directory's own files; tokenizer.bin or tokenizer.json beside a .bin; bundled tok512 for the bundled model)",
   },
 } satisfies Record<string, Options>;
+
+/** Loading weights that hold NaN or ±Inf (an error naming the file and tensor without it). */
+export const allowNonFiniteOption = {
+  'allow-non-finite': {
+    type: 'boolean',
+    default: false,
+    describe:
+      'load a model or checkpoint holding NaN/±Inf anyway, with a warning (its outputs will not be finite)',
+  },
+} satisfies Record<string, Options>;
+
+/** The NonFiniteOptions of `--allow-non-finite`: warnings go to stderr. */
+export function nonFiniteFlags(a: { allowNonFinite?: boolean }): {
+  allowNonFinite: boolean;
+  onWarning: (message: string) => void;
+} {
+  return {
+    allowNonFinite: a.allowNonFinite === true,
+    onWarning: (m) => process.stderr.write(`warning: ${terminalSafe(m)}\n`),
+  };
+}
+
+/** Prints the notes of clamped token limits (generate/limits.ts) to stderr and returns the limits. */
+export function clampedLimits<T extends TokenLimits>(limits: T, context: number): T {
+  const r = clampTokenLimits(limits, context, {
+    maxTokens: '--max-tokens',
+    maxTokensPerStage: '--max-tokens-per-stage',
+  });
+  for (const n of r.notes) process.stderr.write(`${n}\n`);
+  return r.limits;
+}
 
 /** Showing or hiding the reasoning stages of staged output (generate, chat). */
 export const reasoningOptions = {

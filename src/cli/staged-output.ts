@@ -4,6 +4,7 @@
 import { resolveStagedConfig } from '../generate/staged.js';
 import type { StagedEvent, StagedResult, StageMode } from '../generate/types.js';
 import { STAGES, type Stage } from '../steps.js';
+import { terminalSafe } from './terminal-text.js';
 
 const NAMED_MODES = ['adaptive', 'answer', 'analysis-answer', 'full'] as const;
 
@@ -72,7 +73,7 @@ export function stageView(o: StageViewOptions): StageView {
         o.write(`${e.stage === 'answer' ? bold(header, o.color) : dim(header, o.color)} `);
         open = true;
       } else if (e.type === 'token' && shown(e.stage)) {
-        o.write(style(e.stage, e.text));
+        o.write(style(e.stage, terminalSafe(e.text))); // model output: control characters shown escaped
       } else if (e.type === 'stage-end') {
         if (shown(e.stage)) {
           const cut = e.closedBy === 'budget' || e.closedBy === 'max-tokens';

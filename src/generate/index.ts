@@ -12,6 +12,13 @@ export {
   type TokenEvent,
 } from './generate.js';
 export {
+  clampTokenLimits,
+  generationCeiling,
+  promptRoom,
+  stageCeiling,
+  type TokenLimits,
+} from './limits.js';
+export {
   argmax,
   checkLogits,
   createSampler,

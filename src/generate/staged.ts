@@ -26,6 +26,7 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
 import { type Decoder, HostDecoder, TensorDecoder } from './decoder.js';
 import { HOST_DECODER_MAX_PARAMS } from './generate.js';
+import { promptRoom } from './limits.js';
 import { createSampler, DEFAULT_SAMPLING_CONFIG, resolveSamplingConfig } from './sampler.js';
 import { StagedSequence } from './staged-sequence.js';
 import type { StagedConfig, StagedEvent, StagedPlan, StagedResult, StageMode } from './types.js';
@@ -136,14 +137,17 @@ export function promptTokens(tokenizer: Tokenizer, question: string | readonly T
   return tokenizer.encode(formatQuestion(question), { bos: true });
 }
 
-/** Whether `question` leaves room in the model's context for an answer block of `budget` tokens and its step tokens. */
+/**
+ * Whether `question` leaves room in the model's context for an answer block of `budget` tokens and its two step
+ * tokens, the room counting at most half the context (limits.ts `promptRoom`).
+ */
 export function questionFits(
   model: Transformer,
   tokenizer: Tokenizer,
   question: string | readonly Turn[],
   budget: number,
 ): boolean {
-  return promptTokens(tokenizer, question).length + budget + 2 <= model.config.maxSeqLen;
+  return promptTokens(tokenizer, question).length <= promptRoom(model.config.maxSeqLen, budget + 2);
 }
 
 /** The prompt ids of `question` (BOS first); throws when they leave no room in the model's context. */

@@ -4,18 +4,21 @@
 // `addTokens`). Training, inference, export and the experiments all start from it, so a run is rebuilt exactly as
 // it was trained. Weights holding NaN or ±Inf are refused here, naming the file and the tensor (or let through with
 // a warning on request: util/finite.ts).
+import { stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { type LoadedModel, type LoadModelOptions, loadModel } from '../io/load.js';
 import type { Transformer } from '../model/transformer.js';
 import { DEFAULT_STEP_STAGES, type Stage, type StepTokenIds } from '../steps.js';
 import { addStepTokens } from '../tokenizer/special-tokens.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { checkFiniteTensors, type NonFiniteOptions } from '../util/finite.js';
+import { BUNDLED } from './bundled.js';
 
 /** Where a base model is. */
 export interface BaseSource {
   /** A llama2.c `.bin` checkpoint or a Hugging Face model directory. */
   model: string;
-  /** Its tokenizer file; default: found beside the model (a HF directory's own tokenizer files). */
+  /** Its tokenizer file; default (also for ''): `findTokenizer`. */
   tokenizer?: string;
 }
 
@@ -53,7 +56,26 @@ export async function loadBase(source: BaseSource, options: LoadBaseOptions = {}
 }
 
 /**
- * `loadModel` (io/load.ts), then every weight checked for NaN and ±Inf: an error naming the model file and the
+ * The tokenizer of a model when none is named: a Hugging Face directory's own files (undefined: loadModel reads
+ * them), the bundled tok512 for the bundled stories260K, else tokenizer.bin or tokenizer.json beside a llama2.c
+ * `.bin` (what `mote pretrain` and `mote export --format llama2c` write). Throws when a `.bin` has neither.
+ */
+export async function findTokenizer(model: string, tokenizer?: string): Promise<string | undefined> {
+  if (tokenizer) return tokenizer;
+  const info = await stat(model).catch(() => null);
+  if (!info?.isFile()) return undefined; // a directory, or missing: loadModel says which
+  if (resolve(model) === resolve(BUNDLED.model)) return BUNDLED.tokenizer;
+  for (const name of ['tokenizer.bin', 'tokenizer.json']) {
+    const beside = join(dirname(model), name);
+    if ((await stat(beside).catch(() => null))?.isFile()) return beside;
+  }
+  throw new Error(
+    `${model}: a llama2.c checkpoint needs its tokenizer, and there is no tokenizer.bin or tokenizer.json beside it; name it (--tokenizer FILE)`,
+  );
+}
+
+/**
+ * `loadModel` (io/load.ts) with the tokenizer found by `findTokenizer` when none is named, then every weight checked for NaN and ±Inf: an error naming the model file and the
  * tensor, unless `allowNonFinite` (then a warning). The caller disposes the model.
  */
 export async function loadFiniteModel(
@@ -61,7 +83,8 @@ export async function loadFiniteModel(
   options: LoadModelOptions = {},
   finite: NonFiniteOptions = {},
 ): Promise<LoadedModel> {
-  const loaded = await loadModel(path, options);
+  const tokenizer = await findTokenizer(path, options.tokenizer);
+  const loaded = await loadModel(path, { ...options, tokenizer });
   try {
     await checkFiniteTensors(loaded.model.namedVariables(), path, finite);
     return loaded;

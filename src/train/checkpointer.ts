@@ -3,8 +3,8 @@
 // moments, and the data position, so a run resumes exactly where it stopped.
 import type * as tf from '@tensorflow/tfjs';
 import type { Transformer } from '../model/transformer.js';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { NonFiniteOptions } from '../util/finite.js';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { AdamW } from './optimizer.js';
 import type { Checkpointer, TrainPosition } from './trainer.js';
 

@@ -6,13 +6,18 @@
 import { createInterface, type Interface } from 'node:readline';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import type { Turn } from '../../aligncot/chain.js';
+import { promptRoom } from '../../generate/limits.js';
 import { generateStaged, promptTokens } from '../../generate/staged.js';
 import type { StagedConfig, StagedResult, StageMode } from '../../generate/types.js';
 import { type InferenceModel, loadForInference } from '../../run/load.js';
+import { withCleanup } from '../../util/cleanup.js';
 import {
+  allowNonFiniteOption,
   backendOption,
+  clampedLimits,
   decoderOption,
   modelOptions,
+  nonFiniteFlags,
   reasoningOptions,
   setUpBackend,
   stagedDecodingOptions,
@@ -28,6 +33,7 @@ import {
   stageView,
   useColor,
 } from '../staged-output.js';
+import { terminalSafe } from '../terminal-text.js';
 
 const options = {
   ...backendOption,
@@ -44,6 +50,7 @@ const options = {
   ...stagedDecodingOptions,
   seed: { type: 'number', default: 42, describe: 'sampling seed (each reply uses seed + its number)' },
   ...decoderOption,
+  ...allowNonFiniteOption,
 } as const;
 
 type Args = ArgumentsCamelCase<InferredOptionTypes<typeof options>>;
@@ -57,12 +64,17 @@ export const chatCommand: CommandModule<object, Args> = {
   handler: async (a) => {
     const mode = parseStageMode(a.mode);
     await setUpBackend(a.backend);
-    const im = await loadForInference(a);
-    try {
-      await new ChatSession(im, a, mode).run();
-    } finally {
-      im.model.dispose();
-    }
+    const im = await loadForInference({ ...a, ...nonFiniteFlags(a) });
+    await withCleanup(
+      () => {
+        const limits = clampedLimits(
+          { maxTokens: a.maxTokens, maxTokensPerStage: a.maxTokensPerStage },
+          im.model.config.maxSeqLen,
+        );
+        return new ChatSession(im, { ...a, ...limits }, mode).run();
+      },
+      () => im.model.dispose(),
+    );
   },
 };
 
@@ -195,7 +207,7 @@ class ChatSession {
    */
   private fit(dialogue: Turn[]): Turn[] | null {
     const context = this.im.model.config.maxSeqLen;
-    const limit = context - Math.min(this.a.maxTokens, Math.floor(context / 2));
+    const limit = promptRoom(context, this.a.maxTokens);
     let d = dialogue;
     while (d.length > 1 && promptTokens(this.im.tokenizer, d).length > limit)
       d = d.slice(d[1]?.role === 'assistant' ? 2 : 1);
@@ -244,7 +256,8 @@ class ChatSession {
     this.wake?.();
   }
 
+  /** A notice (messages may quote a model or a file: shown with control characters escaped). */
   private say(text: string): void {
-    process.stdout.write(`${dim(text, this.color)}\n`);
+    process.stdout.write(`${dim(terminalSafe(text), this.color)}\n`);
   }
 }

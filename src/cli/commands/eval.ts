@@ -29,8 +29,19 @@ import { checkStageExperts, describeExperts, stageExpert } from '../../experts/k
 import { forcedStages, questionFits } from '../../generate/staged.js';
 import type { StagedConfig, StageMode } from '../../generate/types.js';
 import { type InferenceModel, loadForInference } from '../../run/load.js';
-import { backendOption, modelOptions, setUpBackend, stagedDecodingOptions } from '../options.js';
+import { withCleanup } from '../../util/cleanup.js';
+import { checkWritableDir } from '../../util/writable.js';
+import {
+  allowNonFiniteOption,
+  backendOption,
+  clampedLimits,
+  modelOptions,
+  nonFiniteFlags,
+  setUpBackend,
+  stagedDecodingOptions,
+} from '../options.js';
 import { modeName, parseStageMode } from '../staged-output.js';
+import { terminalSafe } from '../terminal-text.js';
 
 const options = {
   out: { type: 'string', demandOption: true, describe: 'directory of eval-report.{json,md,html}' },
@@ -79,6 +90,7 @@ const options = {
   'judge-timeout': { type: 'number', default: 60, describe: 'seconds per judge request' },
   'judge-concurrency': { type: 'number', default: 4, describe: 'judge requests in flight' },
   title: { type: 'string', default: 'mote eval', describe: 'report title' },
+  ...allowNonFiniteOption,
 } as const;
 
 type Args = ArgumentsCamelCase<InferredOptionTypes<typeof options>>;
@@ -88,13 +100,13 @@ export const evalCommand: CommandModule<object, Args> = {
   describe: 'refusal, compliance, chain format and length of a model over a prompt set; reports',
   builder: (y) => y.options(options) as never,
   handler: async (a) => {
-    const err = (line: string) => process.stderr.write(`${line}\n`);
     const modes = a.mode.flatMap((m) => m.split(',')).map((m) => parseStageMode(m, '--mode', false));
     if (a.limit !== undefined && !(Number.isInteger(a.limit) && a.limit >= 1))
       throw new Error(`--limit ${a.limit}: expected a positive integer`);
     const names = modes.map(modeName);
     const repeated = names.find((n, i) => names.indexOf(n) !== i);
     if (repeated) throw new Error(`--mode: ${repeated} is given twice (one run per mode)`);
+    await checkWritableDir(a.out); // before any work: the reports are written at the end
     const all = await loadEvalPrompts(a.prompts, {
       questionField: a.questionField,
       harmfulField: a.harmfulColumn,
@@ -103,41 +115,59 @@ export const evalCommand: CommandModule<object, Args> = {
     });
     const judgeGen = await judgeGenerator(a);
     await setUpBackend(a.backend);
-    const im = await loadForInference(a);
-    try {
-      err(im.description);
-      for (const note of expertNotes(im, modes)) err(note);
-      const fits = all.filter((p) => questionFits(im.model, im.tokenizer, p.question, a.maxTokensPerStage));
-      const skipped = all.length - fits.length;
-      if (fits.length === 0)
-        throw new Error(
-          `${a.prompts}: all ${all.length} prompts are too long for the model's context of ${im.model.config.maxSeqLen} tokens (with an answer block of ${a.maxTokensPerStage})`,
-        );
-      const prompts = limitPrompts(fits, a.limit);
-      err(
-        `${all.length} prompts in ${a.prompts}${skipped ? `, ${skipped} skipped as too long for the context of ${im.model.config.maxSeqLen} tokens` : ''}; evaluating ${prompts.length} (${prompts.filter((p) => p.harmful).length} harmful, ${prompts.filter((p) => !p.harmful).length} benign) in ${names.join(', ')}`,
-      );
-      const name = a.name ?? im.name;
-      const inputs: { run: EvalRun; judgements?: Judgement[] }[] = [];
-      for (const mode of modes) {
-        const run = await generateRun(im, name, mode, prompts, a);
-        const judgements = judgeGen ? await judgeRun(run, judgeGen, a) : undefined;
-        inputs.push({ run, judgements });
-      }
-      const report = buildReport(inputs, {
-        title: a.title,
-        createdAt: new Date().toISOString(),
-        judge: judgeGen?.name,
-      });
-      await mkdir(a.out, { recursive: true });
-      const paths = await writeReports(report, a.out);
-      process.stdout.write(`${reportTables(report).map(textTable).join('\n')}\n`);
-      err(`reports: ${paths.json}, ${paths.markdown}, ${paths.html}`);
-    } finally {
-      im.model.dispose();
-    }
+    const im = await loadForInference({ ...a, ...nonFiniteFlags(a) });
+    await withCleanup(
+      () => evaluateModel(im, modes, all, judgeGen, a),
+      () => im.model.dispose(),
+    );
   },
 };
+
+/** Generates (and judges) every mode over the prompts that fit, writes the reports and prints the tables. */
+async function evaluateModel(
+  im: InferenceModel,
+  modes: StageMode[],
+  all: EvalPrompt[],
+  judgeGen: Generator | null,
+  flags: Args,
+): Promise<void> {
+  const err = (line: string) => process.stderr.write(`${line}\n`);
+  const names = modes.map(modeName);
+  err(terminalSafe(im.description));
+  for (const note of expertNotes(im, modes)) err(terminalSafe(note));
+  const limits = clampedLimits(
+    { maxTokens: flags.maxTokens, maxTokensPerStage: flags.maxTokensPerStage },
+    im.model.config.maxSeqLen,
+  );
+  const a = { ...flags, ...limits };
+  const fits = all.filter((p) => questionFits(im.model, im.tokenizer, p.question, a.maxTokensPerStage));
+  const skipped = all.length - fits.length;
+  if (fits.length === 0)
+    throw new Error(
+      `${a.prompts}: all ${all.length} prompts are too long for the model's context of ${im.model.config.maxSeqLen} tokens (with an answer block of ${a.maxTokensPerStage})`,
+    );
+  const prompts = limitPrompts(fits, a.limit);
+  err(
+    `${all.length} prompts in ${a.prompts}${skipped ? `, ${skipped} skipped as too long for the context of ${im.model.config.maxSeqLen} tokens` : ''}; evaluating ${prompts.length} (${prompts.filter((p) => p.harmful).length} harmful, ${prompts.filter((p) => !p.harmful).length} benign) in ${names.join(', ')}`,
+  );
+  const name = a.name ?? im.name;
+  const inputs: { run: EvalRun; judgements?: Judgement[] }[] = [];
+  for (const mode of modes) {
+    const run = await generateRun(im, name, mode, prompts, a);
+    const judgements = judgeGen ? await judgeRun(run, judgeGen, a) : undefined;
+    inputs.push({ run, judgements });
+  }
+  const report = buildReport(inputs, {
+    title: a.title,
+    createdAt: new Date().toISOString(),
+    judge: judgeGen?.name,
+  });
+  await mkdir(a.out, { recursive: true });
+  const paths = await writeReports(report, a.out);
+  // model names and modes come from paths and flags: shown with control characters escaped
+  process.stdout.write(`${terminalSafe(reportTables(report).map(textTable).join('\n'))}\n`);
+  err(`reports: ${paths.json}, ${paths.markdown}, ${paths.html}`);
+}
 
 /** Generates one run, logging progress (ids only) to stderr. */
 async function generateRun(
@@ -158,7 +188,8 @@ async function generateRun(
   };
   const t0 = performance.now();
   const run = await collectRun(prompts, modelEvalGenerator(im.model, im.tokenizer, name, config), {
-    onRecord: ({ id, done, total }) => process.stderr.write(`[${modeName(mode)} ${done}/${total}] ${id}\n`),
+    onRecord: ({ id, done, total }) =>
+      process.stderr.write(`[${modeName(mode)} ${done}/${total}] ${terminalSafe(id, { oneLine: true })}\n`),
   });
   process.stderr.write(
     `${modeName(mode)}: ${prompts.length} outputs in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,

@@ -13,20 +13,26 @@ import { generateStream } from '../../generate/generate.js';
 import { generateStaged, questionFits } from '../../generate/staged.js';
 import { generateStagedBatch } from '../../generate/staged-batch.js';
 import type { StagedConfig, StagedResult, StageMode } from '../../generate/types.js';
-import { loadModel } from '../../io/load.js';
+import { loadFiniteModel } from '../../run/base.js';
 import { type InferenceModel, loadForInference } from '../../run/load.js';
+import { withCleanup } from '../../util/cleanup.js';
 import { FormatError } from '../../util/errors.js';
 import { parseJsonl } from '../../util/jsonl.js';
 import { repairJsonlLog } from '../../util/jsonl-log.js';
+import { checkWritableFile } from '../../util/writable.js';
 import {
+  allowNonFiniteOption,
   backendOption,
+  clampedLimits,
   decoderOption,
   modelOptions,
+  nonFiniteFlags,
   reasoningOptions,
   setUpBackend,
   stagedDecodingOptions,
 } from '../options.js';
 import { MODE_HELP, modeName, parseStageMode, resultLine, stageView, useColor } from '../staged-output.js';
+import { terminalSafe } from '../terminal-text.js';
 
 const options = {
   ...backendOption,
@@ -56,6 +62,7 @@ const options = {
   seed: { type: 'number', default: 42, describe: 'sampling seed' },
   stop: { type: 'string', array: true, default: [] as string[], describe: 'stop strings (plain)' },
   ...decoderOption,
+  ...allowNonFiniteOption,
 } as const;
 
 type Args = ArgumentsCamelCase<InferredOptionTypes<typeof options>>;
@@ -74,63 +81,71 @@ export const generateCommand: CommandModule<object, Args> = {
       throw new Error(`--batch-size must be a positive integer, got ${a.batchSize}`);
     if (a.prompts === undefined && a.prompt.trim() === '')
       throw new Error('staged generation needs a question: --prompt "…" (or --prompts file.jsonl --out …)');
+    if (a.out !== undefined) await checkWritableFile(a.out);
     await setUpBackend(a.backend);
-    const im: InferenceModel = await loadForInference(a);
-    process.stderr.write(`${im.description}\n`);
+    const im: InferenceModel = await loadForInference({ ...a, ...nonFiniteFlags(a) });
+    process.stderr.write(`${terminalSafe(im.description)}\n`);
+    const limits = clampedLimits(
+      { maxTokens: a.maxTokens ?? 512, maxTokensPerStage: a.maxTokensPerStage },
+      im.model.config.maxSeqLen,
+    );
     const config: Partial<StagedConfig> = {
       mode,
       temperature: a.temperature,
       topP: a.topP,
       topK: a.topK,
       seed: a.seed,
-      maxTokens: a.maxTokens ?? 512,
-      maxTokensPerStage: a.maxTokensPerStage,
+      ...limits,
       decoder: a.decoder,
     };
-    try {
-      if (a.prompts !== undefined)
-        await generateFile(im, config, a.prompts, a.out!, {
-          questionField: a.questionField,
-          idField: a.idField,
-          batchSize: a.batchSize,
-        });
-      else
-        await generateOne(im, a.prompt, config, {
-          color: useColor(),
-          showReasoning: a.showReasoning && !a.hideReasoning,
-        });
-    } finally {
-      im.model.dispose();
-    }
+    await withCleanup(
+      () =>
+        a.prompts !== undefined
+          ? generateFile(im, config, a.prompts, a.out!, {
+              questionField: a.questionField,
+              idField: a.idField,
+              batchSize: a.batchSize,
+            })
+          : generateOne(im, a.prompt, config, {
+              color: useColor(),
+              showReasoning: a.showReasoning && !a.hideReasoning,
+            }),
+      () => im.model.dispose(),
+    );
   },
 };
 
 /** Plain text continuation of --prompt by the base model. */
 async function plain(a: Args): Promise<void> {
   await setUpBackend(a.backend);
-  const { model, tokenizer } = await loadModel(a.model, { tokenizer: a.tokenizer });
-  const t0 = performance.now();
-  process.stdout.write(a.prompt);
-  const it = generateStream(model, tokenizer, a.prompt, {
-    temperature: a.temperature,
-    topP: a.topP,
-    topK: a.topK,
-    maxTokens: a.maxTokens ?? 256,
-    seed: a.seed,
-    stop: a.stop,
-    decoder: a.decoder,
-  });
-  let r = await it.next();
-  while (!r.done) {
-    process.stdout.write(r.value.text);
-    r = await it.next();
-  }
-  const s = (performance.now() - t0) / 1000;
-  process.stdout.write('\n');
-  process.stderr.write(
-    `${r.value.ids.length} tokens in ${s.toFixed(2)} s (${(r.value.ids.length / s).toFixed(0)} tokens/s), stop: ${r.value.stopReason}\n`,
+  const { model, tokenizer } = await loadFiniteModel(a.model, { tokenizer: a.tokenizer }, nonFiniteFlags(a));
+  await withCleanup(
+    async () => {
+      const { maxTokens } = clampedLimits({ maxTokens: a.maxTokens ?? 256 }, model.config.maxSeqLen);
+      const t0 = performance.now();
+      process.stdout.write(terminalSafe(a.prompt));
+      const it = generateStream(model, tokenizer, a.prompt, {
+        temperature: a.temperature,
+        topP: a.topP,
+        topK: a.topK,
+        maxTokens,
+        seed: a.seed,
+        stop: a.stop,
+        decoder: a.decoder,
+      });
+      let r = await it.next();
+      while (!r.done) {
+        process.stdout.write(terminalSafe(r.value.text));
+        r = await it.next();
+      }
+      const s = (performance.now() - t0) / 1000;
+      process.stdout.write('\n');
+      process.stderr.write(
+        `${r.value.ids.length} tokens in ${s.toFixed(2)} s (${(r.value.ids.length / s).toFixed(0)} tokens/s), stop: ${r.value.stopReason}\n`,
+      );
+    },
+    () => model.dispose(),
   );
-  model.dispose();
 }
 
 /** One staged answer to `question`, stage by stage on stdout; the token summary on stderr. */
@@ -183,7 +198,7 @@ async function generateFile(
   const fits = todo.filter((p) => questionFits(im.model, im.tokenizer, p.question, budget));
   const err = (line: string) => process.stderr.write(`${line}\n`);
   err(
-    `${prompts.length} prompts in ${file}: ${prompts.length - todo.length} already in ${out} (skipped), ${todo.length - fits.length} too long for the context of ${im.model.config.maxSeqLen} tokens (skipped), ${fits.length} to generate`,
+    `${prompts.length} prompts in ${terminalSafe(file)}: ${prompts.length - todo.length} already in ${terminalSafe(out)} (skipped), ${todo.length - fits.length} too long for the context of ${im.model.config.maxSeqLen} tokens (skipped), ${fits.length} to generate`,
   );
   const mode = modeName(config.mode ?? 'adaptive');
   let i = 0;
@@ -198,7 +213,7 @@ async function generateFile(
       ms: Math.round(result.ms),
     };
     await appendFile(out, `${JSON.stringify(line)}\n`);
-    err(`[${++i}/${fits.length}] ${p.id}: ${resultLine(result)}`);
+    err(`[${++i}/${fits.length}] ${terminalSafe(p.id, { oneLine: true })}: ${resultLine(result)}`);
   };
   if (batchSize > 1) {
     for (let b = 0; b < fits.length; b += batchSize) {

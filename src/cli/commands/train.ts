@@ -1,7 +1,7 @@
 // `mote train`: fine-tune a base with MoTE (or a baseline) on AlignCoT chains. The flags become a config layer over
 // the --config file (and, on --resume, the run's saved config); the run itself is the library's (run/train.ts:
-// model, data, checkpoints, metrics.jsonl, loss.svg). This prints progress on stderr and a summary; Ctrl-C saves a
-// checkpoint and exits 130.
+// model, data, checkpoints, metrics.jsonl, loss.svg; the directory lock; which checkpoint a resume continues). This
+// prints progress on stderr and a summary; Ctrl-C or SIGTERM saves a checkpoint and exits 130 / 143.
 import { resolve } from 'node:path';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import { EXPERT_KINDS, EXPERT_PRESETS, type ExpertPreset } from '../../experts/config.js';
@@ -10,9 +10,11 @@ import { type RunConfigInput, readRunConfigFile } from '../../run/config.js';
 import { planRun, type RunEvent, trainRun } from '../../run/train.js';
 import { SCHEDULE_KINDS } from '../../train/config.js';
 import type { TrainEvent } from '../../train/trainer.js';
-import { backendOption, setUpBackend } from '../options.js';
+import { checkWritableDir } from '../../util/writable.js';
+import { allowNonFiniteOption, backendOption, nonFiniteFlags, setUpBackend } from '../options.js';
 import { shouldDrawBar, trainProgress } from '../progress.js';
-import { withCheckpointingInterrupt } from '../run-stop.js';
+import { stoppedExitCode, withCheckpointingInterrupt } from '../run-stop.js';
+import { terminalJson, terminalSafe } from '../terminal-text.js';
 import { runSummary } from '../train-summary.js';
 
 // No yargs defaults below (except the run controls): a flag given wins over the config file, an absent one not.
@@ -27,11 +29,13 @@ const options = {
     describe: 'run config JSON {model?, experts?, train?, data?}; flags override it',
   },
   resume: {
-    type: 'boolean',
-    default: false,
-    describe: 'continue from OUT/checkpoints/latest (with OUT/config.json)',
+    type: 'string',
+    alias: 'resume-from',
+    describe:
+      'continue the run: its newest intact checkpoint (--resume), or one named (--resume step-N); its saved config is the base of the flags',
   },
   ...backendOption,
+  ...allowNonFiniteOption,
   base: {
     type: 'string',
     describe: 'base model: a llama2.c .bin or a Hugging Face model directory (default: bundled stories260K)',
@@ -145,6 +149,12 @@ function flagLayer(a: Args): RunConfigInput {
   };
 }
 
+/** `--resume` alone (or `--resume true`) → the newest intact checkpoint; `--resume step-N` → that one. */
+function resumeFlag(v: string | undefined): boolean | string {
+  if (v === undefined || v === 'false') return false;
+  return v === '' || v === 'true' ? true : v;
+}
+
 /** `--workers 2` → 2, `auto` stays; anything else is passed on for resolveTrainConfig to reject by name. */
 function workersFlag(v: string | undefined): number | 'auto' | undefined {
   if (v === undefined) return undefined;
@@ -160,17 +170,20 @@ async function runTrain(
   const layers = [...(a.config ? [await readRunConfigFile(a.config)] : []), flagLayer(a)];
   // the bundled tokenizer goes with the bundled base only: another base brings its own (or names it)
   const ownBase = layers.some((l) => l.model?.base !== undefined);
+  const finite = nonFiniteFlags(a);
   const plan = await planRun(a.out, {
     defaults: ownBase ? {} : { model: { base: BUNDLED.model, tokenizer: BUNDLED.tokenizer } },
     layers,
-    resume: a.resume,
+    resume: resumeFlag(a.resume),
+    ...finite,
   });
+  await checkWritableDir(a.out);
   await setUpBackend(a.backend);
   const progress = trainProgress(shouldDrawBar(), plan.config.train.maxSteps);
   const events: TrainEvent[] = [];
   let started = false;
   const onEvent = (e: RunEvent) => {
-    if (e.type === 'note') err(e.message);
+    if (e.type === 'note') err(terminalSafe(e.message));
     else if (e.type === 'config') err(`config: ${JSON.stringify(e.config, null, 2)}`);
     else {
       if (!started) setNote(progress.log);
@@ -181,14 +194,14 @@ async function runTrain(
   };
   let run: Awaited<ReturnType<typeof trainRun>>;
   try {
-    run = await trainRun(plan, { signal, onEvent });
+    run = await trainRun(plan, { signal, onEvent, command: 'mote train', ...finite });
   } finally {
     progress.stop();
   }
   const { result, files } = run;
   if (!result) {
     err('interrupted before training started: no checkpoint written');
-    process.exitCode = 130;
+    process.exitCode = stoppedExitCode(signal);
     return;
   }
   const summary = runSummary({
@@ -200,9 +213,9 @@ async function runTrain(
     plot: files.plot,
   });
   err(summary.text);
-  process.stdout.write(`${JSON.stringify(summary.json)}\n`);
+  process.stdout.write(`${terminalJson(summary.json)}\n`);
   if (result.stopped) {
     err(`interrupted at step ${result.position.step}; resume with: mote train --out ${a.out} --resume`);
-    process.exitCode = 130;
+    process.exitCode = stoppedExitCode(signal);
   }
 }
