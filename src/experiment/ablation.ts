@@ -19,6 +19,7 @@ import { type BaseSource, loadBase } from '../run/base.js';
 import { resolveTrainConfig, type TrainConfig } from '../train/config.js';
 import { evaluate } from '../train/evaluate.js';
 import { type TrainEvent, train } from '../train/trainer.js';
+import { withCleanup } from '../util/cleanup.js';
 import { check } from '../util/errors.js';
 import {
   ABLATION_SCHEMA,
@@ -184,37 +185,43 @@ interface AblationData {
 /** Loads the chains and prompts once (with a throwaway base for the tokenizer and context). */
 async function prepareData(options: AblationOptions, perClass: number): Promise<AblationData> {
   const { model, tokenizer } = await loadBase(options);
-  try {
-    const context = model.config.maxSeqLen;
-    const split = await loadChainSplit(options.chains, tokenizer, context, options.seed ?? 0);
-    const train = split.train.slice(0, options.limitChains);
-    const heldOut = split.heldOut.slice(0, options.limitHeldOut);
-    if (train.length === 0) throw new Error(`${options.chains}: no training chains fit in ${context} tokens`);
-    if (heldOut.length === 0)
-      throw new Error(`${options.chains}: no held-out chains (every 10th chain is held out)`);
-    const answers = (set: EncodedChain[]) =>
-      encodeChains(
-        set.map((e) => answerOnly(split.byId.get(e.id)!)),
-        tokenizer,
-        { maxLen: context, onOverflow: 'drop' },
-      ).encoded;
-    const prompts = balancedPrompts(
-      promptsThatFit(await loadEvalPrompts(options.evalPrompts), tokenizer, context),
-      perClass,
-    );
-    if (prompts.length === 0)
-      throw new Error(`${options.evalPrompts}: no eval prompt fits in half of the ${context}-token context`);
-    return {
-      train,
-      trainAnswers: answers(train),
-      heldOut,
-      heldOutAnswers: answers(heldOut),
-      dropped: split.report.dropped.length,
-      prompts,
-    };
-  } finally {
-    model.dispose();
-  }
+  return withCleanup(
+    async () => {
+      const context = model.config.maxSeqLen;
+      // 'drop': the setup the figures of docs/ablation.md were measured with (a chain and its answer-only version
+      // are compared whole)
+      const split = await loadChainSplit(options.chains, tokenizer, context, options.seed ?? 0, 'drop');
+      const train = split.train.slice(0, options.limitChains);
+      const heldOut = split.heldOut.slice(0, options.limitHeldOut);
+      if (train.length === 0)
+        throw new Error(`${options.chains}: no training chains fit in ${context} tokens`);
+      if (heldOut.length === 0)
+        throw new Error(`${options.chains}: no held-out chains (every 10th chain is held out)`);
+      const answers = (set: EncodedChain[]) =>
+        encodeChains(
+          set.map((e) => answerOnly(split.byId.get(e.id)!)),
+          tokenizer,
+          { maxLen: context, onOverflow: 'drop' },
+        ).encoded;
+      const prompts = balancedPrompts(
+        promptsThatFit(await loadEvalPrompts(options.evalPrompts), tokenizer, context),
+        perClass,
+      );
+      if (prompts.length === 0)
+        throw new Error(
+          `${options.evalPrompts}: no eval prompt fits in half of the ${context}-token context`,
+        );
+      return {
+        train,
+        trainAnswers: answers(train),
+        heldOut,
+        heldOutAnswers: answers(heldOut),
+        dropped: split.report.dropped.length,
+        prompts,
+      };
+    },
+    () => model.dispose(),
+  );
 }
 
 /** One variant: fresh base, experts, training, held-out losses, generation on the prompts. */
@@ -227,62 +234,69 @@ async function runVariant(
   emit: (e: AblationEvent) => void,
 ): Promise<{ row: AblationRow; report: EvalReport; run: EvalRun }> {
   const { model, tokenizer } = await loadBase(options);
-  try {
-    const experts = attachExperts(model, { seed: trainConfig.seed }, variant.preset);
-    const trainSet = variant.data === 'answers' ? data.trainAnswers : data.train;
-    let trainableParameters = 0;
-    const t0 = performance.now();
-    const trained = await train(
-      model,
-      { train: trainSet },
-      { ...trainConfig, stepSkipProb: variant.stepSkipProb },
-      {
-        maxSteps: options.maxSteps,
-        signal: options.signal,
-        onEvent: (event) => {
-          if (event.type === 'start') trainableParameters = event.trainableParameters;
-          emit({ type: 'train', variant: variant.name, event });
+  return withCleanup(
+    async () => {
+      const experts = attachExperts(model, { seed: trainConfig.seed }, variant.preset);
+      const trainSet = variant.data === 'answers' ? data.trainAnswers : data.train;
+      let trainableParameters = 0;
+      const t0 = performance.now();
+      const trained = await train(
+        model,
+        { train: trainSet },
+        { ...trainConfig, stepSkipProb: variant.stepSkipProb },
+        {
+          maxSteps: options.maxSteps,
+          signal: options.signal,
+          onEvent: (event) => {
+            if (event.type === 'start') trainableParameters = event.trainableParameters;
+            emit({ type: 'train', variant: variant.name, event });
+          },
         },
-      },
-    );
-    const trainMs = performance.now() - t0;
-    if (trained.stopped) options.signal?.throwIfAborted();
+      );
+      const trainMs = performance.now() - t0;
+      if (trained.stopped) options.signal?.throwIfAborted();
 
-    const t1 = performance.now();
-    const lossOptions = { batchSize: 8, seqLen: model.config.maxSeqLen };
-    emit({ type: 'evaluate', variant: variant.name, phase: 'held-out', done: 0, total: 2 });
-    const heldOut = await evaluate(model, data.heldOut, lossOptions);
-    emit({ type: 'evaluate', variant: variant.name, phase: 'held-out', done: 1, total: 2 });
-    const heldOutAnswers = await evaluate(model, data.heldOutAnswers, lossOptions);
-    emit({ type: 'evaluate', variant: variant.name, phase: 'held-out', done: 2, total: 2 });
-    const run = await collectRun(
-      data.prompts,
-      modelEvalGenerator(model, tokenizer, variant.name, generation),
-      {
-        signal: options.signal,
-        onRecord: (r) =>
-          emit({ type: 'evaluate', variant: variant.name, phase: 'generate', done: r.done, total: r.total }),
-      },
-    );
-    const report = buildReport([{ run }], { title: `mote experiment ablation: ${variant.label}` });
-    const row = toRow(variant, {
-      experts: experts.config,
-      adapterParameters: experts.parameterCount,
-      trainableParameters,
-      trainChains: trainSet.length,
-      steps: trained.position.step,
-      finalTrainLoss: trained.loss,
-      heldOut,
-      answerOnlyLoss: heldOutAnswers.loss,
-      report: report.runs[0],
-      distinctAnswers: new Set(run.records.map((r) => answerText(r.output).trim())).size,
-      trainMs,
-      evalMs: performance.now() - t1,
-    });
-    return { row, report, run };
-  } finally {
-    model.dispose();
-  }
+      const t1 = performance.now();
+      const lossOptions = { batchSize: 8, seqLen: model.config.maxSeqLen };
+      emit({ type: 'evaluate', variant: variant.name, phase: 'held-out', done: 0, total: 2 });
+      const heldOut = await evaluate(model, data.heldOut, lossOptions);
+      emit({ type: 'evaluate', variant: variant.name, phase: 'held-out', done: 1, total: 2 });
+      const heldOutAnswers = await evaluate(model, data.heldOutAnswers, lossOptions);
+      emit({ type: 'evaluate', variant: variant.name, phase: 'held-out', done: 2, total: 2 });
+      const run = await collectRun(
+        data.prompts,
+        modelEvalGenerator(model, tokenizer, variant.name, generation),
+        {
+          signal: options.signal,
+          onRecord: (r) =>
+            emit({
+              type: 'evaluate',
+              variant: variant.name,
+              phase: 'generate',
+              done: r.done,
+              total: r.total,
+            }),
+        },
+      );
+      const report = buildReport([{ run }], { title: `mote experiment ablation: ${variant.label}` });
+      const row = toRow(variant, {
+        experts: experts.config,
+        adapterParameters: experts.parameterCount,
+        trainableParameters,
+        trainChains: trainSet.length,
+        steps: trained.position.step,
+        finalTrainLoss: trained.loss,
+        heldOut,
+        answerOnlyLoss: heldOutAnswers.loss,
+        report: report.runs[0],
+        distinctAnswers: new Set(run.records.map((r) => answerText(r.output).trim())).size,
+        trainMs,
+        evalMs: performance.now() - t1,
+      });
+      return { row, report, run };
+    },
+    () => model.dispose(),
+  );
 }
 
 /** Checks an optional integer option ≥ min. */

@@ -15,7 +15,7 @@ export interface ChainSplit {
   heldOut: EncodedChain[];
   /** The source chains by id (to derive other versions of the same split, e.g. answer-only chains). */
   byId: ReadonlyMap<string, Chain>;
-  /** What encoding dropped (chains longer than the context). */
+  /** What encoding truncated or dropped (chains longer than the context). */
   report: EncodeReport;
 }
 
@@ -25,18 +25,20 @@ export const HELD_OUT_FRACTION = 0.1;
 /**
  * Loads the chains of `path` (any invalid line is an error), holds out a tenth of them by the library's seeded
  * split (train/split.ts, seed `heldOutSeed(seed)` as `mote train` uses it), and encodes both parts for a context
- * of `maxLen` tokens, dropping chains that do not fit. Every variant of one seed sees the same held-out chains.
+ * of `maxLen` tokens. A chain that does not fit has its reasoning truncated, as `mote train` does by default
+ * (`onOverflow`: 'drop' leaves it out instead). Every variant of one seed sees the same held-out chains.
  */
 export async function loadChainSplit(
   path: string,
   tokenizer: Tokenizer,
   maxLen: number,
   seed: number | string,
+  onOverflow: 'drop' | 'truncate-reasoning' = 'truncate-reasoning',
 ): Promise<ChainSplit> {
   const { chains } = await loadChains(path, { onError: 'throw' });
   const split = splitHeldOut(chains, HELD_OUT_FRACTION, heldOutSeed(seed));
-  const train = encodeChains(split.train, tokenizer, { maxLen, onOverflow: 'drop' });
-  const heldOut = encodeChains(split.heldOut, tokenizer, { maxLen, onOverflow: 'drop' });
+  const train = encodeChains(split.train, tokenizer, { maxLen, onOverflow });
+  const heldOut = encodeChains(split.heldOut, tokenizer, { maxLen, onOverflow });
   const report: EncodeReport = {
     chains: chains.length,
     encoded: train.report.encoded + heldOut.report.encoded,

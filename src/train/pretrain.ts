@@ -6,6 +6,7 @@ import { MODEL_PRESETS, type ModelConfig, type ModelPreset, resolveModelConfig }
 import { Transformer } from '../model/transformer.js';
 import { type BpeTrainProgress, trainBpe } from '../tokenizer/bpe-trainer.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { cleanupAfterFailure } from '../util/cleanup.js';
 import { ConfigError, check } from '../util/errors.js';
 import { resolveTrainConfig, type TrainConfig } from './config.js';
 import { type EvalResult, evaluate } from './evaluate.js';
@@ -257,7 +258,7 @@ export async function pretrainModel(
     });
     return { model, tokenizer, result, initialEval, stats };
   } catch (e) {
-    model.dispose();
+    await cleanupAfterFailure(e, () => model.dispose());
     throw e;
   }
 }

@@ -1,7 +1,8 @@
 // A Generator over any OpenAI-compatible chat-completions endpoint (OpenAI, llama.cpp server, vLLM,
 // Ollama): POST {model, messages, temperature, top_p, max_tokens, seed} → choices[0].message.content.
 // Each request has a timeout; 429, 408, 425, 5xx, network errors, timeouts and malformed replies are
-// retried with exponential backoff and jitter (retry.ts), waiting at least what Retry-After asks for.
+// retried with exponential backoff and jitter (retry.ts), waiting at least what Retry-After asks for. After the
+// last retry a server that cannot be reached stops the build; any other failure fails that prompt only.
 
 import { ConfigError, check } from '../../util/errors.js';
 import { type GenerationRequest, type Generator, GeneratorError } from './generator.js';
@@ -38,7 +39,37 @@ export interface OpenAIGeneratorOptions {
 interface Transient {
   reason: string;
   retryAfterMs?: number;
-  network?: boolean;
+  /** No connection could be made (the server is not there): after the last retry the whole build stops. */
+  unreachable?: boolean;
+}
+
+/**
+ * Network error codes that mean no connection was made: no server listens, the name or route does not resolve,
+ * the connection cannot be set up. Any other network failure (a connection reset or closed mid-request,
+ * `UND_ERR_SOCKET`, `ECONNRESET`, `EPIPE`, a body cut short) happened to one request of a server that is there:
+ * after its retries it fails that prompt only, and the build goes on.
+ */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_NONAME',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** The code of a fetch failure (undici puts it on `cause`, or on the first error of an AggregateError). */
+function networkCode(e: unknown): string | undefined {
+  const cause = (e as { cause?: { code?: string; errors?: { code?: string }[] } }).cause;
+  return cause?.code ?? cause?.errors?.[0]?.code;
+}
+
+/** Whether a failed connection will keep failing: the server is not there, or its TLS set-up is refused. */
+function unreachable(code: string | undefined): boolean {
+  return code !== undefined && (UNREACHABLE_CODES.has(code) || /^ERR_TLS|CERT/.test(code));
 }
 
 /** The URL requests go to: the endpoint with `/chat/completions` appended unless it already ends so. */
@@ -94,10 +125,11 @@ export function createOpenAIGenerator(options: OpenAIGeneratorOptions): Generato
     } catch (e) {
       if (request.signal?.aborted) throw request.signal.reason;
       if (timeout.aborted) return { reason: `timeout after ${timeoutMs} ms` };
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      const cause = (e as { cause?: { message?: string } }).cause;
+      const code = networkCode(e);
       return {
-        reason: `network error (${cause?.code ?? cause?.message ?? (e as Error).message})`,
-        network: true,
+        reason: `network error (${code ?? cause?.message ?? (e as Error).message})`,
+        unreachable: unreachable(code),
       };
     }
     if (status >= 200 && status < 300)
@@ -120,7 +152,7 @@ export function createOpenAIGenerator(options: OpenAIGeneratorOptions): Generato
         if (typeof result === 'string') return result;
         if (n >= retry.retries) {
           const after = `after ${n + 1} attempt(s)`;
-          if (result.network)
+          if (result.unreachable)
             throw new GeneratorError(`cannot reach ${url}: ${result.reason} ${after}`, 'fatal');
           throw new GeneratorError(`${result.reason} from ${url} ${after}`, 'prompt');
         }

@@ -3,6 +3,7 @@
 // (format.ts) and an "Assistant:" cue, then sampled with `generate`.
 
 import { type GenerateConfig, generate } from '../../generate/generate.js';
+import { promptRoom } from '../../generate/limits.js';
 import type { Transformer } from '../../model/transformer.js';
 import type { Tokenizer } from '../../tokenizer/tokenizer.js';
 import { formatQuestion } from '../format.js';
@@ -35,13 +36,14 @@ export function createModelGenerator(
 ): Generator {
   const { maxSeqLen } = model.config;
   const config = { temperature: 0.8, topP: 0.9, maxTokens: 128, stop: ['\nUser:'], ...options.generate };
-  const maxTokens = Math.max(1, Math.min(config.maxTokens, Math.floor(maxSeqLen / 2)));
+  // the library's rule (generate/limits.ts): the reply's room counts at most half the context
+  const room = promptRoom(maxSeqLen, config.maxTokens);
+  const maxTokens = Math.max(1, maxSeqLen - room);
   return {
     name: options.name ?? 'self',
     async complete(request) {
       if (request.signal?.aborted) throw request.signal.reason;
       let ids = tokenizer.encode(chatPrompt(request.messages), { bos: true });
-      const room = maxSeqLen - maxTokens;
       if (ids.length > room) ids = [ids[0], ...ids.slice(ids.length - (room - 1))];
       const out = await generate(model, tokenizer, ids, { ...config, maxTokens, seed: request.seed });
       return out.text;

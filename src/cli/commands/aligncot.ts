@@ -20,11 +20,21 @@ import {
   writeDefaultTemplates,
 } from '../../aligncot/build/index.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { loadModel } from '../../io/load.js';
+import { loadFiniteModel } from '../../run/base.js';
 import { BUNDLED } from '../../run/bundled.js';
 import type { Tokenizer } from '../../tokenizer/tokenizer.js';
 import { ConfigError } from '../../util/errors.js';
-import { backendOption, setUpBackend } from '../options.js';
+import { checkWritableDir, checkWritableFile } from '../../util/writable.js';
+import {
+  allowNonFiniteOption,
+  backendOption,
+  clampedLimits,
+  modelOptions,
+  nonFiniteFlags,
+  setUpBackend,
+} from '../options.js';
+import { exitCodeOf, StopSignal, stoppedExitCode } from '../run-stop.js';
+import { terminalJson, terminalSafe } from '../terminal-text.js';
 
 const buildOptions = {
   prompts: { type: 'string', demandOption: true, describe: 'prompt file (.jsonl, .csv, optionally .gz)' },
@@ -64,15 +74,11 @@ const buildOptions = {
     type: 'string',
     default: BUNDLED.model,
     defaultDescription: 'bundled stories260K',
-    describe: 'self: llama2.c .bin checkpoint',
+    describe: 'self: the model, a llama2.c .bin or a Hugging Face model directory',
   },
-  tokenizer: {
-    type: 'string',
-    default: BUNDLED.tokenizer,
-    defaultDescription: 'bundled tok512',
-    describe: 'self: llama2.c tokenizer.bin',
-  },
+  tokenizer: { type: 'string', describe: `self: ${modelOptions.tokenizer.describe}` },
   ...backendOption,
+  ...allowNonFiniteOption,
   'on-fail': {
     choices: ON_FAIL,
     default: 'drop' as const,
@@ -115,7 +121,8 @@ type BuildArgs = ArgumentsCamelCase<{
   model?: string;
   apiKeyEnv?: string;
   modelPath: string;
-  tokenizer: string;
+  tokenizer?: string;
+  allowNonFinite: boolean;
   backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
   onFail: (typeof ON_FAIL)[number];
   retries: number;
@@ -139,6 +146,10 @@ const buildCommand: CommandModule<object, BuildArgs> = {
     'build chains by the adaptive procedure (answer → check → analysis → answer → check → guidance → answer → check); exit code 2 when some prompts failed (rerun to retry them), 130 when interrupted',
   builder: (y) => y.options(buildOptions) as never,
   handler: async (a) => {
+    // every output is checked before any work (a build can run for hours)
+    await checkWritableFile(a.out);
+    await checkWritableFile(a.rejected ?? `${a.out}.rejected.jsonl`, a.rejected ? '--rejected' : '--out');
+    if (a.report) await checkWritableFile(a.report, '--report');
     const prompts = await loadPrompts(a.prompts, {
       format: a.format,
       column: a.column,
@@ -149,12 +160,15 @@ const buildCommand: CommandModule<object, BuildArgs> = {
     const templates = await loadTemplates(a.templates);
     const { generator, tokenizer, dispose } = await makeGenerator(a);
     const stop = new AbortController();
-    const onSigint = () => {
-      if (stop.signal.aborted) process.exit(130);
-      process.stderr.write('\ninterrupted: finishing the chains being written (Ctrl-C again to quit now)\n');
-      stop.abort(new Error('interrupted'));
+    // Ctrl-C or SIGTERM: finish the chains being written; a second one quits at once
+    const on = (signal: NodeJS.Signals) => () => {
+      if (stop.signal.aborted) process.exit(exitCodeOf(signal));
+      const again = signal === 'SIGINT' ? 'Ctrl-C again' : 'send it again';
+      process.stderr.write(`\n${signal}: finishing the chains being written (${again} to quit now)\n`);
+      stop.abort(new StopSignal(signal));
     };
-    process.on('SIGINT', onSigint);
+    const handlers = { SIGINT: on('SIGINT'), SIGTERM: on('SIGTERM') };
+    for (const [s, h] of Object.entries(handlers)) process.on(s, h);
     const progress = progressBar(a.progress && process.stderr.isTTY === true);
     try {
       const report = await buildChains({
@@ -175,13 +189,12 @@ const buildCommand: CommandModule<object, BuildArgs> = {
       });
       progress({ type: 'end', report });
       process.stderr.write(summary(report));
-      const json = `${JSON.stringify(report, null, 2)}\n`;
-      process.stdout.write(json);
-      if (a.report) await writeFileAtomic(a.report, json);
-      if (report.interrupted) process.exitCode = 130;
+      process.stdout.write(`${terminalJson(report, 2)}\n`);
+      if (a.report) await writeFileAtomic(a.report, `${JSON.stringify(report, null, 2)}\n`);
+      if (report.interrupted) process.exitCode = stoppedExitCode(stop.signal);
       else if (report.outcomes.error > 0) process.exitCode = 2;
     } finally {
-      process.off('SIGINT', onSigint);
+      for (const [s, h] of Object.entries(handlers)) process.off(s, h);
       dispose();
     }
   },
@@ -196,6 +209,7 @@ const templatesCommand: CommandModule<object, ArgumentsCamelCase<{ out: string }
       out: { type: 'string', demandOption: true, describe: 'directory to write the .txt files to' },
     }) as never,
   handler: async (a) => {
+    await checkWritableDir(a.out);
     for (const path of await writeDefaultTemplates(a.out)) process.stdout.write(`${path}\n`);
   },
 };
@@ -243,10 +257,14 @@ async function makeGenerator(
     return { generator, dispose: () => {} };
   }
   await setUpBackend(a.backend);
-  const { model, tokenizer } = await loadModel(a.modelPath, { tokenizer: a.tokenizer });
+  const { model, tokenizer } = await loadFiniteModel(
+    a.modelPath,
+    { tokenizer: a.tokenizer },
+    nonFiniteFlags(a),
+  );
   const generator = createModelGenerator(model, tokenizer, {
     name: `self:${basename(a.modelPath)}`,
-    generate: defined,
+    generate: clampedLimits(defined, model.config.maxSeqLen),
   });
   return { generator, tokenizer, dispose: () => model.dispose() };
 }
@@ -286,7 +304,11 @@ function summary(r: BuildReport): string {
   ];
   if (r.truncatedBytes > 0)
     lines.push(`  resume: cut a torn last line of ${r.truncatedBytes} bytes from ${r.out}`);
-  for (const e of r.errors.slice(0, 5)) lines.push(`  error ${e.id}: ${e.message}`);
+  // ids come from the prompt file and messages from the endpoint: shown with control characters escaped
+  for (const e of r.errors.slice(0, 5))
+    lines.push(
+      `  error ${terminalSafe(e.id, { oneLine: true })}: ${terminalSafe(e.message, { oneLine: true })}`,
+    );
   if (r.errors.length > 5) lines.push(`  … ${r.errors.length - 5} more errors in the report`);
   const s = r.stats;
   if (s && s.chains > 0) {

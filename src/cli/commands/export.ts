@@ -11,14 +11,17 @@ import { mergeAll } from '../../experts/merge.js';
 import { saveHfLlama } from '../../io/hf-llama.js';
 import { canSaveTokenizerFiles, saveTokenizerFiles } from '../../io/hf-tokenizer-files.js';
 import { saveLlama2c } from '../../io/llama2c.js';
-import { loadModel } from '../../io/load.js';
 import { exportPeftAdapters } from '../../io/peft.js';
 import type { Transformer } from '../../model/transformer.js';
+import { findTokenizer, loadFiniteModel } from '../../run/base.js';
 import { BUNDLED } from '../../run/bundled.js';
 import { loadRun, readRunCheckpoint } from '../../run/load.js';
 import type { ExpertName } from '../../steps.js';
 import type { Tokenizer } from '../../tokenizer/tokenizer.js';
-import { backendOption, setUpBackend } from '../options.js';
+import { withCleanup } from '../../util/cleanup.js';
+import { checkWritableDir } from '../../util/writable.js';
+import { allowNonFiniteOption, backendOption, nonFiniteFlags, setUpBackend } from '../options.js';
+import { terminalJson, terminalSafe } from '../terminal-text.js';
 
 const options = {
   checkpoint: {
@@ -37,7 +40,11 @@ const options = {
     type: 'string',
     describe: "base model (.bin or HF directory; default: the run's base, else bundled stories260K)",
   },
-  tokenizer: { type: 'string', describe: "its tokenizer (default: the run's, else bundled tok512)" },
+  tokenizer: {
+    type: 'string',
+    describe:
+      "its tokenizer (default: the run's; a HF directory's own files; tokenizer.bin or tokenizer.json beside a .bin; bundled tok512)",
+  },
   dtype: {
     choices: ['F32', 'F16', 'BF16'] as const,
     default: 'F32' as const,
@@ -50,6 +57,7 @@ const options = {
   },
   force: { type: 'boolean', default: false, describe: 'write into a non-empty --out' },
   ...backendOption,
+  ...allowNonFiniteOption,
 } as const;
 
 type Args = ArgumentsCamelCase<InferredOptionTypes<typeof options>>;
@@ -59,6 +67,7 @@ export const exportCommand: CommandModule<object, Args> = {
   describe: 'export a trained run as PEFT adapters, or a merged step as a HF Llama / llama2.c model',
   builder: (y) => y.options(options) as never,
   handler: async (a) => {
+    await checkWritableDir(a.out);
     await checkOut(resolve(a.out), a.force);
     if (a.format === 'peft' && !a.checkpoint)
       throw new Error('--format peft needs --checkpoint (a trained run)');
@@ -68,14 +77,15 @@ export const exportCommand: CommandModule<object, Args> = {
       throw new Error(`--format llama2c stores float32; --dtype ${a.dtype} is not possible`);
     await setUpBackend(a.backend);
     const source = a.checkpoint ? await fromCheckpoint(a) : await fromBase(a);
-    const err = (line: string) => process.stderr.write(`${line}\n`);
+    const err = (line: string) => process.stderr.write(`${terminalSafe(line)}\n`);
     err(source.description);
-    try {
-      const summary = a.format === 'peft' ? await writePeft(a, source) : await writeMerged(a, source, err);
-      process.stdout.write(`${JSON.stringify(summary)}\n`);
-    } finally {
-      source.model.dispose();
-    }
+    await withCleanup(
+      async () => {
+        const summary = a.format === 'peft' ? await writePeft(a, source) : await writeMerged(a, source, err);
+        process.stdout.write(`${terminalJson(summary)}\n`);
+      },
+      () => source.model.dispose(),
+    );
   },
 };
 
@@ -107,7 +117,7 @@ async function fromCheckpoint(a: Args): Promise<Source> {
   // refuse a wrong --merged before any loading
   if (a.format !== 'peft')
     mergedStep(a.merged, (await readRunCheckpoint(a.checkpoint!, overrides)).config.experts);
-  const run = await loadRun(a.checkpoint!, overrides);
+  const run = await loadRun(a.checkpoint!, overrides, nonFiniteFlags(a));
   const { config, state } = run;
   const what = config.experts ? `${config.experts.kind} experts` : 'full fine-tuning';
   return {
@@ -123,8 +133,8 @@ async function fromCheckpoint(a: Args): Promise<Source> {
 async function fromBase(a: Args): Promise<Source> {
   if (a.merged !== undefined) throw new Error('--merged needs --checkpoint (a run with experts)');
   const base = resolve(a.base ?? BUNDLED.model);
-  const tokenizerPath = a.tokenizer ? resolve(a.tokenizer) : a.base ? undefined : BUNDLED.tokenizer;
-  const { model, tokenizer } = await loadModel(base, { tokenizer: tokenizerPath });
+  const tokenizerPath = await findTokenizer(base, a.tokenizer && resolve(a.tokenizer));
+  const { model, tokenizer } = await loadFiniteModel(base, { tokenizer: tokenizerPath }, nonFiniteFlags(a));
   return {
     model,
     tokenizer,

@@ -7,10 +7,17 @@ import * as tf from '@tensorflow/tfjs';
 import type { ArgumentsCamelCase, CommandModule } from 'yargs';
 import { readHfConfig } from '../../io/hf-llama.js';
 import { HF_FAMILIES } from '../../io/hf-llama-config.js';
-import { loadModel } from '../../io/load.js';
 import { headSize } from '../../model/config.js';
 import { type BackendMemory, estimateMemory } from '../../model/memory.js';
-import { backendOption, setUpBackend } from '../options.js';
+import { loadFiniteModel } from '../../run/base.js';
+import {
+  allowNonFiniteOption,
+  backendOption,
+  modelOptions,
+  nonFiniteFlags,
+  setUpBackend,
+} from '../options.js';
+import { terminalJson } from '../terminal-text.js';
 
 type Args = ArgumentsCamelCase<{
   backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -20,6 +27,7 @@ type Args = ArgumentsCamelCase<{
   seqLen: number;
   batchSize: number;
   rank: number;
+  allowNonFinite: boolean;
 }>;
 
 const GiB = 1024 ** 3;
@@ -36,8 +44,13 @@ export const infoCommand: CommandModule<object, Args> = {
       })
       .options({
         ...backendOption,
-        model: { type: 'string', describe: 'llama2.c .bin checkpoint (or a HF directory) to summarise' },
-        tokenizer: { type: 'string', describe: 'its tokenizer.bin' },
+        model: {
+          type: 'string',
+          describe:
+            'model to summarise: a llama2.c .bin or a Hugging Face model directory (from its config.json)',
+        },
+        tokenizer: { type: 'string', describe: modelOptions.tokenizer.describe },
+        ...allowNonFiniteOption,
         'seq-len': { type: 'number', default: 512, describe: 'tokens per sequence of the memory estimate' },
         'batch-size': { type: 'number', default: 1, describe: 'sequences per step of the memory estimate' },
         rank: { type: 'number', default: 16, describe: 'MoTE LoRA rank (all projections) of the estimate' },
@@ -79,9 +92,7 @@ export const infoCommand: CommandModule<object, Args> = {
         tensorflow: perBackend(memory.backends.tensorflow),
       };
     } else if (path) {
-      const { model, tokenizer } = await loadModel(path, {
-        tokenizer: a.tokenizer ?? path.replace(/[^/]*$/, 'tokenizer.bin'),
-      });
+      const { model, tokenizer } = await loadFiniteModel(path, { tokenizer: a.tokenizer }, nonFiniteFlags(a));
       info.model = {
         path,
         ...model.config,
@@ -91,6 +102,6 @@ export const infoCommand: CommandModule<object, Args> = {
       info.tokenizer = { vocabSize: tokenizer.vocabSize, bos: tokenizer.bosId, eos: tokenizer.eosId };
       model.dispose();
     }
-    process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+    process.stdout.write(`${terminalJson(info, 2)}\n`);
   },
 };

@@ -2,6 +2,7 @@
 import { dirname, join } from 'node:path';
 import type { ArgumentsCamelCase, CommandModule } from 'yargs';
 import { writeLossPlot } from '../../run/metrics.js';
+import { checkWritableFile } from '../../util/writable.js';
 
 type Args = ArgumentsCamelCase<{ metrics: string; out?: string; logY: boolean; title?: string }>;
 
@@ -18,6 +19,7 @@ export const plotCommand: CommandModule<object, Args> = {
       }) as never,
   handler: async (a) => {
     const out = a.out ?? join(dirname(a.metrics), 'loss.svg');
+    await checkWritableFile(out);
     const series = await writeLossPlot(a.metrics, out, { logY: a.logY, title: a.title });
     const points = series.reduce((n, s) => n + s.points.length, 0);
     process.stderr.write(`${series.length} series, ${points} points\n`);

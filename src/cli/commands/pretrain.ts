@@ -3,7 +3,8 @@
 // tokenizer_config.json), config.json, checkpoints/, metrics.jsonl, loss.svg, model.bin (llama2.c v0, which cannot
 // hold a BPE tokenizer: pair it with tokenizer.json) and hf/ (a HF Llama directory with its tokenizer), then prints
 // a sample; `mote train --base <out>/model.bin --tokenizer <out>/tokenizer.json` (or `--base <out>/hf`) fine-tunes it.
-// Ctrl-C saves a checkpoint and exits 130; --resume continues it.
+// Ctrl-C or SIGTERM saves a checkpoint and exits 130 / 143; --resume continues it (the newest intact checkpoint).
+// The run directory is locked while it runs (run/lock.ts).
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
@@ -13,7 +14,8 @@ import { saveHfLlama } from '../../io/hf-llama.js';
 import { saveLlama2c } from '../../io/llama2c.js';
 import { MODEL_PRESETS, type ModelPreset } from '../../model/config.js';
 import { bundledFile } from '../../run/bundled.js';
-import { keepOlderMetrics, metricsWriter, writeLossPlot } from '../../run/metrics.js';
+import { lockRunDir, type RunLock } from '../../run/lock.js';
+import { keepOlderMetrics, metricsWriter, truncateMetrics, writeLossPlot } from '../../run/metrics.js';
 import { explainFailure } from '../../run/train.js';
 import { HfTokenizer } from '../../tokenizer/hf-tokenizer.js';
 import { loadTokenizer, saveHfTokenizer } from '../../tokenizer/load-tokenizer.js';
@@ -28,11 +30,15 @@ import {
   pretrainModel,
   resolvePretrainConfig,
 } from '../../train/pretrain.js';
+import { resumePoint, setAsideNewer } from '../../train/resume.js';
 import { readCorpus } from '../../train/text-data.js';
 import type { TrainEvent } from '../../train/trainer.js';
+import { cleanupAfterFailure, withCleanup } from '../../util/cleanup.js';
+import { checkWritableDir } from '../../util/writable.js';
 import { backendOption, setUpBackend } from '../options.js';
 import { shouldDrawBar, trainProgress } from '../progress.js';
-import { withCheckpointingInterrupt } from '../run-stop.js';
+import { stoppedExitCode, withCheckpointingInterrupt } from '../run-stop.js';
+import { terminalJson, terminalSafe } from '../terminal-text.js';
 
 export const HH_RLHF_CORPUS = bundledFile('data/hh_rlhf_harmless_base_test.jsonl.gz');
 
@@ -112,7 +118,26 @@ export const pretrainCommand: CommandModule<object, Args> = {
 
 async function runPretrain(a: Args, signal: AbortSignal, setNote: (log: (line: string) => void) => void) {
   const out = resolve(a.out);
-  const err = (line: string) => process.stderr.write(`${line}\n`);
+  await checkWritableDir(a.out);
+  const lock = await lockRunDir(out, { command: 'mote pretrain' });
+  await withCleanup(
+    () => lockedPretrain(a, out, signal, setNote, lock),
+    () => lock.release(),
+  );
+}
+
+async function lockedPretrain(
+  a: Args,
+  out: string,
+  signal: AbortSignal,
+  setNote: (log: (line: string) => void) => void,
+  lock: RunLock,
+) {
+  const err = (line: string) => process.stderr.write(`${terminalSafe(line)}\n`);
+  if (lock.tookOver) err(`took over the stale lock ${lock.path} (${lock.tookOver.reason})`);
+  const resumeFrom = a.resume ? await resumePoint(out) : null;
+  for (const s of resumeFrom?.skipped ?? [])
+    err(`warning: checkpoint ${s.dir} does not read back (${s.reason}); resuming from ${resumeFrom?.dir}`);
   const saved = await savedRun(out, a.resume);
   const run = resolveRun(a, saved);
   if (saved) {
@@ -150,6 +175,14 @@ async function runPretrain(a: Args, signal: AbortSignal, setNote: (log: (line: s
   if (!saved) {
     const aside = await keepOlderMetrics(metricsPath);
     if (aside) err(`an older ${metricsPath} was kept as ${aside}`);
+  } else if (resumeFrom) {
+    for (const aside of await setAsideNewer(out, resumeFrom.state.step))
+      err(`a checkpoint newer than step ${resumeFrom.state.step} was set aside as ${aside}`);
+    const removed = await truncateMetrics(metricsPath, resumeFrom.state.step);
+    if (removed)
+      err(
+        `${metricsPath}: removed ${removed} line(s) after step ${resumeFrom.state.step}, written after that checkpoint`,
+      );
   }
 
   const progress = trainProgress(shouldDrawBar(), run.maxSteps);
@@ -170,7 +203,12 @@ async function runPretrain(a: Args, signal: AbortSignal, setNote: (log: (line: s
       signal,
       onEvent,
       checkpointer: (model) =>
-        fileCheckpointer(model, { outDir: out, keepLast: run.config.train.keepLast, config: run }),
+        fileCheckpointer(model, {
+          outDir: out,
+          keepLast: run.config.train.keepLast,
+          config: run,
+          resumeFrom: resumeFrom?.dir,
+        }),
     });
   } catch (e) {
     progress.stop();
@@ -186,7 +224,7 @@ async function runPretrain(a: Args, signal: AbortSignal, setNote: (log: (line: s
       err(
         `interrupted at step ${r.result.position.step}; resume with: mote pretrain --out ${a.out} --resume`,
       );
-      process.exitCode = 130;
+      process.exitCode = stoppedExitCode(signal);
       return;
     }
     await saveLlama2c(r.model, join(out, 'model.bin'));
@@ -208,10 +246,12 @@ async function runPretrain(a: Args, signal: AbortSignal, setNote: (log: (line: s
         : '';
     const summary = summarize(out, r, steps, seconds, sample, a.samplePrompt);
     err(summary.text);
-    process.stdout.write(`${JSON.stringify(summary.json)}\n`);
-  } finally {
-    r.model.dispose();
+    process.stdout.write(`${terminalJson(summary.json)}\n`);
+  } catch (e) {
+    await cleanupAfterFailure(e, () => r.model.dispose());
+    throw e;
   }
+  r.model.dispose();
 }
 
 /** On --resume, OUT/config.json (a checkpoint must exist); otherwise null (and OUT must hold no checkpoint). */
@@ -229,7 +269,13 @@ async function savedRun(out: string, resume: boolean): Promise<PretrainRun | nul
   const text = await readFile(path, 'utf8').catch(() => {
     throw new Error(`--resume: ${path} is missing (it records the corpus and shape of the run)`);
   });
-  return JSON.parse(text) as PretrainRun;
+  try {
+    return JSON.parse(text) as PretrainRun;
+  } catch (e) {
+    throw new Error(
+      `--resume: ${path} is not valid JSON (${(e as Error).message}); it records the corpus and shape of the run`,
+    );
+  }
 }
 
 /** Defaults < saved run (on --resume) < flags, resolved by the library (errors name the key). */
