@@ -58,4 +58,5 @@ export * from './steps.js';
 export * from './tokenizer/index.js';
 export * from './train/index.js';
 export { ConfigError, FileError, FormatError } from './util/errors.js';
+export { type NonFiniteOptions, NonFiniteTensorError } from './util/finite.js';
 export { DEFAULT_MAX_LINE_BYTES, JsonlError, type JsonlLineError } from './util/jsonl.js';

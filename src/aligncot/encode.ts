@@ -32,7 +32,10 @@
 // Overflow (L > maxLen + 1) never cuts the question or the answer: 'throw' (default) raises a FormatError,
 // 'drop' returns null (encodeChains reports it), 'truncate-reasoning' removes content tokens from the end of
 // the longest non-answer block, one at a time, and removes a block whole (with its step tokens) once it is
-// empty; when even question + answer do not fit, the chain is dropped. Truncations are reported.
+// empty; when even question + answer do not fit, the chain is dropped. 'truncate' does the same and then, when
+// question + answer still do not fit, removes tokens from the middle of the question (it carries no loss; its start,
+// usually the instruction, and its end stay), dropping the chain only when the answer alone does not fit.
+// Truncations are reported.
 
 import type { Stage } from '../steps.js';
 import { STEP_ID, STEP_LABELS, type StepLabel } from '../steps.js';
@@ -58,6 +61,8 @@ export interface Truncation {
   removedTokens: Partial<Record<Stage, number>>;
   /** Blocks removed whole. */
   removedStages: Stage[];
+  /** 'truncate': tokens removed from the middle of the question. */
+  questionTokens?: number;
 }
 
 /** One chain as a training example, all arrays of length n = L − 1 (see the file header). */
@@ -74,8 +79,8 @@ export interface EncodeChainOptions {
   maxLen: number;
   /** The stages to render and their training flags. Default THREE_STAGE. */
   stages?: StageSet;
-  /** What to do when a chain is too long. Default 'throw'. */
-  onOverflow?: 'drop' | 'truncate-reasoning' | 'throw';
+  /** What to do when a chain is too long (file header). Default 'throw'. */
+  onOverflow?: 'drop' | 'truncate-reasoning' | 'truncate' | 'throw';
 }
 
 /** What `encodeChains` did with each chain. */
@@ -153,10 +158,10 @@ function resolve(options: EncodeChainOptions): Resolved {
   const { maxLen, stages = THREE_STAGE, onOverflow = 'throw' } = options;
   check(Number.isInteger(maxLen) && maxLen >= 1, 'maxLen', maxLen, 'a positive integer');
   check(
-    ['drop', 'truncate-reasoning', 'throw'].includes(onOverflow),
+    ['drop', 'truncate-reasoning', 'truncate', 'throw'].includes(onOverflow),
     'onOverflow',
     onOverflow,
-    "'drop', 'truncate-reasoning' or 'throw'",
+    "'drop', 'truncate-reasoning', 'truncate' or 'throw'",
   );
   return { maxLen, stages, onOverflow };
 }
@@ -181,8 +186,13 @@ function encodeOne(
       );
     }
     if (onOverflow === 'drop') return { dropped: reason, length };
-    const cut = truncateReasoning(tokens, stepTokens, maxLen + 1);
-    if (!cut) return { dropped: `${reason}, even without its reasoning blocks`, length };
+    const question = onOverflow === 'truncate';
+    const cut = truncateReasoning(tokens, stepTokens, maxLen + 1, question);
+    if (!cut)
+      return {
+        dropped: `${reason}, even without its reasoning blocks${question ? ' and with the question cut' : ''}`,
+        length,
+      };
     [tokens, truncated] = [cut.tokens, { originalLength: length, ...cut.removed }];
   }
   const labels = labelTokens(tokens, stepTokens);
@@ -225,13 +235,14 @@ interface Block {
 }
 
 /**
- * Shortens the non-answer blocks until the sequence has at most `limit` tokens (see the file header), or
- * returns null when removing all of them is not enough.
+ * Shortens the non-answer blocks until the sequence has at most `limit` tokens (see the file header); with
+ * `question`, then the middle of the question. Null when that is not enough.
  */
 function truncateReasoning(
   tokens: readonly number[],
   stepTokens: StepTokenIdMap,
   limit: number,
+  question = false,
 ): { tokens: number[]; removed: Omit<Truncation, 'originalLength'> } | null {
   const blocks: Block[] = [];
   for (const [stage, { start, end }] of stepTokens) {
@@ -245,7 +256,7 @@ function truncateReasoning(
   let excess = tokens.length - limit;
   while (excess > 0) {
     const open = blocks.filter((b) => !b.removed);
-    if (open.length === 0) return null;
+    if (open.length === 0) break;
     const longest = open.reduce((a, b) => (b.keep > a.keep ? b : a));
     if (longest.keep > 0) {
       longest.keep--;
@@ -265,5 +276,17 @@ function truncateReasoning(
     if (to > from) removedTokens[b.stage] = to - from;
   }
   const removedStages = blocks.filter((b) => b.removed).map((b) => b.stage);
-  return { tokens: tokens.filter((_, i) => !drop.has(i)), removed: { removedTokens, removedStages } };
+  const removed: Omit<Truncation, 'originalLength'> = { removedTokens, removedStages };
+  if (excess > 0) {
+    // the question: from BOS (kept) to the first step start token; its middle `excess` tokens go, keeping at
+    // least two at each end
+    const firstStep = Math.min(
+      ...[...stepTokens.values()].map((t) => tokens.indexOf(t.start)).filter((i) => i > 0),
+    );
+    const from = Math.floor((1 + firstStep - excess) / 2);
+    if (!question || firstStep - 1 - excess < 4) return null;
+    for (let i = from; i < from + excess; i++) drop.add(i);
+    removed.questionTokens = excess;
+  }
+  return { tokens: tokens.filter((_, i) => !drop.has(i)), removed };
 }

@@ -25,15 +25,16 @@ export const HELD_OUT_FRACTION = 0.1;
 /**
  * Loads the chains of `path` (any invalid line is an error), holds out a tenth of them by the library's seeded
  * split (train/split.ts, seed `heldOutSeed(seed)` as `mote train` uses it), and encodes both parts for a context
- * of `maxLen` tokens. A chain that does not fit has its reasoning truncated, as `mote train` does by default
- * (`onOverflow`: 'drop' leaves it out instead). Every variant of one seed sees the same held-out chains.
+ * of `maxLen` tokens. A chain that does not fit has its reasoning truncated, then the middle of its question
+ * (`onOverflow` 'truncate', encode.ts; 'drop' leaves it out instead), so every chain is kept when its answer fits.
+ * Every variant of one seed sees the same held-out chains.
  */
 export async function loadChainSplit(
   path: string,
   tokenizer: Tokenizer,
   maxLen: number,
   seed: number | string,
-  onOverflow: 'drop' | 'truncate-reasoning' = 'truncate-reasoning',
+  onOverflow: 'drop' | 'truncate-reasoning' | 'truncate' = 'truncate',
 ): Promise<ChainSplit> {
   const { chains } = await loadChains(path, { onError: 'throw' });
   const split = splitHeldOut(chains, HELD_OUT_FRACTION, heldOutSeed(seed));

@@ -34,7 +34,7 @@ export interface DataConfig {
   /** Longest encoded chain; null = the model's context. */
   maxLen: number | null;
   /** What to do with a chain longer than maxLen (encodeChains). */
-  onOverflow: 'throw' | 'drop' | 'truncate-reasoning';
+  onOverflow: 'throw' | 'drop' | 'truncate-reasoning' | 'truncate';
   /** One chain per row, or several packed into a row. */
   mode: 'pad' | 'pack';
 }
@@ -213,7 +213,7 @@ export function resolveRunConfig(input: RunConfigInput): RunConfig {
     data.maxLen,
     'a positive integer, or null (the model context)',
   );
-  const overflow = ['throw', 'drop', 'truncate-reasoning'];
+  const overflow = ['throw', 'drop', 'truncate-reasoning', 'truncate'];
   check(
     overflow.includes(data.onOverflow),
     'data.onOverflow',

@@ -38,9 +38,11 @@ export async function prepareChains(
   const notes: string[] = [];
   const encode = (chains: Chain[], name: string): EncodedChain[] => {
     const { encoded, report } = encodeChains(chains, tokenizer, { maxLen, onOverflow: d.onOverflow });
+    const question = report.truncated.filter((t) => t.truncation.questionTokens).length;
     notes.push(
       `${name}: ${report.encoded} of ${report.chains} chains encoded (max ${maxLen} tokens)` +
         (report.truncated.length ? `, ${report.truncated.length} with reasoning truncated` : '') +
+        (question ? ` (${question} with the middle of the question cut)` : '') +
         (report.dropped.length ? `, ${report.dropped.length} dropped as too long` : ''),
     );
     return encoded;

@@ -1,6 +1,13 @@
 // Run directories as a library API: the run config, a base with the step tokens, loading a run back, training a
 // run in a directory as `mote train` does, and the files bundled with the package.
-export { type Base, type BaseSource, type LoadBaseOptions, loadBase } from './base.js';
+export {
+  type Base,
+  type BaseSource,
+  findTokenizer,
+  type LoadBaseOptions,
+  loadBase,
+  loadFiniteModel,
+} from './base.js';
 export { BUNDLED, bundledFile, bundledModel, PACKAGE_ROOT } from './bundled.js';
 export {
   checkRunConfigInput,
@@ -23,7 +30,15 @@ export {
   type RunCheckpoint,
   readRunCheckpoint,
 } from './load.js';
-export { metricsWriter, writeLossPlot } from './metrics.js';
+export {
+  type LockInfo,
+  type LockOptions,
+  lockRunDir,
+  type RunLock,
+  RunLockedError,
+  readRunLock,
+} from './lock.js';
+export { metricsWriter, truncateMetrics, writeLossPlot } from './metrics.js';
 export {
   type PlannedRun,
   type PlanRunOptions,

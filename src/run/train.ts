@@ -102,7 +102,8 @@ export async function planRun(dir: string, options: PlanRunOptions = {}): Promis
   const notes: string[] = [];
   if (options.resume !== undefined && options.resume !== false) {
     const which = options.resume === true ? undefined : options.resume;
-    const point = await resumePoint(files.dir, which, options);
+    // validated here, warned about once when the trainer restores it
+    const point = await resumePoint(files.dir, which, { allowNonFinite: options.allowNonFinite });
     if (!point) throw new Error(`--resume: no checkpoint in ${files.checkpoints} (start without --resume)`);
     for (const s of point.skipped)
       notes.push(`warning: checkpoint ${s.dir} does not read back (${s.reason}); passed over`);

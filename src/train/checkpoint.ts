@@ -101,7 +101,8 @@ export async function saveCheckpoint(o: SaveCheckpointOptions): Promise<string> 
   const weights = await hostTensors(o.variables);
   const moments = o.optimizer && isOptimizer(o.optimizer) ? await o.optimizer.getState() : o.optimizer;
   if (!o.allowNonFinite) {
-    const where = (what: string) => `${join(root, name)} (not written: the ${what} after step ${step})`;
+    const where = (what: string) =>
+      `checkpoint ${join(root, name)} not written, the ${what} after step ${step} are not finite`;
     checkFiniteHost(weights, where('weights'));
     if (moments) checkFiniteHost(momentTensors(moments), where('optimizer moments'));
   }

@@ -58,6 +58,7 @@ export {
   resolvePretrainConfig,
   type TokenizerTrainConfig,
 } from './pretrain.js';
+export { lastGoodCheckpoint, type ResumePoint, resumePoint, setAsideNewer } from './resume.js';
 export { learningRateAt, type ScheduleOptions } from './schedule.js';
 export { heldOutSplit, splitHeldOut } from './split.js';
 export { type LossByStage, StageLoss } from './stats.js';

@@ -87,7 +87,8 @@ async function demo(a: Args, { model, tokenizer, stepTokens: added }: Base): Pro
   );
 
   // data: the bundled chains, a tenth held out by the seeded split `mote train --eval-fraction` uses; a chain
-  // longer than the context has its reasoning truncated, as `mote train` does by default
+  // longer than the context is shortened (its reasoning, then the middle of its question: 'truncate'), so all 332
+  // are kept; two bundled questions alone are longer than stories260K's 512-token context
   const split = await loadChainSplit(BUNDLED.chains, tokenizer, model.config.maxSeqLen, a.seed);
   const heldOut = split.heldOut;
   const { truncated, dropped } = split.report;
@@ -100,9 +101,10 @@ async function demo(a: Args, { model, tokenizer, stepTokens: added }: Base): Pro
     model.config.maxSeqLen,
   );
   const prompts = balancedPrompts(allPrompts, a.quick ? 2 : 12);
+  const cutQuestion = truncated.filter((t) => t.truncation.questionTokens).length;
   const encoding = [
     truncated.length
-      ? `${truncated.length} with reasoning truncated to fit ${model.config.maxSeqLen} tokens`
+      ? `${truncated.length} shortened to fit ${model.config.maxSeqLen} tokens${cutQuestion ? ` (${cutQuestion} with the middle of the question cut)` : ''}`
       : '',
     dropped.length ? `${dropped.length} dropped as too long` : '',
   ].filter(Boolean);

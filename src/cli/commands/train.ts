@@ -49,8 +49,9 @@ const options = {
   'eval-fraction': { type: 'number', describe: 'hold out this share of --data instead (seeded; default 0)' },
   'max-len': { type: 'number', describe: 'longest chain in tokens (default: the model context)' },
   'on-overflow': {
-    choices: ['throw', 'drop', 'truncate-reasoning'] as const,
-    describe: 'a chain longer than --max-len (default truncate-reasoning)',
+    choices: ['throw', 'drop', 'truncate-reasoning', 'truncate'] as const,
+    describe:
+      'a chain longer than --max-len: throw, drop, truncate-reasoning (default), or truncate (then the middle of the question too)',
   },
   mode: { choices: ['pad', 'pack'] as const, describe: 'one chain per row, or packed rows (default pad)' },
   experts: {
