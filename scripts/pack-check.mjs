@@ -21,13 +21,16 @@ try {
     join(dir, 'check.mjs'),
     `import * as mote from 'mote-tfjs';
 import { existsSync } from 'node:fs';
-for (const name of ['selectBackend', 'loadModel', 'generate', 'Transformer']) {
+for (const name of ['selectBackend', 'loadModel', 'generate', 'Transformer', 'bundledModel']) {
   if (typeof mote[name] !== 'function') throw new Error('missing export ' + name);
 }
 if (!existsSync(new URL('./node_modules/mote-tfjs/dist/index.d.ts', import.meta.url))) throw new Error('no type declarations');
 const choice = await mote.selectBackend({ backend: 'wasm' });
-const root = new URL('./node_modules/mote-tfjs/models/stories260K/', import.meta.url).pathname;
-const { model, tokenizer } = await mote.loadModel(root + 'stories260K.bin', { tokenizer: root + 'tok512.bin' });
+// the bundled files, found by the package itself (what the README example and examples/quickstart.ts use)
+const bundled = mote.bundledModel();
+for (const path of [bundled.model, bundled.tokenizer, mote.BUNDLED.chains, mote.BUNDLED.evalPrompts])
+  if (!existsSync(path) || !path.includes('node_modules/mote-tfjs/')) throw new Error('bundled file not in the package: ' + path);
+const { model, tokenizer } = await mote.loadModel(bundled.model, { tokenizer: bundled.tokenizer });
 const r = await mote.generate(model, tokenizer, '', { temperature: 0, maxTokens: 8 });
 if (!r.text.startsWith('Once upon a time')) throw new Error('unexpected text: ' + r.text);
 console.log('pack-check: imported mote-tfjs from the tarball on ' + choice.name + ': ' + JSON.stringify(r.text));
