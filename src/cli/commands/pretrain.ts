@@ -135,10 +135,10 @@ async function lockedPretrain(
 ) {
   const err = (line: string) => process.stderr.write(`${terminalSafe(line)}\n`);
   if (lock.tookOver) err(`took over the stale lock ${lock.path} (${lock.tookOver.reason})`);
+  const saved = await savedRun(out, a.resume);
   const resumeFrom = a.resume ? await resumePoint(out) : null;
   for (const s of resumeFrom?.skipped ?? [])
     err(`warning: checkpoint ${s.dir} does not read back (${s.reason}); resuming from ${resumeFrom?.dir}`);
-  const saved = await savedRun(out, a.resume);
   const run = resolveRun(a, saved);
   if (saved) {
     const changed = changedShape(saved, run);
