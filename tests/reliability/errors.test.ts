@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CommandModule } from 'yargs';
@@ -139,6 +140,37 @@ describe('truncated files name themselves', () => {
     const config = join(dir, 'run.json');
     await writeFile(config, '{"train": {"epochs": 2');
     await expect(readRunConfigFile(config)).rejects.toThrow(`config file ${config}: not valid JSON`);
+  });
+
+  it('a truncated .gz prompt or corpus file: every reading command names it (util/text-file.ts)', async () => {
+    const gz = join(dir, 'prompts.jsonl.gz');
+    const whole = gzipSync(`${JSON.stringify({ id: 'q', question: 'Hi?', harmful: false })}\n`.repeat(200));
+    await writeFile(gz, whole.subarray(0, whole.length >> 1));
+    const cut = new RegExp(`^${gz}: truncated or corrupt gzip data \\(`);
+    const cases: [CommandModule<object, never>, string[]][] = [
+      [evalCommand as never, ['eval', '--prompts', gz, '--out', join(dir, 'eval-gz')]],
+      [generateCommand as never, ['generate', '--prompts', gz, '--out', join(dir, 'gen-gz.jsonl')]],
+      [
+        aligncotCommand as never,
+        [
+          'aligncot',
+          'build',
+          '--prompts',
+          gz,
+          '--format',
+          'jsonl',
+          '--generator',
+          'self',
+          '--out',
+          join(dir, 'b.jsonl'),
+        ],
+      ],
+      [
+        pretrainCommand as never,
+        ['pretrain', '--corpus', gz, '--out', join(dir, 'pretrain-gz'), '--backend', 'wasm'],
+      ],
+    ];
+    for (const [command, args] of cases) expect((await refused(command, args)).message, args[0]).toMatch(cut);
   });
 
   it('mote pretrain --resume with a truncated config.json names it', async () => {
