@@ -60,27 +60,44 @@ export function checkFiniteHost(
   report(bad, file, options);
 }
 
+/** Elements checked at a time: the check's temporaries stay small next to a large embedding table. */
+const CHUNK = 1 << 22;
+
 /**
- * The same check on tensors in backend memory (one reduction per tensor, one read): for model weights that were
- * never on the host as a whole (a loaded base model).
+ * The same check on tensors in backend memory (a reduction per chunk of at most CHUNK values, one read per
+ * tensor): for model weights that were never on the host as a whole (a loaded base model).
  */
 export async function checkFiniteTensors(
   tensors: ReadonlyMap<string, tf.Tensor>,
   file: string,
   options: NonFiniteOptions = {},
 ): Promise<void> {
-  const entries = [...tensors].filter(([, t]) => t.dtype === 'float32');
-  if (entries.length === 0) return;
-  // Σ isNaN(t·0) counts the NaN and ±Inf values exactly (Inf·0 = NaN), without overflow
-  const counts = tf.tidy('checkFiniteTensors', () =>
-    tf.stack(entries.map(([, t]) => tf.sum(tf.cast(tf.isNaN(tf.mul(t, 0)), 'float32')))),
-  );
-  const values = await counts.data();
-  counts.dispose();
-  const bad = entries
-    .map(([name, t], i) => ({ name, count: values[i], size: t.size }))
-    .filter((b) => b.count > 0);
+  const bad: { name: string; count: number; size: number }[] = [];
+  for (const [name, t] of tensors) {
+    if (t.dtype !== 'float32') continue;
+    const count = await nonFiniteCount(t);
+    if (count > 0) bad.push({ name, count, size: t.size });
+  }
   report(bad, file, options);
+}
+
+/** NaN and ±Inf values of `t`: Σ isNaN(t·0), exact (Inf·0 = NaN) and without overflow, chunk by chunk. */
+async function nonFiniteCount(t: tf.Tensor): Promise<number> {
+  if (t.size === 0) return 0;
+  const sums: tf.Scalar[] = [];
+  for (let begin = 0; begin < t.size; begin += CHUNK) {
+    const size = Math.min(CHUNK, t.size - begin);
+    sums.push(
+      tf.tidy('checkFinite', () =>
+        tf.sum(tf.cast(tf.isNaN(tf.mul(tf.slice(t.reshape([-1]), [begin], [size]), 0)), 'float32')),
+      ),
+    );
+  }
+  const total = tf.tidy(() => (sums.length === 1 ? sums[0].clone() : tf.addN(sums)));
+  tf.dispose(sums);
+  const [count] = await total.data();
+  total.dispose();
+  return count;
 }
 
 function report(

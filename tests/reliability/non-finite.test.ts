@@ -13,7 +13,7 @@ import { loadBase } from '../../src/run/base.js';
 import { loadRun } from '../../src/run/load.js';
 import { planRun, trainRun } from '../../src/run/train.js';
 import { checkpointsDir, readCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.js';
-import { NonFiniteTensorError } from '../../src/util/finite.js';
+import { checkFiniteTensors, NonFiniteTensorError } from '../../src/util/finite.js';
 import { STORIES_BIN, TOK512_BIN } from '../helpers/index.js';
 import { makeRun } from '../unit/cli/run-fixture.js';
 import { mote, nanStories, poisonSafetensors, tempDir, writeChains } from './helpers.js';
@@ -103,6 +103,28 @@ describe('loading non-finite weights', () => {
     expect(staged.stderr).toContain(`${weights}: tensor ${tensor} holds 1 non-finite values`);
     expect(staged.stderr).toMatch(/mote: the model's next-token logits hold \d+ NaN/);
     expect(staged.stderr).not.toMatch(/Cannot read properties/);
+  });
+});
+
+describe('the check itself (util/finite.ts)', () => {
+  it('counts NaN and ±Inf across chunks of a large tensor, names the tensor, leaks nothing', async () => {
+    const buffer = tf.buffer([(1 << 22) * 2 + 5]); // three chunks
+    buffer.set(Number.NaN, (1 << 22) + 3);
+    buffer.set(Number.NEGATIVE_INFINITY, (1 << 23) + 4);
+    const big = buffer.toTensor();
+    const empty = tf.zeros([0]);
+    const before = tf.memory().numTensors;
+    await expect(
+      checkFiniteTensors(
+        new Map([
+          ['empty', empty],
+          ['big', big],
+        ]),
+        'weights',
+      ),
+    ).rejects.toThrow('weights: tensor big holds 2 non-finite values (NaN or ±Inf) of 8388613');
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([big, empty]);
   });
 });
 
