@@ -1,13 +1,11 @@
 // The pluggable text generator of `aligncot build`: the project's own model (self-model.ts) or any
 // OpenAI-compatible chat-completions endpoint (openai.ts). The pipeline sees only this interface.
 
+import type { ChatMessage } from '../../tokenizer/chat-template.js';
 import type { TemplateName } from './templates.js';
 
-/** One chat message. */
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
+/** One chat message (the type chat templates render). */
+export type { ChatMessage };
 
 /** A retry of one request, reported as it is scheduled. */
 export interface RetryInfo {
