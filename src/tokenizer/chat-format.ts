@@ -48,8 +48,7 @@ export function chatFormat(tokenizer: Tokenizer): ChatFormat {
 }
 
 /** The template a tokenizer carries, parsed, or the default one. */
-function templateOf(tokenizer: Tokenizer): ChatTemplate {
-  const t = tokenizer;
+function templateOf(t: Tokenizer): ChatTemplate {
   if (typeof t.chatTemplate !== 'string') return defaultChatTemplate();
   const source = t.chatTemplateSource ?? { file: 'tokenizer_config.json', field: 'chat_template' };
   return new ChatTemplate(t.chatTemplate, {
