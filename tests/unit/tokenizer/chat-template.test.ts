@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Turn } from '../../../src/aligncot/chain.js';
 import { formatQuestion } from '../../../src/aligncot/format.js';
+import { loadModel } from '../../../src/io/load.js';
 import {
   ChatTemplate,
   chatFormat,
@@ -301,7 +302,7 @@ describe('templates that fail', () => {
     expect(make).toThrow(/^t\.jinja: the chat template does not write the content of an assistant message/);
   });
 
-  it('loading a model directory with a broken template fails at once, naming the file', async () => {
+  it('loading a tokenizer or a model directory with a broken template fails at once, naming the file', async () => {
     dir = await mkdtemp(join(tmpdir(), 'mote-chat-'));
     const json = await readFile(join(HF_DIRS.tinyllama, 'tokenizer.json'), 'utf8');
     const config = JSON.parse(await readFile(join(HF_DIRS.tinyllama, 'tokenizer_config.json'), 'utf8'));
@@ -321,6 +322,11 @@ describe('templates that fail', () => {
     await writeFile(join(inFile, 'chat_template.jinja'), "{{ raise_exception('no chat here') }}");
     await expect(loadTokenizer(inFile)).rejects.toThrow(
       `${join(inFile, 'chat_template.jinja')}: the chat template fails to render [user, assistant] (@huggingface/jinja: no chat here)`,
+    );
+    // a model directory: the template fails before any weight is looked for (there are none here)
+    await writeFile(join(inFile, 'config.json'), await readFile(join(HF_DIRS.tinyllama, 'config.json')));
+    await expect(loadModel(inFile)).rejects.toThrow(
+      `${join(inFile, 'chat_template.jinja')}: the chat template`,
     );
   });
 });
