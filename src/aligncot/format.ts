@@ -8,7 +8,8 @@
 //   content  = the stage's text; for `check`: "{verdict}" or "{verdict}: {text}"
 //
 // With a model's template (SmolLM2's ChatML) that is
-//   "<|im_start|>system\n…<|im_end|>\n<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n<|analysis|> …<|/response|>"
+//   "<|im_start|>system\n…<|im_end|>\n<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n"
+//   + "<|analysis|> …<|/analysis|><|response|> …<|/response|>"
 // A model without one (the llama2.c stories) uses the default template, whose rendering is `formatQuestion`:
 //   question = "User: {q}\n"                                     for a string question
 //            = "{Role}: {content}\n" for each turn               for a dialogue (Role: System | User | Assistant)
@@ -88,9 +89,9 @@ export function formatChain(
 }
 
 /**
- * Inverse of `formatChain` with the default template: text with step tokens (e.g. `tokenizer.decode(ids)`) → chain fields. Blocks may
- * be any of the four stages, in chain order, each at most once, with only whitespace between and after them;
- * an answer block is required. A one-turn user dialogue comes back as a string question, so
+ * Inverse of `formatChain` with the default template: text with step tokens (e.g. `tokenizer.decode(ids)`) → chain
+ * fields. Blocks may be any of the four stages, in chain order, each at most once, with only whitespace between and
+ * after them; an answer block is required. A one-turn user dialogue comes back as a string question, so
  * `parseChainText(formatChain(c))` equals `c` up to that normalisation. A dialogue round-trips exactly when no
  * turn content contains a line starting with a role prefix ("User: " …). Throws a FormatError (with the
  * character offset) on any other text.

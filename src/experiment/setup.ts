@@ -52,7 +52,10 @@ export async function loadChainSplit(
   };
 }
 
-/** The prompts whose prompt ids (the question in the chat format) take at most half of a `context`-token window, in file order. */
+/**
+ * The prompts whose prompt ids (the question in the tokenizer's chat format) take at most half of a `context`-token
+ * window, in file order.
+ */
 export function promptsThatFit(
   prompts: readonly EvalPrompt[],
   tokenizer: Tokenizer,

@@ -20,7 +20,7 @@ import type { Tokenizer } from './tokenizer.js';
 /** A chat template bound to a tokenizer's ids (`chatFormat` builds it). */
 export interface ChatFormat {
   readonly template: ChatTemplate;
-  /** The id appended to a chain after its last step block: the template's end-of-turn token, else EOS; −1 if neither. */
+  /** The id a chain ends with, after its last step block: the template's end-of-turn token, else EOS (−1: none). */
   readonly endOfTurnId: number;
   /** Every id that ends an assistant turn: the special tokens the template writes after one, and EOS. */
   readonly endOfTurnIds: readonly number[];
