@@ -1,10 +1,9 @@
 // The AlignCoT chain: a question and the self-generated steps that answer it (method.md §1).
 
-/** One turn of a multi-turn question. */
-export interface Turn {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
+import type { ChatMessage } from '../tokenizer/chat-template.js';
+
+/** One turn of a multi-turn question: a chat message, as chat templates render it. */
+export type Turn = ChatMessage;
 
 /** The Safety Check of the 4-stage chain. */
 export interface SafetyCheck {

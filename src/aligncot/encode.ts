@@ -1,22 +1,26 @@
 // A chain → training arrays: input ids, next-token targets, loss mask, per-token step ids and step spans
 // (method.md §1: loss on analysis, guidance and answer and their step tokens, not on the question).
 //
-// The full token sequence is `tokenizer.encode(formatChain(chain), { bos: true, eos: true })`: BOS, the
-// question, one block per present stage, EOS. As in minGPT/nanoGPT, `ids` are its first n = L − 1 tokens and
-// `targets` its last n (targets are ids shifted by one), so `ids` fit a context of maxLen when L ≤ maxLen + 1.
+// The chain is the assistant's turn of a conversation in the model's chat format (format.ts, tokenizer/chat-format.ts).
+// The full token sequence is BOS (unless the template writes it) + encode(render(question turns,
+// add_generation_prompt) + step blocks) + the template's end-of-turn token (`<|im_end|>`, `<|eot_id|>`, …; EOS for
+// the default template). As in minGPT/nanoGPT, `ids` are its first n = L − 1 tokens and `targets` its last n
+// (targets are ids shifted by one), so `ids` fit a context of maxLen when L ≤ maxLen + 1.
 //
-// - stepIds[i]   the step label of ids[i] (STEP_ID): question for BOS and the question text; a stage for
-//                every token of its block, start and end token included.
+// - stepIds[i]   the step label of ids[i] (STEP_ID): question for BOS and everything the template renders before
+//                the first step token (system prompt, role headers, the generation prompt); a stage for every token
+//                of its block, start and end token included.
 // - lossMask[i]  1 when targets[i] is a training target: a token of a trained stage (see StageSet). So the
 //                last question token predicting the first step token is trained: the model learns to choose
 //                the first step itself (it may jump straight to <|response|>, method.md §2).
-// - EOS          follows the last block and counts as part of it: it is trained when that stage is (the
-//                answer in the 3-stage set; an untrained check in the 4-stage set leaves it untrained).
+// - end of turn  follows the last block and counts as part of it: it is trained when that stage is (the answer in
+//                the 3-stage set; an untrained check in the 4-stage set leaves it untrained).
 // - stepSpans    {stage, start, end} (end exclusive) over `ids`; they tile [0, n) in chain order, question first.
 //
 // Worked example, with the word-level toy tokenizer of the tests (tests/unit/aligncot/toy-tokenizer.ts:
 // <unk>=0, <s>=1, </s>=2, then addStepTokens gives <|analysis|>=3, <|/analysis|>=4, <|guidance|>=5,
-// <|/guidance|>=6, <|response|>=7, <|/response|>=8; words get the next ids as they are first seen):
+// <|/guidance|>=6, <|response|>=7, <|/response|>=8; words get the next ids as they are first seen). It has no chat
+// template, so the default one renders the question as "User: …\n" and EOS ends the turn:
 //
 //   chain { question: 'pick lock?', analysis: 'risky', answer: 'ask locksmith' }   (no guidance)
 //   text  "User: pick lock?\n<|analysis|> risky<|/analysis|><|response|> ask locksmith<|/response|>"
@@ -29,6 +33,12 @@
 //   lossMask   0     0     0      0  1            1      1             1            1    1          1             1
 //   stepSpans question [0, 5), analysis [5, 8), answer [8, 12)
 //
+// With SmolLM2's ChatML template the same chain is (no BOS: SmolLM2's tokenizer adds none)
+//   "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n
+//    <|im_start|>user\npick lock?<|im_end|>\n<|im_start|>assistant\n<|analysis|> risky<|/analysis|><|response|> ask
+//    locksmith<|/response|>" + <|im_end|>
+// and the loss covers the targets from <|analysis|> through <|im_end|>: the step blocks and the end of the turn.
+//
 // Overflow (L > maxLen + 1) never cuts the question or the answer: 'throw' (default) raises a FormatError,
 // 'drop' returns null (encodeChains reports it), 'truncate-reasoning' removes content tokens from the end of
 // the longest non-answer block, one at a time, and removes a block whole (with its step tokens) once it is
@@ -39,6 +49,7 @@
 
 import type { Stage } from '../steps.js';
 import { STEP_ID, STEP_LABELS, type StepLabel } from '../steps.js';
+import { chatFormat } from '../tokenizer/chat-format.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { TrainExample } from '../train/example.js';
 import { check, FormatError } from '../util/errors.js';
@@ -55,7 +66,7 @@ export interface StepSpan {
 
 /** What `truncate-reasoning` removed from a chain. */
 export interface Truncation {
-  /** Length of the full token sequence before truncation (L, including BOS and EOS). */
+  /** Length of the full token sequence before truncation (L, including BOS and the end-of-turn token). */
   originalLength: number;
   /** Tokens removed per stage, step tokens of removed blocks included. */
   removedTokens: Partial<Record<Stage, number>>;
@@ -92,9 +103,9 @@ export interface EncodeReport {
 }
 
 /**
- * Encodes one chain (worked example in the file header). The tokenizer must have the step tokens of
- * `stages` (`addStepTokens`). Returns null when the chain is too long and onOverflow is 'drop' (or when
- * 'truncate-reasoning' cannot make it fit).
+ * Encodes one chain (worked example in the file header) in the tokenizer's chat format (`chatFormat`). The
+ * tokenizer must have the step tokens of `stages` (`addStepTokens`). Returns null when the chain is too long and
+ * onOverflow is 'drop' (or when 'truncate-reasoning' cannot make it fit).
  */
 export function encodeChain(
   chain: Chain,
@@ -135,7 +146,7 @@ export function encodeChains(
 
 /**
  * Step labels of a full token sequence: question until the first step start token, then the stage of the
- * last start token seen (its end token and anything after it, such as EOS, keep that label).
+ * last start token seen (its end token and anything after it, such as the end-of-turn token, keep that label).
  */
 export function labelTokens(tokens: readonly number[], stepTokens: StepTokenIdMap): Int32Array {
   const stageOfStart = new Map([...stepTokens].map(([stage, ids]) => [ids.start, STEP_ID[stage]]));
@@ -173,7 +184,9 @@ function encodeOne(
   stepTokens: StepTokenIdMap,
 ): Outcome {
   const { maxLen, stages, onOverflow } = options;
-  let tokens = tokenizer.encode(formatChain(chain, stages), { bos: true, eos: true });
+  const chat = chatFormat(tokenizer);
+  let tokens = chat.encode(formatChain(chain, stages, chat.template));
+  if (chat.endOfTurnId >= 0) tokens.push(chat.endOfTurnId);
   let truncated: Truncation | undefined;
   if (tokens.length > maxLen + 1) {
     const length = tokens.length;

@@ -1,17 +1,24 @@
-// Chain ⇄ text with step tokens (method.md §1 "Serialisation"). The template, exactly:
+// Chain ⇄ text with step tokens (method.md §1 "Serialisation"). A chain is the assistant's turn of a conversation in
+// the model's chat format (tokenizer/chat-template.ts): the question as the user turn (a dialogue as its turns), the
+// step blocks as the assistant's reply:
 //
-//   text     = question + block(stage₁) + block(stage₂) + …      (stages of the StageSet present in the chain)
-//   question = "User: {q}\n"                                     for a string question
-//            = "{Role}: {content}\n" for each turn               for a dialogue (Role: System | User | Assistant)
+//   text     = render(question turns, add_generation_prompt) + block(stage₁) + block(stage₂) + …
+//              (stages of the StageSet present in the chain)
 //   block(s) = "{start} {content}{end}"                          e.g. "<|analysis|> It asks for …<|/analysis|>"
 //   content  = the stage's text; for `check`: "{verdict}" or "{verdict}: {text}"
 //
-// The base models this library trains (llama2.c stories) have no chat tokens, so a dialogue is plain
-// "Role: content" lines; the step tokens themselves mark where the assistant's reply starts, so there is no
-// trailing "Assistant:" line. A string question renders like a one-turn dialogue, so training and chat share
-// one template. BOS/EOS are not part of the text: `encodeChain` adds them.
+// With a model's template (SmolLM2's ChatML) that is
+//   "<|im_start|>system\n…<|im_end|>\n<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n"
+//   + "<|analysis|> …<|/analysis|><|response|> …<|/response|>"
+// A model without one (the llama2.c stories) uses the default template, whose rendering is `formatQuestion`:
+//   question = "User: {q}\n"                                     for a string question
+//            = "{Role}: {content}\n" for each turn               for a dialogue (Role: System | User | Assistant)
+// with no "Assistant:" cue: the step tokens themselves mark where the reply starts. The end-of-turn token (EOS for
+// the default template), and BOS unless the template writes it, are not part of the text: `encodeChain` adds them
+// (tokenizer/chat-format.ts). `parseChainText` reads the default format back.
 
 import { STAGES, STEP_TOKENS, type Stage } from '../steps.js';
+import { type ChatTemplate, defaultChatTemplate } from '../tokenizer/chat-template.js';
 import { FormatError } from '../util/errors.js';
 import type { Chain, Turn } from './chain.js';
 import { type StageSet, THREE_STAGE } from './stages.js';
@@ -26,10 +33,29 @@ export const ROLE_PREFIX: Readonly<Record<Turn['role'], string>> = Object.freeze
   assistant: 'Assistant: ',
 });
 
-/** The question part of the text: "User: {q}\n", or one "{Role}: {content}\n" line per turn. */
+/** A question as conversation turns: a string is one user turn. */
+export function questionTurns(question: string | readonly Turn[]): Turn[] {
+  return typeof question === 'string' ? [{ role: 'user', content: question }] : [...question];
+}
+
+/**
+ * The question in the default format: "User: {q}\n", or one "{Role}: {content}\n" line per turn (what the default
+ * chat template renders; plain text for instructions and statistics).
+ */
 export function formatQuestion(question: string | readonly Turn[]): string {
-  const dialogue = typeof question === 'string' ? [{ role: 'user' as const, content: question }] : question;
-  return dialogue.map((t) => `${ROLE_PREFIX[t.role]}${t.content}\n`).join('');
+  return questionTurns(question)
+    .map((t) => `${ROLE_PREFIX[t.role]}${t.content}\n`)
+    .join('');
+}
+
+/** The step blocks of a chain (the assistant's reply): "{start} {content}{end}" per stage present. */
+export function formatBlocks(chain: ChainFields, stages: StageSet = THREE_STAGE): string {
+  let out = '';
+  for (const { name, start, end } of stages) {
+    const content = stageText(chain, name);
+    if (content !== undefined) out += `${start} ${content}${end}`;
+  }
+  return out;
 }
 
 /** The content of one stage's block, or undefined when the chain does not have that stage. */
@@ -40,11 +66,16 @@ export function stageText(chain: ChainFields, stage: Stage): string | undefined 
 }
 
 /**
- * Renders a chain as text with step tokens (template in the file header). Only the stages in `stages` are
- * written (a `check` is left out of the default 3-stage set). Throws a FormatError when a text contains a
- * step token string, which would make the steps unreadable (loadChains already rejects such chains).
+ * Renders a chain as text with step tokens inside `template`'s chat format (file header; default: the default
+ * template). Only the stages in `stages` are written (a `check` is left out of the default 3-stage set). Throws a
+ * FormatError when a text contains a step token string, which would make the steps unreadable (loadChains already
+ * rejects such chains), or when the template fails to render the question.
  */
-export function formatChain(chain: ChainFields & { id?: string }, stages: StageSet = THREE_STAGE): string {
+export function formatChain(
+  chain: ChainFields & { id?: string },
+  stages: StageSet = THREE_STAGE,
+  template: ChatTemplate = defaultChatTemplate(),
+): string {
   const turns = typeof chain.question === 'string' ? [chain.question] : chain.question.map((t) => t.content);
   for (const piece of [...turns, ...stages.map((s) => stageText(chain, s.name))]) {
     const token = piece === undefined ? undefined : RESERVED.find((t) => piece.includes(t));
@@ -53,18 +84,14 @@ export function formatChain(chain: ChainFields & { id?: string }, stages: StageS
       throw new FormatError(where, '', `expected text without the reserved step token ${token}`);
     }
   }
-  let out = formatQuestion(chain.question);
-  for (const { name, start, end } of stages) {
-    const content = stageText(chain, name);
-    if (content !== undefined) out += `${start} ${content}${end}`;
-  }
-  return out;
+  const prompt = template.render(questionTurns(chain.question), { addGenerationPrompt: true });
+  return prompt + formatBlocks(chain, stages);
 }
 
 /**
- * Inverse of `formatChain`: text with step tokens (e.g. `tokenizer.decode(ids)`) → chain fields. Blocks may
- * be any of the four stages, in chain order, each at most once, with only whitespace between and after them;
- * an answer block is required. A one-turn user dialogue comes back as a string question, so
+ * Inverse of `formatChain` with the default template: text with step tokens (e.g. `tokenizer.decode(ids)`) → chain
+ * fields. Blocks may be any of the four stages, in chain order, each at most once, with only whitespace between and
+ * after them; an answer block is required. A one-turn user dialogue comes back as a string question, so
  * `parseChainText(formatChain(c))` equals `c` up to that normalisation. A dialogue round-trips exactly when no
  * turn content contains a line starting with a role prefix ("User: " …). Throws a FormatError (with the
  * character offset) on any other text.

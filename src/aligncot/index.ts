@@ -15,9 +15,11 @@ export {
 } from './encode.js';
 export {
   type ChainFields,
+  formatBlocks,
   formatChain,
   formatQuestion,
   parseChainText,
+  questionTurns,
   ROLE_PREFIX,
   stageText,
 } from './format.js';

@@ -2,10 +2,11 @@
 // held-out eval prompts that leave room for a chain in the context. (The base with its step tokens is run/base.ts.)
 import type { Chain } from '../aligncot/chain.js';
 import { type EncodedChain, type EncodeReport, encodeChains } from '../aligncot/encode.js';
-import { formatQuestion } from '../aligncot/format.js';
+import { questionTurns } from '../aligncot/format.js';
 import { loadChains } from '../aligncot/schema.js';
 import type { EvalPrompt } from '../eval/prompts.js';
 import { heldOutSeed } from '../run/data.js';
+import { chatFormat } from '../tokenizer/chat-format.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { splitHeldOut } from '../train/split.js';
 
@@ -54,15 +55,17 @@ export async function loadChainSplit(
   };
 }
 
-/** The prompts whose question (with BOS) takes at most half of a `context`-token window, in file order. */
+/**
+ * The prompts whose prompt ids (the question in the tokenizer's chat format) take at most half of a `context`-token
+ * window, in file order.
+ */
 export function promptsThatFit(
   prompts: readonly EvalPrompt[],
   tokenizer: Tokenizer,
   context: number,
 ): EvalPrompt[] {
-  return prompts.filter(
-    (p) => tokenizer.encode(formatQuestion(p.question), { bos: true }).length <= context / 2,
-  );
+  const chat = chatFormat(tokenizer);
+  return prompts.filter((p) => chat.promptIds(questionTurns(p.question)).length <= context / 2);
 }
 
 /** The first `n` harmful prompts, then the first `n` benign ones (fewer when the set has fewer). */

@@ -1,6 +1,7 @@
 // Text generation: prompt → tokens, streamed (llama2.c `generate`, with sampling and stop conditions).
 import type { LinearContext } from '../model/linear.js';
 import type { Transformer } from '../model/transformer.js';
+import { chatFormat } from '../tokenizer/chat-format.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
 import { type Decoder, HostDecoder, TensorDecoder } from './decoder.js';
@@ -14,7 +15,10 @@ import {
 export interface GenerateConfig extends SamplingConfig {
   /** Most new tokens to generate. Default 256. */
   maxTokens: number;
-  /** Stop when the model emits BOS or EOS (run.c stops on BOS). Default true. */
+  /**
+   * Stop when the model emits BOS, EOS, one of the model's EOS ids, or an end-of-turn token of the tokenizer's chat
+   * template (`<|im_end|>`, `<|eot_id|>`; run.c stops on BOS). Default true.
+   */
   stopAtEos: boolean;
   /** Stop as soon as the text contains one of these strings (not included in the output). Default none. */
   stop: readonly string[];
@@ -91,6 +95,7 @@ export async function* generateStream(
   const promptIds = typeof prompt === 'string' ? tokenizer.encode(prompt, { bos: true }) : [...prompt];
   if (promptIds.length === 0)
     throw new Error('generate: empty prompt (encode with BOS, or pass at least one id)');
+  const stopIds = chatFormat(tokenizer).stopIds(model.config.eosTokenIds).add(tokenizer.bosId);
   const sample = createSampler(c);
   const decoder = createDecoder(model, c.decoder, ctx);
   const stream = tokenizer.streamDecoder(promptIds[promptIds.length - 1]);
@@ -102,7 +107,7 @@ export async function* generateStream(
     let logits = decoder.step([promptIds])[0];
     for (;;) {
       const id = sample(logits);
-      if (c.stopAtEos && (id === tokenizer.eosId || id === tokenizer.bosId)) {
+      if (c.stopAtEos && stopIds.has(id)) {
         stopReason = 'eos';
         break;
       }

@@ -8,8 +8,9 @@
 //
 // and hands out `seq.takeEvents()` as it goes. The machine decides; it never decodes. The rules (see staged.ts):
 // between blocks the next stage is sampled among the allowed step-start tokens (adaptive) or forced; inside a
-// block no step token but its end token (nor BOS, nor EOS outside the answer) may be sampled; a block at its budget
-// is closed by feeding its end token; the chain ends when the answer closes, at `maxTokens`, or at the context.
+// block no step token but its end token (nor BOS, nor a stop id outside the answer) may be sampled; a stop id (the
+// chat template's end of turn, EOS) inside the answer closes it; a block at its budget is closed by feeding its end
+// token; the chain ends when the answer closes, at `maxTokens`, or at the context.
 
 import type { Stage } from '../steps.js';
 import type { StreamDecoder } from '../tokenizer/tokenizer.js';
@@ -85,7 +86,7 @@ export class StagedSequence {
         this.closedBy = 'model';
         return this.feedEnd(end);
       }
-      if (id === plan.tokenizer.eosId) {
+      if (plan.stopIds.has(id)) {
         this.closedBy = 'eos';
         if (this.closeBlock()) return this.finish(position);
       } else {
@@ -131,7 +132,7 @@ export class StagedSequence {
     const banned = new Set(plan.stepIds);
     banned.delete(plan.steps.get(stage)!.end);
     banned.add(plan.tokenizer.bosId);
-    if (stage !== 'answer') banned.add(plan.tokenizer.eosId);
+    if (stage !== 'answer') for (const id of plan.stopIds) banned.add(id);
     this.stage = stage;
     this.banned = banned;
     this.content = [];

@@ -6,15 +6,18 @@
 // Decoding is constrained so the output is always a well-formed chain:
 //   - between blocks, only the start token of a stage that may come next is allowed (adaptive mode), or the next
 //     forced stage's start token is fed (forced modes);
-//   - inside a block, no step token other than that block's end token is allowed (nor BOS/EOS, except that EOS
-//     inside the answer closes it); a block that reaches its token budget is closed by feeding its end token;
+//   - inside a block, no step token other than that block's end token is allowed (nor BOS, nor an end-of-turn token
+//     or EOS, except that one inside the answer closes it); a block that reaches its token budget is closed by
+//     feeding its end token;
 //   - generation ends when the answer block closes, or at the total token budget.
+// The prompt is the question rendered in the model's chat format with its generation prompt (tokenizer/chat-format.ts:
+// `<|im_start|>assistant\n` for ChatML; the default template's "User: …\n" for the llama2.c models).
 // Routing: question tokens use `questionExpert` (default: the shared expert only); a step's tokens, its start and
 // end tokens included, use that step's expert (the AlignCoT encoder's labelling).
 // These rules live in one per-sequence state machine (staged-sequence.ts) that this single-sequence driver and the
 // batched one (staged-batch.ts) both run.
 import type { Turn } from '../aligncot/chain.js';
-import { formatQuestion } from '../aligncot/format.js';
+import { questionTurns } from '../aligncot/format.js';
 import { type StageSet, type StepTokenIdMap, stepTokenIds, THREE_STAGE } from '../aligncot/stages.js';
 import { getExperts } from '../experts/attach.js';
 import { checkStageExperts, mergeable, stageExpert, stageRoute } from '../experts/kinds.js';
@@ -22,6 +25,7 @@ import { withRoute } from '../experts/routing.js';
 import type { LinearContext } from '../model/linear.js';
 import type { Transformer } from '../model/transformer.js';
 import { type ExpertName, SHARED, type Stage } from '../steps.js';
+import { chatFormat } from '../tokenizer/chat-format.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
 import { type Decoder, HostDecoder, TensorDecoder } from './decoder.js';
@@ -122,6 +126,7 @@ export function stagedPlan(
     forced,
     steps,
     stepIds: new Set([...steps.values()].flatMap((t) => [t.start, t.end])),
+    stopIds: chatFormat(tokenizer).stopIds(model.config.eosTokenIds),
     maxTokens: c.maxTokens,
     maxSeqLen: model.config.maxSeqLen,
     budget: (s) =>
@@ -132,9 +137,12 @@ export function stagedPlan(
   };
 }
 
-/** The ids generation starts from for `question` (a string or a dialogue), BOS first. */
+/**
+ * The ids generation starts from for `question` (a string or a dialogue): its turns rendered in the tokenizer's chat
+ * format with the generation prompt, BOS first (`chatFormat(tokenizer).promptIds`).
+ */
 export function promptTokens(tokenizer: Tokenizer, question: string | readonly Turn[]): number[] {
-  return tokenizer.encode(formatQuestion(question), { bos: true });
+  return chatFormat(tokenizer).promptIds(questionTurns(question));
 }
 
 /**
@@ -150,7 +158,7 @@ export function questionFits(
   return promptTokens(tokenizer, question).length <= promptRoom(model.config.maxSeqLen, budget + 2);
 }
 
-/** The prompt ids of `question` (BOS first); throws when they leave no room in the model's context. */
+/** The prompt ids of `question` (`promptTokens`); throws when they leave no room in the model's context. */
 export function stagedPrompt(
   model: Transformer,
   tokenizer: Tokenizer,

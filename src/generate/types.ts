@@ -68,6 +68,8 @@ export interface StagedPlan {
   readonly steps: StepTokenIdMap;
   /** Every step start and end id. */
   readonly stepIds: ReadonlySet<number>;
+  /** The ids that end the assistant's turn (the chat template's end-of-turn tokens, EOS, the model's EOS ids). */
+  readonly stopIds: ReadonlySet<number>;
   /** Most generated tokens in all. */
   readonly maxTokens: number;
   /** The model's context. */

@@ -36,6 +36,8 @@ export interface HfTokenizerOptions {
   config?: TokenizerConfig;
   /** A chat template that replaces the config's (a `chat_template.jinja` file). Default: the config's. */
   chatTemplate?: string | null;
+  /** Names the file of `chatTemplate` in errors. Default `'chat_template.jinja'`. */
+  chatTemplateFile?: string;
   /** BOS piece, overriding the config's `bos_token`. */
   bosToken?: string;
   /** EOS piece, overriding the config's `eos_token`. */
@@ -69,8 +71,10 @@ export class HfTokenizer implements Tokenizer {
   readonly eosToken: string | null;
   /** tokenizer_config.json's `pad_token`, or null. */
   readonly padToken: string | null;
-  /** The jinja chat template (chat_template.jinja, else tokenizer_config.json's), or null. Not rendered here. */
+  /** The jinja chat template (chat_template.jinja, else tokenizer_config.json's), or null. chat-format.ts renders it. */
   readonly chatTemplate: string | null;
+  /** Where `chatTemplate` came from: chat_template.jinja (field ''), or tokenizer_config.json's `chat_template`. */
+  readonly chatTemplateSource: { readonly file: string; readonly field: string };
   /** Ids in the file (the highest id + 1), before any `addSpecialTokens`. */
   readonly baseVocabSize: number;
   /** The file(s) it was read from, as named in errors. */
@@ -104,6 +108,10 @@ export class HfTokenizer implements Tokenizer {
     this.eosToken = options.eosToken ?? this.config.eosToken;
     this.padToken = this.config.padToken;
     this.chatTemplate = options.chatTemplate ?? this.config.chatTemplate;
+    this.chatTemplateSource =
+      options.chatTemplate != null
+        ? { file: options.chatTemplateFile ?? 'chat_template.jinja', field: '' }
+        : { file: this.config.source, field: 'chat_template' };
     const leading = leadingSpecialToken(this.json.post_processor);
     if (leading !== null) this.bosId = this.requirePiece(leading, this.source, 'post_processor');
     else if (this.config.addBosToken && this.bosToken !== null)

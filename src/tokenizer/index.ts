@@ -1,11 +1,20 @@
 // Tokenizers: the Tokenizer interface; Hugging Face tokenizers (tokenizer.json, or Qwen2 / Llama-3 slow files) through
 // @huggingface/tokenizers; llama2.c's tokenizer.bin; the byte-level BPE trainer and its tokenizer.json writer; one
-// loader for every format; the AlignCoT step tokens.
+// loader for every format; the AlignCoT step tokens; chat templates through @huggingface/jinja.
 
 export { AddedTokens } from './added-tokens.js';
 export { type MergeLookup, mergeByScore } from './bpe.js';
 export { type BpeTrainProgress, type TrainBpeOptions, trainBpe } from './bpe-trainer.js';
 export { byteToChar, GPT2_SPLIT_PATTERN, splitGpt2 } from './byte-level.js';
+export { type ChatFormat, chatFormat } from './chat-format.js';
+export {
+  type ChatMessage,
+  ChatTemplate,
+  type ChatTemplateOptions,
+  DEFAULT_CHAT_TEMPLATE,
+  DEFAULT_TEMPLATE_VARIABLES,
+  defaultChatTemplate,
+} from './chat-template.js';
 export { HfTokenizer, type HfTokenizerOptions } from './hf-tokenizer.js';
 export { type ByteLevelBpeSpec, byteLevelBpeJson } from './hf-tokenizer-json-writer.js';
 export {

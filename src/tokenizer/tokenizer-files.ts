@@ -3,6 +3,7 @@
 // No file system here, so browsers can use it; load-tokenizer.ts reads the files in Node.
 
 import { check, FormatError } from '../util/errors.js';
+import { chatFormat } from './chat-format.js';
 import { HfTokenizer } from './hf-tokenizer.js';
 import { LLAMA3_SPECIAL_TOKENS, llama3TokenizerJson, qwen2TokenizerJson } from './slow-tokenizer-files.js';
 import { NO_TOKENIZER_CONFIG, readTokenizerConfig, type TokenizerConfig } from './tokenizer-config.js';
@@ -53,7 +54,8 @@ export interface LoadTokenizerOptions {
 
 /**
  * A Hugging Face tokenizer from its files' contents: tokenizer.json when given, else vocab.json + merges.txt (Qwen2),
- * else encoder.json + vocab.bpe (Llama-3). Malformed contents are FormatErrors naming the file and field or line.
+ * else encoder.json + vocab.bpe (Llama-3). Malformed contents are FormatErrors naming the file and field or line; so
+ * is a chat template that does not parse or render.
  */
 export function tokenizerFromFiles(files: TokenizerFiles, options: LoadTokenizerOptions = {}): HfTokenizer {
   const name = (key: TokenizerFileKey) => files.names?.[key] ?? TOKENIZER_FILE_NAMES[key];
@@ -62,7 +64,12 @@ export function tokenizerFromFiles(files: TokenizerFiles, options: LoadTokenizer
     files.tokenizerConfig === undefined
       ? NO_TOKENIZER_CONFIG
       : readTokenizerConfig(json('tokenizerConfig'), name('tokenizerConfig'));
-  const common = { chatTemplate: files.chatTemplate, bosToken: options.bosToken, eosToken: options.eosToken };
+  const common = {
+    chatTemplate: files.chatTemplate,
+    chatTemplateFile: name('chatTemplate'),
+    bosToken: options.bosToken,
+    eosToken: options.eosToken,
+  };
   const tokenizer = (() => {
     if (files.tokenizerJson !== undefined)
       return new HfTokenizer(json('tokenizerJson'), { ...common, config, source: name('tokenizerJson') });
@@ -90,6 +97,8 @@ export function tokenizerFromFiles(files: TokenizerFiles, options: LoadTokenizer
     );
   })();
   checkIdCount(tokenizer, options.vocabSize);
+  // The chat template is parsed and tried now, so a broken one fails here, before any weights are read.
+  chatFormat(tokenizer);
   return tokenizer;
 }
 

@@ -46,4 +46,15 @@ export interface Tokenizer {
   addSpecialTokens(tokens: readonly string[]): number[];
   /** Added special tokens and their ids. */
   readonly specialTokens: ReadonlyMap<string, number>;
+  /**
+   * The model's jinja chat template (tokenizer_config.json `chat_template` or chat_template.jinja); absent or null
+   * when it has none, and the default template applies (chat-format.ts).
+   */
+  readonly chatTemplate?: string | null;
+  /** Where `chatTemplate` came from, named in errors: the file and its field ('' for a whole file). */
+  readonly chatTemplateSource?: { readonly file: string; readonly field: string };
+  /** The BOS piece a chat template calls `bos_token`, or null. */
+  readonly bosToken?: string | null;
+  /** The EOS piece a chat template calls `eos_token`, or null. */
+  readonly eosToken?: string | null;
 }

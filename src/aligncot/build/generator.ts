@@ -1,11 +1,11 @@
 // The pluggable text generator of `aligncot build`: the project's own model (self-model.ts) or any
 // OpenAI-compatible chat-completions endpoint (openai.ts). The pipeline sees only this interface.
 
-import type { Turn } from '../chain.js';
+import type { ChatMessage } from '../../tokenizer/chat-template.js';
 import type { TemplateName } from './templates.js';
 
-/** One chat message: a dialogue turn {role, content} as in a chain's question (chain.ts). */
-export type ChatMessage = Turn;
+/** One chat message (the type chat templates render). */
+export type { ChatMessage };
 
 /** A retry of one request, reported as it is scheduled. */
 export interface RetryInfo {

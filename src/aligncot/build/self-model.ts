@@ -1,12 +1,16 @@
 // A Generator over the project's own model: self-alignment in the strict sense (method.md §1, the chains
-// are produced by the model being aligned). The messages are rendered with the chain template's role lines
-// (format.ts) and an "Assistant:" cue, then sampled with `generate`.
+// are produced by the model being aligned). The messages are rendered in the model's chat format with its
+// generation prompt (tokenizer/chat-format.ts), then sampled with `generate`, which stops at the template's end of
+// turn. A model without a chat template of its own (the default template, whose generation prompt is empty: a
+// chain-trained model opens its reply with a step token) gets the "Assistant:" cue of the role-line format instead,
+// and stops at the next "\nUser:" line, so a base model answers as the assistant rather than continuing the dialogue.
 
 import { type GenerateConfig, generate } from '../../generate/generate.js';
 import { promptRoom } from '../../generate/limits.js';
 import type { Transformer } from '../../model/transformer.js';
+import { chatFormat } from '../../tokenizer/chat-format.js';
+import { type ChatTemplate, defaultChatTemplate } from '../../tokenizer/chat-template.js';
 import type { Tokenizer } from '../../tokenizer/tokenizer.js';
-import { formatQuestion } from '../format.js';
 import type { ChatMessage, Generator } from './generator.js';
 
 /** Options of `createModelGenerator`. */
@@ -15,19 +19,31 @@ export interface ModelGeneratorOptions {
   name?: string;
   /**
    * Sampling of each reply; `seed` comes from the request. Defaults: temperature 0.8, topP 0.9,
-   * maxTokens 128 (at most half the context), stop at "\nUser:".
+   * maxTokens 128 (at most half the context); with the default template, stop at "\nUser:".
    */
   generate?: Partial<Omit<GenerateConfig, 'seed'>>;
 }
 
-/** The prompt text of a chat: "User: …\n" lines (one per message, as in chain text) and an "Assistant:" cue. */
-export function chatPrompt(messages: readonly ChatMessage[]): string {
-  return `${formatQuestion(messages)}Assistant:`;
+/** The cue appended to a default-template prompt (role lines), and where such a reply stops. */
+const ASSISTANT_CUE = 'Assistant:';
+const NEXT_TURN = '\nUser:';
+
+/**
+ * The prompt text of a chat: the messages rendered by `template` with its generation prompt (`<|im_start|>assistant\n`
+ * for ChatML), or, with the default template, "User: …\n" lines and an "Assistant:" cue.
+ */
+export function chatPrompt(
+  messages: readonly ChatMessage[],
+  template: ChatTemplate = defaultChatTemplate(),
+): string {
+  const text = template.render(messages, { addGenerationPrompt: true });
+  return template.isDefault ? `${text}${ASSISTANT_CUE}` : text;
 }
 
 /**
- * A Generator that samples from `model`. A prompt longer than the context keeps BOS and its last tokens
- * (the instruction of a template comes first, so long questions lose their start, never the cue).
+ * A Generator that samples from `model`. A prompt longer than the context keeps its first token (BOS, or the
+ * template's first) and its last tokens (the instruction of a template comes first, so long questions lose their
+ * start, never the generation prompt).
  */
 export function createModelGenerator(
   model: Transformer,
@@ -35,7 +51,9 @@ export function createModelGenerator(
   options: ModelGeneratorOptions = {},
 ): Generator {
   const { maxSeqLen } = model.config;
-  const config = { temperature: 0.8, topP: 0.9, maxTokens: 128, stop: ['\nUser:'], ...options.generate };
+  const chat = chatFormat(tokenizer);
+  const stop = chat.template.isDefault ? [NEXT_TURN] : [];
+  const config = { temperature: 0.8, topP: 0.9, maxTokens: 128, stop, ...options.generate };
   // the library's rule (generate/limits.ts): the reply's room counts at most half the context
   const room = promptRoom(maxSeqLen, config.maxTokens);
   const maxTokens = Math.max(1, maxSeqLen - room);
@@ -43,7 +61,7 @@ export function createModelGenerator(
     name: options.name ?? 'self',
     async complete(request) {
       if (request.signal?.aborted) throw request.signal.reason;
-      let ids = tokenizer.encode(chatPrompt(request.messages), { bos: true });
+      let ids = chat.encode(chatPrompt(request.messages, chat.template));
       if (ids.length > room) ids = [ids[0], ...ids.slice(ids.length - (room - 1))];
       const out = await generate(model, tokenizer, ids, { ...config, maxTokens, seed: request.seed });
       return out.text;
