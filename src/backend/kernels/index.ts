@@ -19,8 +19,10 @@ import { wasmConcat } from './wasm-concat.js';
 import { wasmGather } from './wasm-gather.js';
 import { wasmIdentity } from './wasm-identity.js';
 import { wasmTranspose } from './wasm-transpose.js';
+import { webgpuAddN } from './webgpu-addn.js';
 import { webgpuBatchMatMul } from './webgpu-matmul.js';
 import { webgpuReverse } from './webgpu-reverse.js';
+import { webgpuCast, webgpuTranspose } from './webgpu-int32.js';
 import { sgmvKernels } from './webgpu-sgmv.js';
 
 /** Everything registerKernels installs, in order. */
@@ -29,8 +31,9 @@ const KERNEL_SETS: readonly KernelSet[] = [
   { kernels: [unsortedSegmentSumWasmConfig], gradients: [batchMatMulGradConfig] },
   // faster wasm kernels of tfjs ops
   { wasmOverrides: [wasmBatchMatMul, wasmTranspose, wasmIdentity, wasmConcat, wasmGather] },
-  // fixes of tfjs 4.22 on webgpu (docs/webgpu.md): Reverse of rank > 4; the smallest matmuls on software adapters
-  { webgpuOverrides: [webgpuReverse, webgpuBatchMatMul] },
+  // fixes of tfjs 4.22 on webgpu (docs/webgpu.md): Reverse of rank > 4, int32 buffers (Cast, Transpose), AddN of many
+  // inputs; the smallest matmuls on software adapters
+  { webgpuOverrides: [webgpuReverse, webgpuCast, webgpuTranspose, webgpuAddN, webgpuBatchMatMul] },
   // the model's fused ops (src/model/fused/)
   rmsNormKernels,
   ropeKernels,

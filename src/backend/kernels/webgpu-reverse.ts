@@ -1,7 +1,7 @@
 // Reverse on the webgpu backend for tensors of rank > 4. tfjs-backend-webgpu 4.22 pads every shape to rank 4 by
 // writing shape[i] at index i + 4 − rank, so for rank 5 the first axis goes to index −1 and is dropped: the kernel
-// returns wrong values, without an error, whenever that axis is longer than 1 (the composed RoPE reverses a
-// (B, T, H, hs/2, 2) tensor: wrong for a batch of two or more). Reversing a run of adjacent axes equals reversing
+// throws ("Size(48) must match the product of shape 3,2,2,2") whenever that axis is longer than 1 (the composed RoPE
+// reverses a (B, T, H, hs/2, 2) tensor: any batch of two or more). Reversing a run of adjacent axes equals reversing
 // their flattened product, so runs of reversed and of kept axes are merged until the rank is 4 or less; when the
 // pattern alternates too often for that, the axes are reversed one at a time (each call then has rank 3).
 import type * as tf from '@tensorflow/tfjs';

@@ -53,7 +53,11 @@ export interface SgmvAttrs {
   numExperts: number;
   stepCoef: number;
   sharedCoef: number;
-  tables?: SgmvTables;
+  /**
+   * The routing tables, fetched again by the backward: tensors made during the forward are disposed when it ends
+   * (the engine keeps only the op's saved inputs and outputs), so the plan rebuilds them there.
+   */
+  tables?: () => SgmvTables;
 }
 
 /** The slice of tfjs-backend-webgpu's WebGPUBackend used here. */
@@ -185,7 +189,8 @@ function named(list: readonly tf.Tensor[], at: SgmvAttrs): SgmvInputs {
 /** Forward: [y (N, out), H (N, r′)]. */
 function forward(inp: SgmvInputs, at: SgmvAttrs): [tf.Tensor2D, tf.Tensor2D] {
   return tf.tidy(() => {
-    const { rank: r, tables } = at;
+    const { rank: r } = at;
+    const tables = at.tables?.();
     const base = tf.matMul(inp.x, inp.w0) as tf.Tensor2D; // (N, in)·(in, out) → (N, out)
     const H = shrink(inp.xl ?? inp.x, inp.sharedA, inp.stepA, tables?.tokExp, {
       r,
@@ -210,7 +215,8 @@ function backward(dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], at: SgmvAttr
   const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor2D; // (N, out)
   const inp = named(saved, at);
   const H = saved[at.names.length] as tf.Tensor2D; // (N, r′)
-  const { rank: r, numExperts: E, stepCoef, sharedCoef, tables } = at;
+  const { rank: r, numExperts: E, stepCoef, sharedCoef } = at;
+  const tables = at.tables?.();
   const rSh = inp.sharedA ? r : 0;
   const lx = inp.xl ?? inp.x;
   const inF = inp.w0.shape[0];

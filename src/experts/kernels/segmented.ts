@@ -3,7 +3,9 @@
 // backward are in src/backend/kernels/segmented-mix.ts; on webgpu, step routing and a single LoRA run the WGSL
 // programs instead (sgmv.ts), unless calibration measured the tf ops faster on this device (choice.ts).
 import * as tf from '@tensorflow/tfjs';
+import { syncReadsWork } from '../../backend/kernels/backends.js';
 import { type SegmentedMixInputs, segmentedMix } from '../../backend/kernels/segmented-mix.js';
+import { denseKernel } from './dense.js';
 import { planFromStepIds, type SegmentPlan } from './plan.js';
 import { mixSgmv, useSgmv } from './sgmv.js';
 import type { MixInput, MixKernel } from './types.js';
@@ -21,6 +23,8 @@ export const segmentedKernel: MixKernel = {
   mix(m: MixInput): tf.Tensor2D {
     const N = m.x.shape[0];
     const { routing } = m;
+    // a top-k plan reads the gate's choices back synchronously, which webgpu cannot do: mix densely (same values)
+    if (routing.kind === 'topk' && !syncReadsWork()) return denseKernel.mix(m);
     const useStep = m.stepA !== null && m.stepB !== null && routing.kind !== 'none';
     const plan =
       routing.kind === 'step'

@@ -13,11 +13,15 @@ import { activeChoice } from './choice.js';
 import type { SegmentPlan } from './plan.js';
 import type { MixInput } from './types.js';
 
-/** Whether the WGSL programs can run this mixing on the active backend (webgpu with the kernels registered). */
+/** Whether the active backend runs the WGSL programs: webgpu, with the library's kernels registered. */
+export function sgmvRegistered(): boolean {
+  return tf.getBackend() === 'webgpu' && tf.getKernel(MOTE_SGMV_MIX, 'webgpu') !== undefined;
+}
+
+/** Whether the WGSL programs can run this mixing: registered, and step routing or a single LoRA. */
 export function sgmvAvailable(m: Pick<MixInput, 'routing' | 'stepA' | 'sharedA'>): boolean {
   return (
-    tf.getBackend() === 'webgpu' &&
-    tf.getKernel(MOTE_SGMV_MIX, 'webgpu') !== undefined &&
+    sgmvRegistered() &&
     m.routing.kind !== 'topk' &&
     ((m.stepA !== null && m.routing.kind === 'step') || m.sharedA !== null)
   );
@@ -62,6 +66,6 @@ export function mixSgmv(m: MixInput, plan: SegmentPlan | null): tf.Tensor2D {
     numExperts: step ? m.numExperts : 0,
     stepCoef: m.stepCoef,
     sharedCoef: m.sharedCoef,
-    tables: step && plan ? sgmvTables(plan, m.numExperts) : undefined,
+    tables: step && plan ? () => sgmvTables(plan, m.numExperts) : undefined,
   });
 }

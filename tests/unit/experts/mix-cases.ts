@@ -150,9 +150,14 @@ export function setupMixCase(c: MixCase): MixSetup {
   const IN = c.inF ?? 24;
   const OUT = c.outF ?? 20;
   const seed = c.name;
-  const v = (shape: number[], s: string, std = 0.5) => tf.variable(seededNormal(shape, `${seed}:${s}`, std));
+  const variable = (init: tf.Tensor, trainable = true) => {
+    const out = tf.variable(init, trainable);
+    init.dispose();
+    return out;
+  };
+  const v = (shape: number[], s: string, std = 0.5) => variable(seededNormal(shape, `${seed}:${s}`, std));
   const x = v([N, IN], 'x', 1);
-  const w0 = tf.variable(seededNormal([IN, OUT], `${seed}:w0`, 0.3), false);
+  const w0 = variable(seededNormal([IN, OUT], `${seed}:w0`, 0.3), false);
   const stepA = E > 0 ? v([IN, E * r], 'stepA') : null;
   const stepB = E > 0 ? v([E * r, OUT], 'stepB') : null;
   const sharedA = c.shared ? v([IN, r], 'sharedA') : null;
