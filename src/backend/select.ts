@@ -1,6 +1,8 @@
 // Backend choice as a small priority registry with lazy, cached probes and aggregated errors, after
 // onnxruntime-web's js/common/lib/backend-impl.ts. 'auto' walks the list; a named backend is that one or an
 // error that says what to install, never a silent fallback.
+
+import type { MixCalibration } from '../experts/kernels/choice.js';
 import { ConfigError } from '../util/errors.js';
 import {
   type BackendName,
@@ -10,7 +12,6 @@ import {
   INSTALL_HINTS,
   type Probe,
 } from './candidates.js';
-import type { MixCalibration } from '../experts/kernels/choice.js';
 import { type BackendDeps, defaultBackendDeps } from './deps.js';
 import { registerKernels } from './kernels/index.js';
 

@@ -49,7 +49,10 @@ export async function benchMixImpls(opts: MixImplsBenchOptions = {}): Promise<ob
       for (const [name, kernel, segmented] of impls)
         runs.push([
           `${kind}/${name}|${pass}`,
-          () => withMixChoice({ kernel, segmented }, () => layers[kind].run(MIX_KERNEL_IMPLS[kernel].mix, backward)),
+          () =>
+            withMixChoice({ kernel, segmented }, () =>
+              layers[kind].run(MIX_KERNEL_IMPLS[kernel].mix, backward),
+            ),
         ]);
   }
   const times = await timeInterleaved(runs, warmup, repeats);

@@ -41,7 +41,9 @@ export class TensorDecoder implements Decoder {
   /** Reads the logits synchronously: not on webgpu (syncReadsWork), where `next` is the way. */
   step(ids: readonly (readonly number[])[]): Float32Array[] {
     if (!syncReadsWork())
-      throw new Error(`TensorDecoder.step reads synchronously, which the '${tf.getBackend()}' backend cannot do: use next()`);
+      throw new Error(
+        `TensorDecoder.step reads synchronously, which the '${tf.getBackend()}' backend cannot do: use next()`,
+      );
     const logits = this.model.decode(ids, this.cache, { ctx: this.ctx }); // (B, vocab)
     const flat = logits.dataSync() as Float32Array;
     logits.dispose();

@@ -14,9 +14,9 @@
 // These rules live in one per-sequence state machine (staged-sequence.ts) that this single-sequence driver and the
 // batched one (staged-batch.ts) both run.
 import type { Turn } from '../aligncot/chain.js';
-import { syncReadsWork } from '../backend/kernels/backends.js';
 import { formatQuestion } from '../aligncot/format.js';
 import { type StageSet, type StepTokenIdMap, stepTokenIds, THREE_STAGE } from '../aligncot/stages.js';
+import { syncReadsWork } from '../backend/kernels/backends.js';
 import { getExperts } from '../experts/attach.js';
 import { checkStageExperts, mergeable, stageExpert, stageRoute } from '../experts/kinds.js';
 import { withRoute } from '../experts/routing.js';

@@ -20,9 +20,9 @@ import { wasmGather } from './wasm-gather.js';
 import { wasmIdentity } from './wasm-identity.js';
 import { wasmTranspose } from './wasm-transpose.js';
 import { webgpuAddN } from './webgpu-addn.js';
+import { webgpuCast, webgpuTranspose } from './webgpu-int32.js';
 import { webgpuBatchMatMul } from './webgpu-matmul.js';
 import { webgpuReverse } from './webgpu-reverse.js';
-import { webgpuCast, webgpuTranspose } from './webgpu-int32.js';
 import { sgmvKernels } from './webgpu-sgmv.js';
 
 /** Everything registerKernels installs, in order. */

@@ -51,14 +51,20 @@ function coordsType(rank: number): string {
 }
 
 /** out = x with its axes permuted by `perm`, an integer buffer read and written as `outType` (i32 or f32). */
-export function integerTransposeProgram(shape: readonly number[], perm: readonly number[], outType: string): WgslProgram {
+export function integerTransposeProgram(
+  shape: readonly number[],
+  perm: readonly number[],
+  outType: string,
+): WgslProgram {
   const rank = shape.length;
   const inCoords: string[] = new Array(rank);
   perm.forEach((p, i) => {
     inCoords[p] = `coords.${COMPONENTS[i]}`; // input coordinate perm[i] is output coordinate i
   });
   const read =
-    rank <= 1 ? 'A[index]' : `A[getIndexFromCoords${rank}D(${coordsType(rank)}(${inCoords.join(', ')}), uniforms.aShape)]`;
+    rank <= 1
+      ? 'A[index]'
+      : `A[getIndexFromCoords${rank}D(${coordsType(rank)}(${inCoords.join(', ')}), uniforms.aShape)]`;
   return elementwise(
     `moteIntTranspose_${perm.join(',')}_${outType}`,
     perm.map((p) => shape[p]),
@@ -81,7 +87,11 @@ function cast(args: CastArgs): tf.TensorInfo {
   const stored = backend.tensorMap.get(x.dataId);
   if (stored.values && backend.shouldExecuteOnCPU([x]))
     return backend.makeTensorInfo(x.shape, 'float32', Float32Array.from(stored.values));
-  return backend.runWebGPUProgram(elementwise('moteIntToFloat', x.shape, 'result[index] = f32(A[index]);'), [x], 'float32');
+  return backend.runWebGPUProgram(
+    elementwise('moteIntToFloat', x.shape, 'result[index] = f32(A[index]);'),
+    [x],
+    'float32',
+  );
 }
 
 function transpose(args: TransposeArgs): tf.TensorInfo {

@@ -4,7 +4,13 @@
 // a run: what it ranks is the kernels' fixed costs (dispatches, uploads) and their scaling in N and r on this
 // device, not their speed on a large model. selectBackend runs it once for webgpu; call it again with a shape closer
 // to the model's to rank for that.
-import { type MixCalibration, type MixChoice, deviceKey, rememberCalibration, withMixChoice } from './choice.js';
+import {
+  deviceKey,
+  type MixCalibration,
+  type MixChoice,
+  rememberCalibration,
+  withMixChoice,
+} from './choice.js';
 import { MIX_KERNEL_IMPLS } from './index.js';
 import { MixLayer, type MixShape, median, timeInterleaved } from './measure.js';
 import { sgmvRegistered } from './sgmv.js';
@@ -45,7 +51,10 @@ export async function calibrateMixKernel(options: CalibrateOptions = {}): Promis
     const times = await timeInterleaved(
       candidates.map(
         ([name, choice]) =>
-          [name, () => withMixChoice(choice, () => layer.run(MIX_KERNEL_IMPLS[choice.kernel].mix, true))] as const,
+          [
+            name,
+            () => withMixChoice(choice, () => layer.run(MIX_KERNEL_IMPLS[choice.kernel].mix, true)),
+          ] as const,
       ),
       options.warmup ?? 1,
       options.repeats ?? 3,

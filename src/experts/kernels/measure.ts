@@ -23,7 +23,8 @@ export function chainStepIds(rows: number, T: number, experts: number, seed: str
   const ids = new Int32Array(rows * T);
   for (let b = 0; b < rows; b++) {
     const cuts = [Math.floor((0.1 + 0.2 * rng()) * T)];
-    for (let e = 1; e < experts; e++) cuts.push(cuts[e - 1] + Math.floor(((0.6 * T) / experts) * (0.5 + rng())));
+    for (let e = 1; e < experts; e++)
+      cuts.push(cuts[e - 1] + Math.floor(((0.6 * T) / experts) * (0.5 + rng())));
     const question = Math.floor(rng() * experts);
     for (let t = 0; t < T; t++) {
       const after = cuts.findIndex((c) => t < c);
@@ -47,13 +48,19 @@ export class MixLayer {
     const lora = shape.routing === 'lora';
     const normal = (dims: [number, number], std: number, seed: number) =>
       tf.randomNormal(dims, 0, std, 'float32', seed) as tf.Tensor2D;
-    this.x = tf.variable(normal([N, d], 1, 1), true); // (N, d)
+    const variable = (dims: [number, number], std: number, seed: number) => {
+      const init = normal(dims, std, seed);
+      const v = tf.variable(init, true);
+      init.dispose();
+      return v;
+    };
+    this.x = variable([N, d], 1, 1); // (N, d)
     this.w0 = normal([d, d], 0.02, 2);
     this.probe = normal([N, d], 1, 3); // dL/dy
-    const stepA = lora ? null : tf.variable(normal([d, E * r], 0.05, 4), true);
-    const stepB = lora ? null : tf.variable(normal([E * r, d], 0.05, 5), true);
-    const sharedA = tf.variable(normal([d, r], 0.05, 6), true);
-    const sharedB = tf.variable(normal([r, d], 0.05, 7), true);
+    const stepA = lora ? null : variable([d, E * r], 0.05, 4);
+    const stepB = lora ? null : variable([E * r, d], 0.05, 5);
+    const sharedA = variable([d, r], 0.05, 6);
+    const sharedB = variable([r, d], 0.05, 7);
     this.factors = [stepA, stepB, sharedA, sharedB].filter((v) => v !== null) as tf.Variable[];
     const rows = Math.min(8, N);
     this.route = lora
@@ -129,5 +136,5 @@ export async function timeInterleaved(
 }
 
 /** The median of a list. */
-export const median = (a: readonly number[]): number => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
-
+export const median = (a: readonly number[]): number =>
+  [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];

@@ -1,6 +1,5 @@
 // The mixing benchmark in the page (src/bench/mix-impls.ts, as `mote bench --only mix-impls` runs it) and the
 // calibration that makes 'auto' on this device, with what 'auto' then picks.
-import * as tf from '@tensorflow/tfjs';
 import { benchMixImpls } from '../../../../src/bench/mix-impls.js';
 import { calibrateMixKernel } from '../../../../src/experts/kernels/calibrate.js';
 import { forgetCalibrations } from '../../../../src/experts/kernels/choice.js';
@@ -20,13 +19,22 @@ export async function benchCheck(params: BenchParams): Promise<BenchReport> {
   await useBackend('webgpu');
   const adapter = await webgpuAdapterInfo();
   const records = await benchMixImpls(
-    params.full ? { tokens: 1024, dim: 256, rank: 16, repeats: 5 } : { tokens: 128, dim: 48, rank: 4, repeats: 2 },
+    params.full
+      ? { tokens: 1024, dim: 256, rank: 16, repeats: 5 }
+      : { tokens: 128, dim: 48, rank: 4, repeats: 2 },
   );
   forgetCalibrations();
   const before = { auto: mixKernel('auto').name };
-  const calibration = await calibrateMixKernel(params.full ? {} : { shape: { tokens: 128, dim: 48, rank: 4 }, repeats: 2 });
+  const calibration = await calibrateMixKernel(
+    params.full ? {} : { shape: { tokens: 128, dim: 48, rank: 4 }, repeats: 2 },
+  );
   const stepMix = { routing: { kind: 'step' }, stepA: {}, sharedA: {} } as unknown as MixInput;
   const after = { auto: mixKernel('auto').name, segmentedRunsWgsl: useSgmv(stepMix) };
   forgetCalibrations();
-  return { records, calibration: { ...calibration, before, after }, adapter, ...{ numTensors: tf.memory().numTensors } };
+  return {
+    records,
+    calibration: { ...calibration, before, after },
+    adapter,
+    ...{ numTensors: tf.memory().numTensors },
+  };
 }

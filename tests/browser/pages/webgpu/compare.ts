@@ -23,7 +23,9 @@ export async function read(tensors: Record<string, tf.Tensor>): Promise<Results>
 }
 
 /** Runs `compute` on cpu, then on webgpu; compares webgpu's results with cpu's. */
-export async function onCpuAndWebgpu(compute: () => Promise<Results>): Promise<BackendComparison & { results: Record<string, Results> }> {
+export async function onCpuAndWebgpu(
+  compute: () => Promise<Results>,
+): Promise<BackendComparison & { results: Record<string, Results> }> {
   const results: Record<string, Results> = {};
   const leaked: Record<string, number> = {};
   const ms: Record<string, number> = {};

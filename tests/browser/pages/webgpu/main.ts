@@ -30,7 +30,14 @@ function show(name: string, result: unknown): void {
   document.getElementById('log')?.append(row);
 }
 
-const checks = { setup, mix: mixCheck, model: modelCheck, train: trainCheck, staged: stagedCheck, bench: benchCheck };
+const checks = {
+  setup,
+  mix: mixCheck,
+  model: modelCheck,
+  train: trainCheck,
+  staged: stagedCheck,
+  bench: benchCheck,
+};
 exposeChecks(
   Object.fromEntries(
     Object.entries(checks).map(([name, f]) => [

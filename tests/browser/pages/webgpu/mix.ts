@@ -61,7 +61,9 @@ export async function mixCheck(params: { only?: string } = {}): Promise<MixRepor
       if (label === 'reference') gpuReference = got;
       if (label === 'segmented/wgsl') {
         report.wgslRan[c.name] = wgslCalls.count > calls;
-        report.comparisons.push(...compare(got, gpuReference!, `${c.name} / ${label} vs webgpu reference / `));
+        report.comparisons.push(
+          ...compare(got, gpuReference!, `${c.name} / ${label} vs webgpu reference / `),
+        );
       }
       report.comparisons.push(...compare(got, cpu, `${c.name} / ${label} / `));
     }

@@ -2,15 +2,15 @@
 // token by token, and the fused ops' composed forms (what webgpu runs instead of the JS kernels) with their
 // gradients, on cpu and webgpu; plus the rank-5 Reverse that tfjs 4.22's webgpu kernel gets wrong.
 import * as tf from '@tensorflow/tfjs';
+import { topKMask } from '../../../../src/experts/top-k-router.js';
+import { resolveModelConfig } from '../../../../src/model/config.js';
 import { maskedSoftmax } from '../../../../src/model/fused/masked-softmax.js';
 import { rmsNorm } from '../../../../src/model/fused/rms-norm.js';
-import { resolveModelConfig } from '../../../../src/model/config.js';
 import { tokenNll } from '../../../../src/model/loss.js';
 import { Rope } from '../../../../src/model/rope.js';
 import { Transformer } from '../../../../src/model/transformer.js';
-import { topKMask } from '../../../../src/experts/top-k-router.js';
 import { seededNormal } from '../../../helpers/random.js';
-import { compare, onCpuAndWebgpu, read, type Results, useBackend } from './compare.js';
+import { compare, onCpuAndWebgpu, type Results, read, useBackend } from './compare.js';
 import type { ModelReport } from './types.js';
 
 /** A small GQA model (8 query heads over 2 key/value heads), untied head. */
@@ -36,13 +36,22 @@ async function modelValues(): Promise<Results> {
     // decoding token by token through the KV cache: each step's logits are the forward's at that position
     const cache = model.newCache(IDS.length);
     const steps: tf.Tensor[] = [];
-    for (let t = 0; t < IDS[0].length; t++) steps.push(model.decode(IDS.map((row) => [row[t]]), cache));
+    for (let t = 0; t < IDS[0].length; t++)
+      steps.push(
+        model.decode(
+          IDS.map((row) => [row[t]]),
+          cache,
+        ),
+      );
     cache.dispose();
     const decoded = tf.stack(steps, 1); // (B, T, V)
     tf.dispose(steps);
     // the backward of the whole model (every base weight trainable, the embedding through tf.gather's gradient)
     const input = model.idsTensor(IDS);
-    const targets = tf.tensor1d(IDS.flatMap((row) => [...row.slice(1), 0]), 'int32');
+    const targets = tf.tensor1d(
+      IDS.flatMap((row) => [...row.slice(1), 0]),
+      'int32',
+    );
     const vars = model.trainableVariables();
     const { value, grads } = tf.variableGrads(
       () => tf.mean(tokenNll(model.forward(input), targets)) as tf.Scalar,
@@ -141,7 +150,9 @@ export async function modelCheck(): Promise<ModelReport> {
   // decoding equals the forward on each backend, not only across them
   for (const backend of ['cpu', 'webgpu']) {
     const r = parts.model.results[backend];
-    comparisons.push(...compare({ decoded: r.decoded }, { decoded: r.logits }, `model / ${backend} decode vs forward / `));
+    comparisons.push(
+      ...compare({ decoded: r.decoded }, { decoded: r.logits }, `model / ${backend} decode vs forward / `),
+    );
   }
   const sumOf = (k: string) => parts.model.leaked[k] + parts.fused.leaked[k] + parts.shims.leaked[k];
   const msOf = (k: string) => parts.model.ms[k] + parts.fused.ms[k] + parts.shims.ms[k];

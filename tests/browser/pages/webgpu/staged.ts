@@ -33,7 +33,12 @@ function tokenizer(): ToyTokenizer {
 }
 
 /** Per generated token, max over allowed ids of row − row[id], from `rows` (T, V) of a forward. */
-function gaps(rows: Float32Array, V: number, generated: { pos: number; id: number }[], banned: Set<number>): number[] {
+function gaps(
+  rows: Float32Array,
+  V: number,
+  generated: { pos: number; id: number }[],
+  banned: Set<number>,
+): number[] {
   return generated.map(({ pos, id }) => {
     let best = Number.NEGATIVE_INFINITY;
     for (let v = 0; v < V; v++) if (!banned.has(v)) best = Math.max(best, rows[pos * V + v]);
