@@ -35,6 +35,5 @@ export async function benchCheck(params: BenchParams): Promise<BenchReport> {
     records,
     calibration: { ...calibration, before, after },
     adapter,
-    ...{ numTensors: tf.memory().numTensors },
   };
 }
