@@ -1,6 +1,8 @@
 // Backend choice as a small priority registry with lazy, cached probes and aggregated errors, after
 // onnxruntime-web's js/common/lib/backend-impl.ts. 'auto' walks the list; a named backend is that one or an
 // error that says what to install, never a silent fallback.
+
+import type { MixCalibration } from '../experts/kernels/choice.js';
 import { ConfigError } from '../util/errors.js';
 import {
   type BackendName,
@@ -56,6 +58,8 @@ export interface BackendChoice {
   gpu: boolean;
   reason: string;
   attempts: BackendAttempt[];
+  /** On webgpu: the measurement behind the mixing kernel 'auto' uses on this device (calibrateMixKernel). */
+  mixCalibration?: MixCalibration;
 }
 
 /** Progress of selectBackend, for a CLI or log to print. */
@@ -106,7 +110,12 @@ export async function selectBackend(
     if (!probe.ok) continue;
     const choice: BackendChoice = { name: candidate.backend, gpu: probe.gpu, reason: probe.reason, attempts };
     // the library's kernels, once the backend is active (the wasm replacements need the package the probe imported)
-    if (deps === defaultBackendDeps) registerKernels();
+    if (deps === defaultBackendDeps) {
+      registerKernels();
+      // webgpu devices rank the mixing kernels differently: measure them here once (experts/kernels/calibrate.ts)
+      if (candidate.backend === 'webgpu')
+        choice.mixCalibration = await (await import('../experts/kernels/calibrate.js')).calibrateMixKernel();
+    }
     emit({ type: 'selected', choice });
     return choice;
   }

@@ -39,6 +39,10 @@ export const SUITES: Record<string, Suite> = {
     (await import('./experts.js')).benchExperts(
       o.quick ? { tokens: 128, dim: 64, rank: 4, warmup: 1, repeats: 2 } : {},
     ),
+  'mix-impls': async (o) =>
+    (await import('./mix-impls.js')).benchMixImpls(
+      o.quick ? { tokens: 128, dim: 64, rank: 4, repeats: 2 } : {},
+    ),
   fused: async (o) =>
     (await import('./fused.js')).benchFused(o.quick ? { reps: 1, batch: 1, seqLen: 16 } : {}),
   train: async (o) =>

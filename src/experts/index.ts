@@ -13,6 +13,14 @@ export {
   resolveExpertConfig,
   type StepExpert,
 } from './config.js';
+export { type CalibrateOptions, calibrateMixKernel } from './kernels/calibrate.js';
+export {
+  calibrationOf,
+  type MixCalibration,
+  type MixChoice,
+  rememberCalibration,
+  type SegmentedImpl,
+} from './kernels/choice.js';
 export { AUTO_KERNEL, MIX_KERNEL_IMPLS, mixKernel } from './kernels/index.js';
 export { planFromChoices, planFromStepIds, type Segment, SegmentPlan } from './kernels/plan.js';
 export type { MixInput, MixKernel, Routing } from './kernels/types.js';

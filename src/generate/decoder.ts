@@ -2,6 +2,8 @@
 // `TensorDecoder` runs the model's tfjs graph (any batch, any backend, the GPU path). `HostDecoder` runs one
 // sequence through the same math as llama2.c's run.c on host Float32Arrays: a small model's tfjs decode step is
 // dispatch-bound (~250 ops × 10–25 µs, tfjs-notes.md), while this path issues no op per token at all.
+import * as tf from '@tensorflow/tfjs';
+import { syncReadsWork } from '../backend/kernels/backends.js';
 import { headSize } from '../model/config.js';
 import type { LinearContext } from '../model/linear.js';
 import type { Transformer } from '../model/transformer.js';
@@ -11,6 +13,8 @@ export interface Decoder {
   readonly position: number;
   /** Feeds `ids` (one row per sequence, equal lengths) and returns each row's next-token logits. */
   step(ids: readonly (readonly number[])[]): Float32Array[];
+  /** The same, reading the logits asynchronously: what generation uses (webgpu cannot read synchronously). */
+  next(ids: readonly (readonly number[])[]): Promise<Float32Array[]>;
   /** Changes the routing context (e.g. the active step expert) for the following tokens. */
   setContext(ctx: LinearContext | undefined, key?: string): void;
   dispose(): void;
@@ -34,9 +38,22 @@ export class TensorDecoder implements Decoder {
     return this.cache.length;
   }
 
+  /** Reads the logits synchronously: not on webgpu (syncReadsWork), where `next` is the way. */
   step(ids: readonly (readonly number[])[]): Float32Array[] {
+    if (!syncReadsWork())
+      throw new Error(
+        `TensorDecoder.step reads synchronously, which the '${tf.getBackend()}' backend cannot do: use next()`,
+      );
     const logits = this.model.decode(ids, this.cache, { ctx: this.ctx }); // (B, vocab)
     const flat = logits.dataSync() as Float32Array;
+    logits.dispose();
+    const V = logits.shape[1];
+    return ids.map((_, b) => flat.slice(b * V, (b + 1) * V));
+  }
+
+  async next(ids: readonly (readonly number[])[]): Promise<Float32Array[]> {
+    const logits = this.model.decode(ids, this.cache, { ctx: this.ctx }); // (B, vocab)
+    const flat = (await logits.data()) as Float32Array;
     logits.dispose();
     const V = logits.shape[1];
     return ids.map((_, b) => flat.slice(b * V, (b + 1) * V));
@@ -118,6 +135,10 @@ export class HostDecoder implements Decoder {
     ctx?: LinearContext,
     key = 'default',
   ) {
+    if (!syncReadsWork())
+      throw new Error(
+        `the host decoder copies the weights synchronously, which the '${tf.getBackend()}' backend cannot do: use decoder 'tensor'`,
+      );
     const c = model.config;
     const kvDim = headSize(c) * c.numKvHeads;
     this.keyCache = new Float32Array(c.numLayers * c.maxSeqLen * kvDim);
@@ -178,6 +199,10 @@ export class HostDecoder implements Decoder {
     let logits: Float32Array = new Float32Array(0);
     for (const id of ids[0]) logits = this.forward(id);
     return [logits];
+  }
+
+  async next(ids: readonly (readonly number[])[]): Promise<Float32Array[]> {
+    return this.step(ids);
   }
 
   /** One token at `position` → logits (run.c `forward`). */

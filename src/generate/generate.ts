@@ -1,4 +1,5 @@
 // Text generation: prompt → tokens, streamed (llama2.c `generate`, with sampling and stop conditions).
+import { syncReadsWork } from '../backend/kernels/backends.js';
 import type { LinearContext } from '../model/linear.js';
 import type { Transformer } from '../model/transformer.js';
 import { chatFormat } from '../tokenizer/chat-format.js';
@@ -67,6 +68,7 @@ export interface GenerateResult {
 /**
  * Model size (parameters) below which 'auto' decodes on the host: there a tfjs step is dominated by
  * per-op dispatch; above it the tfjs matmuls (XNNPACK on wasm, CUDA on tensorflow) win. See src/bench/decode.ts.
+ * Not on webgpu, whose tensors cannot be copied to the host synchronously (syncReadsWork).
  */
 export const HOST_DECODER_MAX_PARAMS = 1_000_000;
 
@@ -76,7 +78,9 @@ export function createDecoder(
   kind: GenerateConfig['decoder'] = 'auto',
   ctx?: LinearContext,
 ): Decoder {
-  const host = kind === 'host' || (kind === 'auto' && model.parameterCount() <= HOST_DECODER_MAX_PARAMS);
+  const host =
+    kind === 'host' ||
+    (kind === 'auto' && syncReadsWork() && model.parameterCount() <= HOST_DECODER_MAX_PARAMS);
   return host ? new HostDecoder(model, ctx) : new TensorDecoder(model, 1, ctx);
 }
 
@@ -104,7 +108,7 @@ export async function* generateStream(
   let emitted = 0; // chars of `text` already yielded
   let stopReason: StopReason = 'max-tokens';
   try {
-    let logits = decoder.step([promptIds])[0];
+    let logits = (await decoder.next([promptIds]))[0];
     for (;;) {
       const id = sample(logits);
       if (c.stopAtEos && stopIds.has(id)) {
@@ -129,7 +133,7 @@ export async function* generateStream(
         break;
       }
       await Promise.resolve(); // let consumers interleave
-      logits = decoder.step([[id]])[0];
+      logits = (await decoder.next([[id]]))[0];
     }
   } finally {
     decoder.dispose();

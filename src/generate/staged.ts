@@ -19,6 +19,7 @@
 import type { Turn } from '../aligncot/chain.js';
 import { questionTurns } from '../aligncot/format.js';
 import { type StageSet, type StepTokenIdMap, stepTokenIds, THREE_STAGE } from '../aligncot/stages.js';
+import { syncReadsWork } from '../backend/kernels/backends.js';
 import { getExperts } from '../experts/attach.js';
 import { checkStageExperts, mergeable, stageExpert, stageRoute } from '../experts/kinds.js';
 import { withRoute } from '../experts/routing.js';
@@ -185,7 +186,8 @@ export async function* generateStaged(
   const useHost =
     c.merged &&
     mergeable(getExperts(model)?.config ?? null) &&
-    (c.decoder === 'host' || (c.decoder === 'auto' && model.parameterCount() <= HOST_DECODER_MAX_PARAMS));
+    (c.decoder === 'host' ||
+      (c.decoder === 'auto' && syncReadsWork() && model.parameterCount() <= HOST_DECODER_MAX_PARAMS));
   if (c.decoder === 'host' && !useHost)
     throw new Error(
       'generateStaged: the host decoder needs merged weights (merged: true) and experts that merge (not a learned gate)',
@@ -197,13 +199,13 @@ export async function* generateStaged(
   const seq = new StagedSequence(plan, createSampler(c));
   let expert: ExpertName = c.questionExpert;
   try {
-    let logits = decoder.step([stagedPrompt(model, tokenizer, question)])[0];
+    let logits = (await decoder.next([stagedPrompt(model, tokenizer, question)]))[0];
     for (;;) {
       const feed = seq.advance(logits, decoder.position);
       for (const e of seq.takeEvents()) if (e.type !== 'done') yield e;
       if (feed === null) break;
       if (feed.expert !== expert) decoder.setContext(ctxFor(feed.expert), (expert = feed.expert));
-      logits = decoder.step([[feed.id]])[0];
+      logits = (await decoder.next([[feed.id]]))[0];
     }
   } finally {
     decoder.dispose();

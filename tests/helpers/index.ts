@@ -1,8 +1,9 @@
 // Shared test helpers: closeness checks, leak checks, fixture paths, seeded random tensors.
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import seedrandom from 'seedrandom';
 import { expect } from 'vitest';
+
+export { seededNormal } from './random.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const STORIES_BIN = `${ROOT}models/stories260K/stories260K.bin`;
@@ -45,21 +46,6 @@ export async function expectNoLeak(fn: () => unknown | Promise<unknown>, steps =
   const before = tf.memory().numTensors;
   for (let i = 0; i < steps; i++) await fn();
   expect(tf.memory().numTensors).toBe(before);
-}
-
-/** Deterministic normal(0, std) tensor from a string seed. */
-export function seededNormal(shape: number[], seed: string, std = 1): tf.Tensor {
-  const rng = seedrandom(seed);
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = Math.max(rng(), 1e-12);
-    const r = Math.sqrt(-2 * Math.log(u)) * std;
-    const t = 2 * Math.PI * rng();
-    v[i] = r * Math.cos(t);
-    if (i + 1 < n) v[i + 1] = r * Math.sin(t);
-  }
-  return tf.tensor(v, shape);
 }
 
 /** Runs `fn` with backend `name` active, then restores the previous backend. */

@@ -24,3 +24,12 @@ export const HOST_BACKENDS: readonly KernelBackend[] = KERNEL_BACKENDS.filter((b
 export function jsKernelsActive(): boolean {
   return (HOST_BACKENDS as readonly string[]).includes(tf.getBackend());
 }
+
+/**
+ * Whether reading a tensor synchronously (dataSync) is safe on the active backend. Not on webgpu: tfjs 4.22 reads a
+ * GPU buffer synchronously through a WebGPU canvas, which in Chromium 156 gave the right values once, then zeros, then
+ * a lost device (docs/webgpu.md); the library reads with `await data()` there.
+ */
+export function syncReadsWork(): boolean {
+  return tf.getBackend() !== 'webgpu';
+}

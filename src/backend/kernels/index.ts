@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { adamwKernels } from './adamw.js';
 import { batchMatMulGradConfig } from './batch-matmul-grad.js';
 import { maskedSoftmaxKernels } from './masked-softmax.js';
+import { overrideKernel } from './override.js';
 import { rmsNormKernels } from './rms-norm.js';
 import { ropeKernels } from './rope.js';
 import { segmentedMixKernels } from './segmented-mix.js';
@@ -17,8 +18,12 @@ import { wasmBatchMatMul } from './wasm-batch-matmul.js';
 import { wasmConcat } from './wasm-concat.js';
 import { wasmGather } from './wasm-gather.js';
 import { wasmIdentity } from './wasm-identity.js';
-import { overrideWasmKernel } from './wasm-override.js';
 import { wasmTranspose } from './wasm-transpose.js';
+import { webgpuAddN } from './webgpu-addn.js';
+import { webgpuCast, webgpuTranspose } from './webgpu-int32.js';
+import { webgpuBatchMatMul } from './webgpu-matmul.js';
+import { webgpuReverse } from './webgpu-reverse.js';
+import { sgmvKernels } from './webgpu-sgmv.js';
 
 /** Everything registerKernels installs, in order. */
 const KERNEL_SETS: readonly KernelSet[] = [
@@ -26,6 +31,9 @@ const KERNEL_SETS: readonly KernelSet[] = [
   { kernels: [unsortedSegmentSumWasmConfig], gradients: [batchMatMulGradConfig] },
   // faster wasm kernels of tfjs ops
   { wasmOverrides: [wasmBatchMatMul, wasmTranspose, wasmIdentity, wasmConcat, wasmGather] },
+  // fixes of tfjs 4.22 on webgpu (docs/webgpu.md): Reverse of rank > 4, int32 buffers (Cast, Transpose), AddN of many
+  // inputs; the smallest matmuls on software adapters
+  { webgpuOverrides: [webgpuReverse, webgpuCast, webgpuTranspose, webgpuAddN, webgpuBatchMatMul] },
   // the model's fused ops (src/model/fused/)
   rmsNormKernels,
   ropeKernels,
@@ -34,6 +42,7 @@ const KERNEL_SETS: readonly KernelSet[] = [
   // the experts' mixing and gate (src/experts/)
   segmentedMixKernels,
   segmentedRowsKernels,
+  sgmvKernels,
   topKMaskKernels,
   // the optimizer (src/train/optimizer.ts)
   adamwKernels,
@@ -83,11 +92,17 @@ export function registerKernels(): KernelReport {
         report.installed.push(id);
       }
     }
-    for (const o of set.wasmOverrides ?? []) {
-      const id = `${o.kernelName}@wasm (override)`;
-      const status = overrideWasmKernel(o);
-      if (status === 'absent') report.skipped.push(`${id}: @tensorflow/tfjs-backend-wasm is not loaded`);
-      else report[status].push(id);
+    for (const [backend, overrides] of [
+      ['wasm', set.wasmOverrides],
+      ['webgpu', set.webgpuOverrides],
+    ] as const) {
+      for (const o of overrides ?? []) {
+        const id = `${o.kernelName}@${backend} (override)`;
+        const status = overrideKernel(backend, o);
+        if (status === 'absent')
+          report.skipped.push(`${id}: @tensorflow/tfjs-backend-${backend} is not loaded`);
+        else report[status].push(id);
+      }
     }
   }
   return report;

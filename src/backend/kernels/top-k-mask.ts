@@ -16,7 +16,9 @@ export const topKMaskKernels: KernelSet = {
       const p = probs as tf.Tensor2D; // (N, E)
       const { k } = attrs as { k: number };
       const { indices } = tf.topk(p, k); // (N, k)
-      return tf.cast(tf.sum(tf.oneHot(indices, p.shape[1]), 1), 'float32'); // (N, E)
+      // summed in float32: a sum over the middle axis transposes first, which tfjs-backend-webgpu 4.22 cannot do for
+      // an int32 buffer inside its own kernels (webgpu-int32.ts)
+      return tf.sum(tf.cast(tf.oneHot(indices, p.shape[1]), 'float32'), 1); // (N, k, E) → (N, E)
     },
     KERNEL_BACKENDS,
   ),

@@ -20,6 +20,7 @@ export interface Segment {
 export class SegmentPlan {
   private devRows: tf.Tensor1D | null = null;
   private devInverse: tf.Tensor2D | null = null;
+  private readonly devTables = new Map<string, tf.Tensor>();
 
   constructor(
     readonly numTokens: number,
@@ -58,6 +59,16 @@ export class SegmentPlan {
     return this.devInverse;
   }
 
+  /**
+   * A device tensor derived from this plan (e.g. a kernel's index tables), built by `build` once and reused by every
+   * layer while it lives (a tensor built inside a tidy is rebuilt once that tidy has disposed it, as rowsTensor).
+   */
+  deviceTable<T extends tf.Tensor>(key: string, build: () => T): T {
+    let t = this.devTables.get(key) as T | undefined;
+    if (!t || t.isDisposed) this.devTables.set(key, (t = build()));
+    return t;
+  }
+
   private coverage: Uint8Array[] | null = null;
 
   /** Whether token t has a segment in pass p. */
@@ -73,6 +84,8 @@ export class SegmentPlan {
     this.devRows?.dispose();
     this.devInverse?.dispose();
     this.devRows = this.devInverse = null;
+    for (const t of this.devTables.values()) t.dispose();
+    this.devTables.clear();
   }
 }
 
