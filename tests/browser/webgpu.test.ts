@@ -155,7 +155,11 @@ describe('the library on webgpu (Chromium)', () => {
     };
   });
 
-  it('benchmarks the mixing implementations (JSON records) and picks the kernel of auto by measurement', async () => {
+  // the full-size benchmark compiles and times large software-WebGPU programs: minutes, not the CI budget
+  const benchTimeout = FULL_BENCH ? 1_800_000 : undefined;
+  it('benchmarks the mixing implementations (JSON records) and picks the kernel of auto by measurement', {
+    timeout: benchTimeout,
+  }, async () => {
     const { adapter } = await setup();
     const r = await check<BenchReport>('bench', { full: FULL_BENCH });
     const lines = r.records.map((rec) => JSON.stringify({ ...rec, browser: 'chromium' }));
