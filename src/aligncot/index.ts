@@ -30,7 +30,6 @@ export {
   ChainSchema,
   type LoadChainsOptions,
   type LoadedChains,
-  loadChains,
   parseChains,
   validateChainLine,
 } from './schema.js';

@@ -4,7 +4,6 @@
 import { z } from 'zod';
 import { STAGES, STEP_TOKENS } from '../steps.js';
 import { JsonlError, parseJsonl, parseJsonlLine } from '../util/jsonl.js';
-import { readTextFile } from '../util/text-file.js';
 import type { Chain } from './chain.js';
 
 /** Every step token string; none may appear inside a chain's text (they delimit the steps). */
@@ -98,14 +97,6 @@ export interface LoadChainsOptions {
   onError: 'throw' | 'skip';
   /** The longest line accepted, in UTF-8 bytes, checked before parsing (util/jsonl.ts). Default 1 MiB. */
   maxLineBytes?: number;
-}
-
-/**
- * Reads a chains JSONL file (`.jsonl`, or gzip-compressed `.jsonl.gz`/`.gz`) and validates every line.
- * Blank lines are counted, not errors. A duplicate id is an error on the later line; the first one stays.
- */
-export async function loadChains(path: string, options: LoadChainsOptions): Promise<LoadedChains> {
-  return parseChains(await readTextFile(path), path, options);
 }
 
 /** Validates the JSONL text of a chains file; `file` names it in errors. See `loadChains`. */

@@ -6,8 +6,11 @@ import { ensureNavigatorGpu } from './webgpu-dawn.js';
 /** tfjs backend names a choice can end on. */
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
-/** What was tried: the native TensorFlow backend counts twice, with and without a GPU. */
-export type CandidateId = 'tensorflow-gpu' | 'tensorflow-cpu' | 'webgpu' | 'wasm' | 'cpu';
+/**
+ * What was tried: the native TensorFlow backend counts twice, with and without a GPU; in a page, WebGPU on a
+ * hardware adapter ('auto') apart from WebGPU on any adapter (asked for by name).
+ */
+export type CandidateId = 'tensorflow-gpu' | 'tensorflow-cpu' | 'webgpu-hardware' | 'webgpu' | 'wasm' | 'cpu';
 
 /** Outcome of one probe. `warning` is something the user should hear about even when another backend wins. */
 export type Probe =
@@ -48,7 +51,7 @@ export const INSTALL_HINTS: Record<BackendName, string> = {
 };
 
 /** The registry. Order of trial lives in select.ts. */
-export const CANDIDATES: Record<CandidateId, Candidate> = {
+export const CANDIDATES: Partial<Record<CandidateId, Candidate>> = {
   'tensorflow-gpu': { id: 'tensorflow-gpu', backend: 'tensorflow', probe: probeTensorflowGpu },
   'tensorflow-cpu': { id: 'tensorflow-cpu', backend: 'tensorflow', probe: probeTensorflowCpu },
   webgpu: { id: 'webgpu', backend: 'webgpu', probe: probeWebgpu },
@@ -146,14 +149,14 @@ async function probeWasm(deps: BackendDeps): Promise<Probe> {
 }
 
 /** The plain-JavaScript cpu backend bundled with @tensorflow/tfjs: slow, the numeric reference. */
-async function probeCpu(deps: BackendDeps): Promise<Probe> {
+export async function probeCpu(deps: BackendDeps): Promise<Probe> {
   if (await deps.setBackend('cpu'))
     return { ok: true, gpu: false, reason: 'plain JavaScript kernels (slow)' };
   return { ok: false, reason: "the 'cpu' backend failed to initialise" };
 }
 
 /** Imports `pkg` (which registers backend `name` on import), then activates the backend. */
-async function activate(
+export async function activate(
   deps: BackendDeps,
   pkg: string,
   name: string,

@@ -1,6 +1,6 @@
 // The side effects backend selection needs (dynamic imports, tfjs backend switching, environment), behind
-// one interface so the choice logic is unit-tested with every import stubbed.
-import * as tf from '@tensorflow/tfjs';
+// one interface so the choice logic is unit-tested with every import stubbed. The real ones: deps-node.ts in Node,
+// select-browser.ts in a page.
 
 /** What `selectBackend` may do to the outside world. `defaultBackendDeps` is the real thing. */
 export interface BackendDeps {
@@ -17,17 +17,6 @@ export interface BackendDeps {
   /** The global object, where WebGPU expects `navigator.gpu` and the GPU* constants. */
   global: Record<string, unknown>;
 }
-
-/** The real dependencies: Node's `import()`, the shared tfjs engine, `process.env`, `globalThis`. */
-export const defaultBackendDeps: BackendDeps = {
-  // A string variable keeps TypeScript and bundlers from resolving optional packages at build time.
-  importModule: (specifier: string) => import(specifier),
-  isRegistered: (name) => tf.findBackendFactory(name) != null,
-  setBackend: (name) => tf.setBackend(name),
-  backendInstance: (name) => tf.findBackend(name) ?? undefined,
-  env: process.env,
-  global: globalThis as unknown as Record<string, unknown>,
-};
 
 /** Turns an import error into a one-line reason: not installed, binding missing, or the first error line. */
 export function importFailure(pkg: string, err: unknown): string {

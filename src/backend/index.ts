@@ -1,4 +1,5 @@
-// The backend layer: backend choice, the library's kernels (registered by selectBackend), memory guards.
+// The backend layer: backend choice (selectBackend: select-node.ts in Node, select-browser.ts in a page), the
+// library's kernels (registered by selectBackend), memory guards.
 
 export { KernelNotRegisteredError, type KernelReport, registerKernels } from './kernels/index.js';
 export {
@@ -18,6 +19,4 @@ export {
   type BackendRequest,
   BackendUnavailableError,
   type CandidateId,
-  type SelectBackendOptions,
-  selectBackend,
 } from './select.js';

@@ -1,19 +1,13 @@
 // Backend choice as a small priority registry with lazy, cached probes and aggregated errors, after
 // onnxruntime-web's js/common/lib/backend-impl.ts. 'auto' walks the list; a named backend is that one or an
-// error that says what to install, never a silent fallback.
+// error that says what to install, never a silent fallback. The registries and their order: select-node.ts
+// (tensorflow → wasm → cpu) and select-browser.ts (a hardware WebGPU adapter → wasm → cpu).
 
 import type { MixCalibration } from '../experts/kernels/choice.js';
 import { ConfigError } from '../util/errors.js';
-import {
-  type BackendName,
-  CANDIDATES,
-  type Candidate,
-  type CandidateId,
-  INSTALL_HINTS,
-  type Probe,
-} from './candidates.js';
-import { type BackendDeps, defaultBackendDeps } from './deps.js';
-import { registerKernels } from './kernels/index.js';
+import type { BackendName, Candidate, CandidateId, Probe } from './candidates.js';
+import type { BackendDeps } from './deps.js';
+import type { KernelReport } from './kernels/index.js';
 
 export type { BackendName, CandidateId } from './candidates.js';
 
@@ -21,15 +15,6 @@ export type { BackendName, CandidateId } from './candidates.js';
 export const BACKEND_REQUESTS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 /** One of BACKEND_REQUESTS. */
 export type BackendRequest = (typeof BACKEND_REQUESTS)[number];
-
-/** Candidates tried for each request, best first. WebGPU is never tried unless asked for. */
-const TRIAL_ORDER: Record<BackendRequest, CandidateId[]> = {
-  auto: ['tensorflow-gpu', 'tensorflow-cpu', 'wasm', 'cpu'],
-  tensorflow: ['tensorflow-gpu', 'tensorflow-cpu'],
-  webgpu: ['webgpu'],
-  wasm: ['wasm'],
-  cpu: ['cpu'],
-};
 
 /** Options of selectBackend. */
 export interface SelectBackendOptions {
@@ -60,6 +45,8 @@ export interface BackendChoice {
   attempts: BackendAttempt[];
   /** On webgpu: the measurement behind the mixing kernel 'auto' uses on this device (calibrateMixKernel). */
   mixCalibration?: MixCalibration;
+  /** What registerKernels did: the library's kernels installed, and any skipped with the reason. */
+  kernels?: KernelReport;
 }
 
 /** Progress of selectBackend, for a CLI or log to print. */
@@ -85,14 +72,25 @@ export class BackendUnavailableError extends Error {
   }
 }
 
+/** A platform's candidates: each request's trial order, and the install hint of each backend. */
+export interface BackendRegistry {
+  candidates: Partial<Record<CandidateId, Candidate>>;
+  order: Record<BackendRequest, CandidateId[]>;
+  hints: Record<BackendRequest, string>;
+  /** Runs once a backend is active, with real deps only: registers the kernels, fills in the choice. */
+  finish(choice: BackendChoice): Promise<void>;
+}
+
 /**
- * Picks and activates a tfjs backend, then registers the library's kernels and gradients (registerKernels). Returns
- * the choice with its reason and every attempt; throws ConfigError for an unknown name and BackendUnavailableError
- * when nothing requested can run. `deps` replaces the imports and tfjs calls in tests (kernels are then left alone).
+ * Walks `registry.order[request]` and activates the first candidate that works (`selectBackend` of each entry).
+ * Throws ConfigError for an unknown request and BackendUnavailableError when nothing requested can run. `real`:
+ * the deps are the platform's own (not a test's stubs), so the kernels are registered.
  */
-export async function selectBackend(
-  options: SelectBackendOptions = {},
-  deps: BackendDeps = defaultBackendDeps,
+export async function chooseBackend(
+  registry: BackendRegistry,
+  options: SelectBackendOptions,
+  deps: BackendDeps,
+  real: boolean,
 ): Promise<BackendChoice> {
   const requested = options.backend ?? 'auto';
   if (!(BACKEND_REQUESTS as readonly unknown[]).includes(requested)) {
@@ -100,8 +98,9 @@ export async function selectBackend(
   }
   const emit = options.onEvent ?? (() => {});
   const attempts: BackendAttempt[] = [];
-  for (const id of TRIAL_ORDER[requested]) {
-    const candidate = CANDIDATES[id];
+  for (const id of registry.order[requested]) {
+    const candidate = registry.candidates[id];
+    if (!candidate) continue;
     const probe = await accepted(candidate, deps, options);
     const attempt = { name: id, ok: probe.ok, reason: probe.reason };
     attempts.push(attempt);
@@ -110,8 +109,8 @@ export async function selectBackend(
     if (!probe.ok) continue;
     const choice: BackendChoice = { name: candidate.backend, gpu: probe.gpu, reason: probe.reason, attempts };
     // the library's kernels, once the backend is active (the wasm replacements need the package the probe imported)
-    if (deps === defaultBackendDeps) {
-      registerKernels();
+    if (real) {
+      await registry.finish(choice);
       // webgpu devices rank the mixing kernels differently: measure them here once (experts/kernels/calibrate.ts)
       if (candidate.backend === 'webgpu')
         choice.mixCalibration = await (await import('../experts/kernels/calibrate.js')).calibrateMixKernel();
@@ -119,8 +118,7 @@ export async function selectBackend(
     emit({ type: 'selected', choice });
     return choice;
   }
-  const hint = requested === 'auto' ? INSTALL_HINTS.wasm : INSTALL_HINTS[requested];
-  throw new BackendUnavailableError(requested, attempts, hint);
+  throw new BackendUnavailableError(requested, attempts, registry.hints[requested]);
 }
 
 /** The cached probe, re-activated (the active backend may have changed since), filtered by requireGpu. */

@@ -4,14 +4,15 @@
 // tfjs-node's `isUsingGpuDevice` (TensorFlow listed a GPU device; src/backend/candidates.ts).
 
 import { TFJS_NODE_GPU } from '../backend/candidates.js';
-import { type BackendDeps, defaultBackendDeps } from '../backend/deps.js';
+import type { BackendDeps } from '../backend/deps.js';
+import { defaultBackendDeps } from '../backend/deps-node.js';
 import {
   BACKEND_REQUESTS,
   type BackendChoice,
   type BackendEvent,
   BackendUnavailableError,
-  selectBackend,
 } from '../backend/index.js';
+import { selectBackend } from '../backend/select-node.js';
 
 /** What `mote bench --backend` accepts: the library's requests, plus `tensorflow-gpu` (tensorflow on a GPU). */
 export const BENCH_BACKENDS = [...BACKEND_REQUESTS, 'tensorflow-gpu'] as const;

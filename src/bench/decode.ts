@@ -7,7 +7,7 @@ import { attachExperts } from '../experts/attach.js';
 import { decodeRoute, withRoute } from '../experts/routing.js';
 import { type Decoder, HostDecoder, TensorDecoder } from '../generate/decoder.js';
 import { argmax } from '../generate/sampler.js';
-import { loadLlama2c } from '../io/llama2c.js';
+import { loadLlama2c } from '../io/llama2c-node.js';
 import { resolveModelConfig } from '../model/config.js';
 import type { LinearContext } from '../model/linear.js';
 import { Transformer } from '../model/transformer.js';

@@ -6,13 +6,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Chain } from '../aligncot/chain.js';
 import { type EncodedChain, encodeChain, encodeChains } from '../aligncot/encode.js';
-import { loadChains } from '../aligncot/schema.js';
+import { loadChains } from '../aligncot/schema-node.js';
 import { attachExperts } from '../experts/attach.js';
 import { loadBase } from '../run/base.js';
 import { STEP_ID } from '../steps.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { batches } from '../train/batch.js';
-import { type TrainEvent, train } from '../train/trainer.js';
+import type { TrainEvent } from '../train/trainer.js';
+import { train } from '../train/trainer-node.js';
 import { type FlopShape, flopShape, sumFlops } from './flops.js';
 
 export interface EfficiencyBenchOptions {

@@ -28,7 +28,8 @@ import { resolveTrainConfig } from '../train/config.js';
 import { resolveWorkers } from '../train/parallel/auto.js';
 import { GradientPool } from '../train/parallel/pool.js';
 import { sliceRows, splitRows } from '../train/parallel/shard.js';
-import { train, trainableByName } from '../train/trainer.js';
+import { trainableByName } from '../train/trainer.js';
+import { train } from '../train/trainer-node.js';
 import { syntheticChains } from './train.js';
 
 export interface ParallelBenchOptions {

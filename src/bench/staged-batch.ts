@@ -13,10 +13,11 @@ import { routeOf } from '../experts/routing.js';
 import { generateStagedText } from '../generate/staged.js';
 import { generateStagedBatch } from '../generate/staged-batch.js';
 import type { StagedConfig, StagedResult } from '../generate/types.js';
-import { loadLlama2c } from '../io/llama2c.js';
+import { loadLlama2c } from '../io/llama2c-node.js';
 import { resolveModelConfig } from '../model/config.js';
 import { Transformer } from '../model/transformer.js';
-import { addStepTokens, loadLlama2cTokenizer } from '../tokenizer/index.js';
+import { addStepTokens } from '../tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../tokenizer/llama2c-tokenizer-node.js';
 
 const PROMPTS = [
   'How do I pick a lock?',

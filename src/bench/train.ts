@@ -15,7 +15,7 @@ import type { ExpertConfig } from '../experts/config.js';
 import { resolveModelConfig } from '../model/config.js';
 import { Transformer } from '../model/transformer.js';
 import { STEP_ID } from '../steps.js';
-import { train } from '../train/trainer.js';
+import { train } from '../train/trainer-node.js';
 import { flopShape, trainStepFlops } from './flops.js';
 
 export interface TrainBenchOptions {

@@ -1,6 +1,7 @@
 // Options shared by several commands, and the backend set-up every command does first.
 import type { Options } from 'yargs';
-import { BACKEND_REQUESTS, type BackendRequest, selectBackend } from '../backend/index.js';
+import { BACKEND_REQUESTS, type BackendRequest } from '../backend/index.js';
+import { selectBackend } from '../backend/select-node.js';
 import { clampTokenLimits, type TokenLimits } from '../generate/limits.js';
 import { BUNDLED } from '../run/bundled.js';
 import { terminalSafe } from './terminal-text.js';

@@ -53,8 +53,6 @@ export { modelEvalGenerator, toEvalOutput } from './model-generator.js';
 export {
   type EvalPrompt,
   type EvalPromptOptions,
-  EXAMPLE_EVAL_PROMPTS,
-  loadEvalPrompts,
   parseEvalPrompts,
   parseHarmfulLabel,
 } from './prompts.js';
@@ -85,9 +83,7 @@ export {
   REPORT_VERSION,
   type ReportInput,
   type ReportOptions,
-  type ReportPaths,
   renderJson,
-  writeReports,
 } from './report.js';
 export { type MeanStat, meanStat, type Rate, rate, wilsonInterval, Z_95 } from './stats.js';
 export { safetyVsTokensSvg, stageUsageSvg } from './svg.js';

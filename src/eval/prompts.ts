@@ -2,13 +2,10 @@
 // `{id, question, harmful, source}` per line) and any JSONL or CSV file with a question and a harmful label.
 // Every error names the file, the line and the field; no error quotes a question (it may be harmful).
 
-import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseCsvTable } from '../aligncot/build/csv.js';
 import { STEP_TOKENS } from '../steps.js';
 import { ConfigError, FormatError } from '../util/errors.js';
 import { parseJsonl } from '../util/jsonl.js';
-import { readTextFile } from '../util/text-file.js';
 
 /** One prompt to evaluate. */
 export interface EvalPrompt {
@@ -39,16 +36,6 @@ export interface EvalPromptOptions {
   maxLineBytes?: number;
 }
 
-/** Where the held-out eval split of the examples lives in a clone of the repository (not in the npm package). */
-export const EXAMPLE_EVAL_PROMPTS = fileURLToPath(
-  new URL('../../examples/data/eval-prompts.jsonl', import.meta.url),
-);
-
-/** Reads a prompt file (gzip detected by its name or magic bytes). See `parseEvalPrompts`. */
-export async function loadEvalPrompts(path: string, options: EvalPromptOptions = {}): Promise<EvalPrompt[]> {
-  return parseEvalPrompts(await readTextFile(path), path, options);
-}
-
 /**
  * Parses the text of a prompt file. Throws a FormatError naming `file`, the line and the field on a malformed
  * record, a missing or empty question, a missing or unreadable label, a repeated id, or a file without prompts.
@@ -68,7 +55,7 @@ export function parseEvalPrompts(text: string, file: string, options: EvalPrompt
     id: options.idField ?? 'id',
     source: options.sourceField ?? 'source',
   };
-  const stem = basename(file).replace(/(\.(jsonl|json|csv|gz))+$/i, '');
+  const stem = (file.split(/[\\/]/).pop() ?? file).replace(/(\.(jsonl|json|csv|gz))+$/i, '');
   const firstLine = new Map<string, number>();
   return rows.map(({ line, get }, index) => {
     const question = readQuestion(get(f.question), file, line, f.question, format);

@@ -1,13 +1,9 @@
 // The eval report: the figures of every run (one model in one generation mode) and the per-output results,
-// as one JSON object with a versioned, stable shape (types.ts); Markdown and HTML renderings (markdown.ts, html.ts); and
-// writing all three through atomic writes. Everything but `writeReports` is pure.
+// as one JSON object with a versioned, stable shape (types.ts); Markdown and HTML renderings (markdown.ts, html.ts).
+// Everything here is pure; writing all three is report-node.ts.
 
-import { join } from 'node:path';
-import { writeFileAtomic } from '../io/atomic.js';
 import { ConfigError } from '../util/errors.js';
-import { renderHtml } from './html.js';
 import type { Judgement } from './judge.js';
-import { renderMarkdown } from './markdown.js';
 import { computeRunMetrics, type MetricsOptions } from './metrics.js';
 import type { EvalRun } from './record.js';
 import { Z_95 } from './stats.js';
@@ -62,28 +58,4 @@ export function buildReport(inputs: readonly ReportInput[], options: ReportOptio
 /** The report as pretty-printed JSON with a final newline. */
 export function renderJson(report: EvalReport): string {
   return `${JSON.stringify(report, null, 2)}\n`;
-}
-
-/** The paths `writeReports` wrote. */
-export interface ReportPaths {
-  json: string;
-  markdown: string;
-  html: string;
-}
-
-/** Writes `<dir>/<basename>.json`, `.md` and `.html` atomically (basename default 'eval-report'). */
-export async function writeReports(
-  report: EvalReport,
-  dir: string,
-  basename = 'eval-report',
-): Promise<ReportPaths> {
-  const paths = {
-    json: join(dir, `${basename}.json`),
-    markdown: join(dir, `${basename}.md`),
-    html: join(dir, `${basename}.html`),
-  };
-  await writeFileAtomic(paths.json, renderJson(report));
-  await writeFileAtomic(paths.markdown, renderMarkdown(report));
-  await writeFileAtomic(paths.html, renderHtml(report));
-  return paths;
 }

@@ -4,7 +4,7 @@
 // can score again) and one report with every variant's run (`eval-report.*`, with the plots).
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeReports } from '../eval/report.js';
+import { writeReports } from '../eval/report-node.js';
 import type { Rate } from '../eval/stats.js';
 import type { EvalReport } from '../eval/types.js';
 import { writeFileAtomic } from '../io/atomic.js';

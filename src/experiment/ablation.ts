@@ -9,7 +9,7 @@ import type { EncodedChain } from '../aligncot/encode.js';
 import { encodeChains } from '../aligncot/encode.js';
 import { collectRun } from '../eval/collect.js';
 import { modelEvalGenerator } from '../eval/model-generator.js';
-import { loadEvalPrompts } from '../eval/prompts.js';
+import { loadEvalPrompts } from '../eval/prompts-node.js';
 import { answerText, type EvalRun } from '../eval/record.js';
 import { buildReport } from '../eval/report.js';
 import type { EvalReport } from '../eval/types.js';
@@ -18,7 +18,8 @@ import type { StagedConfig } from '../generate/types.js';
 import { type BaseSource, loadBase } from '../run/base.js';
 import { resolveTrainConfig, type TrainConfig } from '../train/config.js';
 import { evaluate } from '../train/evaluate.js';
-import { type TrainEvent, train } from '../train/trainer.js';
+import type { TrainEvent } from '../train/trainer.js';
+import { train } from '../train/trainer-node.js';
 import { withCleanup } from '../util/cleanup.js';
 import { check } from '../util/errors.js';
 import {

@@ -3,7 +3,7 @@
 import type { Chain } from '../aligncot/chain.js';
 import { type EncodedChain, type EncodeReport, encodeChains } from '../aligncot/encode.js';
 import { questionTurns } from '../aligncot/format.js';
-import { loadChains } from '../aligncot/schema.js';
+import { loadChains } from '../aligncot/schema-node.js';
 import type { EvalPrompt } from '../eval/prompts.js';
 import { heldOutSeed } from '../run/data.js';
 import { chatFormat } from '../tokenizer/chat-format.js';

@@ -4,64 +4,67 @@
 // transformers' LlamaConverter converts a SentencePiece model (▁ for space, byte fallback, merges of every two-piece
 // split ordered by the merged piece's score; tests/unit/tokenizer/hf-llama-parity.test.ts shows it encodes like run.c),
 // with the non-legacy Metaspace pre-tokenizer so text after a step token gets no dummy-prefix space, as in run.c.
-// Added special tokens (the step tokens) go into `added_tokens` with their ids.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// Added special tokens (the step tokens) go into `added_tokens` with their ids. The files are built in memory here;
+// hf-tokenizer-files-node.ts writes them into a directory.
 import { HfTokenizer } from '../tokenizer/hf-tokenizer.js';
 import { BYTE_TOKEN_OFFSET, readLlama2cVocab } from '../tokenizer/llama2c-format.js';
 import { Llama2cTokenizer } from '../tokenizer/llama2c-tokenizer.js';
-import { saveHfTokenizer } from '../tokenizer/load-tokenizer.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { TOKENIZER_FILE_NAMES } from '../tokenizer/tokenizer-files.js';
 import { addedTokenJson } from '../tokenizer/tokenizer-json.js';
-import { writeFileAtomic } from './atomic.js';
 
 const CONTROL = ['<unk>', '<s>', '</s>'];
 /** Ids below this are control and byte pieces, which are never the result of a merge. */
 const FIRST_MERGED_ID = BYTE_TOKEN_OFFSET + 256;
 
 export interface TokenizerFilesOptions {
-  /** The tokenizer.bin a Llama2cTokenizer was read from (its scores are needed for the merges). */
+  /** The tokenizer.bin a Llama2cTokenizer was read from (its scores are needed for the merges), by path (Node). */
   llama2cPath?: string;
+  /** …or its bytes. */
+  llama2cBin?: Uint8Array;
 }
 
-/** Whether `saveTokenizerFiles` can write this tokenizer (an HfTokenizer, or a llama2.c one with its .bin path). */
+/** Whether this tokenizer's files can be written (an HfTokenizer, or a llama2.c one with its tokenizer.bin). */
 export function canSaveTokenizerFiles(tokenizer: Tokenizer, options: TokenizerFilesOptions = {}): boolean {
-  return tokenizer instanceof HfTokenizer || (tokenizer instanceof Llama2cTokenizer && !!options.llama2cPath);
+  return (
+    tokenizer instanceof HfTokenizer ||
+    (tokenizer instanceof Llama2cTokenizer && !!(options.llama2cPath || options.llama2cBin))
+  );
 }
 
 /**
- * Writes tokenizer.json and tokenizer_config.json for `tokenizer` into `dir`, so that transformers'
- * `AutoTokenizer.from_pretrained(dir)` and our `loadTokenizer(dir)` read it with its added special tokens.
+ * tokenizer.json and tokenizer_config.json of `tokenizer` (file name → text), as transformers'
+ * `AutoTokenizer.from_pretrained` and our `loadTokenizer` read them, with its added special tokens. A llama2.c
+ * tokenizer needs its tokenizer.bin's bytes (`llama2cBin`; `file` names it in errors).
  */
-export async function saveTokenizerFiles(
+export function tokenizerFileTexts(
   tokenizer: Tokenizer,
-  dir: string,
-  options: TokenizerFilesOptions = {},
-): Promise<void> {
-  if (tokenizer instanceof HfTokenizer) return saveHfTokenizer(tokenizer, dir);
+  llama2cBin?: Uint8Array,
+  file = 'tokenizer.bin',
+): Map<string, string> {
+  const text = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+  const N = TOKENIZER_FILE_NAMES;
+  if (tokenizer instanceof HfTokenizer)
+    return new Map([
+      [N.tokenizerJson, text(tokenizer.toTokenizerJson())],
+      [N.tokenizerConfig, text(tokenizer.toTokenizerConfig())],
+    ]);
   if (!(tokenizer instanceof Llama2cTokenizer))
-    throw new Error('saveTokenizerFiles: expected an HfTokenizer or a Llama2cTokenizer');
-  if (!options.llama2cPath)
-    throw new Error(
-      'saveTokenizerFiles: a llama2.c tokenizer needs { llama2cPath } (the tokenizer.bin it came from)',
-    );
-  const bytes = new Uint8Array(await readFile(options.llama2cPath));
-  const json = llama2cTokenizerJson(
-    bytes,
-    tokenizer.baseVocabSize,
-    tokenizer.specialTokens,
-    options.llama2cPath,
-  );
-  const special = [...tokenizer.specialTokens.keys()];
+    throw new Error('tokenizer files: expected an HfTokenizer or a Llama2cTokenizer');
+  if (!llama2cBin)
+    throw new Error('tokenizer files: a llama2.c tokenizer needs the tokenizer.bin it came from');
+  const json = llama2cTokenizerJson(llama2cBin, tokenizer.baseVocabSize, tokenizer.specialTokens, file);
   const config = {
     tokenizer_class: 'PreTrainedTokenizerFast',
     bos_token: '<s>',
     eos_token: '</s>',
     unk_token: '<unk>',
-    additional_special_tokens: special,
+    additional_special_tokens: [...tokenizer.specialTokens.keys()],
   };
-  await writeFileAtomic(join(dir, 'tokenizer.json'), `${JSON.stringify(json, null, 2)}\n`);
-  await writeFileAtomic(join(dir, 'tokenizer_config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  return new Map([
+    [N.tokenizerJson, text(json)],
+    [N.tokenizerConfig, text(config)],
+  ]);
 }
 
 /**

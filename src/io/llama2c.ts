@@ -1,11 +1,9 @@
 // llama2.c checkpoints (legacy "version 0" format of run.c): a 7×int32 header, then float32 weights,
 // PyTorch layout (out, in). A negative vocab_size means the classifier is stored separately (untied).
-import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { type ModelConfig, resolveModelConfig } from '../model/config.js';
 import { type BuildOptions, Transformer } from '../model/transformer.js';
 import { ConfigError, FormatError } from '../util/errors.js';
-import { writeFileAtomic } from './atomic.js';
 
 const HEADER_FIELDS = [
   'dim',
@@ -155,15 +153,18 @@ export function parseLlama2c(
   return { config, weights };
 }
 
-/** Loads a llama2.c v0 checkpoint file into a Transformer (base weights frozen unless `trainable`). */
-export async function loadLlama2c(path: string, options: BuildOptions = {}): Promise<Transformer> {
-  const buf = await readFile(path);
-  const { config, weights } = parseLlama2c(buf, path);
+/** A llama2.c v0 checkpoint's bytes as a Transformer (base weights frozen unless `trainable`); `file` names it. */
+export function llama2cFromBytes(
+  buf: Uint8Array,
+  file = '<buffer>',
+  options: BuildOptions = {},
+): Transformer {
+  const { config, weights } = parseLlama2c(buf, file);
   return Transformer.fromWeights(config, weights, options);
 }
 
-/** Writes a model as a llama2.c v0 checkpoint that run.c can read (added token rows are not part of it). */
-export async function saveLlama2c(model: Transformer, path: string): Promise<void> {
+/** A model as the bytes of a llama2.c v0 checkpoint that run.c can read (added token rows are not part of it). */
+export function encodeLlama2c(model: Transformer): Uint8Array {
   const m = model.config;
   const unsupported = [
     m.headDim !== null && `headDim ${m.headDim} ≠ dim / numHeads (${m.dim / m.numHeads})`,
@@ -172,7 +173,7 @@ export async function saveLlama2c(model: Transformer, path: string): Promise<voi
   ].filter(Boolean);
   if (unsupported.length)
     throw new Error(
-      `saveLlama2c: a llama2.c checkpoint cannot hold ${unsupported.join('; ')}; save as a Hugging Face directory (saveHfLlama)`,
+      `a llama2.c checkpoint cannot hold ${unsupported.join('; ')}; save as a Hugging Face directory (saveHfLlama)`,
     );
   const vars = model.namedVariables();
   const c = { ...model.config, vocabSize: model.embedding.shape[0] };
@@ -193,8 +194,7 @@ export async function saveLlama2c(model: Transformer, path: string): Promise<voi
   for (const e of entries) {
     if (e.name === 'head.weight') writeRope();
     const v = vars.get(e.name);
-    if (!v)
-      throw new Error(`saveLlama2c: model has no plain weight ${e.name} (detach or merge experts first)`);
+    if (!v) throw new Error(`model has no plain weight ${e.name} (detach or merge experts first)`);
     const data = v.dataSync() as Float32Array;
     out.set(e.transpose ? transposed(data, e.shape[1], e.shape[0]) : data, offset);
     offset += data.length;
@@ -212,5 +212,5 @@ export async function saveLlama2c(model: Transformer, path: string): Promise<voi
   const bytes = new Uint8Array(HEADER_BYTES + out.byteLength);
   bytes.set(new Uint8Array(header.buffer), 0);
   bytes.set(new Uint8Array(out.buffer), HEADER_BYTES);
-  await writeFileAtomic(path, bytes);
+  return bytes;
 }

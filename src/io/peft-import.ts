@@ -1,9 +1,8 @@
 // PEFT adapter import, the inverse of peft.ts: an export directory (mote_config.json + one adapter directory per
 // expert, or a plain PEFT LoRA adapter directory) back into a model's MoteLinear factors and added token rows.
 // Everything is read and checked first (keys, shapes, dtypes, adapter_config fields, expert config, tokens); only
-// then are tokens added, experts attached (when the model has none) and variables assigned. F32 is bit-exact.
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+// then are tokens added, experts attached (when the model has none) and variables assigned. F32 is bit-exact. The
+// files come from a FileSet (files.ts: files dropped on a page, or a directory: peft-import-node.ts).
 import * as tf from '@tensorflow/tfjs';
 import { attachExperts, getExperts } from '../experts/attach.js';
 import type { ExpertConfig, ExpertKind } from '../experts/config.js';
@@ -13,6 +12,7 @@ import type { ModelConfig } from '../model/config.js';
 import type { LinearModule, Transformer } from '../model/transformer.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { FormatError } from '../util/errors.js';
+import { type FileSet, parseJsonText, readOptionalText, readTextFile } from './files.js';
 import { HF_TARGET_NAMES, linearShape, ropeHeads, rowsFromHf, transpose } from './hf-llama-layout.js';
 import {
   ADAPTER_CONFIG_FILE,
@@ -28,7 +28,7 @@ import {
   parseMoteConfig,
   singleLoraEntry,
 } from './peft-config.js';
-import { readSafetensors } from './safetensors.js';
+import { decodeSafetensors } from './safetensors.js';
 
 /** What an import did. */
 export interface PeftImportResult {
@@ -54,31 +54,34 @@ interface Manifest {
   base: MoteConfigFile['base'] | null;
 }
 
-/** One adapter read from disk. */
+/** One adapter read from its files. */
 interface ReadAdapter {
   entry: MoteAdapterEntry;
+  /** Its weights file and its adapter_config.json, as errors name them. */
   file: string;
+  configFile: string;
   config: LoraAdapterConfig;
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
 }
 
 /**
- * Loads an export of `exportPeftAdapters` (or a plain PEFT LoRA adapter directory) into `model`. A model without
- * experts gets them attached from mote_config.json; a model with experts must have the same expert config. Missing
- * step tokens are added to `tokenizer` (and rows to the model) at the recorded ids. Adapters for another base shape
- * are refused with an error naming the key, its shape and the expected one.
+ * Loads the files of an export of `peftAdapterFiles` / `exportPeftAdapters` (or of a plain PEFT LoRA adapter
+ * directory) into `model`. A model without experts gets them attached from mote_config.json; a model with experts
+ * must have the same expert config. Missing step tokens are added to `tokenizer` (and rows to the model) at the
+ * recorded ids. Adapters for another base shape are refused with an error naming the key, its shape and the
+ * expected one.
  */
-export async function importPeftAdapters(
+export async function importPeftAdapterFiles(
   model: Transformer,
   tokenizer: Tokenizer,
-  dir: string,
+  files: FileSet,
 ): Promise<PeftImportResult> {
-  const manifest = await readManifest(dir);
+  const manifest = await readManifest(files);
   const experts = manifest.experts;
   const adapters: ReadAdapter[] = [];
-  for (const entry of manifest.adapters) adapters.push(await readAdapter(dir, entry));
+  for (const entry of manifest.adapters) adapters.push(await readAdapter(files, entry));
   const attached = getExperts(model);
-  if (attached) checkSameExperts(attached.config, experts, join(dir, MOTE_CONFIG_FILE));
+  if (attached) checkSameExperts(attached.config, experts, files.path(MOTE_CONFIG_FILE));
   const n = manifest.addedTokens.length;
   const note = baseNote(manifest, model.config);
   for (const a of adapters) {
@@ -113,18 +116,20 @@ export async function importPeftAdapters(
 // ---------------------------------------------------------------- reading
 
 /** mote_config.json, or one synthesised for a plain PEFT LoRA adapter directory. */
-async function readManifest(dir: string): Promise<Manifest> {
-  const path = join(dir, MOTE_CONFIG_FILE);
-  const text = await readFile(path, 'utf8').catch(() => null);
-  if (text !== null) {
-    const m = parseMoteConfig(parseJson(text, path), path);
+async function readManifest(files: FileSet): Promise<Manifest> {
+  const path = files.path(MOTE_CONFIG_FILE);
+  const text = await readOptionalText(files, MOTE_CONFIG_FILE);
+  if (text !== undefined) {
+    const m = parseMoteConfig(parseJsonText(text, path), path);
     return { experts: m.experts, adapters: m.adapters, addedTokens: m.addedTokens, base: m.base };
   }
-  const configPath = join(dir, ADAPTER_CONFIG_FILE);
-  const adapterText = await readFile(configPath, 'utf8').catch(() => null);
-  if (adapterText === null)
-    throw new Error(`importPeftAdapters: ${dir} has neither ${MOTE_CONFIG_FILE} nor ${ADAPTER_CONFIG_FILE}`);
-  const c = parseAdapterConfig(parseJson(adapterText, configPath), configPath);
+  const configPath = files.path(ADAPTER_CONFIG_FILE);
+  const adapterText = await readOptionalText(files, ADAPTER_CONFIG_FILE);
+  if (adapterText === undefined)
+    throw new Error(
+      `importPeftAdapters: ${files.label} has neither ${MOTE_CONFIG_FILE} nor ${ADAPTER_CONFIG_FILE}`,
+    );
+  const c = parseAdapterConfig(parseJsonText(adapterText, configPath), configPath);
   const experts: Partial<ExpertConfig> = {
     kind: 'lora',
     rank: c.rank,
@@ -138,27 +143,23 @@ async function readManifest(dir: string): Promise<Manifest> {
   return { experts, adapters: [entry], addedTokens, base: null };
 }
 
-async function readAdapter(dir: string, entry: MoteAdapterEntry): Promise<ReadAdapter> {
-  const base = join(dir, entry.dir);
-  const configPath = join(base, ADAPTER_CONFIG_FILE);
-  const text = await readFile(configPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new FormatError(
-      configPath,
-      '',
-      `cannot read (${e.code ?? e.message}): adapter ${entry.name} is missing`,
-    );
-  });
-  const config = parseAdapterConfig(parseJson(text, configPath), configPath);
-  const file = join(base, ADAPTER_WEIGHTS_FILE);
-  if (!(await stat(file).catch(() => null)))
+async function readAdapter(files: FileSet, entry: MoteAdapterEntry): Promise<ReadAdapter> {
+  const at = (name: string) => (entry.dir === '.' ? name : `${entry.dir}/${name}`);
+  const configFile = files.path(at(ADAPTER_CONFIG_FILE));
+  if ((await files.size(at(ADAPTER_CONFIG_FILE))) === null)
+    throw new FormatError(configFile, '', `cannot read (no such file): adapter ${entry.name} is missing`);
+  const text = await readTextFile(files, at(ADAPTER_CONFIG_FILE));
+  const config = parseAdapterConfig(parseJsonText(text, configFile), configFile);
+  const file = files.path(at(ADAPTER_WEIGHTS_FILE));
+  if ((await files.size(at(ADAPTER_WEIGHTS_FILE))) === null)
     throw new FormatError(file, '', `missing: adapter ${entry.name} has no weights`);
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [key, t] of (await readSafetensors(file)).tensors) {
+  for (const [key, t] of decodeSafetensors(await files.read(at(ADAPTER_WEIGHTS_FILE)), file).tensors) {
     if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16')
       throw new FormatError(file, key, `dtype ${t.dtype} is not supported; expected F32, F16 or BF16`);
     tensors.set(key, { shape: t.shape, data: t.data as Float32Array });
   }
-  return { entry, file, config, tensors };
+  return { entry, file, configFile, config, tensors };
 }
 
 // ---------------------------------------------------------------- checks
@@ -194,7 +195,7 @@ function checkSameExperts(have: Readonly<ExpertConfig>, want: Partial<ExpertConf
 }
 
 function checkAdapterConfig(a: ReadAdapter, experts: Partial<ExpertConfig>): void {
-  const file = join(a.file, '..', ADAPTER_CONFIG_FILE);
+  const file = a.configFile;
   const fail = (field: string, got: unknown, want: unknown) => {
     throw new FormatError(
       file,
@@ -363,11 +364,3 @@ function assignRows(model: Transformer, a: ReadAdapter, ids: number[]): void {
 
 const sameSet = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && a.every((x) => b.includes(x));
-
-function parseJson(text: string, file: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new FormatError(file, '', `not valid JSON (${(e as Error).message})`);
-  }
-}

@@ -10,9 +10,8 @@
 // scale = loraAlpha / r (/ √r for rsLoRA). Factors are stored unscaled and each adapter's mixing weight is folded
 // into its lora_alpha (step: α·loraAlpha, shared: (1 − α)·loraAlpha), so PEFT's own scaling lora_alpha / r gives each
 // adapter exactly its MoTE term, and the step adapter and the shared adapter active together (summed) are MoTE's
-// step s. Unscaled factors make the F32 round trip bit-exact. The import side is peft-import.ts.
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+// step s. Unscaled factors make the F32 round trip bit-exact. The import side is peft-import.ts. The files are built
+// in memory here (a page offers them as downloads); peft-node.ts writes them into a directory.
 import { type AttachedExperts, requireExperts } from '../experts/attach.js';
 import type { ExpertKind } from '../experts/config.js';
 import { adapterKind } from '../experts/kinds.js';
@@ -20,9 +19,8 @@ import { MoteLinear } from '../experts/mote-linear.js';
 import type { LinearModule, Transformer } from '../model/transformer.js';
 import { STEP_TOKENS } from '../steps.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import { writeFileAtomic } from './atomic.js';
 import { ropeHeads, rowsToHf, transpose } from './hf-llama-layout.js';
-import { canSaveTokenizerFiles, saveTokenizerFiles } from './hf-tokenizer-files.js';
+import { canSaveTokenizerFiles, tokenizerFileTexts } from './hf-tokenizer-files.js';
 import {
   ADAPTER_CONFIG_FILE,
   ADAPTER_WEIGHTS_FILE,
@@ -37,20 +35,19 @@ import {
   type MoteConfigFile,
   singleLoraEntry,
 } from './peft-config.js';
-import { type HostTensor, writeSafetensors } from './safetensors.js';
+import { encodeSafetensors, type HostTensor } from './safetensors.js';
 
-export interface PeftExportOptions {
+export interface PeftFilesOptions {
   /** `base_model_name_or_path` of every adapter (the HF base model id or directory). Default ''. */
   baseModelNameOrPath?: string;
   /** Stored dtype of the adapter weights. Default F32 (the only bit-exact one). */
   dtype?: 'F32' | 'F16' | 'BF16';
-  /** The tokenizer.bin a llama2.c tokenizer was read from: needed to write tokenizer.json. */
-  tokenizerPath?: string;
+  /** The bytes of the tokenizer.bin a llama2.c tokenizer was read from: needed to write tokenizer.json. */
+  tokenizerBin?: Uint8Array;
 }
 
-/** What was written. */
-export interface PeftExportSummary {
-  dir: string;
+/** What an export holds. */
+export interface PeftFilesSummary {
   /** The exported experts' kind (one with a PEFT form: experts/kinds.ts). */
   kind: ExpertKind;
   adapters: { name: string; dir: string; tensors: number }[];
@@ -58,6 +55,12 @@ export interface PeftExportSummary {
   tokenRows: number;
   /** Whether tokenizer.json was written (else only added_tokens.json). */
   tokenizerJson: boolean;
+}
+
+/** The files of an export (name → bytes, '/'-separated, in the order they are written) and what they hold. */
+export interface PeftFiles {
+  files: Map<string, Uint8Array>;
+  summary: PeftFilesSummary;
 }
 
 /** The α-folding convention, as written into mote_config.json (`folding`). */
@@ -69,17 +72,15 @@ export const FOLDING =
   'of step s, W0 + alpha*scale*B_s*A_s + (1 - alpha)*scale*B_sh*A_sh, scale = loraAlpha / r (or / sqrt(r)).';
 
 /**
- * Writes the attached experts of `model` (kind 'mote' or 'lora') as PEFT LoRA adapters into `dir`: for MoTE one
- * sub-directory per step expert and `shared/`, for a single LoRA the adapter files in `dir` itself; plus
- * mote_config.json, added_tokens.json and (when it can) the tokenizer with its added tokens. Files are written
- * atomically one by one.
+ * The attached experts of `model` (kind 'mote' or 'lora') as the files of PEFT LoRA adapters: for MoTE one
+ * sub-directory per step expert and `shared/`, for a single LoRA the adapter files at the top; plus
+ * mote_config.json, added_tokens.json and (when it can) the tokenizer with its added tokens.
  */
-export async function exportPeftAdapters(
+export function peftAdapterFiles(
   model: Transformer,
   tokenizer: Tokenizer,
-  dir: string,
-  options: PeftExportOptions = {},
-): Promise<PeftExportSummary> {
+  options: PeftFilesOptions = {},
+): PeftFiles {
   const experts = requireExperts(model, 'exportPeftAdapters');
   const c = experts.config;
   if (!adapterKind(c).peft)
@@ -90,8 +91,9 @@ export async function exportPeftAdapters(
   const entries = adapterEntries(experts, tokenizer, rows.tokens.length > 0);
   const layers = new HostLayers(model);
   const baseModel = options.baseModelNameOrPath ?? '';
-  const summary: PeftExportSummary = {
-    dir,
+  const files = new Map<string, Uint8Array>();
+  const json = (value: unknown) => utf8.encode(`${JSON.stringify(value, null, 2)}\n`);
+  const summary: PeftFilesSummary = {
     kind: c.kind,
     adapters: [],
     tokenRows: rows.tokens.length,
@@ -107,12 +109,11 @@ export async function exportPeftAdapters(
       tensors.set(loraKey(s.index, s.module, 'B'), { shape: [outF, c.rank], data: b });
     }
     if (entry.tokenRows) for (const [k, t] of rows.tensors) tensors.set(k, t);
-    const out = join(dir, entry.dir);
-    await mkdir(out, { recursive: true });
-    await writeSafetensors(join(out, ADAPTER_WEIGHTS_FILE), tensors, {
-      dtype: options.dtype ?? 'F32',
-      metadata: { format: 'pt' },
-    });
+    const at = (name: string) => (entry.dir === '.' ? name : `${entry.dir}/${name}`);
+    files.set(
+      at(ADAPTER_WEIGHTS_FILE),
+      encodeSafetensors(tensors, { dtype: options.dtype ?? 'F32', metadata: { format: 'pt' } }),
+    );
     const config = adapterConfigJson({
       rank: c.rank,
       loraAlpha: entry.loraAlpha,
@@ -123,20 +124,21 @@ export async function exportPeftAdapters(
       tokenIndices: entry.tokenRows ? rows.tokens.map((t) => t.id) : null,
       tiedEmbeddings: model.config.tiedEmbeddings,
     });
-    await writeFileAtomic(join(out, ADAPTER_CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+    files.set(at(ADAPTER_CONFIG_FILE), json(config));
     summary.adapters[i] = { name: entry.name, dir: entry.dir, tensors: tensors.size };
   }
   const manifest = moteConfig(model, experts, entries, rows.tokens, baseModel);
-  await writeFileAtomic(join(dir, MOTE_CONFIG_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-  const addedJson = Object.fromEntries(rows.tokens.map((t) => [t.content, t.id]));
-  await writeFileAtomic(join(dir, 'added_tokens.json'), `${JSON.stringify(addedJson, null, 2)}\n`);
-  const tokenizerOptions = { llama2cPath: options.tokenizerPath };
-  if (canSaveTokenizerFiles(tokenizer, tokenizerOptions)) {
-    await saveTokenizerFiles(tokenizer, dir, tokenizerOptions);
+  files.set(MOTE_CONFIG_FILE, json(manifest));
+  files.set('added_tokens.json', json(Object.fromEntries(rows.tokens.map((t) => [t.content, t.id]))));
+  if (canSaveTokenizerFiles(tokenizer, { llama2cBin: options.tokenizerBin })) {
+    for (const [name, text] of tokenizerFileTexts(tokenizer, options.tokenizerBin))
+      files.set(name, utf8.encode(text));
     summary.tokenizerJson = true;
   }
-  return summary;
+  return { files, summary };
 }
+
+const utf8 = new TextEncoder();
 
 // ---------------------------------------------------------------- what goes where
 

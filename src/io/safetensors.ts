@@ -5,10 +5,8 @@
 //   rest     the data section: every tensor's row-major little-endian bytes, offsets relative to its start,
 //            covering it exactly (no holes, no overlaps, nothing after the last tensor).
 // The writer orders tensors as the reference does (larger dtypes first, then by name) so files are byte-identical.
-import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { FormatError } from '../util/errors.js';
-import { writeFileAtomic } from './atomic.js';
 
 /** dtypes we read; F64/I64 are converted to float32/int32 on read. */
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32';
@@ -74,7 +72,7 @@ export function encodeSafetensors(
   });
   items.sort(
     (a, b) =>
-      DTYPE_ORDER[b.dtype] - DTYPE_ORDER[a.dtype] || Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)),
+      DTYPE_ORDER[b.dtype] - DTYPE_ORDER[a.dtype] || compareBytes(utf8.encode(a.name), utf8.encode(b.name)),
   );
 
   const header: Record<string, unknown> = {};
@@ -94,7 +92,7 @@ export function encodeSafetensors(
     offset += it.bytes.length;
   }
   let json = JSON.stringify(header);
-  const jsonBytes = Buffer.byteLength(json);
+  const jsonBytes = utf8.encode(json).length;
   json += ' '.repeat((8 - (jsonBytes % 8)) % 8);
   const headerBytes = new TextEncoder().encode(json);
 
@@ -109,23 +107,12 @@ export function encodeSafetensors(
   return out;
 }
 
-/**
- * Writes tensors (tf tensors are read with `await data()`, not disposed) to `path` atomically (temp file, fsync,
- * rename), so a failed write never leaves a partial file where a good one was.
- */
-export async function writeSafetensors(
-  path: string,
-  tensors: ReadonlyMap<string, tf.Tensor | HostTensor>,
-  options: WriteOptions = {},
-): Promise<void> {
-  const host = new Map<string, HostTensor>();
-  for (const [name, t] of tensors) {
-    if (!(t instanceof tf.Tensor)) host.set(name, t);
-    else if (t.dtype === 'float32' || t.dtype === 'int32')
-      host.set(name, { shape: [...t.shape], data: (await t.data()) as Float32Array | Int32Array });
-    else throw new Error(`safetensors: ${name} has dtype ${t.dtype}; expected float32 or int32`);
-  }
-  await writeFileAtomic(path, encodeSafetensors(host, options));
+const utf8 = new TextEncoder();
+
+/** Byte-wise order of two strings' UTF-8 encodings (the reference sorts names as bytes, not UTF-16 units). */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
 }
 
 function checkWritable(name: string, t: HostTensor): void {
@@ -148,11 +135,6 @@ function encodeData(data: Float32Array | Int32Array, dtype: WritableDtype): Uint
 }
 
 // ---------------------------------------------------------------- reading
-
-/** Reads and validates a safetensors file; errors name the file, the tensor and the problem. */
-export async function readSafetensors(path: string): Promise<SafetensorsContents> {
-  return decodeSafetensors(new Uint8Array(await readFile(path)), path);
-}
 
 /**
  * Parses safetensors bytes with strict validation: header length within the file and ≤ MAX_HEADER_BYTES,

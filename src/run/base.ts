@@ -6,13 +6,14 @@
 // a warning on request: util/finite.ts).
 import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { type LoadedModel, type LoadModelOptions, loadModel } from '../io/load.js';
-import type { Transformer } from '../model/transformer.js';
-import { DEFAULT_STEP_STAGES, type Stage, type StepTokenIds } from '../steps.js';
-import { addStepTokens } from '../tokenizer/special-tokens.js';
-import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { LoadedModel } from '../io/load.js';
+import { type LoadModelOptions, loadModel } from '../io/load-node.js';
+import type { Stage } from '../steps.js';
 import { checkFiniteTensors, type NonFiniteOptions } from '../util/finite.js';
 import { BUNDLED } from './bundled.js';
+import { type Base, withStepTokens } from './step-tokens.js';
+
+export type { Base } from './step-tokens.js';
 
 /** Where a base model is. */
 export interface BaseSource {
@@ -29,30 +30,14 @@ export interface LoadBaseOptions extends NonFiniteOptions {
   stages?: readonly Stage[];
 }
 
-/** A base model with the step tokens in its tokenizer and as rows of its embedding. */
-export interface Base {
-  model: Transformer;
-  tokenizer: Tokenizer;
-  /** Ids of the step tokens, by stage. */
-  stepTokens: Partial<Record<Stage, StepTokenIds>>;
-}
-
 /** Loads a base and adds the step tokens (file header). Every call builds a fresh, identical state. */
 export async function loadBase(source: BaseSource, options: LoadBaseOptions = {}): Promise<Base> {
-  const { model, tokenizer } = await loadFiniteModel(
+  const loaded = await loadFiniteModel(
     source.model,
     { tokenizer: source.tokenizer || undefined, trainable: options.trainable ?? false },
     options,
   );
-  try {
-    const stepTokens = addStepTokens(tokenizer, options.stages ?? DEFAULT_STEP_STAGES);
-    const added = tokenizer.vocabSize - model.config.vocabSize;
-    if (added > 0) model.addTokens(added);
-    return { model, tokenizer, stepTokens };
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
+  return withStepTokens(loaded, options.stages);
 }
 
 /**

@@ -3,7 +3,7 @@
 // context. What encoding truncated or dropped is reported as notes for the caller to show.
 import type { Chain } from '../aligncot/chain.js';
 import { type EncodedChain, encodeChains } from '../aligncot/encode.js';
-import { loadChains } from '../aligncot/schema.js';
+import { loadChains } from '../aligncot/schema-node.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { TrainData } from '../train/example.js';
 import { splitHeldOut } from '../train/split.js';

@@ -2,7 +2,8 @@
 // appended in order as the run goes) and loss.svg (the loss curves per split and step type, drawn from it).
 import { appendFile, readFile, rename, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic.js';
-import { lossCurveSvg, readMetricsJsonl, type Series, seriesFromMetrics } from '../train/plot.js';
+import { lossCurveSvg, type Series, seriesFromMetrics } from '../train/plot.js';
+import { readMetricsJsonl } from '../train/plot-node.js';
 import type { TrainEvent } from '../train/trainer.js';
 
 /**

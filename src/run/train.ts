@@ -25,7 +25,8 @@ import { fileCheckpointer } from '../train/checkpointer.js';
 import { NonFiniteError } from '../train/clip.js';
 import { evaluate } from '../train/evaluate.js';
 import { lastGoodCheckpoint, resumePoint, setAsideNewer } from '../train/resume.js';
-import { type TrainEvent, type TrainResult, train } from '../train/trainer.js';
+import type { TrainEvent, TrainResult } from '../train/trainer.js';
+import { train } from '../train/trainer-node.js';
 import { cleanupAfterFailure, withCleanup } from '../util/cleanup.js';
 import { type NonFiniteOptions, NonFiniteTensorError } from '../util/finite.js';
 import {

@@ -1,6 +1,7 @@
 // Tokenizers: the Tokenizer interface; Hugging Face tokenizers (tokenizer.json, or Qwen2 / Llama-3 slow files) through
 // @huggingface/tokenizers; llama2.c's tokenizer.bin; the byte-level BPE trainer and its tokenizer.json writer; one
-// loader for every format; the AlignCoT step tokens; chat templates through @huggingface/jinja.
+// loader for every format (from a FileSet; paths on disk: load-tokenizer-node.ts); the AlignCoT step tokens; chat
+// templates through @huggingface/jinja.
 
 export { AddedTokens } from './added-tokens.js';
 export { type MergeLookup, mergeByScore } from './bpe.js';
@@ -24,8 +25,8 @@ export {
   MIN_VOCAB_SIZE,
   readLlama2cVocab,
 } from './llama2c-format.js';
-export { Llama2cTokenizer, type Llama2cTokenizerJSON, loadLlama2cTokenizer } from './llama2c-tokenizer.js';
-export { loadTokenizer, saveHfTokenizer } from './load-tokenizer.js';
+export { Llama2cTokenizer, type Llama2cTokenizerJSON } from './llama2c-tokenizer.js';
+export { readTokenizerFiles, tokenizerFromFileSet } from './load-tokenizer.js';
 export {
   LLAMA3_SPECIAL_TOKENS,
   LLAMA3_SPLIT_PATTERN,

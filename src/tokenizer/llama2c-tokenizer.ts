@@ -261,20 +261,6 @@ export class Llama2cTokenizer implements Tokenizer {
   }
 }
 
-/**
- * Reads a llama2.c tokenizer.bin from disk (Node only; the `fs` import is deferred so the module also loads
- * in browsers, where `Llama2cTokenizer.fromBuffer` is the entry point).
- */
-export async function loadLlama2cTokenizer(path: string, vocabSize?: number): Promise<Llama2cTokenizer> {
-  const { readFile } = await import('node:fs/promises');
-  const bytes = await readFile(path);
-  return Llama2cTokenizer.fromBuffer(
-    new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-    vocabSize,
-    path,
-  );
-}
-
 // ---------------------------------------------------------------------------------------------------
 // helpers
 

@@ -9,7 +9,8 @@ import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promis
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../io/atomic.js';
-import { type HostTensor, readSafetensors, type WritableDtype, writeSafetensors } from '../io/safetensors.js';
+import type { HostTensor, WritableDtype } from '../io/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors-node.js';
 import { FormatError } from '../util/errors.js';
 import { checkFiniteHost, type NonFiniteOptions } from '../util/finite.js';
 import type { AdamW, AdamWSlot, AdamWState } from './optimizer.js';

@@ -6,9 +6,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { ExpertConfig } from '../experts/config.js';
 import { batchRoute } from '../experts/kinds.js';
 import type { Transformer } from '../model/transformer.js';
+import { ConfigError } from '../util/errors.js';
 import { type HostBatch, toTensors } from './batch.js';
 import { clipByGlobalNorm } from './clip.js';
-import type { GradientPool } from './parallel/pool.js';
+import type { Workload } from './parallel/auto.js';
+import type { GradientPool, ParallelOptions } from './parallel/pool.js';
 import { gradsFromHost } from './parallel/replica.js';
 import { meanGradient, stepGradients } from './parallel/shard.js';
 import { batchGradients } from './step.js';
@@ -46,6 +48,47 @@ export interface GradientSettings {
   auxWeight: number;
   /** Global-norm clipping threshold; 0 disables clipping. */
   clipNorm: number;
+}
+
+/** What a run tells the opener of its gradient path (train's `options.gradients`). */
+export interface GradientPathRequest {
+  model: Transformer;
+  settings: GradientSettings;
+  /** TrainConfig.workers: 'auto' or a count. */
+  workers: number | 'auto';
+  /** What 'auto' weighs (parallel/auto.ts). */
+  workload: Workload;
+  parallel?: ParallelOptions;
+}
+
+/** A run's gradient path, how many workers compute it and why; disposing it stops a pool the opener started. */
+export interface OpenedGradientPath extends AsyncDisposable {
+  path: GradientPath;
+  workers: number;
+  reason: string;
+}
+
+/** Opens the gradient path of a run (train's `options.gradients`). */
+export type GradientPathOpener = (request: GradientPathRequest) => Promise<OpenedGradientPath>;
+
+/**
+ * The in-process path (train's default): `workers` must be 'auto' (which means 1 here) or 1, since worker threads
+ * belong to the Node entry's `train`; a page keeps itself responsive by running `train` in a Web Worker.
+ */
+export async function openLocalGradients(request: GradientPathRequest): Promise<OpenedGradientPath> {
+  const { workers, parallel } = request;
+  if (parallel?.pool || (workers !== 'auto' && workers !== 1))
+    throw new ConfigError(
+      'workers',
+      parallel?.pool ? `a pool of ${parallel.pool.size}` : workers,
+      "'auto' or 1 in this build (worker threads need the Node entry of mote-tfjs)",
+    );
+  return {
+    path: localGradients(request.model, request.settings),
+    workers: 1,
+    reason: workers === 'auto' ? 'auto: in this process' : 'set',
+    [Symbol.asyncDispose]: async () => {},
+  };
 }
 
 /** Gradients computed in this process: micro-batches one after the other, summed with tensor ops. */

@@ -1,6 +1,5 @@
 // Loss curves as SVG text (no dependencies): metrics JSONL → series per metric and step type → one line chart
 // with axes, ticks, legend and an optional log y axis. Deterministic: same input, same bytes.
-import { readJsonl } from '../util/jsonl.js';
 
 /** One curve: points [x (step), y (value)]. */
 export interface Series {
@@ -117,15 +116,6 @@ export function lossCurveSvg(series: readonly Series[], options: LossCurveOption
 }
 
 // ---------------------------------------------------------------- metrics files
-
-/**
- * Reads a JSONL metrics file (util/jsonl.ts): one JSON object per line, blank lines skipped. A torn last line
- * (no final newline, as after a crash mid-write) is ignored; any other bad line is a FormatError naming the line.
- */
-export async function readMetricsJsonl(path: string): Promise<Record<string, unknown>[]> {
-  const { records } = await readJsonl(path, { ignoreTornTail: true });
-  return records.map((r) => r.value);
-}
 
 /**
  * Turns metric records into series: for every record with a numeric `x` field (default `step`), each numeric

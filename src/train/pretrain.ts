@@ -12,7 +12,8 @@ import { resolveTrainConfig, type TrainConfig } from './config.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import type { TrainData } from './example.js';
 import { lmWindows, splitDocuments } from './text-data.js';
-import { type Checkpointer, type TrainEvent, type TrainOptions, type TrainResult, train } from './trainer.js';
+import type { Checkpointer, TrainEvent, TrainOptions, TrainResult } from './trainer.js';
+import { train } from './trainer-node.js';
 
 // ---------------------------------------------------------------------------------------------------
 // configuration

@@ -13,7 +13,6 @@
 //   window 1: ids </s> <s> Yo  targets <s> Yo </s>
 import { check, FormatError } from '../util/errors.js';
 import { parseJsonl } from '../util/jsonl.js';
-import { readTextFile } from '../util/text-file.js';
 import type { TrainExample } from './example.js';
 import { heldOutSplit } from './split.js';
 
@@ -22,23 +21,6 @@ export interface ReadCorpusOptions {
   textField?: string;
   /** JSONL: the longest line accepted, in UTF-8 bytes, checked before parsing (util/jsonl.ts). Default 1 MiB. */
   maxLineBytes?: number;
-}
-
-/**
- * Reads a corpus file into documents. `.gz` is decompressed first. JSONL (`.jsonl`, `.json`, or a first
- * non-blank character `{`): one document per non-blank line, the string in `textField`. Anything else is plain
- * UTF-8 text, one document per paragraph (paragraphs are separated by blank lines; single newlines stay).
- * Errors name the file, the line and the field.
- */
-export async function readCorpus(path: string, options: ReadCorpusOptions = {}): Promise<string[]> {
-  const text = await readTextFile(path);
-  const name = path.replace(/\.gz$/i, '');
-  const jsonl = /\.jsonl?$/.test(name) || text.trimStart().startsWith('{');
-  const docs = jsonl
-    ? parseJsonlTexts(text, path, options.textField ?? 'text', options.maxLineBytes)
-    : splitParagraphs(text);
-  if (docs.length === 0) throw new FormatError(path, '', 'no text in the corpus (the file is empty)');
-  return docs;
 }
 
 /** The `field` string of every non-blank JSONL line (util/jsonl.ts); a blank string is kept out. */

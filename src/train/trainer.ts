@@ -2,22 +2,27 @@
 // text windows) for any attached experts (experts/ decides their routing), or full fine-tuning when none are
 // attached and the base is trainable. Seeded data order, gradient accumulation, warm-up + decay, clipping, AdamW,
 // held-out evaluation, NaN stops, atomic checkpoints and exact resume; the gradients of a step come from this
-// process or a worker pool (gradients.ts). It prints nothing: progress is reported through `onEvent`.
+// process, or from a worker pool when the Node entry's `train` (trainer-node.ts) opens one (gradients.ts). It
+// prints nothing: progress is reported through `onEvent`.
 import * as tf from '@tensorflow/tfjs';
 import { getExperts } from '../experts/attach.js';
 import { auxLossWeight, shardable } from '../experts/kinds.js';
 import type { Transformer } from '../model/transformer.js';
 import { cleanupAfterFailure } from '../util/cleanup.js';
-import { check } from '../util/errors.js';
 import { type BatchOptions, batches, countBatches, type HostBatch } from './batch.js';
 import { NonFiniteError } from './clip.js';
 import { accumulationSteps, resolveTrainConfig, type TrainConfig } from './config.js';
 import { type EvalResult, evaluate } from './evaluate.js';
 import type { TrainData } from './example.js';
-import { type GradientPath, type GradientSettings, localGradients, poolGradients } from './gradients.js';
+import {
+  type GradientPath,
+  type GradientPathOpener,
+  type GradientSettings,
+  type OpenedGradientPath,
+  openLocalGradients,
+} from './gradients.js';
 import { AdamW } from './optimizer.js';
-import { resolveWorkers } from './parallel/auto.js';
-import { GradientPool, type ParallelOptions } from './parallel/pool.js';
+import type { ParallelOptions } from './parallel/pool.js';
 import { learningRateAt } from './schedule.js';
 import { type LossByStage, StageLoss } from './stats.js';
 
@@ -86,6 +91,12 @@ export interface TrainOptions {
   onEvent?: (event: TrainEvent) => void;
   /** Worker pool settings when the run uses workers (timeout, a callback receiving the pool): parallel/pool.ts. */
   parallel?: ParallelOptions;
+  /**
+   * Where the gradients are computed. Default: in this process, one micro-batch after the other (the only way in
+   * a page: run `train` in a Web Worker to keep the page responsive). The Node entry's `train` opens a pool of
+   * worker threads when `workers` asks for more than one (parallel/open.ts).
+   */
+  gradients?: GradientPathOpener;
 }
 
 export interface TrainResult {
@@ -140,11 +151,11 @@ export async function train(
   const totalSteps = stepsPerEpoch * c.epochs;
   const lastStep = Math.min(totalSteps, options.maxSteps ?? totalSteps);
   const optimizer = new AdamW(vars, { betas: c.betas, eps: c.eps, weightDecay: c.weightDecay });
-  // the moments (and a worker pool started here) are freed when train returns or throws; checkpoints keep them
-  // for a resume. A free that fails after a failure (a dead wasm heap) does not replace it (util/cleanup.ts).
-  let owned: GradientPool | null = null;
+  // the moments (and a worker pool the gradient path started) are freed when train returns or throws; checkpoints
+  // keep them for a resume. A free that fails after a failure (a dead wasm heap) does not replace it (util/cleanup.ts).
+  let opened: OpenedGradientPath | null = null;
   const free = async () => {
-    await owned?.dispose();
+    await opened?.[Symbol.asyncDispose]();
     optimizer.dispose();
   };
   let result: TrainResult;
@@ -162,43 +173,27 @@ export async function train(
       options.resume && options.checkpointer ? await options.checkpointer.restore(optimizer) : null;
     if (restored) pos = restored;
 
-    // workers > 1: each step's micro-batch gradients are computed by replicas in worker threads (parallel/pool.ts);
-    // a pool started here is stopped when train returns or throws, one given by the caller is left running.
-    // 'auto' weighs the run (parallel/auto.ts).
+    // where each step's gradients are computed (gradients.ts): in this process, or replicas in worker threads when
+    // the opener starts a pool (stopped when train returns or throws; one given by the caller is left running)
     let trainTokens = 0;
     for (const e of data.train) trainTokens += e.ids.length;
-    const given = options.parallel?.pool;
-    if (given) {
-      check(
-        c.workers === 'auto' || c.workers === given.size,
-        'workers',
-        c.workers,
-        `'auto' or ${given.size}, the size of the pool given in options.parallel.pool`,
-      );
-      await given.checkModel(model, settings.auxWeight);
-    }
-    const workers = given
-      ? { workers: given.size, reason: 'the pool given in options.parallel.pool' }
-      : resolveWorkers(c.workers, {
-          backend: tf.getBackend(),
-          dropout: experts?.dropout ?? 0,
-          parameters: model.parameterCount(),
-          tokensPerStep: (trainTokens / microPerEpoch) * accum,
-          rows: c.batchSize,
-          microBatches: accum,
-          splittable: shardable(experts),
-        });
-    owned =
-      !given && workers.workers > 1
-        ? await GradientPool.forModel(model, {
-            workers: workers.workers,
-            balanceWeight: settings.auxWeight,
-            timeoutMs: options.parallel?.timeoutMs,
-          })
-        : null;
-    const pool = given ?? owned;
-    if (pool) options.parallel?.onStart?.(pool);
-    const path: GradientPath = pool ? poolGradients(pool, settings) : localGradients(model, settings);
+    opened = await (options.gradients ?? openLocalGradients)({
+      model,
+      settings,
+      workers: c.workers,
+      workload: {
+        backend: tf.getBackend(),
+        dropout: experts?.dropout ?? 0,
+        parameters: model.parameterCount(),
+        tokensPerStep: (trainTokens / microPerEpoch) * accum,
+        rows: c.batchSize,
+        microBatches: accum,
+        splittable: shardable(experts),
+      },
+      parallel: options.parallel,
+    });
+    const path: GradientPath = opened.path;
+    const workers = { workers: opened.workers, reason: opened.reason };
     emit({
       type: 'start',
       totalSteps,
@@ -236,8 +231,8 @@ export async function train(
           pos = { step: pos.step + 1, epoch, microInEpoch: pos.microInEpoch + group.length };
           group = [];
           // on cpu and wasm, tensor reads resolve as microtasks: yield to the event loop once per step so signal
-          // handlers (Ctrl-C → abort → checkpoint), timers and file writes run during training
-          await new Promise((resolve) => setImmediate(resolve));
+          // handlers (Ctrl-C → abort → checkpoint), timers, file writes and a page's messages run during training
+          await new Promise((resolve) => setTimeout(resolve, 0));
           if (c.evalEvery > 0 && data.eval?.length && pos.step % c.evalEvery === 0 && pos.step < lastStep) {
             emit({ type: 'eval', step: pos.step, result: await evaluate(model, data.eval, evalOptions) });
           }

@@ -10,7 +10,6 @@
 
 import { check, FormatError } from './errors.js';
 import { checkMaxLineBytes, DEFAULT_MAX_LINE_BYTES, overLongLine, splitLines } from './lines.js';
-import { readTextFile } from './text-file.js';
 
 export { DEFAULT_MAX_LINE_BYTES };
 
@@ -56,11 +55,6 @@ export interface JsonlContent {
   blank: number;
   /** Whether a torn last line was skipped (`ignoreTornTail`). */
   tornTail: boolean;
-}
-
-/** Reads a JSONL file, gzipped or not (`readTextFile`), and parses it (`parseJsonl`). */
-export async function readJsonl(path: string, options: JsonlOptions = {}): Promise<JsonlContent> {
-  return parseJsonl(await readTextFile(path), path, options);
 }
 
 /** Parses JSONL text already in memory; `file` names it in errors. See the file header and `JsonlOptions`. */

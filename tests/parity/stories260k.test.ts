@@ -2,9 +2,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../../src/generate/generate.js';
-import { loadLlama2c } from '../../src/io/llama2c.js';
+import { loadLlama2c } from '../../src/io/llama2c-node.js';
 import type { Transformer } from '../../src/model/transformer.js';
-import { type Llama2cTokenizer, loadLlama2cTokenizer } from '../../src/tokenizer/index.js';
+import type { Llama2cTokenizer } from '../../src/tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../../src/tokenizer/llama2c-tokenizer-node.js';
 import { GOLDEN_200 } from '../helpers/golden.js';
 import { onBackend, STORIES_BIN, TOK512_BIN } from '../helpers/index.js';
 

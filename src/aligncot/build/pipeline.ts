@@ -5,7 +5,8 @@
 
 import { check } from '../../util/errors.js';
 import type { Chain } from '../chain.js';
-import { loadChains, validateChainLine } from '../schema.js';
+import { validateChainLine } from '../schema.js';
+import { loadChains } from '../schema-node.js';
 import { type ChainStats, chainStats, type StatsOptions } from '../stats.js';
 import { type Generator, GeneratorError } from './generator.js';
 import { JsonlAppender, readForResume } from './output.js';

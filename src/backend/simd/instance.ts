@@ -52,11 +52,12 @@ export function simdSupported(): boolean {
 
 /**
  * The kernels on `memory`, or null where this WebAssembly has no SIMD or the memory cannot be imported (the
- * shared memory of tfjs's multi-threaded build, which Node does not use: callers then keep their JS path).
+ * shared memory of tfjs's multi-threaded build, which Node does not use but a cross-origin isolated page does,
+ * or no memory at all): callers then keep their JS path.
  */
-export function simdKernels(memory: WasmMemory): SimdKernels | null {
+export function simdKernels(memory: WasmMemory | undefined): SimdKernels | null {
   const compiled = modules();
-  if (!compiled) return null;
+  if (!compiled || !memory) return null;
   let k = instances.get(memory);
   if (k === undefined) {
     try {
@@ -68,4 +69,13 @@ export function simdKernels(memory: WasmMemory): SimdKernels | null {
     instances.set(memory, k);
   }
   return k;
+}
+
+/** Why the SIMD kernels do not run on `memory` (the wasm backend's), or undefined when they do. */
+export function simdUnavailable(memory: WasmMemory | undefined): string | undefined {
+  if (!modules()) return 'this WebAssembly has no SIMD';
+  if (!memory) return "the wasm backend exposes no memory to import (tfjs's multi-threaded build)";
+  if (!simdKernels(memory))
+    return "the wasm backend's memory cannot be imported (the shared memory of the multi-threaded build)";
+  return undefined;
 }

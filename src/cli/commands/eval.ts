@@ -21,9 +21,11 @@ import {
   PREFLIGHT_MESSAGE,
 } from '../../eval/judge.js';
 import { modelEvalGenerator } from '../../eval/model-generator.js';
-import { type EvalPrompt, EXAMPLE_EVAL_PROMPTS, loadEvalPrompts } from '../../eval/prompts.js';
+import type { EvalPrompt } from '../../eval/prompts.js';
+import { EXAMPLE_EVAL_PROMPTS, loadEvalPrompts } from '../../eval/prompts-node.js';
 import type { EvalRun } from '../../eval/record.js';
-import { buildReport, writeReports } from '../../eval/report.js';
+import { buildReport } from '../../eval/report.js';
+import { writeReports } from '../../eval/report-node.js';
 import { reportTables, type Table } from '../../eval/tables.js';
 import { checkStageExperts, describeExperts, stageExpert } from '../../experts/kinds.js';
 import { forcedStages, questionFits } from '../../generate/staged.js';

@@ -8,7 +8,7 @@
 //            in one batched forward per token (generateStagedBatch); each batch's lines are appended when it ends.
 import { appendFile } from 'node:fs/promises';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
-import { loadEvalPrompts } from '../../eval/prompts.js';
+import { loadEvalPrompts } from '../../eval/prompts-node.js';
 import { generateStream } from '../../generate/generate.js';
 import { generateStaged, questionFits } from '../../generate/staged.js';
 import { generateStagedBatch } from '../../generate/staged-batch.js';

@@ -10,15 +10,15 @@ import { join, resolve } from 'node:path';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import { generate } from '../../generate/generate.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { saveHfLlama } from '../../io/hf-llama.js';
-import { saveLlama2c } from '../../io/llama2c.js';
+import { saveHfLlama } from '../../io/hf-llama-node.js';
+import { saveLlama2c } from '../../io/llama2c-node.js';
 import { MODEL_PRESETS, type ModelPreset } from '../../model/config.js';
 import { bundledFile } from '../../run/bundled.js';
 import { lockRunDir, type RunLock } from '../../run/lock.js';
 import { keepOlderMetrics, metricsWriter, truncateMetrics, writeLossPlot } from '../../run/metrics.js';
 import { explainFailure } from '../../run/train.js';
 import { HfTokenizer } from '../../tokenizer/hf-tokenizer.js';
-import { loadTokenizer, saveHfTokenizer } from '../../tokenizer/load-tokenizer.js';
+import { loadTokenizer, saveHfTokenizer } from '../../tokenizer/load-tokenizer-node.js';
 import { checkpointsDir, latestCheckpoint } from '../../train/checkpoint.js';
 import { fileCheckpointer } from '../../train/checkpointer.js';
 import {
@@ -31,7 +31,7 @@ import {
   resolvePretrainConfig,
 } from '../../train/pretrain.js';
 import { resumePoint, setAsideNewer } from '../../train/resume.js';
-import { readCorpus } from '../../train/text-data.js';
+import { readCorpus } from '../../train/text-data-node.js';
 import type { TrainEvent } from '../../train/trainer.js';
 import { cleanupAfterFailure, withCleanup } from '../../util/cleanup.js';
 import { checkWritableDir } from '../../util/writable.js';

@@ -4,8 +4,8 @@
 // with the route cut from its micro-batch's).
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../../backend/index.js';
 import { hostView } from '../../backend/kernels/js-kernel.js';
+import { selectBackend } from '../../backend/select-node.js';
 import { batchRoute } from '../../experts/kinds.js';
 import { toTensors } from '../batch.js';
 import { batchGradients } from '../step.js';

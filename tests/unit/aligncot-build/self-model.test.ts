@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildChains, chatPrompt, createModelGenerator } from '../../../src/aligncot/build/index.js';
 import { resolveModelConfig } from '../../../src/model/config.js';
 import { Transformer } from '../../../src/model/transformer.js';
-import { loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../../../src/tokenizer/llama2c-tokenizer-node.js';
 import type { Tokenizer } from '../../../src/tokenizer/tokenizer.js';
 import { TOK512_BIN } from '../../helpers/index.js';
 import { readChains, tempDir } from './helpers.js';

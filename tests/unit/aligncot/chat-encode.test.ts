@@ -6,7 +6,8 @@ import type { Chain } from '../../../src/aligncot/chain.js';
 import { encodeChain } from '../../../src/aligncot/encode.js';
 import { formatBlocks, formatChain } from '../../../src/aligncot/format.js';
 import { STEP_ID } from '../../../src/steps.js';
-import { addStepTokens, chatFormat, loadTokenizer, type Tokenizer } from '../../../src/tokenizer/index.js';
+import { addStepTokens, chatFormat, type Tokenizer } from '../../../src/tokenizer/index.js';
+import { loadTokenizer } from '../../../src/tokenizer/load-tokenizer-node.js';
 import { HF_DIRS } from '../tokenizer/hf-models.js';
 
 const SYSTEM =

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { loadChains, parseChains } from '../../../src/aligncot/schema.js';
+import { parseChains } from '../../../src/aligncot/schema.js';
+import { loadChains } from '../../../src/aligncot/schema-node.js';
 import { FormatError } from '../../../src/util/errors.js';
 
 const good = (id: string, extra: object = {}) =>

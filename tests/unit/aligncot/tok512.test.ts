@@ -3,11 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import { encodeChain, encodeChains } from '../../../src/aligncot/encode.js';
 import { formatChain, parseChainText } from '../../../src/aligncot/format.js';
-import { loadChains } from '../../../src/aligncot/schema.js';
+import { loadChains } from '../../../src/aligncot/schema-node.js';
 import { FOUR_STAGE, stageNames, THREE_STAGE } from '../../../src/aligncot/stages.js';
 import { chainStats } from '../../../src/aligncot/stats.js';
 import { STEP_TOKENS } from '../../../src/steps.js';
-import { addStepTokens, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { addStepTokens } from '../../../src/tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../../../src/tokenizer/llama2c-tokenizer-node.js';
 import { ROOT, TOK512_BIN } from '../../helpers/index.js';
 import { CHAINS } from './sample-chains.js';
 

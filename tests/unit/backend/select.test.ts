@@ -6,8 +6,8 @@ import {
   type BackendEvent,
   BackendUnavailableError,
   type SelectBackendOptions,
-  selectBackend,
 } from '../../../src/backend/select.js';
+import { selectBackend } from '../../../src/backend/select-node.js';
 import { ConfigError } from '../../../src/util/errors.js';
 
 /** A fake world: which packages import, what they register, which GPU TensorFlow sees. */

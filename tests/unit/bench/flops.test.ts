@@ -13,7 +13,8 @@ import { syntheticChains } from '../../../src/bench/train.js';
 import { resolveExpertConfig } from '../../../src/experts/config.js';
 import { LINEAR_MODULES } from '../../../src/model/transformer.js';
 import { STEP_ID } from '../../../src/steps.js';
-import { addStepTokens, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { addStepTokens } from '../../../src/tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../../../src/tokenizer/llama2c-tokenizer-node.js';
 import { TOK512_BIN } from '../../helpers/index.js';
 
 // d = 4, hidden 8, one layer, 2 heads of size 2, 1 kv head (k, v: 4 → 2), vocab 10, rank 2, B = 1, T = 3 (N = 3)

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { llama2cFileSize } from '../../../src/io/llama2c.js';
-import { loadModel } from '../../../src/io/load.js';
+import { loadModel } from '../../../src/io/load-node.js';
 import { SAMPLE_CHAINS } from '../../helpers/chains.js';
 import { expectClose, ROOT } from '../../helpers/index.js';
 import { hhRlhfTexts } from '../tokenizer/corpus.js';

@@ -5,12 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  EXAMPLE_EVAL_PROMPTS,
-  loadEvalPrompts,
-  parseEvalPrompts,
-  parseHarmfulLabel,
-} from '../../../src/eval/prompts.js';
+import { parseEvalPrompts, parseHarmfulLabel } from '../../../src/eval/prompts.js';
+import { EXAMPLE_EVAL_PROMPTS, loadEvalPrompts } from '../../../src/eval/prompts-node.js';
 import { FormatError } from '../../../src/util/errors.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'mote-eval-prompts-'));

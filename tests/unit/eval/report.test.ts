@@ -11,9 +11,9 @@ import {
   renderHtml,
   renderJson,
   renderMarkdown,
-  writeReports,
 } from '../../../src/eval/index.js';
 import type { EvalRun } from '../../../src/eval/record.js';
+import { writeReports } from '../../../src/eval/report-node.js';
 import { ConfigError } from '../../../src/util/errors.js';
 import { JUDGEMENTS, RECORDS, RUN } from './fixtures.js';
 

@@ -24,10 +24,10 @@ import {
   withRoute,
 } from '../../../src/experts/index.js';
 import { generate } from '../../../src/generate/generate.js';
-import { loadLlama2c } from '../../../src/io/llama2c.js';
+import { loadLlama2c } from '../../../src/io/llama2c-node.js';
 import { resolveModelConfig } from '../../../src/model/config.js';
 import { Transformer } from '../../../src/model/transformer.js';
-import { loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../../../src/tokenizer/llama2c-tokenizer-node.js';
 import { expectClose, expectNoLeak, STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
 
 const tiny = resolveModelConfig({}, 'tiny-test');

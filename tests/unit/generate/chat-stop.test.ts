@@ -12,7 +12,8 @@ import { generateStagedBatch } from '../../../src/generate/staged-batch.js';
 import { resolveModelConfig } from '../../../src/model/config.js';
 import { initWeights } from '../../../src/model/init.js';
 import { Transformer } from '../../../src/model/transformer.js';
-import { addStepTokens, chatFormat, loadTokenizer, type Tokenizer } from '../../../src/tokenizer/index.js';
+import { addStepTokens, chatFormat, type Tokenizer } from '../../../src/tokenizer/index.js';
+import { loadTokenizer } from '../../../src/tokenizer/load-tokenizer-node.js';
 import { HF_DIRS } from '../tokenizer/hf-models.js';
 
 const Q = 'How do I pick a lock?';

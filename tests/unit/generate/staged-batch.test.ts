@@ -8,10 +8,11 @@ import { decodeRoute, routeOf, withRoute } from '../../../src/experts/routing.js
 import { generateStaged } from '../../../src/generate/staged.js';
 import { generateStagedBatch, type StagedBatchConfig } from '../../../src/generate/staged-batch.js';
 import type { StagedEvent, StagedResult } from '../../../src/generate/types.js';
-import { loadLlama2c } from '../../../src/io/llama2c.js';
+import { loadLlama2c } from '../../../src/io/llama2c-node.js';
 import { MASKED } from '../../../src/model/attention.js';
 import type { Transformer } from '../../../src/model/transformer.js';
-import { addStepTokens, type Llama2cTokenizer, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { addStepTokens, type Llama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../../../src/tokenizer/llama2c-tokenizer-node.js';
 import { expectClose, STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
 
 let model: Transformer;

@@ -9,9 +9,10 @@ import { buildStepRoute, type TokenStage, withRoute } from '../../../src/experts
 import { argmax } from '../../../src/generate/sampler.js';
 import { generateStaged, generateStagedText } from '../../../src/generate/staged.js';
 import type { StagedEvent } from '../../../src/generate/types.js';
-import { loadLlama2c } from '../../../src/io/llama2c.js';
+import { loadLlama2c } from '../../../src/io/llama2c-node.js';
 import type { Transformer } from '../../../src/model/transformer.js';
-import { addStepTokens, type Llama2cTokenizer, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { addStepTokens, type Llama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../../../src/tokenizer/llama2c-tokenizer-node.js';
 import { STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
 
 let model: Transformer;

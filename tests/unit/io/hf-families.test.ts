@@ -9,8 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { attachExperts, decodeRoute, detachExperts, withRoute } from '../../../src/experts/index.js';
 import { HostDecoder, TensorDecoder } from '../../../src/generate/decoder.js';
-import { loadHfLlama, saveHfLlama } from '../../../src/io/hf-llama.js';
-import { readSafetensors } from '../../../src/io/safetensors.js';
+import { loadHfLlama, saveHfLlama } from '../../../src/io/hf-llama-node.js';
+import { readSafetensors } from '../../../src/io/safetensors-node.js';
 import type { Transformer } from '../../../src/model/transformer.js';
 import {
   referenceLogits,

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadHfLlama, saveHfLlama } from '../../../src/io/hf-llama.js';
-import { saveTokenizerFiles } from '../../../src/io/hf-tokenizer-files.js';
-import { loadLlama2c } from '../../../src/io/llama2c.js';
-import { loadModel } from '../../../src/io/load.js';
+import { loadHfLlama, saveHfLlama } from '../../../src/io/hf-llama-node.js';
+import { saveTokenizerFiles } from '../../../src/io/hf-tokenizer-files-node.js';
+import { loadLlama2c } from '../../../src/io/llama2c-node.js';
+import { loadModel } from '../../../src/io/load-node.js';
 import {
   bf16ToF32,
   encodeSafetensors,
@@ -17,10 +17,11 @@ import {
   f32ToBf16,
   f32ToF16,
   type HostTensor,
-  readSafetensors,
 } from '../../../src/io/safetensors.js';
+import { readSafetensors } from '../../../src/io/safetensors-node.js';
 import { Transformer } from '../../../src/model/transformer.js';
-import { addStepTokens, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { addStepTokens } from '../../../src/tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../../../src/tokenizer/llama2c-tokenizer-node.js';
 import { expectClose, STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
 
 const IDS = [

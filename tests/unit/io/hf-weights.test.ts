@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { loadHfLlama } from '../../../src/io/hf-llama.js';
+import { loadHfLlama } from '../../../src/io/hf-llama-node.js';
 import type { HostTensor } from '../../../src/io/safetensors.js';
 import { SafetensorsFile } from '../../../src/io/safetensors-file.js';
 import { type TinyHfSpec, tinyHfWeights, writeTinyHfDir } from '../../helpers/hf-reference.js';

@@ -2,7 +2,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { llama2cFileSize, loadLlama2c, parseLlama2c, saveLlama2c } from '../../../src/io/llama2c.js';
+import { llama2cFileSize, parseLlama2c } from '../../../src/io/llama2c.js';
+import { loadLlama2c, saveLlama2c } from '../../../src/io/llama2c-node.js';
 import { Transformer } from '../../../src/model/transformer.js';
 import { expectClose, STORIES_BIN } from '../../helpers/index.js';
 

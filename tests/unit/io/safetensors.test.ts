@@ -11,10 +11,9 @@ import {
   f32ToBf16,
   f32ToF16,
   type HostTensor,
-  readSafetensors,
   toTfTensors,
-  writeSafetensors,
 } from '../../../src/io/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../../src/io/safetensors-node.js';
 import { FormatError } from '../../../src/util/errors.js';
 
 /** A file built by hand: u64 LE header length, the header text, then the data bytes. */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { HostDecoder } from '../../../src/generate/decoder.js';
-import { loadLlama2c } from '../../../src/io/llama2c.js';
+import { loadLlama2c } from '../../../src/io/llama2c-node.js';
 import { MASKED } from '../../../src/model/attention.js';
 import { resolveModelConfig } from '../../../src/model/config.js';
 import { Transformer } from '../../../src/model/transformer.js';

@@ -9,16 +9,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Turn } from '../../../src/aligncot/chain.js';
 import { formatQuestion } from '../../../src/aligncot/format.js';
-import { loadModel } from '../../../src/io/load.js';
+import { loadModel } from '../../../src/io/load-node.js';
 import {
   ChatTemplate,
   chatFormat,
   DEFAULT_CHAT_TEMPLATE,
   defaultChatTemplate,
-  loadLlama2cTokenizer,
-  loadTokenizer,
   tokenizerFromFiles,
 } from '../../../src/tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../../../src/tokenizer/llama2c-tokenizer-node.js';
+import { loadTokenizer } from '../../../src/tokenizer/load-tokenizer-node.js';
 import { FormatError } from '../../../src/util/errors.js';
 import { TOK512_BIN } from '../../helpers/index.js';
 import { HF_DIRS, HF_MODELS, hfTokenizer } from './hf-models.js';

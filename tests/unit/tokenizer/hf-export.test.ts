@@ -5,8 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { saveTokenizerFiles } from '../../../src/io/hf-tokenizer-files.js';
-import { addStepTokens, loadTokenizer, trainBpe } from '../../../src/tokenizer/index.js';
+import { saveTokenizerFiles } from '../../../src/io/hf-tokenizer-files-node.js';
+import { addStepTokens, trainBpe } from '../../../src/tokenizer/index.js';
+import { loadTokenizer } from '../../../src/tokenizer/load-tokenizer-node.js';
 import { hhRlhfTexts } from './corpus.js';
 import { EXPORT_TEXTS, exportRoundTrip, readJson } from './hf-models.js';
 

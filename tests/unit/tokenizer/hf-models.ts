@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { STEP_TOKENS } from '../../../src/steps.js';
-import { type HfTokenizer, loadTokenizer, saveHfTokenizer } from '../../../src/tokenizer/index.js';
+import type { HfTokenizer } from '../../../src/tokenizer/index.js';
+import { loadTokenizer, saveHfTokenizer } from '../../../src/tokenizer/load-tokenizer-node.js';
 import { ROOT } from '../../helpers/index.js';
 import { ROUND_TRIP } from './corpus.js';
 

@@ -4,12 +4,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  byteTokenPiece,
-  Llama2cTokenizer,
-  loadLlama2cTokenizer,
-  readLlama2cVocab,
-} from '../../../src/tokenizer/index.js';
+import { byteTokenPiece, Llama2cTokenizer, readLlama2cVocab } from '../../../src/tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../../../src/tokenizer/llama2c-tokenizer-node.js';
 import { ConfigError, FormatError } from '../../../src/util/errors.js';
 import { TOK512_BIN } from '../../helpers/index.js';
 

@@ -1,6 +1,7 @@
 // llama2.c tokenizer: golden ids from karpathy/llama2.c test.c, run.c decode semantics, round trips.
 import { describe, expect, it } from 'vitest';
-import { Llama2cTokenizer, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { Llama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../../../src/tokenizer/llama2c-tokenizer-node.js';
 import { TOK32K_BIN, TOK512_BIN } from '../../helpers/index.js';
 
 const tok32k = await loadLlama2cTokenizer(TOK32K_BIN, 32000);

@@ -5,12 +5,8 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  HfTokenizer,
-  Llama2cTokenizer,
-  loadTokenizer,
-  tokenizerFromFiles,
-} from '../../../src/tokenizer/index.js';
+import { HfTokenizer, Llama2cTokenizer, tokenizerFromFiles } from '../../../src/tokenizer/index.js';
+import { loadTokenizer } from '../../../src/tokenizer/load-tokenizer-node.js';
 import { ConfigError, FormatError } from '../../../src/util/errors.js';
 import { TOK512_BIN } from '../../helpers/index.js';
 import { gpt2Tiny, llamaTiny } from './fixtures.js';

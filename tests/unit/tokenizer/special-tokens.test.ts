@@ -1,7 +1,8 @@
 // Added special tokens (atomic ids, longest match, verbatim decode, JSON restore) and the AlignCoT step tokens.
 import { describe, expect, it } from 'vitest';
 import { STEP_TOKENS } from '../../../src/steps.js';
-import { addStepTokens, type Llama2cTokenizer, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { addStepTokens, type Llama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../../../src/tokenizer/llama2c-tokenizer-node.js';
 import { ConfigError, FormatError } from '../../../src/util/errors.js';
 import { TOK32K_BIN, TOK512_BIN } from '../../helpers/index.js';
 

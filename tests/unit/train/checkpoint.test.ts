@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readSafetensors } from '../../../src/io/safetensors.js';
+import { readSafetensors } from '../../../src/io/safetensors-node.js';
 import { MODEL_PRESETS } from '../../../src/model/config.js';
 import { Transformer } from '../../../src/model/transformer.js';
 import {

@@ -6,7 +6,8 @@ import { attachExperts } from '../../../src/experts/attach.js';
 import { resolveModelConfig } from '../../../src/model/config.js';
 import { Transformer } from '../../../src/model/transformer.js';
 import { AUTO_MIN_STEP_WORK, resolveWorkers, type Workload } from '../../../src/train/parallel/auto.js';
-import { type TrainEvent, train } from '../../../src/train/trainer.js';
+import type { TrainEvent } from '../../../src/train/trainer.js';
+import { train } from '../../../src/train/trainer-node.js';
 
 const BIG: Workload = {
   backend: 'wasm',

@@ -10,9 +10,10 @@ import type { Chain } from '../../../src/aligncot/chain.js';
 import { type EncodedChain, encodeChains } from '../../../src/aligncot/encode.js';
 import { attachExperts } from '../../../src/experts/attach.js';
 import type { ExpertKind } from '../../../src/experts/config.js';
-import { loadLlama2c } from '../../../src/io/llama2c.js';
+import { loadLlama2c } from '../../../src/io/llama2c-node.js';
 import type { Transformer } from '../../../src/model/transformer.js';
-import { addStepTokens, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { addStepTokens } from '../../../src/tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../../../src/tokenizer/llama2c-tokenizer-node.js';
 import { batches } from '../../../src/train/batch.js';
 import { checkpointsDir } from '../../../src/train/checkpoint.js';
 import { fileCheckpointer } from '../../../src/train/checkpointer.js';
@@ -26,7 +27,8 @@ import {
   splitRows,
   trainedTokens,
 } from '../../../src/train/parallel/shard.js';
-import { type TrainOptions, type TrainResult, train, trainableByName } from '../../../src/train/trainer.js';
+import { type TrainOptions, type TrainResult, trainableByName } from '../../../src/train/trainer.js';
+import { train } from '../../../src/train/trainer-node.js';
 import { expectClose, STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
 
 const CHAINS: Chain[] = [

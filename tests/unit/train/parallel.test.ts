@@ -13,10 +13,11 @@ import { type EncodedChain, encodeChains } from '../../../src/aligncot/encode.js
 import { attachExperts, getExperts } from '../../../src/experts/attach.js';
 import type { ExpertConfig } from '../../../src/experts/config.js';
 import { batchRoute } from '../../../src/experts/kinds.js';
-import { loadLlama2c } from '../../../src/io/llama2c.js';
+import { loadLlama2c } from '../../../src/io/llama2c-node.js';
 import { resolveModelConfig } from '../../../src/model/config.js';
 import type { Transformer } from '../../../src/model/transformer.js';
-import { addStepTokens, loadLlama2cTokenizer, type Tokenizer } from '../../../src/tokenizer/index.js';
+import { addStepTokens, type Tokenizer } from '../../../src/tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../../../src/tokenizer/llama2c-tokenizer-node.js';
 import { batches, type HostBatch, toTensors } from '../../../src/train/batch.js';
 import { checkpointsDir, latestCheckpoint, loadCheckpoint } from '../../../src/train/checkpoint.js';
 import { fileCheckpointer } from '../../../src/train/checkpointer.js';
@@ -24,7 +25,8 @@ import type { TrainConfig } from '../../../src/train/config.js';
 import { GradientPool, WorkerFailedError } from '../../../src/train/parallel/pool.js';
 import { buildReplica, gradsFromHost, replicaSpec } from '../../../src/train/parallel/replica.js';
 import { batchGradients } from '../../../src/train/step.js';
-import { type TrainEvent, train, trainableByName } from '../../../src/train/trainer.js';
+import { type TrainEvent, trainableByName } from '../../../src/train/trainer.js';
+import { train } from '../../../src/train/trainer-node.js';
 import { SAMPLE_CHAINS } from '../../helpers/chains.js';
 import { expectClose, ROOT, STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
 

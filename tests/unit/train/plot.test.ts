@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lossCurveSvg, readMetricsJsonl, type Series, seriesFromMetrics } from '../../../src/train/plot.js';
+import { lossCurveSvg, type Series, seriesFromMetrics } from '../../../src/train/plot.js';
+import { readMetricsJsonl } from '../../../src/train/plot-node.js';
 import { FormatError } from '../../../src/util/errors.js';
 
 /** Checks that tags nest and close properly (a small XML well-formedness test, no DTD). */

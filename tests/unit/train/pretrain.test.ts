@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { saveLlama2c } from '../../../src/io/llama2c.js';
-import { loadModel } from '../../../src/io/load.js';
+import { saveLlama2c } from '../../../src/io/llama2c-node.js';
+import { loadModel } from '../../../src/io/load-node.js';
 import { trainBpe } from '../../../src/tokenizer/bpe-trainer.js';
 import { HfTokenizer } from '../../../src/tokenizer/hf-tokenizer.js';
-import { saveHfTokenizer } from '../../../src/tokenizer/load-tokenizer.js';
+import { saveHfTokenizer } from '../../../src/tokenizer/load-tokenizer-node.js';
 import {
   PRETRAIN_MODEL,
   type PretrainEvent,
@@ -19,13 +19,8 @@ import {
   pretrain,
   resolvePretrainConfig,
 } from '../../../src/train/pretrain.js';
-import {
-  lmWindows,
-  parseJsonlTexts,
-  readCorpus,
-  splitDocuments,
-  splitParagraphs,
-} from '../../../src/train/text-data.js';
+import { lmWindows, parseJsonlTexts, splitDocuments, splitParagraphs } from '../../../src/train/text-data.js';
+import { readCorpus } from '../../../src/train/text-data-node.js';
 import { ConfigError } from '../../../src/util/errors.js';
 import { expectClose } from '../../helpers/index.js';
 import { hhRlhfTexts } from '../tokenizer/corpus.js';

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError, FileError, FormatError } from '../../../src/util/errors.js';
-import { DEFAULT_MAX_LINE_BYTES, JsonlError, parseJsonl, readJsonl } from '../../../src/util/jsonl.js';
+import { DEFAULT_MAX_LINE_BYTES, JsonlError, parseJsonl } from '../../../src/util/jsonl.js';
+import { readJsonl } from '../../../src/util/jsonl-node.js';
 import { readTextFile } from '../../../src/util/text-file.js';
 import { ROOT } from '../../helpers/index.js';
 

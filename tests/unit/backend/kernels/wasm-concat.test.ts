@@ -3,8 +3,8 @@
 // and a single non-empty input go to the original kernel; no tensor is leaked.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../../../../src/backend/index.js';
 import { wasmConcat } from '../../../../src/backend/kernels/wasm-concat.js';
+import { selectBackend } from '../../../../src/backend/select-node.js';
 import { onBackend } from '../../../helpers/index.js';
 
 /** [input shapes, axis] */

@@ -3,8 +3,8 @@
 // the original kernel; an index out of range throws before anything is allocated; the gradient is unchanged.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../../../../src/backend/index.js';
 import { wasmGather } from '../../../../src/backend/kernels/wasm-gather.js';
+import { selectBackend } from '../../../../src/backend/select-node.js';
 import { onBackend } from '../../../helpers/index.js';
 
 const values = (shape: number[]) =>

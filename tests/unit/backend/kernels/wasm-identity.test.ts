@@ -3,8 +3,8 @@
 // last reference, and gradients through saved tensors still equal the cpu backend's.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../../../src/backend/index.js';
 import { wasmIdentity } from '../../../../src/backend/kernels/wasm-identity.js';
+import { selectBackend } from '../../../../src/backend/select-node.js';
 import { expectClose, onBackend } from '../../../helpers/index.js';
 
 describe('wasm Identity', () => {

@@ -3,12 +3,12 @@
 // falls back to the original kernel for other permutations and dtypes.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../../../../src/backend/index.js';
 import {
   adjacentSwap,
   transposeBlocks,
   wasmTranspose,
 } from '../../../../src/backend/kernels/wasm-transpose.js';
+import { selectBackend } from '../../../../src/backend/select-node.js';
 import { simdKernels } from '../../../../src/backend/simd/instance.js';
 import { onBackend } from '../../../helpers/index.js';
 
