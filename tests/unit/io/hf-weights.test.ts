@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadHfLlama } from '../../../src/io/hf-llama-node.js';
 import type { HostTensor } from '../../../src/io/safetensors.js';
-import { SafetensorsFile } from '../../../src/io/safetensors-file.js';
+import { SafetensorsReader } from '../../../src/io/safetensors-reader.js';
 import { type TinyHfSpec, tinyHfWeights, writeTinyHfDir } from '../../helpers/hf-reference.js';
 
 const QWEN2: TinyHfSpec = {
@@ -73,7 +73,7 @@ describe('bad weights are refused before any tensor is read', () => {
       /tensor model\.layers\.0\.self_attn\.o_proj\.bias: not part of a Qwen2ForCausalLM of this config\.json \(\d+ tensors expected; its biases are not on this projection\)/,
     ],
   ])('%s', async (_, edit, message) => {
-    const read = vi.spyOn(SafetensorsFile.prototype, 'read');
+    const read = vi.spyOn(SafetensorsReader.prototype, 'read');
     const before = tf.memory().numTensors;
     await expect(loadHfLlama(await dirWith(edit))).rejects.toThrow(message);
     expect(read).not.toHaveBeenCalled();
@@ -85,7 +85,7 @@ describe('bad weights are refused before any tensor is read', () => {
       (t) => t.set('model.norm.weight', { shape: [15], data: new Float32Array(15) }),
       { shards: 3, dtype: 'BF16' },
     );
-    const read = vi.spyOn(SafetensorsFile.prototype, 'read');
+    const read = vi.spyOn(SafetensorsReader.prototype, 'read');
     await expect(loadHfLlama(dir)).rejects.toThrow(
       /model-00003-of-00003\.safetensors:tensor model\.norm\.weight: shape \[15\] does not match config\.json: expected \[16\]/,
     );

@@ -75,7 +75,7 @@ describe('SafetensorsFile', () => {
       /cut\.safetensors:header: file is 5 bytes; a safetensors file starts with an 8-byte header length/,
     );
     await expect(SafetensorsFile.open(join(dir, 'none.safetensors'))).rejects.toThrow(
-      /none\.safetensors: cannot open \(ENOENT\)/,
+      /none\.safetensors: cannot open \(no such file\)/,
     );
   });
 });

@@ -129,7 +129,7 @@ describe('bad files', () => {
   it('names a file that cannot be read', async () => {
     const dir = await dirWith({});
     await mkdir(join(dir, 'tokenizer.json')); // exists, but is not a readable file
-    await expect(loadTokenizer(dir)).rejects.toThrow(/cannot read .*tokenizer\.json: EISDIR/);
+    await expect(loadTokenizer(dir)).rejects.toThrow(/tokenizer\.json: cannot read \(EISDIR\)/);
   });
 
   it('gives the file, line and column of malformed JSON', async () => {
