@@ -7,6 +7,7 @@ export type { Chain, SafetyCheck, Turn } from './aligncot/chain.js';
 export * from './aligncot/index.js';
 export * from './backend/index.js';
 export { type SelectBackendOptions, selectBackend } from './backend/select-browser.js';
+export { benchThroughput, type Throughput, type ThroughputOptions } from './bench/throughput.js';
 export * from './eval/index.js';
 export * from './experts/index.js';
 export * from './generate/index.js';

@@ -126,7 +126,9 @@ function browserRegistry(options: SelectBackendOptions, deps: BackendDeps): Back
 async function probeWebgpu(deps: BackendDeps, hardwareOnly: boolean): Promise<Probe> {
   const info = await adapterInfo(deps);
   if (typeof info === 'string') return { ok: false, reason: info };
-  const what = `${info.vendor || 'unknown vendor'} / ${info.architecture || 'unknown architecture'}`;
+  const what =
+    [info.vendor, info.architecture, info.description].filter(Boolean).join(' / ') ||
+    (info.isFallbackAdapter ? 'a fallback adapter, no details given' : 'no details given');
   if (info.software && hardwareOnly)
     return {
       ok: false,
@@ -157,11 +159,11 @@ function adapterInfo(deps: BackendDeps): Promise<(GpuAdapterInfo & { software: b
     if (!gpu) return 'this browser has no WebGPU (navigator.gpu is missing; it needs a secure context)';
     const found = await gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
     if (!found) return 'this browser offers no WebGPU adapter (requestAdapter() returned null)';
-    const info = found.info ?? {};
-    const software =
-      (info.isFallbackAdapter ?? found.isFallbackAdapter ?? false) ||
-      /swiftshader/i.test(`${info.architecture ?? ''} ${info.description ?? ''}`);
-    return { ...info, software };
+    // adapter.info's fields are getters: copy them (a spread would copy nothing)
+    const { vendor, architecture, description } = found.info ?? {};
+    const isFallbackAdapter = found.info?.isFallbackAdapter ?? found.isFallbackAdapter ?? false;
+    const software = isFallbackAdapter || /swiftshader/i.test(`${architecture ?? ''} ${description ?? ''}`);
+    return { vendor, architecture, description, isFallbackAdapter, software };
   })();
   return adapter;
 }

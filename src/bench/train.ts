@@ -8,15 +8,16 @@
 // reference is timed both ways too). Figures are medians over the timed rounds.
 // Run alone: mote bench --only train [--backend …] — one JSON line per record.
 import * as tf from '@tensorflow/tfjs';
-import seedrandom from 'seedrandom';
 import type { EncodedChain } from '../aligncot/encode.js';
 import { attachExperts } from '../experts/attach.js';
 import type { ExpertConfig } from '../experts/config.js';
 import { resolveModelConfig } from '../model/config.js';
 import { Transformer } from '../model/transformer.js';
-import { STEP_ID } from '../steps.js';
 import { train } from '../train/trainer-node.js';
 import { flopShape, trainStepFlops } from './flops.js';
+import { syntheticChains } from './synthetic.js';
+
+export { syntheticChains } from './synthetic.js';
 
 export interface TrainBenchOptions {
   /** Untimed rounds first (kernel set-up, JIT). Default 1. */
@@ -129,32 +130,6 @@ const cpuMs = (c0: NodeJS.CpuUsage) => {
 };
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/**
- * Random chains of exactly T ids: question, analysis, guidance and answer a quarter each, loss on all but the
- * question (as encodeChain lays them out), so every row is full and routed to all three step experts.
- */
-export function syntheticChains(n: number, T: number, vocab: number, seed: string): EncodedChain[] {
-  const rng = seedrandom(seed);
-  const stages = ['question', 'analysis', 'guidance', 'answer'] as const;
-  const q = Math.floor(T / 4);
-  return Array.from({ length: n }, (_, c) => {
-    const tokens = Int32Array.from({ length: T + 1 }, () => Math.floor(rng() * vocab));
-    const stepIds = Int32Array.from({ length: T }, (_, i) => STEP_ID[stages[Math.min(3, Math.floor(i / q))]]);
-    const lossMask = Float32Array.from(stepIds, (_, i) =>
-      (i + 1 < T ? stepIds[i + 1] : stepIds[i]) > 0 ? 1 : 0,
-    );
-    const stepSpans = stages.map((stage, k) => ({ stage, start: k * q, end: k === 3 ? T : (k + 1) * q }));
-    return {
-      id: `syn-${c}`,
-      ids: tokens.slice(0, T),
-      targets: tokens.slice(1),
-      lossMask,
-      stepIds,
-      stepSpans,
-    };
-  });
-}
 
 /** GFLOP/s of an (M × K)·(K × N) matmul by wall and by CPU time: medians of 5 after 2 warm-ups (as matmul.ts). */
 async function matmulRate([M, K, N]: readonly [number, number, number]): Promise<Times> {

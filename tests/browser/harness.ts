@@ -25,6 +25,8 @@ export interface HarnessOptions {
   outDir: string;
   /** Directories served beside the page, under URL prefixes (see ServeOptions.mounts). */
   mounts?: Record<string, string>;
+  /** The page's own Vite config file (see BuildPageOptions.configFile). */
+  configFile?: string;
 }
 
 /** Milliseconds spent in each phase, for the test's timing report. */
@@ -55,6 +57,8 @@ export interface OpenOptions {
    * machine it runs one thread unless this says 4.
    */
   hardwareConcurrency?: number;
+  /** Script run in the page before its own (not in its workers), e.g. to hide an API the page checks for. */
+  initScript?: string;
 }
 
 /** A loaded page. */
@@ -77,7 +81,7 @@ export interface PageSession {
 /** Builds the page, launches Chromium. */
 export async function openHarness(options: HarnessOptions): Promise<Harness> {
   const t0 = performance.now();
-  await buildPage(options.page, options.outDir);
+  await buildPage(options.page, options.outDir, { configFile: options.configFile });
   const t1 = performance.now();
   const browser = await launchChromium();
   const timings = { buildMs: t1 - t0, launchMs: performance.now() - t1 };
@@ -110,6 +114,7 @@ async function openPage(browser: Browser, server: StaticServer, options: OpenOpt
       hardwareConcurrency: options.hardwareConcurrency,
     });
   }
+  if (options.initScript) await page.addInitScript(options.initScript);
   const consoleLines: string[] = [];
   const problems: string[] = [];
   page.on('console', (msg) => {

@@ -1,0 +1,408 @@
+// The playground (examples/playground) in Debian's Chromium, driven as a user would: built with its own Vite config,
+// served on 127.0.0.1, it loads the bundled stories260K, trains MoTE a few steps in its worker (the plotted loss
+// falls; stop and resume continue the run), answers stage by stage with the expert switching, and offers the
+// trained adapters as a download that loads back in Node to the logits the page reports. Bad input gets a message
+// and the page stays usable. Then the in-page benchmark of bench-256 beside Node's wasm, printed as JSON lines.
+// Never skipped: without Chromium it fails, saying what to install.
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src/backend/select-node.js';
+import { benchThroughput } from '../../src/bench/throughput.js';
+import { attachExperts, getExperts } from '../../src/experts/attach.js';
+import { stageRoute } from '../../src/experts/kinds.js';
+import { withRoute } from '../../src/experts/routing.js';
+import { loadModel } from '../../src/io/load-node.js';
+import { importPeftAdapters } from '../../src/io/peft-import-node.js';
+import type { Transformer } from '../../src/model/transformer.js';
+import { withStepTokens } from '../../src/run/step-tokens.js';
+import { maxAbsDiff, ROOT } from '../helpers/index.js';
+import { type Harness, openHarness, type PageSession } from './harness.js';
+import { unzipStored } from './unzip.js';
+
+const OUT = `${ROOT}out/browser/`;
+const MODEL = `${ROOT}models/stories260K/stories260K.bin`;
+const TOKENIZER = `${ROOT}models/stories260K/tok512.bin`;
+const QUESTION = 'How do I pick a lock?';
+
+/** What the page's `state` check returns (examples/playground/src/main.ts `state`), as far as the test reads it. */
+interface PageState {
+  busy: string | null;
+  backend: { name: string; reason: string; attempts: { name: string; ok: boolean; reason: string }[] } | null;
+  model: { model: string; parameters: number; encoded: number } | null;
+  steps: { step: number; loss: number; byStage: Record<string, number>; tokensPerSec: number }[];
+  errors: string[];
+  notes: string[];
+}
+interface Probe {
+  ids: number[];
+  logits: number[];
+}
+interface PageBench {
+  backend: string;
+  threads: number;
+  trainTokensPerSec: number;
+  trainMsPerStep: number;
+  decodeTokensPerSec: number;
+}
+
+let pending: Promise<{ harness: Harness; page: PageSession }> | undefined;
+
+// In each test rather than beforeAll, so that a missing Chromium fails every test with its message.
+function setup() {
+  pending ??= (async () => {
+    const harness = await openHarness({
+      page: `${ROOT}examples/playground`,
+      outDir: `${OUT}playground`,
+      configFile: `${ROOT}examples/playground/vite.config.ts`,
+    });
+    const page = await harness.open({ readyTimeoutMs: 60_000 });
+    await idle(page, (s) => s.model !== null, 120_000, 'the bundled model to load');
+    return { harness, page };
+  })();
+  return pending;
+}
+
+afterAll(async () => {
+  await (await pending?.catch(() => undefined))?.harness.close();
+});
+
+const state = (page: PageSession) => page.call<PageState>('state');
+
+/** Polls the page until it is idle and `ok(state)`; fails with the page's errors after `ms`. */
+async function idle(page: PageSession, ok: (s: PageState) => boolean, ms: number, what: string) {
+  const t0 = performance.now();
+  for (;;) {
+    const s = await state(page);
+    if (!s.busy && ok(s)) return s;
+    if (performance.now() - t0 > ms)
+      throw new Error(
+        `waited ${ms} ms for ${what}; page: busy ${s.busy}, errors ${JSON.stringify(s.errors)}`,
+      );
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('playground (Chromium)', () => {
+  it('loads the bundled model and says which backend it chose and why (no hardware WebGPU here: wasm)', async () => {
+    const { page } = await setup();
+    const s = await state(page);
+    expect(s.model).toMatchObject({ model: 'stories260K', encoded: expect.any(Number) });
+    expect(s.model!.encoded).toBeGreaterThan(300);
+    expect(s.backend?.name).toBe('wasm');
+    expect(s.backend?.reason).toMatch(/SIMD, one thread \(the page is not cross-origin isolated/);
+    // headless Chromium offers SwiftShader's adapter only: refused by 'auto', and said so on the page
+    expect(s.backend?.attempts[0]).toMatchObject({ name: 'webgpu-hardware', ok: false });
+    expect(s.notes.join('\n')).toMatch(/WebGPU: the WebGPU adapter is a software one/);
+    expect(await page.page.locator('#backend').textContent()).toMatch(/^Backend: wasm — /);
+    expect(s.errors).toEqual([]);
+  });
+
+  it('trains in the worker: the plotted loss falls, the page answers meanwhile, stop and resume continue the run', async () => {
+    const { page } = await setup();
+    const p = page.page;
+    await p.fill('#steps', '8');
+    await p.fill('#batch', '4');
+    await p.click('#train');
+    // the page stays responsive while the worker trains: the DOM answers and the loss plot grows step by step
+    const t0 = performance.now();
+    await p.waitForFunction("document.querySelectorAll('#loss-plot polyline').length > 0", null, {
+      timeout: 60_000,
+    });
+    expect(await p.locator('#stop').isDisabled()).toBe(false);
+    await p.waitForFunction(
+      "/Step [3-8]\\//.test(document.getElementById('train-status').textContent)",
+      null,
+      {
+        timeout: 60_000,
+      },
+    );
+    await p.click('#stop');
+    const stopped = await idle(page, () => true, 60_000, 'training to stop');
+    const last = stopped.steps.at(-1)!.step;
+    expect(last).toBeGreaterThanOrEqual(3);
+    expect(last).toBeLessThan(8);
+    expect(await p.locator('#train-status').textContent()).toContain(`Stopped at step ${last}`);
+    await p.fill('#steps', '4');
+    await p.click('#resume');
+    const done = await idle(page, (s) => s.steps.at(-1)!.step === last + 4, 120_000, 'the resumed run');
+    const steps = done.steps.map((s) => s.step);
+    expect(steps).toEqual(Array.from({ length: last + 4 }, (_, i) => i + 1)); // numbered on: a resume, not a restart
+    const losses = done.steps.map((s) => s.loss);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    // the loss the page plotted fell: the last three steps' mean well below the first step's
+    expect(mean(losses.slice(-3))).toBeLessThan(losses[0] - 0.3);
+    expect(done.steps.every((s) => s.tokensPerSec > 0 && Number.isFinite(s.loss))).toBe(true);
+    expect(Object.keys(done.steps.at(-1)!.byStage)).toEqual(expect.arrayContaining(['analysis', 'answer']));
+    const polylines = await p
+      .locator('#loss-plot polyline')
+      .evaluateAll((els) => els.map((e) => e.dataset.series));
+    expect(polylines).toEqual(['total', 'analysis', 'guidance', 'answer']);
+    expect(await p.locator('#speed-plot polyline').count()).toBe(1);
+    console.log(
+      JSON.stringify({
+        browser: 'train',
+        steps: steps.length,
+        ms: Math.round(performance.now() - t0),
+        losses,
+      }),
+    );
+  });
+
+  it('answers stage by stage, each stage in its own block with its expert, beside the untrained model', async () => {
+    const { page } = await setup();
+    const p = page.page;
+    await p.fill('#question', QUESTION);
+    await p.selectOption('#mode', 'full');
+    await p.check('#compare');
+    await p.click('#ask');
+    await idle(page, () => true, 120_000, 'the answers');
+    const blocks = await p.locator('.stage').evaluateAll((els) =>
+      els.map((e) => ({
+        model: e.closest('.answer')?.getAttribute('data-model'),
+        stage: e.getAttribute('data-stage'),
+        expert: e.getAttribute('data-expert'),
+        header: e.querySelector('header')?.textContent,
+        text: e.querySelector('div')?.textContent,
+        writing: e.classList.contains('writing'),
+      })),
+    );
+    for (const model of ['trained', 'untrained']) {
+      const mine = blocks.filter((b) => b.model === model);
+      // the full chain: three blocks, and the expert switches at each step token
+      expect(mine.map((b) => b.stage)).toEqual(['analysis', 'guidance', 'answer']);
+      expect(mine.map((b) => b.expert)).toEqual(['analysis', 'guidance', 'answer']);
+      for (const b of mine) {
+        expect(b.header).toBe(`${b.stage} · expert: ${b.expert} + shared`);
+        expect(b.text!.trim().length).toBeGreaterThan(0);
+        expect(b.writing).toBe(false);
+      }
+    }
+    // training changed what the model writes
+    const text = (model: string) =>
+      blocks
+        .filter((b) => b.model === model)
+        .map((b) => b.text)
+        .join('|');
+    expect(text('trained')).not.toBe(text('untrained'));
+    // adaptive mode: the model picks its own stages, still ending with the answer
+    await p.selectOption('#mode', 'adaptive');
+    await p.uncheck('#compare');
+    await p.click('#ask');
+    await idle(page, () => true, 120_000, 'the adaptive answer');
+    const stages = await p
+      .locator('.stage')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-stage')));
+    expect(stages.at(-1)).toBe('answer');
+    await mkdir(OUT, { recursive: true });
+    await p.setViewportSize({ width: 1100, height: 900 });
+    await page.screenshot(`${OUT}playground.png`);
+    expect((await state(page)).errors).toEqual([]);
+  });
+
+  it('downloads the adapters, which load back in Node to the logits the page computes', async () => {
+    const { page } = await setup();
+    const p = page.page;
+    const [download] = await Promise.all([p.waitForEvent('download'), p.click('#export')]);
+    const zip = unzipStored(new Uint8Array(await download.createReadStream().then(readAll)));
+    expect(download.suggestedFilename()).toBe('mote-adapters-stories260K.zip');
+    expect([...zip.keys()].sort()).toEqual(
+      [
+        'added_tokens.json',
+        'analysis/adapter_config.json',
+        'analysis/adapter_model.safetensors',
+        'answer/adapter_config.json',
+        'answer/adapter_model.safetensors',
+        'guidance/adapter_config.json',
+        'guidance/adapter_model.safetensors',
+        'mote_config.json',
+        'shared/adapter_config.json',
+        'shared/adapter_model.safetensors',
+        'tokenizer.json',
+        'tokenizer_config.json',
+      ].sort(),
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'mote-playground-'));
+    for (const [name, bytes] of zip) {
+      await mkdir(dirname(join(dir, name)), { recursive: true });
+      await writeFile(join(dir, name), bytes);
+    }
+    const fromPage = await page.call<Probe>('probe', { question: QUESTION });
+
+    const previous = tf.getBackend();
+    await selectBackend({ backend: 'wasm' });
+    const answerLogits = (model: Transformer) =>
+      tf.tidy(() => {
+        const route = stageRoute(getExperts(model)?.config ?? null, ['answer'], false);
+        const all = model.logits([fromPage.ids], { ctx: route && withRoute(route) }).dataSync();
+        return Array.from(all.subarray(all.length - model.config.vocabSize));
+      });
+    const trained = await loadModel(MODEL, { tokenizer: TOKENIZER });
+    const base = await loadModel(MODEL, { tokenizer: TOKENIZER });
+    try {
+      const result = await importPeftAdapters(trained.model, trained.tokenizer, dir);
+      expect(result).toMatchObject({ kind: 'mote', attached: true, tokensAdded: 6 });
+      expect(trained.tokenizer.encode(`User: ${QUESTION}\n<|response|>`, { bos: true })).toEqual(
+        fromPage.ids,
+      );
+      const node = answerLogits(trained.model);
+      expect(node).toHaveLength(fromPage.logits.length);
+      expect(maxAbsDiff(node, fromPage.logits)).toBeLessThan(1e-4);
+      // and the adapters carry the training: the same experts as attached, untrained, answer otherwise
+      const untrained = withStepTokens(base);
+      attachExperts(untrained.model, { kind: 'mote', rank: 16, seed: 0 });
+      expect(maxAbsDiff(answerLogits(untrained.model), fromPage.logits)).toBeGreaterThan(1e-2);
+    } finally {
+      trained.model.dispose();
+      base.model.dispose();
+      await tf.setBackend(previous);
+    }
+  });
+
+  it('bad input gets a message, nothing is allocated for a model too large, and the page stays usable', async () => {
+    const { page } = await setup();
+    const p = page.page;
+    const before = (await state(page)).errors.length;
+    const pick = async (files: { name: string; buffer: Buffer }[]) => {
+      await p.setInputFiles(
+        '#pick-files',
+        files.map((f) => ({ ...f, mimeType: 'application/octet-stream' })),
+      );
+      return idle(page, (s) => s.errors.length > before, 30_000, 'an error message');
+    };
+    const tok = { name: 'tokenizer.bin', buffer: await readFileBuffer(TOKENIZER) };
+    let s = await pick([{ name: 'notes.txt', buffer: Buffer.from('hello') }]);
+    expect(s.errors.at(-1)).toMatch(/^notes\.txt: not a file this page reads; drop a llama2\.c \.bin/);
+
+    s = await pick([{ name: 'random.bin', buffer: Buffer.alloc(100, 7) }, tok]);
+    expect(s.errors.at(-1)).toMatch(/^random\.bin is not a model this page can read: random\.bin:.*/);
+
+    // a Llama-2-70B-shaped llama2.c header (no weights at all: only the header is read before the estimate)
+    const header = Buffer.from(new Int32Array([8192, 28672, 80, 64, 8, 32000, 4096]).buffer);
+    s = await pick([{ name: 'huge.bin', buffer: header }, tok]);
+    expect(s.errors.at(-1)).toMatch(
+      /^huge\.bin is too large for this page: 6\d\.\dB parameters, and training it with MoTE needs about \d+ MB .*Nothing was loaded/,
+    );
+
+    s = await pick([{ name: 'bad.jsonl', buffer: Buffer.from('{"id": 1}\nnot json\n') }]);
+    expect(s.errors.at(-1)).toMatch(/^bad\.jsonl has no valid chain \(2 errors; first: line 1/);
+
+    // four messages, one per file, and the bundled model is still loaded and answers
+    expect(s.errors.length).toBe(before + 4);
+    expect(s.model?.model).toBe('stories260K');
+    await p.selectOption('#mode', 'answer');
+    await p.click('#ask');
+    await idle(page, () => true, 60_000, 'an answer after the errors');
+    expect(await p.locator('.stage[data-stage="answer"]').count()).toBe(1);
+    expect((await state(page)).errors.length).toBe(before + 4);
+  });
+
+  it('a browser without WebAssembly is told so and runs on the cpu backend; no SIMD is said too', async () => {
+    const { harness } = await setup();
+    // the page checks the browser before starting its worker; these init scripts make it see a browser without
+    // WebAssembly, then one whose WebAssembly rejects SIMD (the worker itself runs in the same real Chromium)
+    const noWasm = await harness.open({ initScript: 'delete globalThis.WebAssembly;' });
+    try {
+      const s = await idle(
+        noWasm,
+        (x) => x.model !== null || x.errors.length > 0,
+        120_000,
+        'the cpu backend',
+      );
+      expect(s.backend?.name).toBe('cpu');
+      expect(s.notes[0]).toMatch(
+        /^This browser has no WebAssembly: everything runs on tfjs's plain JavaScript backend/,
+      );
+      expect(s.model?.model).toBe('stories260K');
+      expect(s.errors).toEqual([]);
+    } finally {
+      await noWasm.close();
+    }
+    const noSimd = await harness.open({ initScript: 'WebAssembly.validate = () => false;' });
+    try {
+      const s = await idle(noSimd, (x) => x.model !== null || x.errors.length > 0, 120_000, 'the page');
+      expect(s.notes[0]).toMatch(
+        /^This browser has no WebAssembly SIMD: the wasm backend runs several times slower/,
+      );
+      expect(s.errors).toEqual([]);
+    } finally {
+      await noSimd.close();
+    }
+  });
+
+  it('benchmark: bench-256 training and decode tokens/s in the page (1 and 2 wasm threads) beside Node wasm', async () => {
+    const { harness, page } = await setup();
+    // hardwareConcurrency 4: tfjs's threaded build starts hardwareConcurrency / 2 threads, so 2 on this 2-core machine
+    const threaded = await harness.open({
+      crossOriginIsolated: true,
+      hardwareConcurrency: 4,
+      readyTimeoutMs: 60_000,
+    });
+    try {
+      await idle(threaded, (s) => s.model !== null, 120_000, 'the isolated page');
+      const rounds = Number(process.env.MOTE_BROWSER_BENCH_ROUNDS ?? 1);
+      const steps = Number(process.env.MOTE_BROWSER_BENCH_STEPS ?? 1);
+      const tokens = 32;
+      const previous = tf.getBackend();
+      await selectBackend({ backend: 'wasm' });
+      const records: object[] = [];
+      try {
+        // paired: each round measures Node, the page, the isolated page back to back (the machine is shared)
+        for (let round = 1; round <= rounds; round++) {
+          const node = await benchThroughput({ trainSteps: steps, decodeTokens: tokens });
+          const one = await page.call<PageBench>('bench', { steps, tokens });
+          const two = await threaded.call<PageBench>('bench', { steps, tokens });
+          expect(one).toMatchObject({ backend: 'wasm', threads: 1 });
+          expect(two).toMatchObject({ backend: 'wasm', threads: 2 });
+          const line = (
+            where: string,
+            threads: number,
+            r: { trainTokensPerSec: number; decodeTokensPerSec: number; trainMsPerStep: number },
+          ) => ({
+            bench: 'browser-throughput',
+            where,
+            backend: 'wasm',
+            threads,
+            model: 'bench-256',
+            experts: 'mote r16',
+            batch: 8,
+            seq: 256,
+            round,
+            trainSteps: steps,
+            trainMsPerStep: r.trainMsPerStep,
+            trainTokensPerSec: r.trainTokensPerSec,
+            decodeTokensPerSec: r.decodeTokensPerSec,
+          });
+          records.push(line('node', 1, node), line('chromium', 1, one), line('chromium', 2, two));
+        }
+      } finally {
+        await tf.setBackend(previous);
+      }
+      for (const r of records) {
+        console.log(JSON.stringify(r));
+        expect((r as { trainTokensPerSec: number }).trainTokensPerSec).toBeGreaterThan(0);
+      }
+      await mkdir(OUT, { recursive: true });
+      await writeFile(
+        `${OUT}playground-bench.jsonl`,
+        records.map((r) => JSON.stringify(r)).join('\n') + '\n',
+      );
+      expect(threaded.errors()).toEqual([]);
+    } finally {
+      await threaded.close();
+    }
+    expect(page.errors()).toEqual([]);
+  });
+});
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function readFileBuffer(path: string): Promise<Buffer> {
+  return (await import('node:fs/promises')).readFile(path);
+}
