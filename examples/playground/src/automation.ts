@@ -2,7 +2,7 @@
 // data, and the actions that have no button of their own. The buttons and form are driven as a user would.
 import { exposeChecks } from '../../../tests/browser/protocol.js';
 import type { WorkerClient } from './client.js';
-import type { Results } from './protocol.js';
+import type { BenchParams, Results } from './protocol.js';
 
 interface PageHooks {
   state: {
@@ -14,7 +14,7 @@ interface PageHooks {
     notes: string[];
   };
   client: WorkerClient;
-  runBench(steps?: number, tokens?: number): Promise<Results['bench'] | undefined>;
+  runBench(params?: BenchParams): Promise<Results['bench'] | undefined>;
 }
 
 export function exposePlaygroundChecks(page: PageHooks): void {
@@ -26,8 +26,8 @@ export function exposePlaygroundChecks(page: PageHooks): void {
       p: never,
     ) => Promise<unknown>,
     /** The benchmark of the bench panel, with its step and token counts. */
-    bench: (async ({ steps, tokens }: { steps: number; tokens: number }) => {
-      const r = await page.runBench(steps, tokens);
+    bench: (async (params: BenchParams) => {
+      const r = await page.runBench(params);
       if (!r)
         throw new Error(`the benchmark did not run: ${page.state.errors.at(-1) ?? 'the page was busy'}`);
       return r;

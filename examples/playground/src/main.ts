@@ -5,8 +5,8 @@
 import { exposePlaygroundChecks } from './automation.js';
 import { WorkerClient } from './client.js';
 import { classify, droppedFiles, pickedFiles } from './drop.js';
-import { lineChart } from './plot.js';
-import type { AskParams, ChainsInput, ModelInput, Results, WorkerEvent } from './protocol.js';
+import { type Line, lineChart } from './plot.js';
+import type { AskParams, BenchParams, ChainsInput, ModelInput, Results, WorkerEvent } from './protocol.js';
 
 // ---------------------------------------------------------------- elements
 
@@ -59,6 +59,8 @@ export const state = {
   /** The model to load again after a worker crash. */
   lastInput: { model: { kind: 'bundled' } as ModelInput, chains: { kind: 'bundled' } as ChainsInput },
   steps: [] as PlottedStep[],
+  /** Held-out loss by step (step 0: before training). */
+  evals: [] as { step: number; loss: number }[],
   /** A run exists that Resume continues. */
   resumable: false,
   errors: [] as string[],
@@ -163,7 +165,10 @@ async function start(): Promise<void> {
       note(
         'This browser has no WebAssembly SIMD: the wasm backend runs several times slower than in a current browser.',
       );
-    const choice = await client.call({ type: 'init', backend: wasm ? 'auto' : 'cpu' });
+    // tfjs's own rule (half the cores), from the page's navigator: a worker may not see what the page sees (a
+    // browser's or a test's override of hardwareConcurrency)
+    const wasmThreads = Math.max(1, Math.floor(navigator.hardwareConcurrency / 2));
+    const choice = await client.call({ type: 'init', backend: wasm ? 'auto' : 'cpu', wasmThreads });
     state.backend = choice;
     el.backend.textContent = `Backend: ${choice.name} — ${choice.reason}`;
     for (const a of choice.attempts)
@@ -183,6 +188,7 @@ async function loadInto(model: ModelInput, chains: ChainsInput): Promise<void> {
     state.model = summary;
     state.lastInput = { model, chains };
     state.steps = [];
+    state.evals = [];
     state.resumable = false;
     drawPlots();
     el.trainStatus.textContent = 'Not trained yet.';
@@ -190,7 +196,7 @@ async function loadInto(model: ModelInput, chains: ChainsInput): Promise<void> {
     el.summary.textContent =
       `${summary.model}: ${k(summary.parameters)} parameters, ${k(summary.trainableParameters)} trainable (MoTE rank 16, ` +
       `3 step experts + shared), vocabulary ${summary.vocabSize}, context ${summary.maxSeqLen}; ${summary.encoded} of ` +
-      `${summary.chains} chains to train on${summary.dropped ? ` (${summary.dropped} too long)` : ''}; training memory ` +
+      `${summary.chains} chains to train on (${summary.heldOut} more held out)${summary.dropped ? `, ${summary.dropped} too long` : ''}; training memory ` +
       `about ${summary.memoryMB} MB of the page's ${summary.budgetMB} MB.`;
     for (const e of summary.chainErrors) note(`chain skipped: ${e}`);
   } catch (e) {
@@ -249,13 +255,20 @@ function drawPlots(): void {
   const css = getComputedStyle(document.documentElement);
   const color = (v: string) => css.getPropertyValue(v.slice(4, -1)).trim() || '#555';
   el.lossPlot.innerHTML = lineChart(
-    STAGE_LINES.map(([name, c]) => ({
-      name,
-      color: color(c),
-      points: state.steps
-        .map((s): [number, number] => [s.step, name === 'total' ? s.loss : (s.byStage[name] ?? Number.NaN)])
-        .filter(([, y]) => Number.isFinite(y)),
-    })),
+    STAGE_LINES.map(
+      ([name, c]): Line => ({
+        name,
+        color: color(c),
+        points: state.steps
+          .map((s): [number, number] => [s.step, name === 'total' ? s.loss : (s.byStage[name] ?? Number.NaN)])
+          .filter(([, y]) => Number.isFinite(y)),
+      }),
+    ).concat({
+      name: 'held-out',
+      color: '#1d2330',
+      dashed: true,
+      points: state.evals.map((e): [number, number] => [e.step, e.loss]),
+    }),
     'loss',
   );
   el.speedPlot.innerHTML = lineChart(
@@ -265,6 +278,10 @@ function drawPlots(): void {
 }
 
 function onTrainEvent(e: WorkerEvent): void {
+  if (e.type === 'eval') {
+    state.evals.push({ step: e.step, loss: e.result.loss });
+    drawPlots();
+  }
   if (e.type !== 'step') return;
   state.steps.push({ step: e.step, loss: e.loss, byStage: e.byStage, tokensPerSec: e.tokensPerSec });
   drawPlots();
@@ -276,7 +293,10 @@ async function runTraining(resume: boolean): Promise<void> {
     const steps = readNumber(el.steps, 'Steps', 1, 1000, true);
     const learningRate = readNumber(el.lr, 'Learning rate', 1e-6, 1, false);
     const batchSize = readNumber(el.batch, 'Batch', 1, 64, true);
-    if (!resume) state.steps = [];
+    if (!resume) {
+      state.steps = [];
+      state.evals = [];
+    }
     drawPlots();
     el.trainStatus.textContent = resume ? 'Resuming…' : 'Starting…';
     const r = await client.call(
@@ -402,11 +422,13 @@ el.export.onclick = () =>
     );
   });
 
-async function runBench(steps = 3, tokens = 64): Promise<Results['bench'] | undefined> {
+async function runBench(
+  params: BenchParams = { steps: 3, tokens: 64, batch: 8, seqLen: 256 },
+): Promise<Results['bench'] | undefined> {
   return activity('benchmarking', async () => {
     el.benchResult.textContent = 'Running…';
-    const r = await client.call({ type: 'bench', params: { steps, tokens } });
-    el.benchResult.textContent = `${r.backend}${r.backend === 'wasm' ? `, ${r.threads} thread${r.threads === 1 ? '' : 's'}` : ''}: training ${Math.round(r.trainTokensPerSec)} tokens/s (${Math.round(r.trainMsPerStep)} ms per step of 8 × 256 tokens), decoding ${Math.round(r.decodeTokensPerSec)} tokens/s`;
+    const r = await client.call({ type: 'bench', params });
+    el.benchResult.textContent = `${r.backend}${r.backend === 'wasm' ? `, ${r.threads} thread${r.threads === 1 ? '' : 's'}` : ''}: training ${Math.round(r.trainTokensPerSec)} tokens/s (${Math.round(r.trainMsPerStep)} ms per step of ${params.batch} × ${params.seqLen} tokens), decoding ${Math.round(r.decodeTokensPerSec)} tokens/s`;
     return r;
   });
 }

@@ -6,6 +6,7 @@ export interface Line {
   /** A CSS colour (the stage colours of style.css). */
   color: string;
   points: [number, number][];
+  dashed?: boolean;
 }
 
 const W = 640;
@@ -40,14 +41,15 @@ export function lineChart(lines: readonly Line[], yLabel: string): string {
     `<text x="12" y="${M.top + ph / 2}" transform="rotate(-90 12 ${M.top + ph / 2})" text-anchor="middle">${yLabel}</text>`,
   );
   drawn.forEach((l, i) => {
+    const dash = l.dashed ? ' stroke-dasharray="6 4"' : '';
     const pts = l.points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
     out.push(
-      `<polyline data-series="${l.name}" points="${pts}" fill="none" stroke="${l.color}" stroke-width="2"/>`,
+      `<polyline data-series="${l.name}" points="${pts}" fill="none" stroke="${l.color}" stroke-width="2"${dash}/>`,
     );
     const lx = M.left + pw - 110;
     const ly = M.top + 14 + 16 * i;
     out.push(
-      `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 18}" y2="${ly - 4}" stroke="${l.color}" stroke-width="3"/>`,
+      `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 18}" y2="${ly - 4}" stroke="${l.color}" stroke-width="3"${dash}/>`,
       `<text x="${lx + 24}" y="${ly}">${l.name}</text>`,
     );
   });

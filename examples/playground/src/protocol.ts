@@ -33,11 +33,14 @@ export interface BenchParams {
   steps: number;
   /** Decoded tokens per timing. */
   tokens: number;
+  /** Rows and tokens per row of a training step. */
+  batch: number;
+  seqLen: number;
 }
 
 /** Requests the page sends. */
 export type Request =
-  | { type: 'init'; backend: 'auto' | 'cpu' }
+  | { type: 'init'; backend: 'auto' | 'cpu'; wasmThreads: number }
   | { type: 'load'; model: ModelInput; chains: ChainsInput }
   | { type: 'train'; params: TrainParams }
   | { type: 'stop' }
@@ -54,7 +57,9 @@ export interface LoadSummary {
   vocabSize: number;
   maxSeqLen: number;
   chains: number;
+  /** Chains trained on, and held out (evaluated as training goes). */
   encoded: number;
+  heldOut: number;
   dropped: number;
   chainErrors: string[];
   /** The memory estimate of training, and the page's budget, in MB. */

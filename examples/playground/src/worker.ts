@@ -13,6 +13,7 @@ import {
   type EncodedChain,
   encodeChains,
   estimateMemory,
+  evaluate,
   type FileSet,
   formatQuestion,
   generateStaged,
@@ -28,6 +29,7 @@ import {
   STEP_TOKENS,
   type StagedConfig,
   selectBackend,
+  splitHeldOut,
   stageRoute,
   type TrainPosition,
   train,
@@ -40,7 +42,6 @@ import type {
   AskParams,
   BenchParams,
   ChainsInput,
-  LoadSummary,
   ModelInput,
   Reply,
   Request,
@@ -50,9 +51,12 @@ import type {
 } from './protocol.js';
 import { zipStored } from './zip.js';
 
-/** Tokens per training row (chains longer than this are dropped), and the MoTE rank. */
+/** Tokens per training row (chains longer than this are dropped), the MoTE rank, held-out chains, and how often
+ * (in optimizer steps) they are evaluated. */
 const MAX_LEN = 512;
 const RANK = 16;
+const HELD_OUT = 12;
+const EVAL_EVERY = 3;
 
 /** What is loaded: the base with step tokens and MoTE attached, its training data, and the run so far. */
 interface Session {
@@ -61,6 +65,8 @@ interface Session {
   /** The tokenizer.bin bytes of a llama2.c model (the PEFT export writes tokenizer.json from them). */
   tokenizerBin?: Uint8Array;
   chains: EncodedChain[];
+  /** Held-out chains, evaluated as training goes (their loss is the plot's smooth line). */
+  heldOut: EncodedChain[];
   /** The trainable variables as attached, before any training (the untrained comparison). */
   initial: Map<string, Float32Array>;
   /** The run's position and optimizer moments, kept by a stop or the end of a call, for a resume. */
@@ -79,11 +85,12 @@ type Handler<T extends Request['type']> = (
 ) => Promise<Results[T]>;
 
 const handlers: { [T in Request['type']]: Handler<T> } = {
-  init: async ({ backend }, emit) => {
+  init: async ({ backend, wasmThreads }, emit) => {
     const warnings: string[] = [];
     const choice = await selectBackend({
       backend,
       wasmPaths: WASM_PATHS,
+      wasmThreads,
       onEvent: (e) => {
         if (e.type === 'warning') {
           warnings.push(e.message);
@@ -154,6 +161,9 @@ async function load(input: ModelInput, chainsInput: ChainsInput): Promise<Result
       throw new Error(
         `every chain of ${chainsText.name} is longer than ${maxLen} tokens with this tokenizer`,
       );
+    // a quarter at most: a small dropped file keeps most of its chains for training
+    const held = Math.min(HELD_OUT, Math.floor(encoded.length / 4));
+    const { train: trainSet, heldOut } = splitHeldOut(encoded, held / encoded.length, 'playground');
     const initial = new Map(
       [...base.model.namedVariables()]
         .filter(([, v]) => v.trainable)
@@ -166,7 +176,8 @@ async function load(input: ModelInput, chainsInput: ChainsInput): Promise<Result
       base,
       name,
       tokenizerBin: tokenizerBin ?? (llamaBin ? await readBytes(llamaBin) : undefined),
-      chains: encoded,
+      chains: trainSet,
+      heldOut,
       initial,
       saved: null,
     };
@@ -178,7 +189,8 @@ async function load(input: ModelInput, chainsInput: ChainsInput): Promise<Result
       vocabSize: c.vocabSize,
       maxSeqLen: c.maxSeqLen,
       chains: parsed.chains.length,
-      encoded: encoded.length,
+      encoded: trainSet.length,
+      heldOut: heldOut.length,
       dropped: report.dropped.length,
       chainErrors: parsed.errors.slice(0, 5).map(describeChainError),
       ...memory,
@@ -218,10 +230,12 @@ function checkMemory(config: ModelConfig, name: string): { memoryMB: number; bud
   const mb = (x: number) => Math.round(x / 2 ** 20);
   if (need > budget)
     throw new Error(
-      `${name} is too large for this page: ${(estimate.parameters / 1e6).toFixed(1)}M parameters, and training it with MoTE needs about ${mb(need)} MB (weights ${mb(estimate.backends.wasm.training.parts.weights)} MB) but the page can use ${mb(budget)} MB (${deviceGiB ? `half of this device's ${deviceGiB} GB, ` : ''}the wasm heap is at most 4 GiB). Nothing was loaded; try a smaller model.`,
+      `${name} is too large for this page: ${count(estimate.parameters)} parameters, and training it with MoTE needs about ${mb(need)} MB (weights ${mb(estimate.backends.wasm.training.parts.weights)} MB) but the page can use ${mb(budget)} MB (${deviceGiB ? `half of this device's ${deviceGiB} GB, ` : ''}the wasm heap is at most 4 GiB). Nothing was loaded; try a smaller model.`,
     );
   return { memoryMB: mb(need), budgetMB: mb(budget) };
 }
+
+const count = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : `${(n / 1e6).toFixed(1)}M`);
 
 async function chainsSource(input: ChainsInput): Promise<{ text: string; name: string }> {
   const source = input.kind === 'bundled' ? BUNDLED.chains : input.file;
@@ -264,16 +278,20 @@ async function trainSteps(params: TrainParams, emit: Emit): Promise<Results['tra
   };
   training = new AbortController();
   try {
+    const evalOptions = { batchSize: params.batchSize, seqLen: longest(s), mode: 'pad' as const, padId: 0 };
+    const evaluating = s.heldOut.length > 0;
+    if (evaluating && !resume)
+      emit({ type: 'eval', step: 0, result: await evaluate(s.base.model, s.heldOut, evalOptions) });
     const result = await train(
       s.base.model,
-      { train: s.chains },
+      { train: s.chains, eval: evaluating ? s.heldOut : undefined },
       {
         epochs: 1000, // the run is cut by maxSteps; a constant rate makes every call's steps alike
         schedule: 'constant',
         learningRate: params.learningRate,
         batchSize: params.batchSize,
         stepSkipProb: 0.2,
-        evalEvery: 0,
+        evalEvery: evaluating ? EVAL_EVERY : 0,
         saveEvery: 0,
         workers: 1,
         seed: 0,
@@ -284,6 +302,7 @@ async function trainSteps(params: TrainParams, emit: Emit): Promise<Results['tra
         checkpointer,
         signal: training.signal,
         onEvent: (e) => {
+          if (e.type === 'eval') emit({ type: 'eval', step: e.step, result: e.result });
           if (e.type === 'step')
             emit({
               type: 'step',
@@ -301,6 +320,11 @@ async function trainSteps(params: TrainParams, emit: Emit): Promise<Results['tra
   } finally {
     training = null;
   }
+}
+
+/** The longest example of a session: the row length of training and evaluation alike. */
+function longest(s: Session): number {
+  return Math.max(...[...s.chains, ...s.heldOut].map((e) => e.ids.length));
 }
 
 /** Assigns host values to the model's trainable variables (by name). */
@@ -387,7 +411,12 @@ async function exportAdapters(): Promise<Results['export']> {
 /** bench-256 training and decode tokens/s on this page's backend (another model: the loaded one is untouched). */
 async function bench(params: BenchParams): Promise<Results['bench']> {
   if (training) throw new Error('bench: training is running; stop it first');
-  const r = await benchThroughput({ trainSteps: params.steps, decodeTokens: params.tokens });
+  const r = await benchThroughput({
+    trainSteps: params.steps,
+    decodeTokens: params.tokens,
+    batch: params.batch,
+    seqLen: params.seqLen,
+  });
   const threads = tf.getBackend() === 'wasm' ? await wasmThreads() : 1;
   return {
     backend: tf.getBackend(),

@@ -295,10 +295,10 @@ describe('worker lifetime', () => {
     await writeFile(
       script,
       [
-        `import { selectBackend } from ${src('src/backend/index.ts')};`,
+        `import { selectBackend } from ${src('src/backend/select-node.ts')};`,
         `import { attachExperts } from ${src('src/experts/attach.ts')};`,
         `import { Transformer } from ${src('src/model/transformer.ts')};`,
-        `import { train } from ${src('src/train/trainer.ts')};`,
+        `import { train } from ${src('src/train/trainer-node.ts')};`,
         `import { syntheticChains } from ${src('src/bench/train.ts')};`,
         `await selectBackend({ backend: 'wasm' });`,
         `const model = Transformer.init(${JSON.stringify(tiny)}, 0, { trainable: false });`,
