@@ -25,6 +25,11 @@ for (const name of ['selectBackend', 'loadModel', 'generate', 'Transformer', 'bu
   if (typeof mote[name] !== 'function') throw new Error('missing export ' + name);
 }
 if (!existsSync(new URL('./node_modules/mote-tfjs/dist/index.d.ts', import.meta.url))) throw new Error('no type declarations');
+// the browser entry (what a bundler resolves under the 'browser' condition) is in the tarball with its types
+const web = await import('mote-tfjs/browser');
+for (const name of ['selectBackend', 'loadModel', 'memoryFiles', 'peftAdapterFiles', 'train'])
+  if (typeof web[name] !== 'function') throw new Error('missing browser export ' + name);
+if (!existsSync(new URL('./node_modules/mote-tfjs/dist/browser.d.ts', import.meta.url))) throw new Error('no browser type declarations');
 const choice = await mote.selectBackend({ backend: 'wasm' });
 // the bundled files, found by the package itself (what the README example and examples/quickstart.ts use)
 const bundled = mote.bundledModel();
