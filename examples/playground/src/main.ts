@@ -167,8 +167,9 @@ async function start(): Promise<void> {
       );
     // tfjs's own rule (half the cores), from the page's navigator: a worker may not see what the page sees (a
     // browser's or a test's override of hardwareConcurrency)
-    const wasmThreads = Math.max(1, Math.floor(navigator.hardwareConcurrency / 2));
-    const choice = await client.call({ type: 'init', backend: wasm ? 'auto' : 'cpu', wasmThreads });
+    const cores = navigator.hardwareConcurrency;
+    const wasmThreads = Math.max(1, Math.floor(cores / 2));
+    const choice = await client.call({ type: 'init', backend: wasm ? 'auto' : 'cpu', wasmThreads, cores });
     state.backend = choice;
     el.backend.textContent = `Backend: ${choice.name} — ${choice.reason}`;
     for (const a of choice.attempts)

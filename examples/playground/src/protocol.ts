@@ -40,7 +40,7 @@ export interface BenchParams {
 
 /** Requests the page sends. */
 export type Request =
-  | { type: 'init'; backend: 'auto' | 'cpu'; wasmThreads: number }
+  | { type: 'init'; backend: 'auto' | 'cpu'; wasmThreads: number; cores: number }
   | { type: 'load'; model: ModelInput; chains: ChainsInput }
   | { type: 'train'; params: TrainParams }
   | { type: 'stop' }

@@ -85,7 +85,12 @@ type Handler<T extends Request['type']> = (
 ) => Promise<Results[T]>;
 
 const handlers: { [T in Request['type']]: Handler<T> } = {
-  init: async ({ backend, wasmThreads }, emit) => {
+  init: async ({ backend, wasmThreads, cores }, emit) => {
+    // tfjs's threaded wasm build caps its threads by the cores this worker's navigator reports. A worker reports
+    // what its page does, except under an override that reaches the page only (DevTools' emulation, the browser
+    // test's): then the worker is told the page's figure before the backend starts.
+    if (cores !== self.navigator.hardwareConcurrency)
+      Object.defineProperty(self.navigator, 'hardwareConcurrency', { value: cores, configurable: true });
     const warnings: string[] = [];
     const choice = await selectBackend({
       backend,
