@@ -4,8 +4,8 @@
 // trained adapters as a download that loads back in Node to the logits the page reports. Bad input gets a message
 // and the page stays usable. Then the in-page benchmark of bench-256 beside Node's wasm, printed as JSON lines.
 // Never skipped: without Chromium it fails, saying what to install.
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -201,10 +201,12 @@ describe('playground (Chromium)', () => {
       .locator('.stage')
       .evaluateAll((els) => els.map((e) => e.getAttribute('data-stage')));
     expect(stages.at(-1)).toBe('answer');
-    // the README's picture of the page: trained, the loss plots, a staged answer
-    await mkdir(dirname(SCREENSHOT), { recursive: true });
+    // the page trained, its loss plots, a staged answer; MOTE_UPDATE_SCREENSHOT=1 also makes it the README's picture
+    // (not on every run: the committed image would change with each run's loss figures and text)
+    await mkdir(OUT, { recursive: true });
     await p.setViewportSize({ width: 1100, height: 900 });
-    await page.screenshot(SCREENSHOT);
+    await page.screenshot(`${OUT}playground.png`);
+    if (process.env.MOTE_UPDATE_SCREENSHOT === '1') await copyFile(`${OUT}playground.png`, SCREENSHOT);
     expect((await state(page)).errors).toEqual([]);
   });
 
@@ -380,7 +382,8 @@ describe('playground (Chromium)', () => {
             where,
             backend: 'wasm',
             threads,
-            model: 'bench-256',
+            device: `${cpus()[0]?.model ?? 'cpu'} (${cpus().length} cores, shared)`,
+            shape: 'bench-256',
             experts: 'mote r16',
             batch: params.batch,
             seq: params.seqLen,
