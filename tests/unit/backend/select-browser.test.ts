@@ -18,8 +18,7 @@ interface Page {
 /** A page: wasm fails to load (so a refused WebGPU falls through to cpu), cpu always works. */
 function pageDeps(page: Page): BackendDeps & { active?: string } {
   const registered = new Set(['cpu', ...(page.webgpuImported ? ['webgpu'] : [])]);
-  const gpu =
-    page.adapter === undefined ? undefined : { requestAdapter: async () => page.adapter ?? null };
+  const gpu = page.adapter === undefined ? undefined : { requestAdapter: async () => page.adapter ?? null };
   const deps: BackendDeps & { active?: string } = {
     importModule: async (specifier) => {
       throw new Error(`Cannot find package '${specifier}'`);
@@ -92,7 +91,8 @@ describe('selectBackend in a page', () => {
     });
     expect(events).toContainEqual({
       type: 'warning',
-      message: 'the WebGPU adapter is a software one (google / swiftshader): it runs on the CPU, slower than wasm',
+      message:
+        'the WebGPU adapter is a software one (google / swiftshader): it runs on the CPU, slower than wasm',
     });
   });
 
