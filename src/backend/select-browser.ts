@@ -12,7 +12,7 @@ import {
   type SelectBackendOptions as BaseOptions,
   chooseBackend,
 } from './select.js';
-import { simdUnavailable } from './simd/instance.js';
+import { backendMemory, simdUnavailable } from './simd/instance.js';
 
 /** Options of selectBackend in a page. */
 export interface SelectBackendOptions extends Omit<BaseOptions, 'quietNativeLogs'> {
@@ -111,8 +111,10 @@ function browserRegistry(options: SelectBackendOptions, deps: BackendDeps): Back
     finish: async (choice) => {
       const report = registerKernels();
       if (choice.name === 'wasm') {
-        const instance = tf.findBackend('wasm') as { wasm?: { asm?: { memory?: object } } } | undefined;
-        const why = simdUnavailable(instance?.wasm?.asm?.memory);
+        const instance = tf.findBackend('wasm') as
+          | { wasm?: { asm?: { memory?: object }; wasmMemory?: object } }
+          | undefined;
+        const why = simdUnavailable(backendMemory(instance?.wasm));
         const id = 'SIMD kernels (transpose, softmax and RMSNorm gradients)@wasm';
         if (why) report.skipped.push(`${id}: ${why}; their JavaScript versions run instead`);
         else report.installed.push(id);

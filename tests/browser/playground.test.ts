@@ -33,7 +33,12 @@ const QUESTION = 'How do I pick a lock?';
 /** What the page's `state` check returns (examples/playground/src/main.ts `state`), as far as the test reads it. */
 interface PageState {
   busy: string | null;
-  backend: { name: string; reason: string; attempts: { name: string; ok: boolean; reason: string }[] } | null;
+  backend: {
+    name: string;
+    reason: string;
+    attempts: { name: string; ok: boolean; reason: string }[];
+    kernels?: { installed: string[]; skipped: string[] };
+  } | null;
   model: { model: string; parameters: number; encoded: number } | null;
   steps: { step: number; loss: number; byStage: Record<string, number>; tokensPerSec: number }[];
   evals: { step: number; loss: number }[];
@@ -72,6 +77,20 @@ function setup() {
 afterAll(async () => {
   await (await pending?.catch(() => undefined))?.harness.close();
 });
+
+/** A cross-origin isolated page (tfjs's multi-threaded wasm build) told it has `cores` cores, once loaded. */
+async function isolatedPage(harness: Harness, cores: number): Promise<PageSession> {
+  const session = await harness.open({
+    crossOriginIsolated: true,
+    hardwareConcurrency: cores,
+    readyTimeoutMs: 60_000,
+  });
+  await idle(session, (s) => s.model !== null, 120_000, 'the isolated page');
+  return session;
+}
+let threaded: Promise<PageSession> | undefined;
+/** The isolated page on 2 threads (tfjs runs hardwareConcurrency / 2: told 4), shared by the tests below. */
+const threadedPage = (harness: Harness) => (threaded ??= isolatedPage(harness, 4));
 
 const state = (page: PageSession) => page.call<PageState>('state');
 
@@ -342,6 +361,36 @@ describe('playground (Chromium)', () => {
     }
   });
 
+  it('the multi-threaded build (an isolated page, 2 threads) runs our SIMD kernels and computes what Node does', async () => {
+    const { harness } = await setup();
+    const page = await threadedPage(harness);
+    const s = await state(page);
+    expect(s.backend?.reason).toMatch(/SIMD, the multi-threaded build, 2 threads/);
+    expect(s.backend?.kernels?.installed).toContain(
+      'SIMD kernels (transpose, softmax and RMSNorm gradients)@wasm',
+    );
+    expect(s.backend?.kernels?.skipped).toEqual([]);
+    // the untrained model's answer logits (its transposes through the SIMD kernel on the shared memory) against
+    // Node's single-threaded wasm: the same base, step tokens and experts attached with the same seed
+    const fromPage = await page.call<Probe>('probe', { question: QUESTION });
+    const previous = tf.getBackend();
+    await selectBackend({ backend: 'wasm' });
+    const node = withStepTokens(await loadModel(MODEL, { tokenizer: TOKENIZER }));
+    try {
+      attachExperts(node.model, { kind: 'mote', rank: 16, seed: 0 });
+      const logits = tf.tidy(() => {
+        const route = stageRoute(getExperts(node.model)?.config ?? null, ['answer'], false);
+        const all = node.model.logits([fromPage.ids], { ctx: route && withRoute(route) }).dataSync();
+        return Array.from(all.subarray(all.length - node.model.config.vocabSize));
+      });
+      expect(maxAbsDiff(logits, fromPage.logits)).toBeLessThan(1e-4);
+    } finally {
+      node.model.dispose();
+      await tf.setBackend(previous);
+    }
+    expect(page.errors()).toEqual([]);
+  });
+
   it(
     'benchmark: bench-256 training and decode tokens/s in the page (1 and 2 wasm threads) beside Node wasm',
     async () => {
@@ -349,19 +398,12 @@ describe('playground (Chromium)', () => {
       // the pages measured beside Node: this one (tfjs's single-threaded SIMD build), and a cross-origin isolated one
       // (its multi-threaded build) told 4 cores, since tfjs runs hardwareConcurrency / 2 threads: 2 on this machine.
       // The full run adds the multi-threaded build on 1 thread, which separates the build's cost from the threads'.
-      const isolated = async (cores: number) => {
-        const session = await harness.open({
-          crossOriginIsolated: true,
-          hardwareConcurrency: cores,
-          readyTimeoutMs: 60_000,
-        });
-        await idle(session, (s) => s.model !== null, 120_000, 'the isolated page');
-        return session;
-      };
       const pages = [
         { build: 'simd', threads: 1, session: page },
-        { build: 'threaded-simd', threads: 2, session: await isolated(4) },
-        ...(BENCH_FULL ? [{ build: 'threaded-simd', threads: 1, session: await isolated(2) }] : []),
+        { build: 'threaded-simd', threads: 2, session: await threadedPage(harness) },
+        ...(BENCH_FULL
+          ? [{ build: 'threaded-simd', threads: 1, session: await isolatedPage(harness, 2) }]
+          : []),
       ];
       // the test's run is short (one timed step of 2 × 64 tokens, 16 decoded tokens: it proves the plumbing, its
       // figures mean little); MOTE_BROWSER_BENCH=full measures the bench-256 training setup (8 × 256 tokens, 3 timed
@@ -419,7 +461,7 @@ describe('playground (Chromium)', () => {
         }
       } finally {
         await tf.setBackend(previous);
-        for (const p of pages.slice(1)) await p.session.close();
+        if (BENCH_FULL) await pages[2]!.session.close();
       }
       for (const r of records) {
         expect(r.trainTokensPerSec).toBeGreaterThan(0);

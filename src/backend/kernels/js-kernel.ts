@@ -6,7 +6,7 @@
 // a WebAssembly SIMD body (backend/simd/*.wat) that wasm runs instead, on byte offsets; `compute` stays its reference
 // and the cpu backend's (and wasm's where WebAssembly has no SIMD).
 import * as tf from '@tensorflow/tfjs';
-import { type SimdKernels, simdKernels, type WasmMemory } from '../simd/instance.js';
+import { backendMemory, type SimdKernels, simdKernels, type WasmMemory } from '../simd/instance.js';
 import { HOST_BACKENDS, type KernelBackend } from './backends.js';
 
 type TypedArray = Float32Array | Int32Array;
@@ -16,7 +16,8 @@ interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): TypedArray;
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  wasm: { asm: { memory: WasmMemory } };
+  /** The module: its memory exported (asm.memory) or, in the multi-threaded build, kept as wasmMemory. */
+  wasm: { asm?: { memory?: WasmMemory }; wasmMemory?: WasmMemory };
 }
 interface CpuBackend {
   data: { get(dataId: object): { values: TypedArray } };
@@ -48,7 +49,7 @@ export function jsKernelConfigs<A>(k: JsKernel<A>): tf.KernelConfig[] {
       if (backendName === 'wasm') {
         const b = backend as WasmBackend;
         outs = outShapes.map((s) => b.makeOutput(s, 'float32')); // before any view
-        const simd = k.simd && simdKernels(b.wasm.asm.memory);
+        const simd = k.simd && simdKernels(backendMemory(b.wasm));
         if (simd) {
           const at = (t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset;
           k.simd!(simd, ins.map(at), outs.map(at), shapes, attrs as unknown as A);

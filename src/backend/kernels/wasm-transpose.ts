@@ -7,14 +7,15 @@
 // WebAssembly has no SIMD, in blocked JavaScript (blocks of 16 × 16 keep both the rows read and the rows written
 // in cache). Anything else goes to the original kernel.
 import * as tf from '@tensorflow/tfjs';
-import { simdKernels, type WasmMemory } from '../simd/instance.js';
+import { backendMemory, simdKernels, type WasmMemory } from '../simd/instance.js';
 import type { WasmOverride } from './types.js';
 
 interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  wasm: { asm: { memory: WasmMemory } };
+  /** The module: its memory exported (asm.memory) or, in the multi-threaded build, kept as wasmMemory. */
+  wasm: { asm?: { memory?: WasmMemory }; wasmMemory?: WasmMemory };
 }
 
 const BLOCK = 16;
@@ -82,7 +83,7 @@ function transpose(args: {
   ); // before any view: growing the heap detaches views
   const outer = tf.util.sizeFromShape(shape.slice(0, p));
   const inner = tf.util.sizeFromShape(shape.slice(p + 2));
-  const simd = simdKernels(backend.wasm.asm.memory);
+  const simd = simdKernels(backendMemory(backend.wasm));
   if (simd) {
     const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
     if (inner === 1) simd.transpose(at(x), at(out), outer, shape[p], shape[p + 1]);

@@ -1,10 +1,13 @@
 // Hand-written WebAssembly SIMD kernels (the .wat files here, assembled by scripts/build-wasm.mjs) instantiated on
 // the memory of tfjs-backend-wasm, so they read and write tensors where they live. One set of instances per
 // memory (a backend, or a worker thread's backend); a memory that grows stays the same object, so the instances
-// stay valid. Arguments are byte offsets into that memory and sizes in elements.
-import { WASM_BASE64 as RMSNORM } from './rmsnorm-wasm.js';
-import { WASM_BASE64 as SOFTMAX } from './softmax-wasm.js';
-import { WASM_BASE64 as TRANSPOSE } from './transpose-wasm.js';
+// stay valid. Arguments are byte offsets into that memory and sizes in elements. tfjs's multi-threaded build (a
+// cross-origin isolated page) has a shared memory, which only a module declaring a shared import may take: each
+// kernel is assembled both ways, and the memory picks. The kernels run on the thread that calls the op, between
+// XNNPACK's parallel sections, so the shared memory sees no concurrent writes from them.
+import { WASM_BASE64 as RMSNORM, WASM_SHARED_BASE64 as RMSNORM_SHARED } from './rmsnorm-wasm.js';
+import { WASM_BASE64 as SOFTMAX, WASM_SHARED_BASE64 as SOFTMAX_SHARED } from './softmax-wasm.js';
+import { WASM_BASE64 as TRANSPOSE, WASM_SHARED_BASE64 as TRANSPOSE_SHARED } from './transpose-wasm.js';
 
 /** The exports of every module. */
 export interface SimdKernels {
@@ -31,18 +34,36 @@ interface WebAssemblyApi {
 }
 const wasmApi = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
-let compiled: object[] | null | undefined;
+const SOURCES = {
+  plain: [TRANSPOSE, SOFTMAX, RMSNORM],
+  shared: [TRANSPOSE_SHARED, SOFTMAX_SHARED, RMSNORM_SHARED],
+};
+const compiled: { plain?: object[] | null; shared?: object[] | null } = {};
 const instances = new WeakMap<WasmMemory, SimdKernels | null>();
 
-/** The compiled modules, or null where this WebAssembly has no SIMD. */
-function modules(): object[] | null {
-  if (compiled === undefined) {
-    const bytes = [TRANSPOSE, SOFTMAX, RMSNORM].map((b64) =>
-      Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0)),
-    );
-    compiled = bytes.every((m) => wasmApi.validate(m)) ? bytes.map((m) => new wasmApi.Module(m)) : null;
+/** The compiled modules of one variant, or null where this WebAssembly has no SIMD (or no threads, for shared). */
+function modules(variant: 'plain' | 'shared' = 'plain'): object[] | null {
+  if (compiled[variant] === undefined) {
+    const bytes = SOURCES[variant].map((b64) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0)));
+    compiled[variant] = bytes.every((m) => wasmApi.validate(m))
+      ? bytes.map((m) => new wasmApi.Module(m))
+      : null;
   }
-  return compiled;
+  return compiled[variant];
+}
+
+/** Whether `memory` is shared (its buffer a SharedArrayBuffer: tfjs's multi-threaded build). */
+function isShared(memory: WasmMemory): boolean {
+  const buffer = (memory as { buffer?: unknown }).buffer;
+  return typeof SharedArrayBuffer !== 'undefined' && buffer instanceof SharedArrayBuffer;
+}
+
+/**
+ * The wasm backend's memory: exported by tfjs's single-threaded builds (`asm.memory`); created by the JavaScript
+ * of its multi-threaded build and kept on the module (`wasmMemory`).
+ */
+export function backendMemory(wasm: { asm?: { memory?: WasmMemory }; wasmMemory?: WasmMemory } | undefined) {
+  return wasm?.asm?.memory ?? wasm?.wasmMemory;
 }
 
 /** Whether this WebAssembly runs the SIMD kernels (then wasm's Transpose is the SIMD one). */
@@ -51,13 +72,13 @@ export function simdSupported(): boolean {
 }
 
 /**
- * The kernels on `memory`, or null where this WebAssembly has no SIMD or the memory cannot be imported (the
- * shared memory of tfjs's multi-threaded build, which Node does not use but a cross-origin isolated page does,
- * or no memory at all): callers then keep their JS path.
+ * The kernels on `memory` (ordinary or shared), or null where this WebAssembly has no SIMD or the memory cannot be
+ * imported (or there is none): callers then keep their JS path.
  */
 export function simdKernels(memory: WasmMemory | undefined): SimdKernels | null {
-  const compiled = modules();
-  if (!compiled || !memory) return null;
+  if (!memory) return null;
+  const compiled = modules(isShared(memory) ? 'shared' : 'plain');
+  if (!compiled) return null;
   let k = instances.get(memory);
   if (k === undefined) {
     try {
@@ -74,8 +95,10 @@ export function simdKernels(memory: WasmMemory | undefined): SimdKernels | null 
 /** Why the SIMD kernels do not run on `memory` (the wasm backend's), or undefined when they do. */
 export function simdUnavailable(memory: WasmMemory | undefined): string | undefined {
   if (!modules()) return 'this WebAssembly has no SIMD';
-  if (!memory) return "the wasm backend exposes no memory to import (tfjs's multi-threaded build)";
+  if (!memory) return 'the wasm backend exposes no memory to import';
   if (!simdKernels(memory))
-    return "the wasm backend's memory cannot be imported (the shared memory of the multi-threaded build)";
+    return isShared(memory)
+      ? "the shared memory of tfjs's multi-threaded build cannot be imported here"
+      : "the wasm backend's memory cannot be imported";
   return undefined;
 }

@@ -1,11 +1,10 @@
 // The WebAssembly SIMD kernels (src/backend/simd): the committed modules are exactly what their .wat sources
-// assemble to; on a memory of their own they compute what they say; a shared memory (tfjs's threaded build) gives
-// null, so callers keep their JS path.
+// assemble to; on a memory of their own, and on a shared one (tfjs's threaded build), they compute what they say.
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script without type declarations
 import { assembleAll } from '../../../scripts/build-wasm.mjs';
-import { simdKernels } from '../../../src/backend/simd/instance.js';
+import { backendMemory, simdKernels, simdUnavailable } from '../../../src/backend/simd/instance.js';
 
 /** The WebAssembly.Memory constructor (the project's type libraries do not declare the WebAssembly API). */
 const Memory = (
@@ -45,7 +44,31 @@ describe('src/backend/simd', () => {
     }
   });
 
-  it('a shared memory gives null instead of throwing', () => {
-    expect(simdKernels(new Memory({ initial: 1, maximum: 1, shared: true }))).toBeNull();
+  it("on a shared memory (tfjs's multi-threaded build): the shared-import variant, same results", () => {
+    const memory = new Memory({ initial: 1, maximum: 4, shared: true });
+    expect(memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const k = simdKernels(memory)!;
+    expect(k).not.toBeNull();
+    expect(k).not.toBe(simdKernels(new Memory({ initial: 1 }))); // its own instances
+    const f = new Float32Array(memory.buffer);
+    const [outer, R, C, inner] = [2, 5, 3, 4];
+    const n = outer * R * C * inner;
+    for (let i = 0; i < n; i++) f[i] = i;
+    k.transpose_runs(0, 4 * n, outer, R, C, inner);
+    for (let o = 0; o < outer; o++)
+      for (let r = 0; r < R; r++)
+        for (let c = 0; c < C; c++)
+          for (let i = 0; i < inner; i++)
+            expect(f[n + ((o * C + c) * R + r) * inner + i]).toBe(((o * R + r) * C + c) * inner + i);
+  });
+
+  it("finds the backend's memory where each tfjs build keeps it", () => {
+    const plain = new Memory({ initial: 1 });
+    const shared = new Memory({ initial: 1, maximum: 1, shared: true });
+    expect(backendMemory({ asm: { memory: plain } })).toBe(plain);
+    expect(backendMemory({ asm: {}, wasmMemory: shared })).toBe(shared);
+    expect(backendMemory(undefined)).toBeUndefined();
+    expect(simdUnavailable(undefined)).toBe('the wasm backend exposes no memory to import');
+    expect(simdUnavailable(shared)).toBeUndefined();
   });
 });
