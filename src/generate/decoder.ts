@@ -99,6 +99,19 @@ interface HostWeights {
 const read = (t: { dataSync(): ArrayLike<number> }) => Float32Array.from(t.dataSync());
 
 /** Host copy of an (in, out) tensor, transposed to (out, in). */
+/** Host copy of a table the model built: its variable `own` itself when nothing is added, else a new tensor (disposed). */
+function readTable<T extends { dispose(): void }>(
+  t: T,
+  own: unknown,
+  host: (t: T) => Float32Array,
+): Float32Array {
+  try {
+    return host(t);
+  } finally {
+    if (t !== own) t.dispose();
+  }
+}
+
 function readTransposed(t: { shape: number[]; dataSync(): ArrayLike<number> }): Float32Array {
   const [rows, cols] = t.shape;
   const src = t.dataSync();
@@ -176,15 +189,9 @@ export class HostDecoder implements Decoder {
       up: w(l, 'up'),
       down: w(l, 'down'),
     }));
-    const embedding = new Float32Array(m.config.vocabSize * m.config.dim);
-    embedding.set(read(m.embedding));
-    if (m.addedEmbedding) embedding.set(read(m.addedEmbedding), m.embedding.size);
-    let head: Float32Array | null = null;
-    if (m.head) {
-      head = new Float32Array(m.config.vocabSize * m.config.dim); // (vocab, d)
-      head.set(readTransposed(m.head.weight));
-      if (m.addedHead) head.set(readTransposed(m.addedHead), m.head.weight.size);
-    }
+    // the tables with the added token rows in place (appended, or over padding rows), (vocab, d)
+    const embedding = readTable(m.embeddingTable(), m.embedding, read);
+    const head = m.head ? readTable(m.headTable()!, m.head.weight, readTransposed) : null;
     return { embedding, layers, finalNorm: read(m.finalNorm.weight), head };
   }
 

@@ -220,7 +220,7 @@ async function writeMerged(a: Args, s: Source, err: (line: string) => void): Pro
       tokenizerJson: tokenizer,
     };
   }
-  const vocab = s.model.config.vocabSize - added;
+  const vocab = s.model.embedding.shape[0];
   if (added > 0)
     err(
       `warning: the llama2.c format cannot hold the ${added} added token rows (the step tokens); they are dropped: model.bin has the base vocabulary of ${vocab} tokens`,

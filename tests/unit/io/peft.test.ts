@@ -290,6 +290,7 @@ function stubTokenizer(size: number): Tokenizer {
     get vocabSize() {
       return vocabSize;
     },
+    baseVocabSize: size,
     bosId: 1,
     eosId: 2,
     encode: () => [],
