@@ -156,7 +156,7 @@ async function writePeft(a: Args, s: Source): Promise<object> {
   if (!a.baseName && s.base.endsWith('.bin')) {
     // transformers cannot load a llama2.c file: the adapters name the base written as HF beside them
     baseName = join(out, 'base');
-    const plain = await loadModel(s.base, { tokenizer: s.tokenizerPath });
+    const plain = await loadFiniteModel(s.base, { tokenizer: s.tokenizerPath }, nonFiniteFlags(a));
     try {
       await saveHfLlama(plain.model, baseName, {
         bosTokenId: plain.tokenizer.bosId,
