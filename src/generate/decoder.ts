@@ -203,17 +203,20 @@ export class HostDecoder implements Decoder {
 
   step(ids: readonly (readonly number[])[]): Float32Array[] {
     if (ids.length !== 1) throw new Error(`HostDecoder decodes one sequence; got ${ids.length} rows`);
-    let logits: Float32Array = new Float32Array(0);
-    for (const id of ids[0]) logits = this.forward(id);
-    return [logits];
+    const row = ids[0];
+    if (row.length === 0) return [new Float32Array(0)];
+    // only the last token's logits are returned: the others (a prompt's prefill) skip the head's matvec, which
+    // for a real vocabulary (49K–152K rows) costs more than the rest of the token
+    for (let t = 0; t < row.length - 1; t++) this.forward(row[t], false);
+    return [this.forward(row[row.length - 1], true)!];
   }
 
   async next(ids: readonly (readonly number[])[]): Promise<Float32Array[]> {
     return this.step(ids);
   }
 
-  /** One token at `position` → logits (run.c `forward`). */
-  private forward(token: number): Float32Array {
+  /** One token at `position` → its logits (run.c `forward`), or null when not `withLogits`. */
+  private forward(token: number, withLogits: boolean): Float32Array | null {
     const c = this.model.config;
     const { dim, hiddenDim, numHeads: nh, numKvHeads: nkv, vocabSize: V, maxSeqLen } = c;
     const hs = headSize(c);
@@ -271,10 +274,11 @@ export class HostDecoder implements Decoder {
       for (let i = 0; i < hiddenDim; i++) hb[i] = (hb[i] / (1 + Math.exp(-hb[i]))) * hb2[i];
       linearAdd(x, hb, L.down, hiddenDim, dim, xb2);
     }
+    this.position++;
+    if (!withLogits) return null;
     rmsnorm(x, x, W.finalNorm, c.normEps);
     const logits = new Float32Array(V);
     matvec(logits, x, W.head ?? W.embedding, dim, V);
-    this.position++;
     return logits;
   }
 

@@ -158,23 +158,42 @@ export class Transformer {
     return spliceRows(w, this.addedHead as tf.Tensor2D, this.addedStart, 1);
   }
 
-  /** Final hidden states → logits: (N, d) → (N, vocab). */
+  /**
+   * Final hidden states → logits: (N, d) → (N, vocab). The frozen matrix gives (N, V₀) and the added rows (N, n),
+   * spliced column-wise: never a copy of the (vocab, d) table per forward, which for a real model (152K × 896)
+   * would cost more than the rest of a decoding step.
+   */
   private project(h: tf.Tensor2D): tf.Tensor2D {
-    if (!this.head) return tf.matMul(h, tf.transpose(this.embeddingTable())); // tied: (N, d)·(d, vocab)
-    if (!this.addedHead) return this.head.apply(h); // (N, vocab)
-    if (this.addedStart === this.head.outFeatures) {
-      // added columns only past the end: the base matmul as is, then the added ones, (N, vocab₀) ‖ (N, n)
-      const added = tf.matMul(h, this.addedHead as tf.Tensor2D);
-      return tf.concat([this.head.apply(h), added], 1) as tf.Tensor2D;
-    }
-    return tf.matMul(h, this.headTable()!); // (N, d)·(d, vocab)
+    const base: tf.Tensor2D = this.head
+      ? this.head.apply(h) // (N, V₀)
+      : tf.matMul(h, this.embedding as tf.Tensor2D, false, true); // tied: (N, d)·(V₀, d)ᵀ
+    if (!this.addedEmbedding) return base;
+    const added: tf.Tensor2D = this.addedHead
+      ? tf.matMul(h, this.addedHead as tf.Tensor2D) // (N, d)·(d, n)
+      : tf.matMul(h, this.addedEmbedding as tf.Tensor2D, false, true); // (N, d)·(n, d)ᵀ
+    return spliceRows(base, added, this.addedStart, 1); // (N, vocab)
+  }
+
+  /** The embedding rows of `ids` (M) int32 → (M, d): the added rows for ids in their range, the frozen ones else. */
+  private embed(ids: tf.Tensor1D): tf.Tensor2D {
+    const e = this.embedding as tf.Tensor2D;
+    if (!this.addedEmbedding) return tf.gather(e, ids) as tf.Tensor2D;
+    const s = this.addedStart;
+    const n = this.addedEmbedding.shape[0];
+    const first = tf.scalar(s, 'int32');
+    const inAdded = tf.logicalAnd(tf.greaterEqual(ids, first), tf.less(ids, tf.scalar(s + n, 'int32'))); // (M)
+    const zero = tf.zerosLike(ids);
+    const fromAdded = tf.gather(this.addedEmbedding, tf.where(inAdded, tf.sub(ids, first), zero)) as tf.Tensor2D;
+    const fromBase = tf.gather(e, tf.where(inAdded, zero, ids)) as tf.Tensor2D; // ids past V₀ are all added
+    const pick = tf.tile(tf.reshape(inAdded, [-1, 1]), [1, e.shape[1]]); // (M, d): where does not broadcast
+    return tf.where(pick, fromAdded, fromBase) as tf.Tensor2D; // (M, d)
   }
 
   /** ids (B, T) int32 → hidden states (B·T, d) after the final norm. Pure: call inside a tidy. */
   hidden(ids: tf.Tensor2D, options: ForwardOptions = {}, cache?: KVCache): tf.Tensor2D {
     const [B, T] = ids.shape;
     const pos = cache ? cache.length : 0;
-    let x = tf.gather(this.embeddingTable(), tf.reshape(ids, [B * T])) as tf.Tensor2D; // (B·T, d)
+    let x = this.embed(tf.reshape(ids, [B * T])); // (B·T, d)
     const mask = attentionMask(T, pos, options.attnMask); // (T, pos + T) or (B, T, pos + T)
     for (let l = 0; l < this.blocks.length; l++) {
       x = this.blocks[l].apply(x, this.rope, {
