@@ -301,8 +301,9 @@ function moteConfig(
  * Merging a step is done by activating its adapter with `shared` and calling `merge_and_unload()` with no names:
  * each layer merges its own active adapters, so the LoRA layers merge both and the trainable-token layer (which
  * only the shared adapter has) merges the step-token rows. `add_weighted_adapter(..., combination_type='cat')` is
- * not offered: PEFT builds the new adapter's config from the first adapter with lora_alpha = r and no
- * trainable_token_indices, so the trained step-token rows are dropped (and with rsLoRA the scaling changes).
+ * not offered: PEFT copies the first adapter's config with lora_alpha = r and combines only the LoRA matrices, so
+ * the new adapter either has no token rows (a step adapter first) or fresh ones read from the base embedding (shared
+ * first): the trained step-token rows are lost either way, and with rsLoRA the copied alpha changes the scale.
  */
 function usage(model: Transformer, experts: AttachedExperts): string[] {
   const c = experts.config;
