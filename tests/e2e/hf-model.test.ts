@@ -41,7 +41,8 @@ import { ROOT } from '../helpers/index.js';
 const exec = promisify(execFile);
 const FULL = process.env.MOTE_E2E_FULL === '1';
 const HF = `${ROOT}../shared/models/hf`;
-const PROMPTS = `${ROOT}examples/data/eval-prompts.jsonl`;
+const QUESTIONS = `${ROOT}examples/data/chains.jsonl`; // chains are built from the bundled chains' questions
+const PROMPTS = `${ROOT}examples/data/eval-prompts.jsonl`; // and evaluated on the held-out prompts
 
 /** The two models: where their real files are, which to copy, and the tiny shape written over the real config. */
 const MODELS = {
@@ -153,7 +154,7 @@ describe.each([
       const built = await mote(aligncotCommand, [
         'aligncot',
         'build',
-        ...['--prompts', PROMPTS, '--format', 'jsonl', '--limit', FULL ? '8' : '2'],
+        ...['--prompts', QUESTIONS, '--format', 'jsonl', '--limit', FULL ? '8' : '2'],
         ...['--generator', 'self', '--model', dir],
         // sampled (seeded) without a nucleus: greedy decoding of a random tied model repeats its last token (the
         // generation prompt's newline, an empty reply), and top-p sorts a near-uniform 49K–152K vocabulary per token
