@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import yargs from 'yargs';
+import { aligncotCommand } from '../../../src/cli/commands/aligncot.js';
 import { SafetensorsFile } from '../../../src/io/safetensors-file.js';
 import { loadForInference } from '../../../src/run/load.js';
 import { planRun, trainRun } from '../../../src/run/train.js';
@@ -88,6 +90,20 @@ const CASES: [string, (dir: string) => Promise<void>, RegExp][] = [
     },
     /model\.safetensors:tensor model\.norm\.weight: dtype I32 is not supported; expected F32, F16 or BF16/,
   ],
+  [
+    'a chat template that fails to render',
+    (dir) => writeFile(join(dir, 'chat_template.jinja'), "{{ raise_exception('no chat here') }}"),
+    /chat_template\.jinja: the chat template fails to render \[user, assistant\] \(@huggingface\/jinja: no chat here\)/,
+  ],
+  [
+    'a chat template that does not parse',
+    (dir) =>
+      writeFile(
+        join(dir, 'tokenizer_config.json'),
+        JSON.stringify({ chat_template: '{% for m in messages %}{{ m' }),
+      ),
+    /tokenizer_config\.json:chat_template: the chat template does not parse \(@huggingface\/jinja: Unexpected end of input\)/,
+  ],
 ];
 
 describe('a bad HF base', () => {
@@ -113,4 +129,29 @@ describe('a bad HF base', () => {
       await expect(loadForInference({ model: base })).rejects.toThrow(message);
     },
   );
+});
+
+describe('a bad HF base given to aligncot build --generator self', () => {
+  it('is refused by file and field before any prompt, and no chains file is written', async () => {
+    const base = join(root, 'base-self-generator');
+    await writeTinyHfModel(base, {});
+    await patchJson(join(base, 'config.json'), {
+      model_type: 'gemma2',
+      architectures: ['Gemma2ForCausalLM'],
+    });
+    const out = join(root, 'self', 'chains.jsonl');
+    const read = vi.spyOn(SafetensorsFile.prototype, 'read');
+    const args = ['aligncot', 'build', '--prompts', chains, '--format', 'jsonl', '--generator', 'self'];
+    await expect(
+      yargs([...args, '--model', base, '--out', out, '--no-progress', '--backend', 'cpu'])
+        .command(aligncotCommand)
+        .strict()
+        .exitProcess(false)
+        .fail(false)
+        .parseAsync(),
+    ).rejects.toThrow(/config\.json:model_type: "gemma2" is not supported/);
+    expect(read).not.toHaveBeenCalled();
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(`${out}.rejected.jsonl`)).toBe(false);
+  });
 });
