@@ -183,7 +183,10 @@ export class Transformer {
     const first = tf.scalar(s, 'int32');
     const inAdded = tf.logicalAnd(tf.greaterEqual(ids, first), tf.less(ids, tf.scalar(s + n, 'int32'))); // (M)
     const zero = tf.zerosLike(ids);
-    const fromAdded = tf.gather(this.addedEmbedding, tf.where(inAdded, tf.sub(ids, first), zero)) as tf.Tensor2D;
+    const fromAdded = tf.gather(
+      this.addedEmbedding,
+      tf.where(inAdded, tf.sub(ids, first), zero),
+    ) as tf.Tensor2D;
     const fromBase = tf.gather(e, tf.where(inAdded, zero, ids)) as tf.Tensor2D; // ids past V₀ are all added
     const pick = tf.tile(tf.reshape(inAdded, [-1, 1]), [1, e.shape[1]]); // (M, d): where does not broadcast
     return tf.where(pick, fromAdded, fromBase) as tf.Tensor2D; // (M, d)

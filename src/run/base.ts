@@ -64,7 +64,11 @@ export async function loadBase(source: BaseSource, options: LoadBaseOptions = {}
     throw new Error(`loadBase: maxSeqLen must be a positive integer or null, got ${cap}`);
   const { model, tokenizer } = await loadFiniteModel(
     source.model,
-    { tokenizer: source.tokenizer || undefined, trainable: options.trainable ?? false, maxSeqLen: cap ?? undefined },
+    {
+      tokenizer: source.tokenizer || undefined,
+      trainable: options.trainable ?? false,
+      maxSeqLen: cap ?? undefined,
+    },
     options,
   );
   try {
