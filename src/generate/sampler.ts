@@ -77,6 +77,15 @@ export function argmax(v: ArrayLike<number>): number {
   return best;
 }
 
+/**
+ * The logits of the ids a tokenizer has, [0, vocabSize): a view, not a copy. A model may have more embedding rows
+ * than its tokenizer has ids (Qwen2.5: 151,936 rows for 151,665 ids, the rest padding no token uses, and never
+ * trained); sampling from all of them would now and then give an id that no tokenizer can decode.
+ */
+export function tokenizerLogits(logits: Float32Array, vocabSize: number): Float32Array {
+  return vocabSize < logits.length ? logits.subarray(0, vocabSize) : logits;
+}
+
 /** A seeded sampler: logits (vocab) → token id. */
 export function createSampler(config: Partial<SamplingConfig> = {}): (logits: Float32Array) => number {
   const { temperature, topK, topP, seed } = resolveSamplingConfig(config);
