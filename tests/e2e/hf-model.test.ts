@@ -8,8 +8,8 @@
 // run's logits exactly. Commands run in-process through their yargs modules (the handlers main.ts calls).
 //
 // CI runs every command on SmolLM2 and a shortened Qwen2.5 pass (each load of its slow tokenizer files costs seconds):
-// train on the SmolLM2-built chains, export, re-import, staged generation through the library. MOTE_E2E_FULL=1 runs
-// every command on both, with more chains and steps.
+// info, its own chains, train, export, re-import, staged generation through the library (what `generate --run`
+// calls). MOTE_E2E_FULL=1 runs every command on both, with more chains and steps.
 import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -140,37 +140,34 @@ describe.each([
   ['smollm2', true],
   ['qwen25', FULL],
 ] as const)('a downloaded %s directory', (name, everyCommand) => {
-  it(`${everyCommand ? 'info, aligncot build --generator self, ' : ''}train, staged generation, ${everyCommand ? 'eval, ' : ''}PEFT export and re-import`, async () => {
+  it(`info, aligncot build --generator self, train, staged generation, ${everyCommand ? 'eval, ' : ''}PEFT export and re-import`, async () => {
     const m = MODELS[name];
     const dir = await modelDir(name);
     const work = join(root, `${name}-work`);
     const backend = ['--backend', 'wasm'];
 
-    let chains = join(root, 'smollm2-work', 'chains.jsonl'); // the shortened pass trains on SmolLM2's chains
-    if (everyCommand) {
-      const info = JSON.parse((await mote(infoCommand, ['info', dir])).stdout);
-      expect(info.model).toMatchObject({ family: name === 'qwen25' ? 'qwen2' : 'llama', dim: 32 });
-      chains = join(work, 'chains.jsonl');
-      const built = await mote(aligncotCommand, [
-        'aligncot',
-        'build',
-        ...['--prompts', QUESTIONS, '--format', 'jsonl', '--limit', FULL ? '8' : '2'],
-        ...['--generator', 'self', '--model', dir],
-        // sampled (seeded) without a nucleus: greedy decoding of a random tied model repeats its last token (the
-        // generation prompt's newline, an empty reply), and top-p sorts a near-uniform 49K–152K vocabulary per token
-        ...['--out', chains, '--max-tokens', FULL ? '24' : '6', '--temperature', '1', '--top-p', '1'],
-        ...['--on-fail', 'keep', '--concurrency', '1', '--no-progress', ...backend],
-      ]);
-      expect(built.stderr).toMatch(new RegExp(`aligncot build: ${FULL ? 8 : 2} prompts`));
-      const lines = (await readFile(chains, 'utf8'))
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l));
-      expect(lines).toHaveLength(FULL ? 8 : 2);
-      for (const c of lines) {
-        expect(c.meta.generator).toBe(`self:${name}`);
-        expect(c.answer.length).toBeGreaterThan(0);
-      }
+    const info = JSON.parse((await mote(infoCommand, ['info', dir])).stdout);
+    expect(info.model).toMatchObject({ family: name === 'qwen25' ? 'qwen2' : 'llama', dim: 32 });
+    const chains = join(work, 'chains.jsonl');
+    const built = await mote(aligncotCommand, [
+      'aligncot',
+      'build',
+      ...['--prompts', QUESTIONS, '--format', 'jsonl', '--limit', FULL ? '8' : '2'],
+      ...['--generator', 'self', '--model', dir],
+      // sampled (seeded) without a nucleus: greedy decoding of a random tied model repeats its last token (the
+      // generation prompt's newline, an empty reply), and top-p sorts a near-uniform 49K–152K vocabulary per token
+      ...['--out', chains, '--max-tokens', FULL ? '24' : '6', '--temperature', '1', '--top-p', '1'],
+      ...['--on-fail', 'keep', '--concurrency', '1', '--no-progress', ...backend],
+    ]);
+    expect(built.stderr).toMatch(new RegExp(`aligncot build: ${FULL ? 8 : 2} prompts`));
+    const lines = (await readFile(chains, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(FULL ? 8 : 2);
+    for (const c of lines) {
+      expect(c.meta.generator).toBe(`self:${name}`);
+      expect(c.answer.length).toBeGreaterThan(0);
     }
 
     const run = join(work, 'run');
