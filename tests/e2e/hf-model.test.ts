@@ -273,7 +273,7 @@ describe.each([
       back.model.dispose();
       trained.model.dispose();
     }
-  }, 300_000);
+  }, FULL ? 1_200_000 : 300_000);
 });
 
 describe('mote chat --run on the SmolLM2 run', () => {
