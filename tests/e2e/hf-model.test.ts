@@ -140,140 +140,157 @@ describe.each([
   ['smollm2', true],
   ['qwen25', FULL],
 ] as const)('a downloaded %s directory', (name, everyCommand) => {
-  it(`info, aligncot build --generator self, train, staged generation, ${everyCommand ? 'eval, ' : ''}PEFT export and re-import`, async () => {
-    const m = MODELS[name];
-    const dir = await modelDir(name);
-    const work = join(root, `${name}-work`);
-    const backend = ['--backend', 'wasm'];
+  it(
+    `info, aligncot build --generator self, train, staged generation, ${everyCommand ? 'eval, ' : ''}PEFT export and re-import`,
+    async () => {
+      const m = MODELS[name];
+      const dir = await modelDir(name);
+      const work = join(root, `${name}-work`);
+      const backend = ['--backend', 'wasm'];
 
-    const info = JSON.parse((await mote(infoCommand, ['info', dir])).stdout);
-    expect(info.model).toMatchObject({ family: name === 'qwen25' ? 'qwen2' : 'llama', dim: 32 });
-    const chains = join(work, 'chains.jsonl');
-    const built = await mote(aligncotCommand, [
-      'aligncot',
-      'build',
-      ...['--prompts', QUESTIONS, '--format', 'jsonl', '--limit', FULL ? '8' : '2'],
-      ...['--generator', 'self', '--model', dir],
-      // sampled (seeded) without a nucleus: greedy decoding of a random tied model repeats its last token (the
-      // generation prompt's newline, an empty reply), and top-p sorts a near-uniform 49K–152K vocabulary per token
-      ...['--out', chains, '--max-tokens', FULL ? '24' : '6', '--temperature', '1', '--top-p', '1'],
-      ...['--on-fail', 'keep', '--concurrency', '1', '--no-progress', ...backend],
-    ]);
-    expect(built.stderr).toMatch(new RegExp(`aligncot build: ${FULL ? 8 : 2} prompts`));
-    const lines = (await readFile(chains, 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    expect(lines).toHaveLength(FULL ? 8 : 2);
-    for (const c of lines) {
-      expect(c.meta.generator).toBe(`self:${name}`);
-      expect(c.answer.length).toBeGreaterThan(0);
-    }
-
-    const run = join(work, 'run');
-    runs[name] = run;
-    await mote(trainCommand, [
-      'train',
-      ...['--base', dir, '--data', chains, '--out', run, '--rank', '4', '--lr', '0.01', '--batch-size', '2'],
-      ...['--max-steps', FULL ? '20' : everyCommand ? '2' : '1', '--max-len', '128', ...backend],
-    ]);
-    const config = JSON.parse(await readFile(join(run, 'config.json'), 'utf8'));
-    // the default context cap, and the step tokens after the tokenizer's ids (over padding rows for Qwen2.5)
-    expect(config.model.config).toMatchObject({
-      maxSeqLen: 4096,
-      vocabSize: name === 'qwen25' ? 151_936 : m.tokenizerIds + 6,
-    });
-
-    if (everyCommand) {
-      const generated = await mote(generateCommand, [
-        'generate',
-        ...['--run', run, '--prompt', 'How do I pick a lock?', '--mode', 'full', '--temperature', '0'],
-        ...['--max-tokens-per-stage', '4', ...backend],
+      const info = JSON.parse((await mote(infoCommand, ['info', dir])).stdout);
+      expect(info.model).toMatchObject({ family: name === 'qwen25' ? 'qwen2' : 'llama', dim: 32 });
+      const chains = join(work, 'chains.jsonl');
+      const built = await mote(aligncotCommand, [
+        'aligncot',
+        'build',
+        ...['--prompts', QUESTIONS, '--format', 'jsonl', '--limit', FULL ? '8' : '2'],
+        ...['--generator', 'self', '--model', dir],
+        // sampled (seeded) without a nucleus: greedy decoding of a random tied model repeats its last token (the
+        // generation prompt's newline, an empty reply), and top-p sorts a near-uniform 49K–152K vocabulary per token
+        ...['--out', chains, '--max-tokens', FULL ? '24' : '6', '--temperature', '1', '--top-p', '1'],
+        ...['--on-fail', 'keep', '--concurrency', '1', '--no-progress', ...backend],
       ]);
-      expect(generated.stdout).toMatch(/analysis[\s\S]*guidance[\s\S]*answer/);
-      const evalOut = join(work, 'eval');
-      await mote(evalCommand, [
-        'eval',
-        ...[
-          '--run',
-          run,
-          '--prompts',
-          PROMPTS,
-          '--limit',
-          '2',
-          '--out',
-          evalOut,
-          '--max-tokens-per-stage',
-          '4',
-        ],
-        ...backend,
-      ]);
-      const report = JSON.parse(await readFile(join(evalOut, 'eval-report.json'), 'utf8'));
-      expect(JSON.stringify(report)).toMatch(/adaptive/);
-    }
-
-    const peft = join(work, 'peft');
-    const exported = JSON.parse(
-      (
-        await mote(exportCommand, [
-          'export',
-          '--checkpoint',
-          run,
-          '--format',
-          'peft',
-          '--out',
-          peft,
-          ...backend,
-        ])
-      ).stdout,
-    );
-    expect(exported).toMatchObject({ format: 'peft', base: dir, tokenRows: 6 });
-    const shared = JSON.parse(await readFile(join(peft, 'shared', 'adapter_config.json'), 'utf8'));
-    expect(shared.trainable_token_indices).toEqual([0, 1, 2, 3, 4, 5].map((i) => m.tokenizerIds + i));
-
-    // the export, imported into the plain directory, is the trained run: the same logits, bit for bit
-    const back = await loadModel(dir, { maxSeqLen: 4096 });
-    const trained = await loadRun(run);
-    try {
-      await importPeftAdapters(back.model, back.tokenizer, peft);
-      expect(back.tokenizer.vocabSize).toBe(trained.tokenizer.vocabSize);
-      expect(trained.model.config.biases).toEqual(name === 'qwen25' ? ['q', 'k', 'v'] : []);
-      const ids = trained.tokenizer.encode(
-        '<|analysis|>A lock is private.<|/analysis|><|guidance|>Decline.',
-        {
-          bos: true,
-        },
-      );
-      expect(ids).toContain(m.tokenizerIds); // <|analysis|>, one atomic id
-      const [a, b] = [logits(back.model, ids), logits(trained.model, ids)];
-      expect(a.length).toBe(ids.length * trained.model.config.vocabSize);
-      // bitwise (toEqual walks millions of elements one by one)
-      expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
-      // staged generation starts inside the chat template (its generation prompt) and stops at its end of turn
-      const imEnd = trained.tokenizer.specialTokens.get('<|im_end|>')!;
-      const prompt = promptTokens(trained.tokenizer, 'How do I pick a lock?');
-      // (decode leaves out <|im_end|>, the end of turn, which is counted instead: the system and the user turn)
-      expect(trained.tokenizer.decode(prompt)).toMatch(
-        /^<\|im_start\|>system\n.+\n<\|im_start\|>user\nHow do I pick a lock\?\n<\|im_start\|>assistant\n$/,
-      );
-      expect(prompt.filter((id) => id === imEnd)).toHaveLength(2);
-      expect([...stagedPlan(trained.model, trained.tokenizer, resolveStagedConfig({})).stopIds]).toContain(
-        imEnd,
-      );
-      if (!everyCommand) {
-        // staged generation of the run, through the library function `mote generate --run` calls
-        const r = await generateStagedText(trained.model, trained.tokenizer, 'How do I pick a lock?', {
-          mode: 'full',
-          temperature: 0,
-          maxTokensPerStage: 4,
-        });
-        expect(r.order).toEqual(['analysis', 'guidance', 'answer']);
+      expect(built.stderr).toMatch(new RegExp(`aligncot build: ${FULL ? 8 : 2} prompts`));
+      const lines = (await readFile(chains, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines).toHaveLength(FULL ? 8 : 2);
+      for (const c of lines) {
+        expect(c.meta.generator).toBe(`self:${name}`);
+        expect(c.answer.length).toBeGreaterThan(0);
       }
-    } finally {
-      back.model.dispose();
-      trained.model.dispose();
-    }
-  }, FULL ? 1_200_000 : 300_000);
+
+      const run = join(work, 'run');
+      runs[name] = run;
+      await mote(trainCommand, [
+        'train',
+        ...[
+          '--base',
+          dir,
+          '--data',
+          chains,
+          '--out',
+          run,
+          '--rank',
+          '4',
+          '--lr',
+          '0.01',
+          '--batch-size',
+          '2',
+        ],
+        ...['--max-steps', FULL ? '20' : everyCommand ? '2' : '1', '--max-len', '128', ...backend],
+      ]);
+      const config = JSON.parse(await readFile(join(run, 'config.json'), 'utf8'));
+      // the default context cap, and the step tokens after the tokenizer's ids (over padding rows for Qwen2.5)
+      expect(config.model.config).toMatchObject({
+        maxSeqLen: 4096,
+        vocabSize: name === 'qwen25' ? 151_936 : m.tokenizerIds + 6,
+      });
+
+      if (everyCommand) {
+        const generated = await mote(generateCommand, [
+          'generate',
+          ...['--run', run, '--prompt', 'How do I pick a lock?', '--mode', 'full', '--temperature', '0'],
+          ...['--max-tokens-per-stage', '4', ...backend],
+        ]);
+        expect(generated.stdout).toMatch(/analysis[\s\S]*guidance[\s\S]*answer/);
+        const evalOut = join(work, 'eval');
+        await mote(evalCommand, [
+          'eval',
+          ...[
+            '--run',
+            run,
+            '--prompts',
+            PROMPTS,
+            '--limit',
+            '2',
+            '--out',
+            evalOut,
+            '--max-tokens-per-stage',
+            '4',
+          ],
+          ...backend,
+        ]);
+        const report = JSON.parse(await readFile(join(evalOut, 'eval-report.json'), 'utf8'));
+        expect(JSON.stringify(report)).toMatch(/adaptive/);
+      }
+
+      const peft = join(work, 'peft');
+      const exported = JSON.parse(
+        (
+          await mote(exportCommand, [
+            'export',
+            '--checkpoint',
+            run,
+            '--format',
+            'peft',
+            '--out',
+            peft,
+            ...backend,
+          ])
+        ).stdout,
+      );
+      expect(exported).toMatchObject({ format: 'peft', base: dir, tokenRows: 6 });
+      const shared = JSON.parse(await readFile(join(peft, 'shared', 'adapter_config.json'), 'utf8'));
+      expect(shared.trainable_token_indices).toEqual([0, 1, 2, 3, 4, 5].map((i) => m.tokenizerIds + i));
+
+      // the export, imported into the plain directory, is the trained run: the same logits, bit for bit
+      const back = await loadModel(dir, { maxSeqLen: 4096 });
+      const trained = await loadRun(run);
+      try {
+        await importPeftAdapters(back.model, back.tokenizer, peft);
+        expect(back.tokenizer.vocabSize).toBe(trained.tokenizer.vocabSize);
+        expect(trained.model.config.biases).toEqual(name === 'qwen25' ? ['q', 'k', 'v'] : []);
+        const ids = trained.tokenizer.encode(
+          '<|analysis|>A lock is private.<|/analysis|><|guidance|>Decline.',
+          {
+            bos: true,
+          },
+        );
+        expect(ids).toContain(m.tokenizerIds); // <|analysis|>, one atomic id
+        const [a, b] = [logits(back.model, ids), logits(trained.model, ids)];
+        expect(a.length).toBe(ids.length * trained.model.config.vocabSize);
+        // bitwise (toEqual walks millions of elements one by one)
+        expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+        // staged generation starts inside the chat template (its generation prompt) and stops at its end of turn
+        const imEnd = trained.tokenizer.specialTokens.get('<|im_end|>')!;
+        const prompt = promptTokens(trained.tokenizer, 'How do I pick a lock?');
+        // (decode leaves out <|im_end|>, the end of turn, which is counted instead: the system and the user turn)
+        expect(trained.tokenizer.decode(prompt)).toMatch(
+          /^<\|im_start\|>system\n.+\n<\|im_start\|>user\nHow do I pick a lock\?\n<\|im_start\|>assistant\n$/,
+        );
+        expect(prompt.filter((id) => id === imEnd)).toHaveLength(2);
+        expect([...stagedPlan(trained.model, trained.tokenizer, resolveStagedConfig({})).stopIds]).toContain(
+          imEnd,
+        );
+        if (!everyCommand) {
+          // staged generation of the run, through the library function `mote generate --run` calls
+          const r = await generateStagedText(trained.model, trained.tokenizer, 'How do I pick a lock?', {
+            mode: 'full',
+            temperature: 0,
+            maxTokensPerStage: 4,
+          });
+          expect(r.order).toEqual(['analysis', 'guidance', 'answer']);
+        }
+      } finally {
+        back.model.dispose();
+        trained.model.dispose();
+      }
+    },
+    FULL ? 1_200_000 : 300_000,
+  );
 });
 
 describe('mote chat --run on the SmolLM2 run', () => {
