@@ -11,6 +11,7 @@ import {
   DEFAULT_SAMPLING_CONFIG,
   resolveSamplingConfig,
   type SamplingConfig,
+  tokenizerLogits,
 } from './sampler.js';
 
 export interface GenerateConfig extends SamplingConfig {
@@ -110,7 +111,7 @@ export async function* generateStream(
   try {
     let logits = (await decoder.next([promptIds]))[0];
     for (;;) {
-      const id = sample(logits);
+      const id = sample(tokenizerLogits(logits, tokenizer.vocabSize));
       if (c.stopAtEos && stopIds.has(id)) {
         stopReason = 'eos';
         break;

@@ -77,6 +77,15 @@ export function argmax(v: ArrayLike<number>): number {
   return best;
 }
 
+/**
+ * The logits of the ids a tokenizer has, [0, vocabSize): a view, not a copy. A model may have more embedding rows
+ * than its tokenizer has ids (Qwen2.5: 151,936 rows for 151,665 ids, the rest padding no token uses, and never
+ * trained); sampling from all of them would now and then give an id that no tokenizer can decode.
+ */
+export function tokenizerLogits(logits: Float32Array, vocabSize: number): Float32Array {
+  return vocabSize < logits.length ? logits.subarray(0, vocabSize) : logits;
+}
+
 /** A seeded sampler: logits (vocab) → token id. */
 export function createSampler(config: Partial<SamplingConfig> = {}): (logits: Float32Array) => number {
   const { temperature, topK, topP, seed } = resolveSamplingConfig(config);
@@ -94,6 +103,18 @@ export function createSampler(config: Partial<SamplingConfig> = {}): (logits: Fl
     const p = new Float64Array(V);
     let z = 0;
     for (let i = 0; i < V; i++) z += p[i] = Math.exp((logits[i] - max) / temperature);
+    if (topP >= 1 && topK === 0) {
+      // the whole distribution: drawn in id order, no candidate list to sort (151,665 ids for Qwen2.5, per token)
+      let coin = rng() * z;
+      let last = 0;
+      for (let i = 0; i < V; i++) {
+        if (p[i] === 0) continue;
+        coin -= p[i];
+        last = i;
+        if (coin <= 0) return i;
+      }
+      return last;
+    }
     // candidates, most likely first; run.c's trick: tokens below (1 − p)/(V − 1) can never be in the nucleus
     const cutoff = topP < 1 ? ((1 - topP) / (V - 1)) * z : 0;
     let order: number[] = [];

@@ -14,6 +14,7 @@
 
 import type { Stage } from '../steps.js';
 import type { StreamDecoder } from '../tokenizer/tokenizer.js';
+import { tokenizerLogits } from './sampler.js';
 import type { StagedEvent, StagedFeed, StagedPlan, StagedResult } from './types.js';
 
 type ClosedBy = Extract<StagedEvent, { type: 'stage-end' }>['closedBy'];
@@ -81,7 +82,7 @@ export class StagedSequence {
         this.closedBy = 'budget';
         return this.feedEnd(end);
       }
-      const id = this.sample(ban(logits, this.banned));
+      const id = this.sample(ban(tokenizerLogits(logits, plan.tokenizer.vocabSize), this.banned));
       if (id === end) {
         this.closedBy = 'model';
         return this.feedEnd(end);

@@ -110,20 +110,19 @@ export async function saveHfLlama(
   await writeFileAtomic(join(dir, HF_CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
 }
 
-/** One tensor of the model in HF layout (added token rows appended to embed_tokens / lm_head). */
+/** One tensor of the model in HF layout (added token rows in place in embed_tokens / lm_head). */
 function hfData(model: Transformer, vars: Map<string, tf.Variable>, e: HfEntry): Float32Array {
   const read = (name: string) => vars.get(name)!.dataSync() as Float32Array;
-  if (e.ours === 'embedding') {
-    const added = model.addedEmbedding ? read('addedEmbedding') : new Float32Array(0);
-    return concat(read('embedding'), added);
-  }
+  const table = (t: tf.Tensor2D, own: tf.Variable) => {
+    const data = t.dataSync() as Float32Array;
+    if (t !== own) t.dispose();
+    return data;
+  };
+  if (e.ours === 'embedding') return table(model.embeddingTable(), model.embedding);
   if (e.ours === 'head.weight') {
+    const head = table(model.headTable()!, model.head!.weight); // (d, V)
     const d = model.config.dim;
-    const base = read('head.weight'); // (d, V0)
-    const added = model.addedHead
-      ? transpose(read('addedHead'), d, model.addedHead.size / d)
-      : new Float32Array(0);
-    return concat(transpose(base, d, base.length / d), added); // (V, d)
+    return transpose(head, d, head.length / d); // (V, d)
   }
   if (!e.module) return read(e.ours);
   if (e.bias) return biasToHf(read(e.ours), ropeHeads(model.config, e.module));
@@ -151,10 +150,3 @@ function shardTensors(tensors: Map<string, HostTensor>, dtype: WritableDtype, ma
 }
 
 const pad = (n: number) => String(n).padStart(5, '0');
-
-function concat(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}

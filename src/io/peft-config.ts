@@ -19,6 +19,20 @@ export const EMBED_ROWS_KEY = 'base_model.model.model.embed_tokens.token_adapter
 /** The same for an untied lm_head (its rows, i.e. PyTorch weight rows), [n, hidden]. */
 export const HEAD_ROWS_KEY = 'base_model.model.lm_head.token_adapter.trainable_tokens_delta';
 
+/**
+ * Keys of whole embed_tokens / lm_head matrices [vocab, hidden], which PEFT's `get_peft_model_state_dict` adds when
+ * `save_embedding_layers` is on (by default when the vocabulary was resized): the plain module's weight, or the
+ * base layer's under a trainable-tokens wrapper.
+ */
+export const EMBED_MATRIX_KEYS = [
+  'base_model.model.model.embed_tokens.weight',
+  'base_model.model.model.embed_tokens.token_adapter.base_layer.weight',
+] as const;
+export const HEAD_MATRIX_KEYS = [
+  'base_model.model.lm_head.weight',
+  'base_model.model.lm_head.token_adapter.base_layer.weight',
+] as const;
+
 /** `base_model.model.model.layers.L.self_attn.q_proj.lora_A.weight` ([r, in]) / `lora_B.weight` ([out, r]). */
 export function loraKey(layer: number, module: LinearModule, factor: 'A' | 'B'): string {
   return `base_model.model.${hfLinearPath(layer, module)}.lora_${factor}.weight`;
@@ -26,7 +40,7 @@ export function loraKey(layer: number, module: LinearModule, factor: 'A' | 'B'):
 
 // ---------------------------------------------------------------- adapter_config.json
 
-/** What one adapter_config.json says (the fields we write and read). */
+/** What one adapter_config.json says (the fields we write). */
 export interface LoraAdapterConfig {
   rank: number;
   /** The `lora_alpha` written: the expert's mixing weight × ExpertConfig.loraAlpha (see mote_config.json). */
@@ -35,10 +49,22 @@ export interface LoraAdapterConfig {
   dropout: number;
   targets: LinearModule[];
   baseModel: string;
-  /** Rows of added tokens held by this adapter, or null. */
+  /** Rows of added tokens held by this adapter (their real token ids), or null. */
   tokenIndices: number[] | null;
   /** Whether lm_head is tied to embed_tokens (then PEFT ties its token rows too). */
   tiedEmbeddings: boolean;
+}
+
+/**
+ * What an adapter_config.json read back says. `trainable_token_indices` comes as a list (the input embedding's rows;
+ * PEFT ties lm_head's to them only when the model ties its weights) or as a dict of module → ids, whose lm_head ids
+ * may differ from the embedding's.
+ */
+export interface ParsedAdapterConfig extends Omit<LoraAdapterConfig, 'tiedEmbeddings'> {
+  /** lm_head rows held by this adapter (dict form only), or null. */
+  headTokenIndices: number[] | null;
+  /** The form of `trainable_token_indices`, or null when absent. */
+  tokenForm: 'list' | 'dict' | null;
 }
 
 /**
@@ -59,7 +85,7 @@ export function adapterConfigJson(c: LoraAdapterConfig): Record<string, unknown>
     lora_dropout: c.dropout,
     use_rslora: c.rsLora,
     target_modules: c.targets.map((t) => HF_TARGET_NAMES[t]),
-    exclude_modules: null,
+    // no exclude_modules: PEFT added it in 0.14 and older releases refuse the unknown key; we never exclude any
     fan_in_fan_out: false,
     bias: 'none',
     modules_to_save: null,
@@ -79,7 +105,7 @@ export function adapterConfigJson(c: LoraAdapterConfig): Record<string, unknown>
 }
 
 /** Reads an adapter_config.json, refusing what our LoRA cannot be (DoRA, biases, fan_in_fan_out, patterns…). */
-export function parseAdapterConfig(json: unknown, file: string): LoraAdapterConfig {
+export function parseAdapterConfig(json: unknown, file: string): ParsedAdapterConfig {
   const j = object(json, file, '');
   const fail = (field: string, expected: string): never => {
     throw new FormatError(file, field, `${JSON.stringify(j[field])} is not supported; expected ${expected}`);
@@ -97,18 +123,13 @@ export function parseAdapterConfig(json: unknown, file: string): LoraAdapterConf
   if (j.layers_to_transform != null) fail('layers_to_transform', 'null (every layer)');
   if (j.modules_to_save != null && (j.modules_to_save as unknown[]).length > 0)
     fail('modules_to_save', 'null (whole-module copies are not supported; use trainable_token_indices)');
+  if (j.exclude_modules != null && (j.exclude_modules as unknown[]).length > 0)
+    fail('exclude_modules', 'null or empty (every targeted projection of every layer)');
   const byHf = new Map(LINEAR_MODULES.map((m) => [HF_TARGET_NAMES[m], m]));
   const names = j.target_modules;
   if (!Array.isArray(names) || !names.every((n) => byHf.has(n)))
     fail('target_modules', `a list of ${[...byHf.keys()].join(', ')}`);
   const targets = LINEAR_MODULES.filter((m) => (names as string[]).includes(HF_TARGET_NAMES[m]));
-  const tti = j.trainable_token_indices;
-  let tokenIndices: number[] | null = null;
-  if (Array.isArray(tti)) tokenIndices = tti as number[];
-  else if (tti != null && typeof tti === 'object')
-    tokenIndices = (tti as Record<string, number[]>).embed_tokens ?? null;
-  if (tti != null && !tokenIndices?.every((i) => Number.isInteger(i) && i >= 0))
-    fail('trainable_token_indices', 'a list of token ids, or {embed_tokens: ids, lm_head: ids}');
   return {
     rank: j.r as number,
     loraAlpha: j.lora_alpha as number,
@@ -116,9 +137,47 @@ export function parseAdapterConfig(json: unknown, file: string): LoraAdapterConf
     dropout: typeof j.lora_dropout === 'number' ? j.lora_dropout : 0,
     targets,
     baseModel: typeof j.base_model_name_or_path === 'string' ? j.base_model_name_or_path : '',
-    tokenIndices,
-    tiedEmbeddings: Array.isArray(tti) || tti == null,
+    ...tokenIndices(j.trainable_token_indices, file),
   };
+}
+
+/** The module names a dict-form `trainable_token_indices` may use (PEFT matches module-name suffixes). */
+const EMBED_NAMES = ['embed_tokens', 'model.embed_tokens'];
+const HEAD_NAMES = ['lm_head'];
+
+function tokenIndices(
+  tti: unknown,
+  file: string,
+): Pick<ParsedAdapterConfig, 'tokenIndices' | 'headTokenIndices' | 'tokenForm'> {
+  const field = 'trainable_token_indices';
+  const ids = (value: unknown, where: string): number[] => {
+    if (!Array.isArray(value) || !value.every((i) => Number.isInteger(i) && i >= 0))
+      throw new FormatError(file, where, `${JSON.stringify(value)} is not a list of token ids`);
+    if (new Set(value).size !== value.length)
+      throw new FormatError(file, where, `${JSON.stringify(value)} lists an id twice`);
+    return value as number[];
+  };
+  if (tti == null) return { tokenIndices: null, headTokenIndices: null, tokenForm: null };
+  if (Array.isArray(tti)) return { tokenIndices: ids(tti, field), headTokenIndices: null, tokenForm: 'list' };
+  if (typeof tti !== 'object')
+    throw new FormatError(
+      file,
+      field,
+      `${JSON.stringify(tti)} is not a list of ids or a {module: ids} object`,
+    );
+  let embed: number[] | null = null;
+  let head: number[] | null = null;
+  for (const [module, value] of Object.entries(tti as Record<string, unknown>)) {
+    if (EMBED_NAMES.includes(module)) embed = ids(value, `${field}.${module}`);
+    else if (HEAD_NAMES.includes(module)) head = ids(value, `${field}.${module}`);
+    else
+      throw new FormatError(
+        file,
+        `${field}.${module}`,
+        `rows of module ${module} are not supported; expected embed_tokens and/or lm_head`,
+      );
+  }
+  return { tokenIndices: embed, headTokenIndices: head, tokenForm: 'dict' };
 }
 
 // ---------------------------------------------------------------- mote_config.json

@@ -1,8 +1,9 @@
 // PEFT adapter import, the inverse of peft.ts: an export directory (mote_config.json + one adapter directory per
 // expert, or a plain PEFT LoRA adapter directory) back into a model's MoteLinear factors and added token rows.
-// Everything is read and checked first (keys, shapes, dtypes, adapter_config fields, expert config, tokens); only
-// then are tokens added, experts attached (when the model has none) and variables assigned. F32 is bit-exact. The
-// files come from a FileSet (files.ts: files dropped on a page, or a directory: peft-import-node.ts).
+// Everything is read and checked first (keys, shapes, dtypes, adapter_config fields, expert config, tokens, token
+// rows: peft-token-rows.ts); only then are tokens added, experts attached (when the model has none) and variables
+// assigned. F32 is bit-exact. The files come from a FileSet (files.ts: files dropped on a page, or a directory:
+// peft-import-node.ts).
 import * as tf from '@tensorflow/tfjs';
 import { attachExperts, getExperts } from '../experts/attach.js';
 import type { ExpertConfig, ExpertKind } from '../experts/config.js';
@@ -17,17 +18,20 @@ import { HF_TARGET_NAMES, linearShape, ropeHeads, rowsFromHf, transpose } from '
 import {
   ADAPTER_CONFIG_FILE,
   ADAPTER_WEIGHTS_FILE,
+  EMBED_MATRIX_KEYS,
   EMBED_ROWS_KEY,
+  HEAD_MATRIX_KEYS,
   HEAD_ROWS_KEY,
-  type LoraAdapterConfig,
   loraKey,
   MOTE_CONFIG_FILE,
   type MoteAdapterEntry,
   type MoteConfigFile,
+  type ParsedAdapterConfig,
   parseAdapterConfig,
   parseMoteConfig,
   singleLoraEntry,
 } from './peft-config.js';
+import { type AdapterTokenRows, planTokenRows, type SavedMatrix } from './peft-token-rows.js';
 import { decodeSafetensors } from './safetensors.js';
 
 /** What an import did. */
@@ -36,7 +40,7 @@ export interface PeftImportResult {
   kind: ExpertKind;
   /** Adapter names read, in mote_config.json order. */
   adapters: string[];
-  /** Added token rows assigned. */
+  /** Token rows assigned from the adapter (embed_tokens rows; whole matrices count the added rows). */
   tokenRows: number;
   /** Tokens the import added to the tokenizer (and rows to the model). */
   tokensAdded: number;
@@ -60,7 +64,7 @@ interface ReadAdapter {
   /** Its weights file and its adapter_config.json, as errors name them. */
   file: string;
   configFile: string;
-  config: LoraAdapterConfig;
+  config: ParsedAdapterConfig;
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
 }
 
@@ -82,32 +86,30 @@ export async function importPeftAdapterFiles(
   for (const entry of manifest.adapters) adapters.push(await readAdapter(files, entry));
   const attached = getExperts(model);
   if (attached) checkSameExperts(attached.config, experts, files.path(MOTE_CONFIG_FILE));
-  const n = manifest.addedTokens.length;
   const note = baseNote(manifest, model.config);
   for (const a of adapters) {
     checkAdapterConfig(a, experts);
-    checkTensors(a, model.config, experts, n, note);
+    checkTensors(a, model.config, experts, note);
   }
-  const tokensToAdd = planTokens(model, tokenizer, manifest);
+  // the adapter holding the token rows: the shared one, or (no shared expert) every step adapter alike
+  const holder = adapters.find((a) => hasTokenData(a));
+  const tokensToAdd = planTokens(model, tokenizer, manifest, holder);
+  const block = addedBlock(model, tokenizer, tokensToAdd.length);
+  const writeRows = holder ? planTokenRows(model, tokenRowsOf(holder), block) : null;
 
   // ---- checks done: change the tokenizer and the model
   if (tokensToAdd.length) {
+    const first = tokenizer.vocabSize;
     tokenizer.addSpecialTokens(tokensToAdd);
-    model.addTokens(tokensToAdd.length);
+    model.addTokens(tokensToAdd.length, first);
   }
   if (!attached) attachExperts(model, experts);
   assignFactors(model, adapters);
-  const rows = adapters.find((a) => a.entry.tokenRows);
-  if (rows && n > 0)
-    assignRows(
-      model,
-      rows,
-      manifest.addedTokens.map((t) => t.id),
-    );
+  writeRows?.();
   return {
     kind: experts.kind ?? 'mote',
     adapters: adapters.map((a) => a.entry.name),
-    tokenRows: rows ? n : 0,
+    tokenRows: holder ? tokenRowCount(holder, block) : 0,
     tokensAdded: tokensToAdd.length,
     attached: !attached,
   };
@@ -138,9 +140,8 @@ async function readManifest(files: FileSet): Promise<Manifest> {
     dropout: c.dropout,
     targets: c.targets,
   };
-  const entry = singleLoraEntry(c.loraAlpha, c.tokenIndices !== null);
-  const addedTokens = (c.tokenIndices ?? []).map((id) => ({ content: '', id }));
-  return { experts, adapters: [entry], addedTokens, base: null };
+  const entry = singleLoraEntry(c.loraAlpha, c.tokenIndices !== null || c.headTokenIndices !== null);
+  return { experts, adapters: [entry], addedTokens: [], base: null };
 }
 
 async function readAdapter(files: FileSet, entry: MoteAdapterEntry): Promise<ReadAdapter> {
@@ -217,14 +218,8 @@ function checkAdapterConfig(a: ReadAdapter, experts: Partial<ExpertConfig>): voi
     );
 }
 
-/** Every expected key present with its shape, nothing else. */
-function checkTensors(
-  a: ReadAdapter,
-  c: ModelConfig,
-  experts: Partial<ExpertConfig>,
-  rows: number,
-  note: string,
-): void {
+/** Every expected key present with its shape (whole embedding matrices: checked with the token rows), nothing else. */
+function checkTensors(a: ReadAdapter, c: ModelConfig, experts: Partial<ExpertConfig>, note: string): void {
   const r = experts.rank!;
   const expected = new Map<string, number[]>();
   for (let l = 0; l < c.numLayers; l++)
@@ -233,24 +228,41 @@ function checkTensors(
       expected.set(loraKey(l, m, 'A'), [r, inF]);
       expected.set(loraKey(l, m, 'B'), [outF, r]);
     }
-  if (a.entry.tokenRows && rows > 0) {
-    expected.set(EMBED_ROWS_KEY, [rows, c.dim]);
-    if (!c.tiedEmbeddings) expected.set(HEAD_ROWS_KEY, [rows, c.dim]);
-  }
+  const { tokenIndices: E, headTokenIndices: H } = a.config;
+  if (E) expected.set(EMBED_ROWS_KEY, [E.length, c.dim]);
+  if (H && !c.tiedEmbeddings) expected.set(HEAD_ROWS_KEY, [H.length, c.dim]);
   for (const [key, want] of expected) {
     const t = a.tensors.get(key);
     if (!t) throw new FormatError(a.file, key, `missing (expected shape [${want}])${note}`);
     if (t.shape.join() !== want.join())
       throw new FormatError(a.file, key, `has shape [${t.shape}]; this model expects [${want}]${note}`);
   }
+  for (const keys of [EMBED_MATRIX_KEYS, HEAD_MATRIX_KEYS])
+    if (keys.filter((k) => a.tensors.has(k)).length > 1)
+      throw new FormatError(a.file, keys[1], `saved twice (also as ${keys[0]}); expected one matrix`);
+  const matrices = new Set<string>([...EMBED_MATRIX_KEYS, ...HEAD_MATRIX_KEYS]);
   for (const key of a.tensors.keys()) {
-    if (expected.has(key)) continue;
+    if (expected.has(key) || matrices.has(key)) continue;
     const layer = /\.layers\.(\d+)\./.exec(key);
     if (layer && Number(layer[1]) >= c.numLayers)
       throw new FormatError(
         a.file,
         key,
         `layer ${layer[1]} does not exist in this model (${c.numLayers} layers)${note}`,
+      );
+    if (key === HEAD_ROWS_KEY)
+      throw new FormatError(
+        a.file,
+        key,
+        c.tiedEmbeddings
+          ? 'lm_head rows, but this model ties lm_head to the embedding'
+          : 'lm_head rows that adapter_config.json does not list (trainable_token_indices.lm_head)',
+      );
+    if (key === EMBED_ROWS_KEY)
+      throw new FormatError(
+        a.file,
+        key,
+        'token rows that adapter_config.json does not list (trainable_token_indices)',
       );
     const what = `a ${experts.targets!.join('/')} LoRA factor or a token row of this model`;
     throw new FormatError(a.file, key, `unexpected key (not ${what})${note}`);
@@ -273,34 +285,80 @@ function baseNote(m: Manifest, c: ModelConfig): string {
   return ` (the adapters were made for another base: ${diff.map(([k, x, y]) => `${k} ${x}, this model ${y}`).join('; ')})`;
 }
 
-/** The tokens to add so that every added token of the export has its recorded id; throws if that cannot be. */
-function planTokens(model: Transformer, tokenizer: Tokenizer, m: Manifest): string[] {
-  if (model.config.vocabSize !== tokenizer.vocabSize)
+/**
+ * The named tokens to add so that every added token of the export has its recorded id; the ids of a plain PEFT
+ * adapter's rows must be in the tokenizer already. Throws if that cannot be.
+ */
+function planTokens(
+  model: Transformer,
+  tokenizer: Tokenizer,
+  m: Manifest,
+  holder: ReadAdapter | undefined,
+): string[] {
+  if (tokenizer.vocabSize > model.config.vocabSize)
     throw new Error(
-      `importPeftAdapters: the tokenizer has ${tokenizer.vocabSize} ids but the model ${model.config.vocabSize} rows`,
+      `importPeftAdapters: the tokenizer has ${tokenizer.vocabSize} ids but the model only ${model.config.vocabSize} rows`,
     );
   const add: string[] = [];
   for (const { content, id } of [...m.addedTokens].sort((a, b) => a.id - b.id)) {
-    const have = content === '' ? (id < tokenizer.vocabSize ? id : undefined) : tokenizer.pieceToId(content);
+    const have = tokenizer.pieceToId(content);
     if (have === id) continue;
-    if (content === '')
-      throw new Error(
-        `importPeftAdapters: the adapter has a trained row for token id ${id}, but the tokenizer has ${tokenizer.vocabSize} ids (a plain PEFT adapter does not name its tokens: add them to the tokenizer and the model first)`,
-      );
     if (have !== undefined || id !== tokenizer.vocabSize + add.length)
       throw new Error(
         `importPeftAdapters: token ${JSON.stringify(content)} needs id ${id}, but the tokenizer ${have !== undefined ? `has it at ${have}` : `has ${tokenizer.vocabSize + add.length} ids`}`,
       );
     add.push(content);
   }
-  const rowsAfter = (model.addedEmbedding?.shape[0] ?? 0) + add.length;
-  const firstAdded = model.config.vocabSize + add.length - rowsAfter;
-  for (const { id } of m.addedTokens)
-    if (id < firstAdded)
+  const ids = [...(holder?.config.tokenIndices ?? []), ...(holder?.config.headTokenIndices ?? [])];
+  const vocab = tokenizer.vocabSize + add.length;
+  for (const id of ids)
+    if (id >= vocab)
       throw new Error(
-        `importPeftAdapters: token row ${id} is a base-vocabulary row of this model (added rows start at ${firstAdded})`,
+        `importPeftAdapters: the adapter has a trained row for token id ${id}, but the tokenizer has ${vocab} ids (a plain PEFT adapter does not name its tokens: add them to the tokenizer and the model first)`,
       );
   return add;
+}
+
+/** The model's added rows once `adding` tokens are added after the tokenizer's ids. */
+function addedBlock(model: Transformer, tokenizer: Tokenizer, adding: number) {
+  const n = model.addedEmbedding?.shape[0] ?? 0;
+  const vocab = tokenizer.vocabSize + adding;
+  if (adding > 0 && n > 0 && model.addedStart + n !== tokenizer.vocabSize)
+    throw new Error(
+      `importPeftAdapters: the model's added rows end at id ${model.addedStart + n} but the tokenizer's ids at ${tokenizer.vocabSize}; new tokens would not get the next rows`,
+    );
+  const start = n > 0 ? model.addedStart : adding > 0 ? tokenizer.vocabSize : model.config.vocabSize;
+  return { start, end: start + n + adding, vocab };
+}
+
+const hasTokenData = (a: ReadAdapter) =>
+  a.config.tokenIndices !== null ||
+  a.config.headTokenIndices !== null ||
+  [...EMBED_MATRIX_KEYS, ...HEAD_MATRIX_KEYS].some((k) => a.tensors.has(k));
+
+function tokenRowsOf(a: ReadAdapter): AdapterTokenRows {
+  const matrix = (keys: readonly string[]): SavedMatrix | null => {
+    const key = keys.find((k) => a.tensors.has(k));
+    return key ? { key, ...a.tensors.get(key)! } : null;
+  };
+  return {
+    configFile: a.configFile,
+    file: a.file,
+    embedIds: a.config.tokenIndices,
+    embedRows: a.config.tokenIndices ? a.tensors.get(EMBED_ROWS_KEY)!.data : null,
+    headIds: a.config.headTokenIndices,
+    headRows: a.config.headTokenIndices ? (a.tensors.get(HEAD_ROWS_KEY)?.data ?? null) : null,
+    form: a.config.tokenForm,
+    embedMatrix: matrix(EMBED_MATRIX_KEYS),
+    headMatrix: matrix(HEAD_MATRIX_KEYS),
+  };
+}
+
+/** Rows the import sets: the block's when a whole matrix comes along, else the listed embedding rows. */
+function tokenRowCount(a: ReadAdapter, block: { start: number; end: number }): number {
+  if ([...EMBED_MATRIX_KEYS, ...HEAD_MATRIX_KEYS].some((k) => a.tensors.has(k)))
+    return block.end - block.start;
+  return a.config.tokenIndices?.length ?? 0;
 }
 
 // ---------------------------------------------------------------- assigning
@@ -338,28 +396,6 @@ function assignFactors(model: Transformer, adapters: ReadAdapter[]): void {
       }
     }
   });
-}
-
-/** Sets the added rows of the recorded token ids (embedding rows, and head columns when untied). */
-function assignRows(model: Transformer, a: ReadAdapter, ids: number[]): void {
-  const d = model.config.dim;
-  const E = model.addedEmbedding!;
-  const nA = E.shape[0];
-  const first = model.config.vocabSize - nA;
-  const emb = E.dataSync().slice() as Float32Array;
-  const rows = a.tensors.get(EMBED_ROWS_KEY)!.data;
-  ids.forEach((id, i) => {
-    emb.set(rows.subarray(i * d, (i + 1) * d), (id - first) * d);
-  });
-  tf.tidy(() => E.assign(tf.tensor2d(emb, [nA, d])));
-  if (!model.addedHead) return;
-  const H = model.addedHead;
-  const head = H.dataSync().slice() as Float32Array; // (d, nA)
-  const hr = a.tensors.get(HEAD_ROWS_KEY)!.data; // (n, d)
-  ids.forEach((id, i) => {
-    for (let k = 0; k < d; k++) head[k * nA + (id - first)] = hr[i * d + k];
-  });
-  tf.tidy(() => H.assign(tf.tensor2d(head, [d, nA])));
 }
 
 const sameSet = (a: readonly string[], b: readonly string[]) =>

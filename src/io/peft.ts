@@ -4,7 +4,8 @@
 //   base_model.model.model.layers.L.<self_attn|mlp>.<q|k|v|o|gate|up|down>_proj.lora_A.weight  [r, in]   = our Aᵀ
 //   ….lora_B.weight                                                                         [out, r]  = our Bᵀ
 // (q_proj/k_proj lora_B rows permuted to HF's RoPE order like the base weights), and the trained rows of the added
-// step tokens as PEFT `trainable_token_indices` rows (only those rows, never whole embed_tokens/lm_head copies).
+// step tokens as PEFT `trainable_token_indices` rows at their real ids, whether they grew the matrix or reuse its
+// padding rows (only those rows, never whole embed_tokens/lm_head copies).
 //
 // α folding: MoTE computes, for a token of step s, W0 + α·scale·B_s·A_s + (1 − α)·scale·B_sh·A_sh with
 // scale = loraAlpha / r (/ √r for rsLoRA). Factors are stored unscaled and each adapter's mixing weight is folded
@@ -38,7 +39,11 @@ import {
 import { encodeSafetensors, type HostTensor } from './safetensors.js';
 
 export interface PeftFilesOptions {
-  /** `base_model_name_or_path` of every adapter (the HF base model id or directory). Default ''. */
+  /**
+   * `base_model_name_or_path` of every adapter: the HF id or directory of the base, what `from_pretrained` loads.
+   * Never a llama2.c `.bin` (transformers cannot read it: export the base with saveHfLlama and name that directory).
+   * Default ''.
+   */
   baseModelNameOrPath?: string;
   /** Stored dtype of the adapter weights. Default F32 (the only bit-exact one). */
   dtype?: 'F32' | 'F16' | 'BF16';
@@ -87,10 +92,14 @@ export function peftAdapterFiles(
     throw new Error(
       `exportPeftAdapters: ${c.kind} experts have no PEFT LoRA equivalent (a learned gate mixes them)`,
     );
+  const baseModel = options.baseModelNameOrPath ?? '';
+  if (/\.bin$/i.test(baseModel))
+    throw new Error(
+      `exportPeftAdapters: baseModelNameOrPath ${baseModel} looks like a llama2.c checkpoint, which from_pretrained cannot load; write the base as a Hugging Face directory (saveHfLlama, or mote export --format hf) and name that directory or a HF model id`,
+    );
   const rows = addedRows(model, tokenizer);
   const entries = adapterEntries(experts, tokenizer, rows.tokens.length > 0);
   const layers = new HostLayers(model);
-  const baseModel = options.baseModelNameOrPath ?? '';
   const files = new Map<string, Uint8Array>();
   const json = (value: unknown) => utf8.encode(`${JSON.stringify(value, null, 2)}\n`);
   const summary: PeftFilesSummary = {
@@ -180,25 +189,28 @@ function adapterEntries(
   return out;
 }
 
-/** The added token rows (ids ≥ base vocabulary) as PEFT trainable-token tensors, with their tokens. */
+/**
+ * The added token rows as PEFT trainable-token tensors, with their tokens: the ids [addedStart, addedStart + n),
+ * appended to the base's rows or over its padding rows, each an added token of the tokenizer.
+ */
 function addedRows(
   model: Transformer,
   tokenizer: Tokenizer,
 ): { tokens: { content: string; id: number }[]; tensors: Map<string, HostTensor> } {
   const V = model.config.vocabSize;
-  if (tokenizer.vocabSize !== V)
+  if (tokenizer.vocabSize > V)
     throw new Error(
-      `exportPeftAdapters: the tokenizer has ${tokenizer.vocabSize} ids, the model ${V} rows; they must match`,
+      `exportPeftAdapters: the tokenizer has ${tokenizer.vocabSize} ids, the model only ${V} rows; every id needs a row`,
     );
   const n = model.addedEmbedding?.shape[0] ?? 0;
   const d = model.config.dim;
   const byId = new Map([...tokenizer.specialTokens].map(([content, id]) => [id, content]));
   const tokens = Array.from({ length: n }, (_, i) => {
-    const id = V - n + i;
+    const id = model.addedStart + i;
     const content = byId.get(id);
     if (content === undefined)
       throw new Error(
-        `exportPeftAdapters: added row ${id} has no added token in the tokenizer (${tokenizer.idToPiece(id)})`,
+        `exportPeftAdapters: added row ${id} has no added token in the tokenizer (${id < tokenizer.vocabSize ? tokenizer.idToPiece(id) : `it has ${tokenizer.vocabSize} ids`})`,
       );
     return { content, id };
   });
@@ -272,23 +284,37 @@ function moteConfig(
       num_hidden_layers: m.numLayers,
       num_attention_heads: m.numHeads,
       num_key_value_heads: m.numKvHeads,
-      vocab_size: m.vocabSize - addedTokens.length,
+      vocab_size: model.embedding.shape[0],
       tie_word_embeddings: m.tiedEmbeddings,
     },
     experts: experts.config,
     adapters,
     addedTokens,
     folding: FOLDING,
-    usage: usage(experts),
+    usage: usage(model, experts),
   };
 }
 
-/** Python lines that load the export with transformers + PEFT (written into mote_config.json). */
-function usage(experts: AttachedExperts): string[] {
+/**
+ * Python lines that load the export with transformers + PEFT (written into mote_config.json). The embedding is
+ * resized only when the step tokens grew it: over padding rows (Qwen2.5) their ids are rows the base already has,
+ * and `resize_token_embeddings(len(tokenizer))` would cut the padding off.
+ *
+ * Merging a step is done by activating its adapter with `shared` and calling `merge_and_unload()` with no names:
+ * each layer merges its own active adapters, so the LoRA layers merge both and the trainable-token layer (which
+ * only the shared adapter has) merges the step-token rows. `add_weighted_adapter(..., combination_type='cat')` is
+ * not offered: PEFT copies the first adapter's config with lora_alpha = r and combines only the LoRA matrices, so
+ * the new adapter either has no token rows (a step adapter first) or fresh ones read from the base embedding (shared
+ * first): the trained step-token rows are lost either way, and with rsLoRA the copied alpha changes the scale.
+ */
+function usage(model: Transformer, experts: AttachedExperts): string[] {
   const c = experts.config;
+  const rows = model.config.vocabSize;
   const head = [
     'tokenizer = AutoTokenizer.from_pretrained(EXPORT_DIR)  # base vocabulary + the added step tokens',
-    'base = AutoModelForCausalLM.from_pretrained(BASE); base.resize_token_embeddings(len(tokenizer))',
+    rows > model.embedding.shape[0]
+      ? `base = AutoModelForCausalLM.from_pretrained(BASE); base.resize_token_embeddings(${rows})  # rows for the step tokens`
+      : 'base = AutoModelForCausalLM.from_pretrained(BASE)  # the step tokens use rows the base already has (no resize)',
   ];
   if (adapterKind(c).peft === 'single')
     return [...head, 'model = PeftModel.from_pretrained(base, EXPORT_DIR)'];
@@ -304,6 +330,6 @@ function usage(experts: AttachedExperts): string[] {
     ...head,
     ...load,
     `model.base_model.set_adapter(['${s}', 'shared'])  # step s = its adapter + shared; switch at each step token`,
-    `# or one merged adapter per step: model.add_weighted_adapter(['${s}', 'shared'], [1.0, 1.0], '${s}_mote', combination_type='cat')`,
+    `# one plain model for step s, step-token rows included: after the set_adapter line, merged = model.merge_and_unload() (not add_weighted_adapter: it drops the token rows)`,
   ];
 }

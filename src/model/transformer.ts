@@ -44,10 +44,16 @@ export interface BuildOptions {
 
 export class Transformer {
   config: Readonly<ModelConfig>;
-  /** Trainable rows appended to the vocabulary (added special tokens), (n, d); null when none. */
+  /**
+   * Trainable rows of the added special tokens, (n, d), for the ids [addedStart, addedStart + n); null when none.
+   * They take the place of the frozen embedding's rows at those ids (unused padding rows, as Qwen2.5 has) and go
+   * past its end when there are not enough of them (`addTokens`).
+   */
   addedEmbedding: tf.Variable | null = null;
-  /** Head columns of the added tokens when the head is untied, (d, n). */
+  /** Head columns of the added tokens when the head is untied, (d, n), for the same ids. */
   addedHead: tf.Variable | null = null;
+  /** The first id of the added rows (the vocabulary size when there are none). */
+  addedStart: number;
   readonly rope: Rope;
 
   private constructor(
@@ -60,6 +66,7 @@ export class Transformer {
     readonly head: Linear | null,
   ) {
     this.config = config;
+    this.addedStart = config.vocabSize;
     this.rope = new Rope(headSize(config), config.maxSeqLen, config.ropeTheta, config.ropeScaling);
   }
 
@@ -133,26 +140,63 @@ export class Transformer {
 
   // ---------------------------------------------------------------- forward
 
-  /** Embedding table including added rows, (vocab, d). */
-  private table(): tf.Tensor2D {
+  /**
+   * The embedding with the added rows in place, (vocab, d): the frozen rows before `addedStart`, the added rows,
+   * then any frozen rows after them (padding rows the added tokens did not need). Pure: call inside a tidy.
+   */
+  embeddingTable(): tf.Tensor2D {
     const e = this.embedding as tf.Tensor2D;
-    return this.addedEmbedding ? tf.concat([e, this.addedEmbedding as tf.Tensor2D], 0) : e;
+    if (!this.addedEmbedding) return e;
+    return spliceRows(e, this.addedEmbedding as tf.Tensor2D, this.addedStart, 0);
   }
 
-  /** Final hidden states → logits: (N, d) → (N, vocab). */
+  /** The untied head with the added columns in place, (d, vocab), or null when tied. Pure: call inside a tidy. */
+  headTable(): tf.Tensor2D | null {
+    if (!this.head) return null;
+    const w = this.head.weight as tf.Tensor2D;
+    if (!this.addedHead) return w;
+    return spliceRows(w, this.addedHead as tf.Tensor2D, this.addedStart, 1);
+  }
+
+  /**
+   * Final hidden states → logits: (N, d) → (N, vocab). The frozen matrix gives (N, V₀) and the added rows (N, n),
+   * spliced column-wise: never a copy of the (vocab, d) table per forward, which for a real model (152K × 896)
+   * would cost more than the rest of a decoding step.
+   */
   private project(h: tf.Tensor2D): tf.Tensor2D {
-    if (!this.head) return tf.matMul(h, tf.transpose(this.table())); // tied: (N, d)·(d, vocab)
-    const logits = this.head.apply(h); // (N, vocab₀)
-    return this.addedHead
-      ? (tf.concat([logits, tf.matMul(h, this.addedHead as tf.Tensor2D)], 1) as tf.Tensor2D)
-      : logits;
+    const base: tf.Tensor2D = this.head
+      ? this.head.apply(h) // (N, V₀)
+      : tf.matMul(h, this.embedding as tf.Tensor2D, false, true); // tied: (N, d)·(V₀, d)ᵀ
+    if (!this.addedEmbedding) return base;
+    const added: tf.Tensor2D = this.addedHead
+      ? tf.matMul(h, this.addedHead as tf.Tensor2D) // (N, d)·(d, n)
+      : tf.matMul(h, this.addedEmbedding as tf.Tensor2D, false, true); // (N, d)·(n, d)ᵀ
+    return spliceRows(base, added, this.addedStart, 1); // (N, vocab)
+  }
+
+  /** The embedding rows of `ids` (M) int32 → (M, d): the added rows for ids in their range, the frozen ones else. */
+  private embed(ids: tf.Tensor1D): tf.Tensor2D {
+    const e = this.embedding as tf.Tensor2D;
+    if (!this.addedEmbedding) return tf.gather(e, ids) as tf.Tensor2D;
+    const s = this.addedStart;
+    const n = this.addedEmbedding.shape[0];
+    const first = tf.scalar(s, 'int32');
+    const inAdded = tf.logicalAnd(tf.greaterEqual(ids, first), tf.less(ids, tf.scalar(s + n, 'int32'))); // (M)
+    const zero = tf.zerosLike(ids);
+    const fromAdded = tf.gather(
+      this.addedEmbedding,
+      tf.where(inAdded, tf.sub(ids, first), zero),
+    ) as tf.Tensor2D;
+    const fromBase = tf.gather(e, tf.where(inAdded, zero, ids)) as tf.Tensor2D; // ids past V₀ are all added
+    const pick = tf.tile(tf.reshape(inAdded, [-1, 1]), [1, e.shape[1]]); // (M, d): where does not broadcast
+    return tf.where(pick, fromAdded, fromBase) as tf.Tensor2D; // (M, d)
   }
 
   /** ids (B, T) int32 → hidden states (B·T, d) after the final norm. Pure: call inside a tidy. */
   hidden(ids: tf.Tensor2D, options: ForwardOptions = {}, cache?: KVCache): tf.Tensor2D {
     const [B, T] = ids.shape;
     const pos = cache ? cache.length : 0;
-    let x = tf.gather(this.table(), tf.reshape(ids, [B * T])) as tf.Tensor2D; // (B·T, d)
+    let x = this.embed(tf.reshape(ids, [B * T])); // (B·T, d)
     const mask = attentionMask(T, pos, options.attnMask); // (T, pos + T) or (B, T, pos + T)
     for (let l = 0; l < this.blocks.length; l++) {
       x = this.blocks[l].apply(x, this.rope, {
@@ -243,14 +287,31 @@ export class Transformer {
   // ---------------------------------------------------------------- vocabulary growth
 
   /**
-   * Appends `n` token rows (new special tokens), initialised to the mean of the existing embedding
-   * (and head columns when untied). The new rows are trainable; the rest keeps its trainability.
+   * Makes the rows of `n` new token ids, [first, first + n), trainable: rows of the frozen embedding that no token
+   * uses (padding: a tokenizer with fewer ids than the model has rows) are taken over, and the vocabulary grows by
+   * whatever is left. The rows are initialised to the mean of the embedding rows before `first` (the tokens in use;
+   * a padding row's value was never trained), and so are the head columns when untied. `first` defaults to the
+   * vocabulary size (growth only); later calls continue the added rows. The rest keeps its trainability.
    */
-  addTokens(n: number): void {
+  addTokens(
+    n: number,
+    first = this.addedEmbedding ? this.addedStart + this.addedEmbedding.shape[0] : this.config.vocabSize,
+  ): void {
     if (!Number.isInteger(n) || n <= 0) throw new Error(`addTokens: n must be a positive integer, got ${n}`);
+    const end = this.addedEmbedding ? this.addedStart + this.addedEmbedding.shape[0] : null;
+    if (
+      end !== null
+        ? first !== end
+        : !(Number.isInteger(first) && first >= 1 && first <= this.config.vocabSize)
+    )
+      throw new Error(
+        `addTokens: first id ${first} must be ${end !== null ? `${end}, the end of the added rows` : `an integer in [1, ${this.config.vocabSize}] (at most the vocabulary size)`}`,
+      );
+    const start = end === null ? first : this.addedStart;
     const grow = (old: tf.Variable | null, base: tf.Tensor, axis: 0 | 1) =>
       tf.tidy(() => {
-        const mean = tf.mean(base, axis, true); // (1, d) or (d, 1)
+        const used = axis === 0 ? tf.slice(base, [0, 0], [start, -1]) : tf.slice(base, [0, 0], [-1, start]);
+        const mean = tf.mean(used, axis, true); // (1, d) or (d, 1)
         const rows = axis === 0 ? tf.tile(mean, [n, 1]) : tf.tile(mean, [1, n]);
         return tf.variable(old ? tf.concat([old, rows], axis) : rows, true);
       });
@@ -262,7 +323,9 @@ export class Transformer {
       this.addedHead = grow(oldH, this.head.weight, 1);
       oldH?.dispose();
     }
-    this.config = Object.freeze({ ...this.config, vocabSize: this.config.vocabSize + n });
+    this.addedStart = start;
+    const vocabSize = Math.max(this.config.vocabSize, first + n);
+    this.config = Object.freeze({ ...this.config, vocabSize });
   }
 
   // ---------------------------------------------------------------- parameters
@@ -344,4 +407,21 @@ export class Transformer {
     this.head?.dispose();
     this.rope.dispose();
   }
+}
+
+/**
+ * `base` with `rows` in place of its slices [start, start + n) along `axis` (0: rows of (V₀, d), 1: columns of
+ * (d, V₀)), extended past its end when start + n > V₀: (max(V₀, start + n), d) or (d, max(…)).
+ */
+function spliceRows(base: tf.Tensor2D, rows: tf.Tensor2D, start: number, axis: 0 | 1): tf.Tensor2D {
+  const V0 = base.shape[axis];
+  const n = rows.shape[axis];
+  const part = (from: number, size: number) =>
+    axis === 0 ? tf.slice(base, [from, 0], [size, -1]) : tf.slice(base, [0, from], [-1, size]);
+  const parts: tf.Tensor2D[] = [];
+  if (start === V0) parts.push(base);
+  else if (start > 0) parts.push(part(0, start));
+  parts.push(rows);
+  if (start + n < V0) parts.push(part(start + n, V0 - start - n));
+  return tf.concat(parts, axis);
 }

@@ -121,7 +121,8 @@ export async function buildRunModel(
 ): Promise<{ model: Transformer; tokenizer: Tokenizer }> {
   const { model, tokenizer } = await loadBase(
     { model: config.model.base, tokenizer: config.model.tokenizer },
-    { trainable: config.experts === null, ...finite },
+    // the context the run asked for (model.config.maxSeqLen), or the one it was trained with when resumed
+    { trainable: config.experts === null, maxSeqLen: config.model.config?.maxSeqLen, ...finite },
   );
   if (config.experts) attachExperts(model, config.experts);
   return { model, tokenizer };
@@ -146,6 +147,8 @@ export interface InferenceSource extends NonFiniteOptions {
   run?: string;
   model: string;
   tokenizer?: string;
+  /** A base model's context (loadBase `maxSeqLen`; a run keeps the one it was trained with). Default 4096. */
+  maxSeqLen?: number | null;
 }
 
 /**
@@ -160,7 +163,10 @@ export async function loadForInference(source: InferenceSource): Promise<Inferen
     const { model, tokenizer, name, description } = run;
     return { model, tokenizer, name, experts: run.config.experts, run, description };
   }
-  const { model, tokenizer } = await loadBase({ model: source.model, tokenizer: source.tokenizer }, finite);
+  const { model, tokenizer } = await loadBase(
+    { model: source.model, tokenizer: source.tokenizer },
+    { maxSeqLen: source.maxSeqLen, ...finite },
+  );
   return {
     model,
     tokenizer,

@@ -5,9 +5,9 @@
 // checked), a lock not refreshed for STALE_LOCK_MS. A live lock is refused naming the process.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
-import { link, mkdir, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rmdir, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 export const LOCK_FILE = '.lock';
 /** A lock from another host not refreshed for this long (10 minutes) is stale. */
@@ -59,10 +59,14 @@ export interface LockOptions {
   staleMs?: number;
 }
 
-/** Takes the lock of run directory `dir` (created if missing); throws RunLockedError while a live process holds it. */
+/**
+ * Takes the lock of run directory `dir` (created if missing); throws RunLockedError while a live process holds it.
+ * A directory the lock created is removed again on release when nothing else was written into it: a run that fails
+ * before its first file (a bad base, a bad config) leaves nothing behind.
+ */
 export async function lockRunDir(dir: string, options: LockOptions = {}): Promise<RunLock> {
   const abs = resolve(dir);
-  await mkdir(abs, { recursive: true });
+  const created = await mkdir(abs, { recursive: true }); // the first directory made, or undefined
   const path = join(abs, LOCK_FILE);
   const info: LockInfo = {
     pid: process.pid,
@@ -80,7 +84,7 @@ export async function lockRunDir(dir: string, options: LockOptions = {}): Promis
     if (stale === null || attempt >= 3) throw new RunLockedError(abs, found.holder ?? unknownHolder(found));
     if (await takeOver(path, found.text)) tookOver = { holder: found.holder, reason: stale };
   }
-  return held(path, info, tookOver);
+  return held(path, info, tookOver, created ? { dir: abs, top: created } : undefined);
 }
 
 /** The current holder of `dir`'s lock, or null when it is not locked. */
@@ -172,7 +176,13 @@ function unknownHolder(found: FoundLock): LockInfo {
   return { pid: -1, host: 'unknown', startedAt: new Date(found.mtimeMs).toISOString(), token: '' };
 }
 
-function held(path: string, info: LockInfo, tookOver: RunLock['tookOver']): RunLock {
+/** The directories a lock created: `dir` and its parents up to `top`, the first one `mkdir` made. */
+interface Created {
+  dir: string;
+  top: string;
+}
+
+function held(path: string, info: LockInfo, tookOver: RunLock['tookOver'], created?: Created): RunLock {
   let released = false;
   const mine = async () => (await readLock(path))?.holder?.token === info.token;
   const refresh = setInterval(() => {
@@ -197,6 +207,21 @@ function held(path: string, info: LockInfo, tookOver: RunLock['tookOver']): RunL
       clearInterval(refresh);
       process.off('exit', onExit);
       if (await mine()) await unlink(path).catch(() => {});
+      if (created) await removeIfEmpty(created);
     },
   };
+}
+
+/** Removes `dir`, then its parents up to `top`, each only while empty (rmdir refuses a directory with files). */
+async function removeIfEmpty({ dir, top }: Created): Promise<void> {
+  for (let d = dir; ; d = dirname(d)) {
+    if (
+      !(await rmdir(d).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return;
+    if (d === top || dirname(d) === d) return;
+  }
 }

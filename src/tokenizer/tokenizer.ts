@@ -19,6 +19,11 @@ export interface StreamDecoder {
 export interface Tokenizer {
   /** Number of ids (the highest id + 1), including added special tokens. */
   readonly vocabSize: number;
+  /**
+   * Number of ids the tokenizer was loaded with, before any `addSpecialTokens`: the ids added since start here. A
+   * model may have more embedding rows than this (padding, as Qwen2.5 has); the added ids then take those rows.
+   */
+  readonly baseVocabSize: number;
   /** The id a sequence starts with, or -1 when the tokenizer starts sequences with none (Qwen2, SmolLM2). */
   readonly bosId: number;
   /** The end-of-sequence id, or -1 when the tokenizer names none. */

@@ -123,7 +123,7 @@ export async function saveCheckpoint(o: SaveCheckpointOptions): Promise<string> 
       createdAt: new Date().toISOString(),
       weights: { file: weightsFile, kind, dtype, tensors: o.variables.size },
       base: o.base
-        ? { path: resolve(o.base.path), sha256: o.base.sha256 ?? (await sha256File(o.base.path)) }
+        ? { path: resolve(o.base.path), sha256: o.base.sha256 ?? (await sha256Base(o.base.path)) }
         : null,
       optimizer,
       data: o.data ?? null,
@@ -328,7 +328,7 @@ export async function loadCheckpoint(dir: string, target: LoadTarget): Promise<C
 /** Throws unless the file at `base.path` still has the recorded sha256 (a base saved apart must not change). */
 export async function verifyBase(state: CheckpointState, path = state.base?.path): Promise<void> {
   if (!state.base || !path) return;
-  const got = await sha256File(path);
+  const got = await sha256Base(path);
   if (got !== state.base.sha256)
     throw new Error(`base model ${path}: sha256 ${got} differs from the checkpoint's ${state.base.sha256}`);
 }
@@ -415,6 +415,38 @@ export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/** A base directory's files that hold the model (the weights and their shapes); tokenizer files are not part of it. */
+const isModelFile = (name: string) =>
+  name === 'config.json' || name.endsWith('.safetensors') || name === 'model.safetensors.index.json';
+
+const baseHashes = new Map<string, { stamp: string; sha256: string }>();
+
+/**
+ * Hex sha256 of a base model: a file's bytes (a llama2.c .bin), or for a Hugging Face directory one hash over the
+ * name and sha256 of each file holding the model (config.json, *.safetensors, the shard index), sorted by name.
+ * Cached per path while no such file changes size or modification time: a checkpoint records it at every save, and
+ * hashing a real model's weights takes seconds.
+ */
+export async function sha256Base(path: string): Promise<string> {
+  const info = await stat(path);
+  const files = info.isDirectory() ? (await readdir(path)).filter(isModelFile).sort() : [null];
+  const stats = await Promise.all(files.map((f) => stat(f === null ? path : join(path, f))));
+  const stamp = files.map((f, i) => `${f}:${stats[i].size}:${stats[i].mtimeMs}`).join('|');
+  const cached = baseHashes.get(path);
+  if (cached?.stamp === stamp) return cached.sha256;
+  let sha256: string;
+  if (!info.isDirectory()) sha256 = await sha256File(path);
+  else {
+    if (!files.length)
+      throw new Error(`base model ${path}: a directory without config.json or safetensors files`);
+    const all = createHash('sha256');
+    for (const f of files) all.update(`${f}\0${await sha256File(join(path, f as string))}\n`);
+    sha256 = all.digest('hex');
+  }
+  baseHashes.set(path, { stamp, sha256 });
+  return sha256;
 }
 
 let cachedVersion: string | undefined;

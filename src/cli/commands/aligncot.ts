@@ -20,7 +20,7 @@ import {
   writeDefaultTemplates,
 } from '../../aligncot/build/index.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { loadFiniteModel } from '../../run/base.js';
+import { DEFAULT_MAX_SEQ_LEN, loadFiniteModel } from '../../run/base.js';
 import { BUNDLED } from '../../run/bundled.js';
 import type { Tokenizer } from '../../tokenizer/tokenizer.js';
 import { ConfigError } from '../../util/errors.js';
@@ -65,15 +65,17 @@ const buildOptions = {
     describe: 'the own model, or an OpenAI-compatible endpoint',
   },
   endpoint: { type: 'string', describe: 'openai: API base URL, e.g. http://127.0.0.1:8080/v1' },
-  model: { type: 'string', describe: 'openai: model name' },
+  model: {
+    type: 'string',
+    describe: 'openai: the model name; self: the model (a llama2.c .bin or a HF directory, as --model-path)',
+  },
   'api-key-env': {
     type: 'string',
     describe: 'openai: environment variable holding the API key (default OPENAI_API_KEY, optional)',
   },
   'model-path': {
     type: 'string',
-    default: BUNDLED.model,
-    defaultDescription: 'bundled stories260K',
+    defaultDescription: '--model, else the bundled stories260K',
     describe: 'self: the model, a llama2.c .bin or a Hugging Face model directory',
   },
   tokenizer: { type: 'string', describe: `self: ${modelOptions.tokenizer.describe}` },
@@ -120,7 +122,7 @@ type BuildArgs = ArgumentsCamelCase<{
   endpoint?: string;
   model?: string;
   apiKeyEnv?: string;
-  modelPath: string;
+  modelPath?: string;
   tokenizer?: string;
   allowNonFinite: boolean;
   backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -257,13 +259,14 @@ async function makeGenerator(
     return { generator, dispose: () => {} };
   }
   await setUpBackend(a.backend);
+  const path = a.modelPath ?? a.model ?? BUNDLED.model;
   const { model, tokenizer } = await loadFiniteModel(
-    a.modelPath,
-    { tokenizer: a.tokenizer },
+    path,
+    { tokenizer: a.tokenizer, maxSeqLen: DEFAULT_MAX_SEQ_LEN },
     nonFiniteFlags(a),
   );
   const generator = createModelGenerator(model, tokenizer, {
-    name: `self:${basename(a.modelPath)}`,
+    name: `self:${basename(path)}`,
     generate: clampedLimits(defined, model.config.maxSeqLen),
   });
   return { generator, tokenizer, dispose: () => model.dispose() };

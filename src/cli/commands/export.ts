@@ -54,7 +54,7 @@ const options = {
   'base-name': {
     type: 'string',
     describe:
-      'base_model_name_or_path in adapter_config.json (default: the base path; for a llama2.c base, the directory `mote export --format hf` wrote for it)',
+      'base_model_name_or_path in adapter_config.json: a HF model id or directory (default: the base directory; a llama2.c base is written as HF into OUT/base)',
   },
   force: { type: 'boolean', default: false, describe: 'write into a non-empty --out' },
   ...backendOption,
@@ -152,15 +152,31 @@ async function writePeft(a: Args, s: Source): Promise<object> {
       `--format peft: the checkpoint has ${s.experts ? `${s.experts.kind} experts, which have no PEFT form` : 'no experts (full fine-tuning: use --format hf)'}`,
     );
   const out = resolve(a.out);
-  const summary = await exportPeftAdapters(s.model, s.tokenizer, out, {
-    baseModelNameOrPath: a.baseName ?? s.base,
-    dtype: a.dtype,
-    tokenizerPath: s.tokenizerPath.endsWith('.bin') ? s.tokenizerPath : undefined,
-  });
-  if (!a.baseName && s.base.endsWith('.bin'))
+  const llama2cTokenizer = s.tokenizerPath.endsWith('.bin') ? s.tokenizerPath : undefined;
+  let baseName = a.baseName ?? s.base;
+  if (!a.baseName && s.base.endsWith('.bin')) {
+    // transformers cannot load a llama2.c file: the adapters name the base written as HF beside them
+    baseName = join(out, 'base');
+    const plain = await loadFiniteModel(s.base, { tokenizer: s.tokenizerPath }, nonFiniteFlags(a));
+    try {
+      await saveHfLlama(plain.model, baseName, {
+        bosTokenId: plain.tokenizer.bosId,
+        eosTokenId: plain.tokenizer.eosId,
+      });
+      if (canSaveTokenizerFiles(plain.tokenizer, { llama2cPath: llama2cTokenizer }))
+        await saveTokenizerFiles(plain.tokenizer, baseName, { llama2cPath: llama2cTokenizer });
+    } finally {
+      plain.model.dispose();
+    }
     process.stderr.write(
-      `note: the base is a llama2.c file, which transformers cannot load; convert it (mote export --format hf --base ${s.base} --tokenizer ${s.tokenizerPath} --out DIR) and pass --base-name DIR\n`,
+      `note: the base ${s.base} is a llama2.c file, which transformers cannot load; wrote it as a HF directory to ${baseName} (base_model_name_or_path; --base-name names another)\n`,
     );
+  }
+  const summary = await exportPeftAdapters(s.model, s.tokenizer, out, {
+    baseModelNameOrPath: baseName,
+    dtype: a.dtype,
+    tokenizerPath: llama2cTokenizer,
+  });
   const where = summary.adapters.map((x) => (x.dir === '.' ? out : join(out, x.dir)));
   process.stderr.write(
     `wrote ${summary.adapters.length} PEFT adapter(s) (${summary.adapters.map((x) => x.name).join(', ')}), ${summary.tokenRows} step-token rows, mote_config.json${summary.tokenizerJson ? ', tokenizer.json' : ''} to ${out}\n`,
@@ -168,6 +184,7 @@ async function writePeft(a: Args, s: Source): Promise<object> {
   return {
     format: 'peft',
     out,
+    base: baseName,
     adapters: where,
     tokenRows: summary.tokenRows,
     tokenizerJson: summary.tokenizerJson,
@@ -221,7 +238,7 @@ async function writeMerged(a: Args, s: Source, err: (line: string) => void): Pro
       tokenizerJson: tokenizer,
     };
   }
-  const vocab = s.model.config.vocabSize - added;
+  const vocab = s.model.embedding.shape[0];
   if (added > 0)
     err(
       `warning: the llama2.c format cannot hold the ${added} added token rows (the step tokens); they are dropped: model.bin has the base vocabulary of ${vocab} tokens`,

@@ -13,7 +13,7 @@ import { generateStream } from '../../generate/generate.js';
 import { generateStaged, questionFits } from '../../generate/staged.js';
 import { generateStagedBatch } from '../../generate/staged-batch.js';
 import type { StagedConfig, StagedResult, StageMode } from '../../generate/types.js';
-import { loadFiniteModel } from '../../run/base.js';
+import { DEFAULT_MAX_SEQ_LEN, loadFiniteModel } from '../../run/base.js';
 import { type InferenceModel, loadForInference } from '../../run/load.js';
 import { withCleanup } from '../../util/cleanup.js';
 import { FormatError } from '../../util/errors.js';
@@ -118,7 +118,11 @@ export const generateCommand: CommandModule<object, Args> = {
 /** Plain text continuation of --prompt by the base model. */
 async function plain(a: Args): Promise<void> {
   await setUpBackend(a.backend);
-  const { model, tokenizer } = await loadFiniteModel(a.model, { tokenizer: a.tokenizer }, nonFiniteFlags(a));
+  const { model, tokenizer } = await loadFiniteModel(
+    a.model,
+    { tokenizer: a.tokenizer, maxSeqLen: DEFAULT_MAX_SEQ_LEN },
+    nonFiniteFlags(a),
+  );
   await withCleanup(
     async () => {
       const { maxTokens } = clampedLimits({ maxTokens: a.maxTokens ?? 256 }, model.config.maxSeqLen);

@@ -29,10 +29,12 @@ export interface ParamEntry {
 export interface ReplicaSpec {
   /** The main thread's tfjs backend; each worker selects the same one. */
   backend: 'wasm' | 'cpu';
-  /** The base model's config (vocabulary without the added rows). */
+  /** The base model's config (vocabulary: the frozen embedding's rows). */
   model: Readonly<ModelConfig>;
-  /** Token rows appended by `addTokens`. */
+  /** Token rows made trainable by `addTokens` (appended, or over padding rows). */
   addedTokens: number;
+  /** The id of the first of them (`Transformer.addedStart`). */
+  addedStart: number;
   /** Attached experts, with each layer's mixing kernel; null when none. */
   experts: { config: Readonly<ExpertConfig>; kernels: Record<string, MixKernelName | 'auto'> } | null;
   /** Weight of the moe-topk balance loss (0 otherwise), as the trainer uses it. */
@@ -107,8 +109,9 @@ export async function replicaSpec(model: Transformer, balanceWeight: number): Pr
   const addedTokens = model.addedEmbedding?.shape[0] ?? 0;
   return {
     backend,
-    model: { ...model.config, vocabSize: model.config.vocabSize - addedTokens },
+    model: { ...model.config, vocabSize: model.embedding.shape[0] },
     addedTokens,
+    addedStart: model.addedStart,
     experts: experts && {
       config: experts.config,
       kernels: Object.fromEntries([...experts.layers].map(([path, l]) => [path, l.kernel])),
@@ -194,7 +197,7 @@ export function buildReplica(spec: ReplicaSpec): Replica {
     spec.params.filter((p) => p.role === 'base').map((p) => [p.name, tf.tensor(values(p), p.shape)]),
   );
   const model = Transformer.fromWeights(spec.model, weights, { trainable: false });
-  if (spec.addedTokens > 0) model.addTokens(spec.addedTokens);
+  if (spec.addedTokens > 0) model.addTokens(spec.addedTokens, spec.addedStart);
   if (spec.experts) {
     const experts = attachExperts(model, spec.experts.config);
     for (const [path, l] of experts.layers) l.kernel = spec.experts.kernels[path] ?? l.kernel;

@@ -7,6 +7,8 @@ import type { EncodeOptions, StreamDecoder, Tokenizer } from '../../../src/token
 export class ToyTokenizer implements Tokenizer {
   readonly bosId = 1;
   readonly eosId = 2;
+  /** The three ids it starts with (it grows on encode, so no later count is "the file's"). */
+  readonly baseVocabSize = 3;
   private readonly pieces: string[] = ['<unk>', '<s>', '</s>'];
   private readonly ids = new Map<string, number>(this.pieces.map((p, i) => [p, i]));
   private readonly special = new Map<string, number>();

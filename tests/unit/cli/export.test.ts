@@ -124,8 +124,15 @@ describe('mote export', () => {
       peft_type: 'LORA',
       r: 4,
       lora_alpha: 2,
-      base_model_name_or_path: STORIES_BIN,
+      base_model_name_or_path: join(out, 'base'),
     });
+    // the llama2.c base, written as the HF directory the adapters name (transformers cannot read a .bin)
+    expect(stderr).toMatch(
+      /stories260K\.bin is a llama2\.c file, .*wrote it as a HF directory to .*peft\/base/,
+    );
+    const hfBase = await loadModel(join(out, 'base'));
+    expect([hfBase.model.config.vocabSize, hfBase.tokenizer.vocabSize]).toEqual([512, 512]);
+    hfBase.model.dispose();
     const model = await rebuilt(out);
     const saved = (await readSafetensors(join(run, 'checkpoints', 'step-2', 'adapters.safetensors'))).tensors;
     const vars = model.namedVariables();

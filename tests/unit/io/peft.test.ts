@@ -292,6 +292,7 @@ function stubTokenizer(size: number): Tokenizer {
     get vocabSize() {
       return vocabSize;
     },
+    baseVocabSize: size,
     bosId: 1,
     eosId: 2,
     encode: () => [],

@@ -134,6 +134,31 @@ describe('save and load', () => {
     );
   });
 
+  it('a Hugging Face directory base is hashed over its config and weight files, not its tokenizer', async () => {
+    const base = join(out, 'hf-base');
+    await mkdir(base);
+    await writeFile(join(base, 'config.json'), '{"model_type": "llama"}');
+    await writeFile(join(base, 'model.safetensors'), 'weights');
+    await writeFile(join(base, 'tokenizer.json'), '{}');
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    const expected = createHash('sha256')
+      .update(`config.json\0${sha('{"model_type": "llama"}')}\nmodel.safetensors\0${sha('weights')}\n`)
+      .digest('hex');
+    const dir = await saveCheckpoint({
+      outDir: out,
+      step: 1,
+      variables: vars({ a: [[1]] }),
+      kind: 'adapters',
+      base: { path: base },
+    });
+    const { state } = await readCheckpoint(dir);
+    expect(state.base).toEqual({ path: base, sha256: expected });
+    await writeFile(join(base, 'tokenizer.json'), '{"changed": true}');
+    await expect(verifyBase(state)).resolves.toBeUndefined();
+    await writeFile(join(base, 'model.safetensors'), 'other weights');
+    await expect(verifyBase(state)).rejects.toThrow(/base model .*hf-base: sha256 [0-9a-f]{64} differs/);
+  });
+
   it('stores F16 weights when asked', async () => {
     const v = vars({ w: [[1 / 3, 65504]] });
     const dir = await saveCheckpoint({ outDir: out, step: 1, variables: v, dtype: 'F16' });
