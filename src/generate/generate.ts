@@ -1,10 +1,10 @@
 // Text generation: prompt → tokens, streamed (llama2.c `generate`, with sampling and stop conditions).
-import { syncReadsWork } from '../backend/kernels/backends.js';
 import type { LinearContext } from '../model/linear.js';
 import type { Transformer } from '../model/transformer.js';
 import { chatFormat } from '../tokenizer/chat-format.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
+import { fasterDecoder } from './choose.js';
 import { type Decoder, HostDecoder, TensorDecoder } from './decoder.js';
 import {
   createSampler,
@@ -67,21 +67,15 @@ export interface GenerateResult {
 }
 
 /**
- * Model size (parameters) below which 'auto' decodes on the host: there a tfjs step is dominated by
- * per-op dispatch; above it the tfjs matmuls (XNNPACK on wasm, CUDA on tensorflow) win. See src/bench/decode.ts.
- * Not on webgpu, whose tensors cannot be copied to the host synchronously (syncReadsWork).
+ * The decoding engine for one sequence: 'auto' takes the faster of the host and tensor decoders, measured on this
+ * model's shape and backend the first time (choose.ts).
  */
-export const HOST_DECODER_MAX_PARAMS = 1_000_000;
-
-/** Picks the decoding engine for one sequence. */
-export function createDecoder(
+export async function createDecoder(
   model: Transformer,
   kind: GenerateConfig['decoder'] = 'auto',
   ctx?: LinearContext,
-): Decoder {
-  const host =
-    kind === 'host' ||
-    (kind === 'auto' && syncReadsWork() && model.parameterCount() <= HOST_DECODER_MAX_PARAMS);
+): Promise<Decoder> {
+  const host = kind === 'host' || (kind === 'auto' && (await fasterDecoder(model, ctx)) === 'host');
   return host ? new HostDecoder(model, ctx) : new TensorDecoder(model, 1, ctx);
 }
 
@@ -102,7 +96,7 @@ export async function* generateStream(
     throw new Error('generate: empty prompt (encode with BOS, or pass at least one id)');
   const stopIds = chatFormat(tokenizer).stopIds(model.config.eosTokenIds).add(tokenizer.bosId);
   const sample = createSampler(c);
-  const decoder = createDecoder(model, c.decoder, ctx);
+  const decoder = await createDecoder(model, c.decoder, ctx);
   const stream = tokenizer.streamDecoder(promptIds[promptIds.length - 1]);
   const ids: number[] = [];
   let text = '';

@@ -19,7 +19,6 @@
 import type { Turn } from '../aligncot/chain.js';
 import { questionTurns } from '../aligncot/format.js';
 import { type StageSet, type StepTokenIdMap, stepTokenIds, THREE_STAGE } from '../aligncot/stages.js';
-import { syncReadsWork } from '../backend/kernels/backends.js';
 import { getExperts } from '../experts/attach.js';
 import { checkStageExperts, mergeable, stageExpert, stageRoute } from '../experts/kinds.js';
 import { withRoute } from '../experts/routing.js';
@@ -29,8 +28,8 @@ import { type ExpertName, SHARED, type Stage } from '../steps.js';
 import { chatFormat } from '../tokenizer/chat-format.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
+import { fasterDecoder } from './choose.js';
 import { type Decoder, HostDecoder, TensorDecoder } from './decoder.js';
-import { HOST_DECODER_MAX_PARAMS } from './generate.js';
 import { promptRoom } from './limits.js';
 import { createSampler, DEFAULT_SAMPLING_CONFIG, resolveSamplingConfig } from './sampler.js';
 import { StagedSequence } from './staged-sequence.js';
@@ -183,16 +182,16 @@ export async function* generateStaged(
 ): AsyncGenerator<StagedEvent, StagedResult> {
   const c = resolveStagedConfig(config);
   const plan = stagedPlan(model, tokenizer, c);
-  const useHost =
-    c.merged &&
-    mergeable(getExperts(model)?.config ?? null) &&
-    (c.decoder === 'host' ||
-      (c.decoder === 'auto' && syncReadsWork() && model.parameterCount() <= HOST_DECODER_MAX_PARAMS));
-  if (c.decoder === 'host' && !useHost)
+  const hostable = c.merged && mergeable(getExperts(model)?.config ?? null);
+  if (c.decoder === 'host' && !hostable)
     throw new Error(
       'generateStaged: the host decoder needs merged weights (merged: true) and experts that merge (not a learned gate)',
     );
   const ctxFor = (stage: ExpertName) => contextFor(model, stage, c.merged);
+  const useHost =
+    hostable &&
+    (c.decoder === 'host' ||
+      (c.decoder === 'auto' && (await fasterDecoder(model, ctxFor(c.questionExpert))) === 'host'));
   const decoder: Decoder = useHost
     ? new HostDecoder(model, ctxFor(c.questionExpert), c.questionExpert)
     : new TensorDecoder(model, 1, ctxFor(c.questionExpert));

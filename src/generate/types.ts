@@ -22,7 +22,10 @@ export interface StagedConfig extends SamplingConfig {
   maxTokensPerStage: number | Partial<Record<Stage, number>>;
   /** Expert of the question tokens at inference [open]: a step expert's name or 'shared'. Default 'shared'. */
   questionExpert: ExpertName;
-  /** Decoding engine. Default 'auto' (host below HOST_DECODER_MAX_PARAMS parameters). */
+  /**
+   * Decoding engine. Default 'auto': the faster of host and tensor, measured on the model's shape and backend the
+   * first time (choose.ts); the host decoder needs merged weights.
+   */
   decoder: 'auto' | 'host' | 'tensor';
   /** Decode on per-step merged weights (one matmul per projection); false mixes experts per token. Default true. */
   merged: boolean;

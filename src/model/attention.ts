@@ -22,6 +22,11 @@ export interface AttentionInput {
   cache?: KVCache;
   layer: number;
   ctx?: LinearContext;
+  /**
+   * With T = 1: each row's own position (rows of one cache at different lengths), for RoPE; the keys still go to
+   * column `pos` of the cache and the mask still decides which columns a row sees. Absent: every row at `pos`.
+   */
+  positions?: readonly number[];
 }
 
 export class Attention {
@@ -42,12 +47,18 @@ export class Attention {
   }
 
   /** x: (B·T, d) → (B·T, d), through q (B·T, nh·hs), k/v (B·T, nkv·hs) and o (B·T, nh·hs) → (B·T, d). */
-  apply(x: tf.Tensor2D, rope: Rope, { T, pos, mask, cache, layer, ctx }: AttentionInput): tf.Tensor2D {
+  apply(
+    x: tf.Tensor2D,
+    rope: Rope,
+    { T, pos, mask, cache, layer, ctx, positions }: AttentionInput,
+  ): tf.Tensor2D {
     const { nh, nkv, hs } = this;
     const B = x.shape[0] / T;
     const group = nh / nkv;
-    const q = rope.heads(this.q.apply(x, ctx), B, T, nh, pos, 1 / Math.sqrt(hs)); // (B, nh, T, hs), scaled
-    let kh = rope.heads(this.k.apply(x, ctx), B, T, nkv, pos); // (B, nkv, T, hs)
+    const rotate = (y: tf.Tensor2D, H: number, scale = 1) =>
+      positions ? rope.headsAt(y, H, positions, scale) : rope.heads(y, B, T, H, pos, scale);
+    const q = rotate(this.q.apply(x, ctx), nh, 1 / Math.sqrt(hs)); // (B, nh, T, hs), scaled
+    let kh = rotate(this.k.apply(x, ctx), nkv); // (B, nkv, T, hs)
     let vh = tf.transpose(tf.reshape(this.v.apply(x, ctx), [B, T, nkv, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nkv, T, hs)
     if (cache) [kh, vh] = cache.append(layer, kh, vh); // (B, nkv, S, hs), S = pos + T
     const S = kh.shape[2];

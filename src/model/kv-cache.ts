@@ -53,6 +53,57 @@ export class KVCache {
     return out;
   }
 
+  /**
+   * A new cache with `n` zero positions before every row's own (length + n): rows right-aligned to a longer batch,
+   * whose leading positions the caller masks. This cache is unchanged.
+   */
+  padFront(n: number): KVCache {
+    return this.map(this.batchSize, this.length + n, (t) => {
+      const [B, H, , hs] = t.shape;
+      return tf.concat([tf.zeros([B, H, n, hs]), t], 2); // (B, kvH, n + length, hs)
+    });
+  }
+
+  /** A new cache without the first `n` positions of every row (padding no row needs any more). */
+  trimFront(n: number): KVCache {
+    if (!Number.isInteger(n) || n < 0 || n > this.length)
+      throw new Error(`KVCache.trimFront: ${n} is not in 0..${this.length}`);
+    return this.map(this.batchSize, this.length - n, (t) => tf.slice(t, [0, 0, n, 0], [-1, -1, -1, -1]));
+  }
+
+  /** A new cache holding this cache's rows, then `other`'s (same length and layers). Both are unchanged. */
+  concatRows(other: KVCache): KVCache {
+    if (other.length !== this.length || other.numLayers !== this.numLayers)
+      throw new Error(
+        `KVCache.concatRows: lengths ${this.length} and ${other.length}, layers ${this.numLayers} and ${other.numLayers}`,
+      );
+    const out = new KVCache(this.numLayers, this.batchSize + other.batchSize);
+    out.length = this.length;
+    tf.tidy(() => {
+      for (let l = 0; l < this.numLayers; l++) {
+        const [k, v, ok, ov] = [this.keys[l], this.values[l], other.keys[l], other.values[l]];
+        if (k && ok) out.keys[l] = tf.keep(tf.concat([k, ok], 0)); // (B + B', kvH, length, hs)
+        if (v && ov) out.values[l] = tf.keep(tf.concat([v, ov], 0));
+      }
+    });
+    return out;
+  }
+
+  /** A new cache of `batch` rows and `length` positions whose every tensor is f(this one's). */
+  private map(batch: number, length: number, f: (t: tf.Tensor4D) => tf.Tensor): KVCache {
+    const out = new KVCache(this.numLayers, batch);
+    out.length = length;
+    tf.tidy(() => {
+      for (let l = 0; l < this.numLayers; l++) {
+        const k = this.keys[l];
+        const v = this.values[l];
+        if (k) out.keys[l] = tf.keep(f(k)) as tf.Tensor4D;
+        if (v) out.values[l] = tf.keep(f(v)) as tf.Tensor4D;
+      }
+    });
+    return out;
+  }
+
   dispose(): void {
     for (const t of [...this.keys, ...this.values]) t?.dispose();
     this.keys.fill(null);

@@ -98,6 +98,40 @@ export class Rope {
     return scale === 1 ? heads : tf.mul(heads, scale);
   }
 
+  /**
+   * One token per row, each at its own position (rows of one KV cache that hold sequences of different lengths):
+   * x (B, H·hs) → rotated heads (B, H, 1, hs) × scale, B = positions.length. On wasm/cpu the fused kernel rotates
+   * them as one sequence of B tokens whose table rows are the rows' positions, so every row is rotated exactly as
+   * it would be alone.
+   */
+  headsAt(x: tf.Tensor2D, H: number, positions: readonly number[], scale = 1): tf.Tensor4D {
+    const B = positions.length;
+    const hs = this.headSize;
+    const half = hs / 2;
+    for (const p of positions) {
+      if (!Number.isInteger(p) || p < 0) throw new Error(`RoPE position ${p}: expected an integer ≥ 0`);
+      this.checkRange(p, 1);
+    }
+    if (jsKernelsActive()) {
+      const cos = new Float32Array(B * half);
+      const sin = new Float32Array(B * half);
+      positions.forEach((p, b) => {
+        cos.set(this.cosPairs.subarray(p * half, (p + 1) * half), b * half);
+        sin.set(this.sinPairs.subarray(p * half, (p + 1) * half), b * half);
+      });
+      const y = ropeHeadsFused(x, { B: 1, T: B, H, pos: 0, scale, cos, sin }); // (1, H, B, hs)
+      return tf.transpose(y, [2, 1, 0, 3]) as tf.Tensor4D; // (B, H, 1, hs)
+    }
+    const at = tf.tensor1d(positions as number[], 'int32');
+    const cos = tf.reshape(tf.gather(this.cos2, at), [B, 1, 1, hs]); // (B, 1, 1, hs)
+    const sin = tf.reshape(tf.gather(this.sin2, at), [B, 1, 1, hs]);
+    const xr = tf.reshape(x, [B, 1, H, hs]); // (B, 1, H, hs)
+    const swapped = tf.reshape(tf.reverse(tf.reshape(xr, [B, 1, H, half, 2]), -1), [B, 1, H, hs]); // (x1, x0) per pair
+    const rotated = tf.add(tf.mul(xr, cos), tf.mul(swapped, sin)); // (B, 1, H, hs)
+    const heads = tf.transpose(rotated, [0, 2, 1, 3]) as tf.Tensor4D; // (B, H, 1, hs)
+    return scale === 1 ? heads : tf.mul(heads, scale);
+  }
+
   /** x: (B, T, H, hs) at positions [pos, pos + T) → rotated (B, T, H, hs), in composed tf ops. */
   apply(x: tf.Tensor4D, pos: number): tf.Tensor4D {
     const [B, T, H, hs] = x.shape;

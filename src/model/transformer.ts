@@ -35,6 +35,12 @@ export interface ForwardOptions {
   attnMask?: tf.Tensor3D;
   /** Passed untouched to every linear (expert routing). */
   ctx?: LinearContext;
+  /**
+   * Decoding one token per row (T = 1) for rows of one cache that hold sequences of different lengths (continuous
+   * batching): each row's position, B entries, for RoPE. The token's keys still go to the cache's next column, and
+   * `attnMask` hides the columns a row does not own. Absent: every row at the cache length.
+   */
+  positions?: readonly number[];
 }
 
 export interface BuildOptions {
@@ -197,6 +203,11 @@ export class Transformer {
     const [B, T] = ids.shape;
     const pos = cache ? cache.length : 0;
     let x = this.embed(tf.reshape(ids, [B * T])); // (B·T, d)
+    const { positions } = options;
+    if (positions && (T !== 1 || positions.length !== B))
+      throw new Error(
+        `positions: ${positions.length} positions for ${B} rows of ${T} tokens; expected one token per row`,
+      );
     const mask = attentionMask(T, pos, options.attnMask); // (T, pos + T) or (B, T, pos + T)
     for (let l = 0; l < this.blocks.length; l++) {
       x = this.blocks[l].apply(x, this.rope, {
@@ -206,6 +217,7 @@ export class Transformer {
         cache,
         layer: l,
         ctx: options.ctx,
+        positions,
       });
     }
     if (cache) cache.length += T;

@@ -1,10 +1,14 @@
-// Batched staged generation: a batch of prompts of different lengths, in different stages at the same decode step,
-// writes what each prompt writes alone (generateStaged): texts, stage order, token counts and every event; forced
-// modes and budgets per row; no tensor left behind; bad input rejected.
+// Batched staged generation with continuous batching, on both row decoders (host: WebAssembly kernels, one KV cache
+// per sequence; tensor: the tfjs graph, one right-aligned cache tensor): prompts of different lengths, in different
+// stages at the same decode step, write what each writes alone (generateStaged): texts, stage order, token counts and
+// every event; a finished row takes the next prompt at once; forced modes and budgets per row; rows at different
+// positions in one cache attend as they would alone; no tensor left behind; bad input rejected.
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { attachExperts } from '../../../src/experts/attach.js';
-import { decodeRoute, routeOf, withRoute } from '../../../src/experts/routing.js';
+import { decodeRoute, withRoute } from '../../../src/experts/routing.js';
+import { HostRows, type RowDecoder, type RowFeed } from '../../../src/generate/batch/rows.js';
+import { TensorRows } from '../../../src/generate/batch/tensor-rows.js';
 import { generateStaged } from '../../../src/generate/staged.js';
 import { generateStagedBatch, type StagedBatchConfig } from '../../../src/generate/staged-batch.js';
 import type { StagedEvent, StagedResult } from '../../../src/generate/types.js';
@@ -58,22 +62,34 @@ async function alone(qs: readonly string[], config: Partial<StagedBatchConfig>) 
 const stable = (e: StagedEvent) => JSON.stringify(e, (k, v) => (k === 'ms' ? 0 : v));
 
 /**
- * The batch's results, each prompt's events, the rows of each forward (`widths`), and how many forwards had rows
- * in different stages (`mixed`: a per-row route whose steps differ).
+ * The batch's results, each prompt's events, and per forward of the row decoder in use: `kinds` ('start' of a
+ * prompt, or 'step' of every live row), the rows of each step (`widths`), and how many steps had rows in
+ * different stages (`mixed`).
  */
 async function batched(qs: readonly string[], config: Partial<StagedBatchConfig>) {
   const events: string[][] = qs.map(() => []);
-  const decode = vi.spyOn(model, 'decode');
+  const kinds: ('start' | 'step')[] = [];
+  const widths: number[] = [];
+  let mixed = 0;
+  const proto = (config.decoder === 'tensor' ? TensorRows : HostRows).prototype as RowDecoder;
+  const realStart = proto.start;
+  const realStep = proto.step;
+  proto.start = async function (this: RowDecoder, ...a: Parameters<RowDecoder['start']>) {
+    kinds.push('start');
+    return realStart.apply(this, a);
+  };
+  proto.step = async function (this: RowDecoder, feeds: readonly RowFeed[]) {
+    kinds.push('step');
+    widths.push(feeds.length);
+    if (new Set(feeds.map((f) => f.expert)).size > 1) mixed++;
+    return realStep.call(this, feeds);
+  };
   try {
     const results = await generateStagedBatch(model, tok, qs, config, (i, e) => events[i].push(stable(e)));
-    const calls = decode.mock.calls;
-    const widths = calls.map(([ids]) => ids.length);
-    const mixed = calls.filter(
-      ([ids, , o]) => ids.length > 1 && routeOf(o?.ctx)?.uniformStep() === null,
-    ).length;
-    return { results, events, widths, mixed };
+    return { results, events, kinds, widths, mixed };
   } finally {
-    decode.mockRestore();
+    proto.start = realStart;
+    proto.step = realStep;
   }
 }
 
@@ -86,16 +102,19 @@ const same = (r: StagedResult) => ({
   stopReason: r.stopReason,
 });
 
-describe('generateStagedBatch', () => {
+describe.each(['host', 'tensor'] as const)('generateStagedBatch on %s rows', (decoder) => {
   it('greedy: equals each prompt alone, with rows in different stages at the same decode step', async () => {
-    const config = { temperature: 0, maxTokensPerStage: 8, batchSize: 8 };
-    const { results, events, widths, mixed } = await batched(QS, config);
+    const config = { temperature: 0, maxTokensPerStage: 8, batchSize: 8, decoder };
+    const { results, events, kinds, widths, mixed } = await batched(QS, config);
     const ref = await alone(QS, config);
     for (const [i, r] of results.entries()) {
       expect(same(r), QS[i]).toEqual(same(ref[i].result));
       expect(events[i], QS[i]).toEqual(ref[i].events);
     }
-    // one batched forward per step (prefill, then one token per row), rows leaving as they finish
+    // each prompt fed alone into its row, all before the first step (8 rows for 6 prompts); then one forward per
+    // step for every live row, rows leaving as they finish
+    expect(kinds.slice(0, QS.length)).toEqual(QS.map(() => 'start'));
+    expect(kinds.filter((k) => k === 'start')).toHaveLength(QS.length);
     expect(widths[0]).toBe(QS.length);
     expect(widths).toEqual([...widths].sort((a, b) => b - a));
     expect(widths.at(-1)).toBeLessThan(QS.length);
@@ -121,17 +140,21 @@ describe('generateStagedBatch', () => {
     expect(new Set(results.map((r) => JSON.stringify(r.tokensPerStage))).size).toBeGreaterThan(1);
   });
 
-  it('unmerged (merged: false): rows mixed by the segmented kernel, equal to each prompt alone', async () => {
-    const config = { temperature: 0, maxTokensPerStage: 6, merged: false, batchSize: 4 };
-    const qs = QS.slice(0, 4);
-    const { results, mixed } = await batched(qs, config);
-    const ref = await alone(qs, config);
-    for (const [i, r] of results.entries()) expect(same(r)).toEqual(same(ref[i].result));
-    expect(mixed).toBeGreaterThan(0);
+  it('continuous: a finished row takes the next prompt before the next step (batch 2, 6 prompts)', async () => {
+    const config = { temperature: 0, maxTokensPerStage: 8, batchSize: 2, decoder };
+    const { results, kinds, widths } = await batched(QS, config);
+    const ref = await alone(QS, config);
+    for (const [i, r] of results.entries()) expect(same(r), QS[i]).toEqual(same(ref[i].result));
+    const lastStart = kinds.lastIndexOf('start');
+    const stepsWhileWaiting = kinds.slice(0, lastStart).filter((k) => k === 'step').length;
+    // prompts start between steps, as rows free up, and no step runs a row short while prompts wait
+    expect(kinds.indexOf('step')).toBeLessThan(lastStart);
+    expect(stepsWhileWaiting).toBeGreaterThan(0);
+    expect(widths.slice(0, stepsWhileWaiting)).toEqual(widths.slice(0, stepsWhileWaiting).map(() => 2));
   });
 
   it('sampling (temperature 0.9): each row samples as its prompt alone does', async () => {
-    const config = { temperature: 0.9, seed: 3, maxTokensPerStage: 6, batchSize: 4 };
+    const config = { temperature: 0.9, seed: 3, maxTokensPerStage: 6, batchSize: 3, decoder };
     const qs = QS.slice(0, 4);
     const { results } = await batched(qs, config);
     const ref = await alone(qs, config);
@@ -150,8 +173,9 @@ describe('generateStagedBatch', () => {
         temperature: 0,
         maxTokensPerStage: { analysis: 3, guidance: 2, answer: 5 },
         batchSize: 2,
+        decoder,
       };
-      const qs = QS.slice(0, 5); // 3 batches, the last of one row
+      const qs = QS.slice(0, 5);
       const { results } = await batched(qs, config);
       const ref = await alone(qs, config);
       for (const [i, r] of results.entries()) {
@@ -165,7 +189,7 @@ describe('generateStagedBatch', () => {
   );
 
   it('honours the total budget per row', async () => {
-    const config = { mode: 'full' as const, temperature: 0, maxTokens: 7 };
+    const config = { mode: 'full' as const, temperature: 0, maxTokens: 7, decoder };
     const { results } = await batched(QS, config);
     const ref = await alone(QS, config);
     for (const [i, r] of results.entries()) {
@@ -173,6 +197,83 @@ describe('generateStagedBatch', () => {
       expect(r.stopReason).toBe('max-tokens');
       expect(same(r)).toEqual(same(ref[i].result));
     }
+  });
+
+  it('leaves no tensor behind', async () => {
+    const config = { temperature: 0, maxTokensPerStage: 4, batchSize: 3, decoder };
+    await generateStagedBatch(model, tok, QS, config); // merged weights are cached by the layers on first use
+    const before = tf.memory().numTensors;
+    await generateStagedBatch(model, tok, QS, config);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('generateStagedBatch', () => {
+  it('unmerged (merged: false): tensor rows mixed by the segmented kernel, equal to each prompt alone', async () => {
+    const config = {
+      temperature: 0,
+      maxTokensPerStage: 6,
+      merged: false,
+      batchSize: 4,
+      decoder: 'tensor' as const,
+    };
+    const qs = QS.slice(0, 4);
+    const { results, mixed } = await batched(qs, config);
+    const ref = await alone(qs, config);
+    for (const [i, r] of results.entries()) expect(same(r)).toEqual(same(ref[i].result));
+    expect(mixed).toBeGreaterThan(0);
+  });
+
+  it("'auto' measures both row decoders once and decodes on the faster", async () => {
+    const config = { temperature: 0, maxTokensPerStage: 3, batchSize: 5 };
+    const results = await generateStagedBatch(model, tok, QS.slice(0, 3), config);
+    const ref = await alone(QS.slice(0, 3), config);
+    for (const [i, r] of results.entries()) expect(same(r)).toEqual(same(ref[i].result));
+  });
+
+  it('rows at different positions in one cache tensor: each row equals its sequence alone, through joins, steps and leaves', async () => {
+    const before = tf.memory().numTensors;
+    const rows = new TensorRows(model, true);
+    const prompts = [QS[4], QS[1], QS[2]].map((q) => tok.encode(q, { bos: true })); // long, short, middle
+    const ctx = (e: 'shared' | 'analysis' | 'answer') =>
+      withRoute(decodeRoute(['analysis', 'guidance', 'answer'], e));
+    const solo = prompts.map(() => model.newCache(1));
+    const soloStep = (i: number, ids: number[], e: 'shared' | 'analysis' | 'answer') => {
+      const out = model.decode([ids], solo[i], { ctx: ctx(e) });
+      const v = out.dataSync() as Float32Array;
+      out.dispose();
+      return v;
+    };
+    const a = await rows.start(prompts[1], 'shared'); // the short one first: the long one pads it
+    expectClose(a.logits, soloStep(1, prompts[1], 'shared'), 0, 0);
+    const b = await rows.start(prompts[0], 'shared');
+    expectClose(b.logits, soloStep(0, prompts[0], 'shared'), 0, 0);
+    let [la, second] = await rows.step([
+      { row: a.row, id: 7, expert: 'analysis' },
+      { row: b.row, id: 9, expert: 'answer' },
+    ]);
+    expectClose(la, soloStep(1, [7], 'analysis'), 1e-4, 1e-4);
+    expectClose(second, soloStep(0, [9], 'answer'), 1e-4, 1e-4);
+    expect([rows.position(a.row), rows.position(b.row)]).toEqual([
+      prompts[1].length + 1,
+      prompts[0].length + 1,
+    ]);
+    rows.end(b.row); // the long row leaves: the columns only it used are trimmed
+    const c = await rows.start(prompts[2], 'shared');
+    expectClose(c.logits, soloStep(2, prompts[2], 'shared'), 0, 0);
+    let lc: Float32Array;
+    [lc, la] = await rows.step([
+      { row: c.row, id: 11, expert: 'answer' },
+      { row: a.row, id: 12, expert: 'analysis' },
+    ]);
+    expectClose(la, soloStep(1, [12], 'analysis'), 1e-4, 1e-4);
+    expectClose(lc, soloStep(2, [11], 'answer'), 1e-4, 1e-4);
+    rows.end(a.row);
+    [lc] = await rows.step([{ row: c.row, id: 13, expert: 'analysis' }]);
+    expectClose(lc, soloStep(2, [13], 'analysis'), 1e-4, 1e-4);
+    rows.dispose();
+    for (const s of solo) s.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('a left-padded row attends as unpadded: masked pad keys, relative RoPE', () => {
@@ -200,22 +301,14 @@ describe('generateStagedBatch', () => {
     solo.dispose();
   });
 
-  it('leaves no tensor behind', async () => {
-    const config = { temperature: 0, maxTokensPerStage: 4, batchSize: 3 };
-    await generateStagedBatch(model, tok, QS, config); // merged weights are cached by the layers on first use
-    const before = tf.memory().numTensors;
-    await generateStagedBatch(model, tok, QS, config);
-    expect(tf.memory().numTensors).toBe(before);
-  });
-
   it('rejects bad input', async () => {
     await expect(generateStagedBatch(model, tok, [])).rejects.toThrow(/non-empty list of questions/);
     await expect(generateStagedBatch(model, tok, QS, { batchSize: 0 })).rejects.toThrow(
       /batchSize = 0; expected a positive integer/,
     );
     await expect(generateStagedBatch(model, tok, QS, { batchSize: 2.5 })).rejects.toThrow(/batchSize/);
-    await expect(generateStagedBatch(model, tok, QS, { decoder: 'host' })).rejects.toThrow(
-      /the host decoder runs one sequence/,
+    await expect(generateStagedBatch(model, tok, QS, { decoder: 'host', merged: false })).rejects.toThrow(
+      /the host decoder needs merged weights/,
     );
     await expect(generateStagedBatch(model, tok, QS, { mode: ['analysis'] })).rejects.toThrow(
       /ending with 'answer'/,
