@@ -5,6 +5,8 @@
 // covers both without a threshold to keep up to date.
 import * as tf from '@tensorflow/tfjs';
 import { syncReadsWork } from '../backend/kernels/backends.js';
+import { getExperts } from '../experts/attach.js';
+import { mergeable } from '../experts/kinds.js';
 import { headSize } from '../model/config.js';
 import type { LinearContext } from '../model/linear.js';
 import type { Transformer } from '../model/transformer.js';
@@ -127,4 +129,27 @@ export async function fasterRows(
   } finally {
     for (const d of decoders) d.dispose();
   }
+}
+
+/**
+ * The row decoder of a continuous batch of `model` as `decoder` asks ('auto': measured, as fasterRows): a factory
+ * for the batch's runs, and which one it is. The host decoder needs merged weights (`merged`) of experts that merge.
+ */
+export async function rowDecoderFor(
+  model: Transformer,
+  decoder: 'auto' | 'host' | 'tensor',
+  options: { merged: boolean; batchSize: number; expert?: ExpertName; caller: string },
+): Promise<{ kind: DecoderKind; open: () => RowDecoder }> {
+  const hostable = options.merged && mergeable(getExperts(model)?.config ?? null);
+  if (decoder === 'host' && !hostable)
+    throw new Error(
+      `${options.caller}: the host decoder needs merged weights (merged: true) and experts that merge (not a learned gate)`,
+    );
+  const host =
+    hostable &&
+    (decoder === 'host' ||
+      (decoder === 'auto' && (await fasterRows(model, options.batchSize, options.expert)) === 'host'));
+  return host
+    ? { kind: 'host', open: () => new HostRows(model) }
+    : { kind: 'tensor', open: () => new TensorRows(model, options.merged) };
 }

@@ -153,7 +153,7 @@ export async function generate(
 }
 
 /** Index of the earliest stop string in `text`, or −1. */
-function firstStop(text: string, stops: readonly string[]): number {
+export function firstStop(text: string, stops: readonly string[]): number {
   let best = -1;
   for (const s of stops) {
     const i = text.indexOf(s);

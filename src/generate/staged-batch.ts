@@ -9,16 +9,12 @@
 // row by row), up to float rounding on the tfjs graph (batch/tensor-rows.ts: right-aligned rows, padding masked,
 // RoPE at each row's own position). Results come back in input order; events stream as they happen.
 import type { Turn } from '../aligncot/chain.js';
-import { getExperts } from '../experts/attach.js';
-import { mergeable } from '../experts/kinds.js';
 import type { Transformer } from '../model/transformer.js';
 import type { ExpertName } from '../steps.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
 import { type BatchJob, ContinuousBatch } from './batch/continuous.js';
-import { HostRows } from './batch/rows.js';
-import { TensorRows } from './batch/tensor-rows.js';
-import { fasterRows } from './choose.js';
+import { rowDecoderFor } from './choose.js';
 import { createSampler } from './sampler.js';
 import { resolveStagedConfig, stagedPlan, stagedPrompt } from './staged.js';
 import { StagedSequence } from './staged-sequence.js';
@@ -72,20 +68,8 @@ export class StagedBatcher {
   ): Promise<StagedBatcher> {
     const c = resolveStagedBatchConfig(config);
     const plan = stagedPlan(model, tokenizer, c, caller);
-    const hostable = c.merged && mergeable(getExperts(model)?.config ?? null);
-    if (c.decoder === 'host' && !hostable)
-      throw new Error(
-        `${caller}: the host decoder needs merged weights (merged: true) and experts that merge (not a learned gate)`,
-      );
-    const host =
-      hostable &&
-      (c.decoder === 'host' ||
-        (c.decoder === 'auto' && (await fasterRows(model, c.batchSize, c.questionExpert)) === 'host'));
-    const batch = new ContinuousBatch(
-      () => (host ? new HostRows(model) : new TensorRows(model, c.merged)),
-      c.batchSize,
-    );
-    return new StagedBatcher(model, tokenizer, c, plan, batch, host ? 'host' : 'tensor');
+    const { kind, open } = await rowDecoderFor(model, c.decoder, { ...c, expert: c.questionExpert, caller });
+    return new StagedBatcher(model, tokenizer, c, plan, new ContinuousBatch(open, c.batchSize), kind);
   }
 
   /** Forwards run so far (prefills and batched steps). */

@@ -1,12 +1,15 @@
 // A Generator over the project's own model: self-alignment in the strict sense (method.md §1, the chains
 // are produced by the model being aligned). The messages are rendered in the model's chat format with its
-// generation prompt (tokenizer/chat-format.ts), then sampled with `generate`, which stops at the template's end of
+// generation prompt (tokenizer/chat-format.ts), then sampled as `generate` samples, stopping at the template's end of
 // turn. A model without a chat template of its own (the default template, whose generation prompt is empty: a
 // chain-trained model opens its reply with a step token) gets the "Assistant:" cue of the role-line format instead,
 // and stops at the next "\nUser:" line, so a base model answers as the assistant rather than continuing the dialogue.
+// The pipeline's concurrent requests share one continuous batch (PlainBatcher): up to `batchSize` replies are decoded
+// together.
 
-import { type GenerateConfig, generate } from '../../generate/generate.js';
+import type { GenerateConfig } from '../../generate/generate.js';
 import { promptRoom } from '../../generate/limits.js';
+import { PlainBatcher } from '../../generate/plain-batch.js';
 import type { Transformer } from '../../model/transformer.js';
 import { chatFormat } from '../../tokenizer/chat-format.js';
 import { type ChatTemplate, defaultChatTemplate } from '../../tokenizer/chat-template.js';
@@ -22,6 +25,8 @@ export interface ModelGeneratorOptions {
    * maxTokens 128 (at most half the context); with the default template, stop at "\nUser:".
    */
   generate?: Partial<Omit<GenerateConfig, 'seed'>>;
+  /** Replies decoded together (the pipeline's concurrency should be at least this). Default 8. */
+  batchSize?: number;
 }
 
 /** The cue appended to a default-template prompt (role lines), and where such a reply stops. */
@@ -57,13 +62,18 @@ export function createModelGenerator(
   // the library's rule (generate/limits.ts): the reply's room counts at most half the context
   const room = promptRoom(maxSeqLen, config.maxTokens);
   const maxTokens = Math.max(1, maxSeqLen - room);
+  let batcher: Promise<PlainBatcher> | null = null;
   return {
     name: options.name ?? 'self',
     async complete(request) {
       if (request.signal?.aborted) throw request.signal.reason;
       let ids = chat.encode(chatPrompt(request.messages, chat.template));
       if (ids.length > room) ids = [ids[0], ...ids.slice(ids.length - (room - 1))];
-      const out = await generate(model, tokenizer, ids, { ...config, maxTokens, seed: request.seed });
+      batcher ??= PlainBatcher.create(model, tokenizer, {
+        batchSize: options.batchSize,
+        decoder: config.decoder,
+      });
+      const out = await (await batcher).generate(ids, { ...config, maxTokens, seed: request.seed });
       return out.text;
     },
   };

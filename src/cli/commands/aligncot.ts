@@ -36,6 +36,9 @@ import {
 import { exitCodeOf, StopSignal, stoppedExitCode } from '../run-stop.js';
 import { terminalJson, terminalSafe } from '../terminal-text.js';
 
+/** Replies the own model decodes together (continuous batching), and prompts in flight to fill them. */
+const SELF_BATCH = 8;
+
 const buildOptions = {
   prompts: { type: 'string', demandOption: true, describe: 'prompt file (.jsonl, .csv, optionally .gz)' },
   format: {
@@ -92,7 +95,11 @@ const buildOptions = {
     default: 'unsafe' as const,
     describe: 'how an unreadable check verdict counts',
   },
-  concurrency: { type: 'number', default: 4, describe: 'prompts in flight at once' },
+  concurrency: {
+    type: 'number',
+    describe:
+      'prompts in flight at once (default 4 openai; self: 8, the replies decoded together in one batch)',
+  },
   timeout: { type: 'number', default: 60_000, describe: 'openai: per-request timeout (ms)' },
   'request-retries': {
     type: 'number',
@@ -129,7 +136,7 @@ type BuildArgs = ArgumentsCamelCase<{
   onFail: (typeof ON_FAIL)[number];
   retries: number;
   unparsedAs: 'unsafe' | 'safe';
-  concurrency: number;
+  concurrency?: number;
   timeout: number;
   requestRetries: number;
   limit?: number;
@@ -182,7 +189,7 @@ const buildCommand: CommandModule<object, BuildArgs> = {
         onFail: a.onFail,
         retries: a.retries,
         unparsedAs: a.unparsedAs,
-        concurrency: a.concurrency,
+        concurrency: a.concurrency ?? (a.generator === 'self' ? SELF_BATCH : 4),
         limit: a.limit,
         seed: a.seed,
         signal: stop.signal,
@@ -268,6 +275,7 @@ async function makeGenerator(
   const generator = createModelGenerator(model, tokenizer, {
     name: `self:${basename(path)}`,
     generate: clampedLimits(defined, model.config.maxSeqLen),
+    batchSize: a.concurrency ?? SELF_BATCH,
   });
   return { generator, tokenizer, dispose: () => model.dispose() };
 }

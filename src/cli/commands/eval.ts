@@ -29,7 +29,8 @@ import { writeReports } from '../../eval/report-node.js';
 import { reportTables, type Table } from '../../eval/tables.js';
 import { checkStageExperts, describeExperts, stageExpert } from '../../experts/kinds.js';
 import { forcedStages, questionFits } from '../../generate/staged.js';
-import type { StagedConfig, StageMode } from '../../generate/types.js';
+import { DEFAULT_STAGED_BATCH_SIZE, type StagedBatchConfig } from '../../generate/staged-batch.js';
+import type { StageMode } from '../../generate/types.js';
 import { type InferenceModel, loadForInference } from '../../run/load.js';
 import { withCleanup } from '../../util/cleanup.js';
 import { checkWritableDir } from '../../util/writable.js';
@@ -85,6 +86,11 @@ const options = {
   seed: { type: 'number', default: 0, describe: 'sampling seed' },
   'max-tokens': { type: 'number', default: 512, describe: 'most generated tokens per output' },
   ...stagedDecodingOptions,
+  'batch-size': {
+    type: 'number',
+    default: DEFAULT_STAGED_BATCH_SIZE,
+    describe: 'prompts decoded together (continuous batching: a finished row takes the next prompt)',
+  },
   'judge-endpoint': { type: 'string', describe: 'OpenAI-compatible base URL of an LLM judge (optional)' },
   'judge-model': { type: 'string', describe: 'the judge model name (with --judge-endpoint)' },
   'judge-api-key-env': { type: 'string', describe: 'environment variable holding the judge API key' },
@@ -105,6 +111,8 @@ export const evalCommand: CommandModule<object, Args> = {
     const modes = a.mode.flatMap((m) => m.split(',')).map((m) => parseStageMode(m, '--mode', false));
     if (a.limit !== undefined && !(Number.isInteger(a.limit) && a.limit >= 1))
       throw new Error(`--limit ${a.limit}: expected a positive integer`);
+    if (!Number.isInteger(a.batchSize) || a.batchSize < 1)
+      throw new Error(`--batch-size ${a.batchSize}: expected a positive integer`);
     const names = modes.map(modeName);
     const repeated = names.find((n, i) => names.indexOf(n) !== i);
     if (repeated) throw new Error(`--mode: ${repeated} is given twice (one run per mode)`);
@@ -179,7 +187,7 @@ async function generateRun(
   prompts: EvalPrompt[],
   a: Args,
 ): Promise<EvalRun> {
-  const config: Partial<StagedConfig> = {
+  const config: Partial<StagedBatchConfig> = {
     mode,
     temperature: a.temperature,
     topP: a.topP,
@@ -187,6 +195,7 @@ async function generateRun(
     seed: a.seed,
     maxTokens: a.maxTokens,
     maxTokensPerStage: a.maxTokensPerStage,
+    batchSize: a.batchSize,
   };
   const t0 = performance.now();
   const run = await collectRun(prompts, modelEvalGenerator(im.model, im.tokenizer, name, config), {

@@ -4,14 +4,14 @@
 //            (--staged or --mode on a base model: step tokens added, untrained, decoding keeps the chain well formed)
 //   file     mote generate --run runs/x --prompts q.jsonl --out r.jsonl
 //            one JSON line per prompt {id, question, mode, stages, tokensPerStage, totalTokens, ms}, appended as it
-//            goes; a rerun skips the ids already in --out (resume). --batch-size N > 1 decodes N prompts at a time
-//            in one batched forward per token (generateStagedBatch); each batch's lines are appended when it ends.
+//            goes, in file order; a rerun skips the ids already in --out (resume). --batch-size N (default 8) decodes
+//            N prompts together, one batched forward per token, a finished row taking the next prompt at once.
 import { appendFile } from 'node:fs/promises';
 import type { ArgumentsCamelCase, CommandModule, InferredOptionTypes } from 'yargs';
 import { loadEvalPrompts } from '../../eval/prompts-node.js';
 import { generateStream } from '../../generate/generate.js';
 import { generateStaged, questionFits } from '../../generate/staged.js';
-import { generateStagedBatch } from '../../generate/staged-batch.js';
+import { DEFAULT_STAGED_BATCH_SIZE, StagedBatcher } from '../../generate/staged-batch.js';
 import type { StagedConfig, StagedResult, StageMode } from '../../generate/types.js';
 import { DEFAULT_MAX_SEQ_LEN, loadFiniteModel } from '../../run/base.js';
 import { type InferenceModel, loadForInference } from '../../run/load.js';
@@ -49,8 +49,9 @@ const options = {
   out: { type: 'string', describe: 'JSONL results of --prompts (appended; ids already there are skipped)' },
   'batch-size': {
     type: 'number',
-    default: 1,
-    describe: 'with --prompts: prompts decoded together in one batched forward per token (1 = one at a time)',
+    default: DEFAULT_STAGED_BATCH_SIZE,
+    describe:
+      'with --prompts: prompts decoded together, one batched forward per token (a finished row takes the next prompt)',
   },
   'question-field': { type: 'string', default: 'question', describe: 'field / column of the question' },
   'id-field': { type: 'string', default: 'id', describe: 'field / column of the id (default: file-index)' },
@@ -182,10 +183,10 @@ interface ResultLine {
 }
 
 /**
- * Staged answers to every prompt of `file` not yet in `out`, appended to `out` one JSON line at a time (so an
- * interrupted run keeps what it wrote and a rerun resumes). Prompts too long for the model's context are skipped
- * and counted. With `batchSize` > 1, prompts are decoded that many at a time (generateStagedBatch) and each batch's
- * lines are appended, in file order, when it ends. Progress on stderr.
+ * Staged answers to every prompt of `file` not yet in `out`, appended to `out` one JSON line at a time in file order
+ * (so an interrupted run keeps what it wrote and a rerun resumes). Prompts too long for the model's context are
+ * skipped and counted. `batchSize` prompts are decoded together (StagedBatcher: a finished row takes the next prompt
+ * at once); a line is written as soon as it and every line before it are done. Progress on stderr.
  */
 async function generateFile(
   im: InferenceModel,
@@ -204,40 +205,40 @@ async function generateFile(
   err(
     `${prompts.length} prompts in ${terminalSafe(file)}: ${prompts.length - todo.length} already in ${terminalSafe(out)} (skipped), ${todo.length - fits.length} too long for the context of ${im.model.config.maxSeqLen} tokens (skipped), ${fits.length} to generate`,
   );
+  if (fits.length === 0) return;
   const mode = modeName(config.mode ?? 'adaptive');
-  let i = 0;
-  const write = async (p: (typeof fits)[number], result: StagedResult) => {
-    const line: ResultLine = {
-      id: p.id,
-      question: p.question,
-      mode,
-      stages: result.stages as Record<string, string>,
-      tokensPerStage: result.tokensPerStage as Record<string, number>,
-      totalTokens: result.totalTokens,
-      ms: Math.round(result.ms),
-    };
-    await appendFile(out, `${JSON.stringify(line)}\n`);
-    err(`[${++i}/${fits.length}] ${terminalSafe(p.id, { oneLine: true })}: ${resultLine(result)}`);
-  };
-  if (batchSize > 1) {
-    for (let b = 0; b < fits.length; b += batchSize) {
-      const batch = fits.slice(b, b + batchSize);
-      const results = await generateStagedBatch(
-        im.model,
-        im.tokenizer,
-        batch.map((p) => p.question),
-        { ...config, batchSize },
-      );
-      for (const [j, p] of batch.entries()) await write(p, results[j]);
+  const batcher = await StagedBatcher.create(im.model, im.tokenizer, { ...config, batchSize });
+  const results: (StagedResult | undefined)[] = new Array(fits.length);
+  let written = 0;
+  // lines go out in file order: each finished result writes every finished one after the last line written
+  let writing = Promise.resolve();
+  const flush = async () => {
+    while (written < fits.length && results[written]) {
+      const p = fits[written];
+      const result = results[written]!;
+      written++;
+      const line: ResultLine = {
+        id: p.id,
+        question: p.question,
+        mode,
+        stages: result.stages as Record<string, string>,
+        tokensPerStage: result.tokensPerStage as Record<string, number>,
+        totalTokens: result.totalTokens,
+        ms: Math.round(result.ms),
+      };
+      await appendFile(out, `${JSON.stringify(line)}\n`);
+      err(`[${written}/${fits.length}] ${terminalSafe(p.id, { oneLine: true })}: ${resultLine(result)}`);
     }
-    return;
-  }
-  for (const p of fits) {
-    const it = generateStaged(im.model, im.tokenizer, p.question, config);
-    let r = await it.next();
-    while (!r.done) r = await it.next();
-    await write(p, r.value);
-  }
+  };
+  const settled = await Promise.allSettled(
+    fits.map(async (p, i) => {
+      results[i] = await batcher.generate(p.question, undefined, 'mote generate');
+      writing = writing.then(flush);
+      await writing;
+    }),
+  );
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
 /**

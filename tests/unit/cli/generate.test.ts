@@ -170,8 +170,8 @@ describe('mote generate --prompts --batch-size', () => {
     const common = ['--run', run, '--prompts', prompts, ...FAST];
     const one = join(dir, 'batch-1.jsonl');
     const three = join(dir, 'batch-3.jsonl');
-    await inProcess(...common, '--out', one);
-    const stderr = await inProcess(...common, '--out', three, '--batch-size', '3'); // batches of 3 and 1
+    await inProcess(...common, '--out', one, '--batch-size', '1');
+    const stderr = await inProcess(...common, '--out', three, '--batch-size', '3'); // rows refilled as they free
     expect(stderr).toMatch(/\[4\/4\] b3: /);
     const sequential = await jsonl(one);
     const batched = await jsonl(three);

@@ -240,6 +240,29 @@ describe('collectRun', () => {
     ]);
   });
 
+  it('keeps `concurrency` prompts in flight; records and events stay in prompt order', async () => {
+    const five = [1, 2, 3, 4, 5].map((i) => ({ id: `p${i}`, question: `Q${i}`, harmful: false }));
+    let inFlight = 0;
+    let most = 0;
+    const events: string[] = [];
+    const generator: EvalGenerator = {
+      name: 'm',
+      mode: 'adaptive',
+      concurrency: 3,
+      generate: async (p) => {
+        most = Math.max(most, ++inFlight);
+        // later prompts finish first
+        await new Promise((r) => setTimeout(r, 30 - 5 * Number(p.id.slice(1))));
+        inFlight--;
+        return output(`A ${p.id}`);
+      },
+    };
+    const run = await collectRun(five, generator, { onRecord: (e) => events.push(`${e.id} ${e.done}`) });
+    expect(most).toBe(3);
+    expect(run.records.map((r) => r.output.stages.answer)).toEqual(five.map((p) => `A ${p.id}`));
+    expect(events).toEqual(['p1 1', 'p2 2', 'p3 3', 'p4 4', 'p5 5']);
+  });
+
   it('names the prompt when generation fails, and stops on abort', async () => {
     const failing: EvalGenerator = {
       name: 'm',
