@@ -1,18 +1,12 @@
 // Text generation: prompt → tokens, streamed (llama2.c `generate`, with sampling and stop conditions).
 import type { LinearContext } from '../model/linear.js';
 import type { Transformer } from '../model/transformer.js';
-import { chatFormat } from '../tokenizer/chat-format.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
 import { fasterDecoder } from './choose.js';
 import { type Decoder, HostDecoder, TensorDecoder } from './decoder.js';
-import {
-  createSampler,
-  DEFAULT_SAMPLING_CONFIG,
-  resolveSamplingConfig,
-  type SamplingConfig,
-  tokenizerLogits,
-} from './sampler.js';
+import { PlainSequence } from './plain-sequence.js';
+import { DEFAULT_SAMPLING_CONFIG, resolveSamplingConfig, type SamplingConfig } from './sampler.js';
 
 export interface GenerateConfig extends SamplingConfig {
   /** Most new tokens to generate. Default 256. */
@@ -92,49 +86,22 @@ export async function* generateStream(
 ): AsyncGenerator<TokenEvent, GenerateResult> {
   const c = resolveGenerateConfig(config);
   const promptIds = typeof prompt === 'string' ? tokenizer.encode(prompt, { bos: true }) : [...prompt];
-  if (promptIds.length === 0)
-    throw new Error('generate: empty prompt (encode with BOS, or pass at least one id)');
-  const stopIds = chatFormat(tokenizer).stopIds(model.config.eosTokenIds).add(tokenizer.bosId);
-  const sample = createSampler(c);
+  const seq = new PlainSequence(promptIds, model, tokenizer, c);
   const decoder = await createDecoder(model, c.decoder, ctx);
-  const stream = tokenizer.streamDecoder(promptIds[promptIds.length - 1]);
-  const ids: number[] = [];
-  let text = '';
-  let emitted = 0; // chars of `text` already yielded
-  let stopReason: StopReason = 'max-tokens';
   try {
     let logits = (await decoder.next([promptIds]))[0];
     for (;;) {
-      const id = sample(tokenizerLogits(logits, tokenizer.vocabSize));
-      if (c.stopAtEos && stopIds.has(id)) {
-        stopReason = 'eos';
-        break;
-      }
-      ids.push(id);
-      text += stream.push(id);
-      const hit = firstStop(text, c.stop);
-      if (hit >= 0) {
-        text = text.slice(0, hit);
-        stopReason = 'stop-string';
-      }
-      // hold back a tail that could still become a stop string
-      const safe = stopReason === 'stop-string' ? text.length : text.length - heldBack(text, c.stop);
-      yield { id, text: text.slice(emitted, Math.max(emitted, safe)) };
-      emitted = Math.max(emitted, safe);
-      if (stopReason === 'stop-string') break;
-      if (ids.length >= c.maxTokens) break;
-      if (decoder.position >= model.config.maxSeqLen) {
-        stopReason = 'context';
-        break;
-      }
+      const feed = seq.advance(logits, decoder.position);
+      const token = seq.takeToken();
+      if (token) yield token;
+      if (feed === null) break;
       await Promise.resolve(); // let consumers interleave
-      logits = (await decoder.next([[id]]))[0];
+      logits = (await decoder.next([[feed.id]]))[0];
     }
   } finally {
     decoder.dispose();
   }
-  if (stopReason !== 'stop-string') text += stream.flush();
-  return { text, ids, promptIds, stopReason };
+  return seq.result;
 }
 
 /** Generates to completion and returns the text (a convenience over `generateStream`). */
@@ -150,22 +117,4 @@ export async function generate(
     const r = await it.next();
     if (r.done) return r.value;
   }
-}
-
-/** Index of the earliest stop string in `text`, or −1. */
-export function firstStop(text: string, stops: readonly string[]): number {
-  let best = -1;
-  for (const s of stops) {
-    const i = text.indexOf(s);
-    if (i >= 0 && (best < 0 || i < best)) best = i;
-  }
-  return best;
-}
-
-/** Length of the longest suffix of `text` that is a proper prefix of some stop string. */
-function heldBack(text: string, stops: readonly string[]): number {
-  let n = 0;
-  for (const s of stops)
-    for (let k = Math.min(s.length - 1, text.length); k > n; k--) if (text.endsWith(s.slice(0, k))) n = k;
-  return n;
 }

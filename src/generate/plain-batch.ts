@@ -2,64 +2,13 @@
 // concurrent callers, e.g. the workers of `aligncot build --generator self`, share one batch, and each prompt gets
 // what `generate` gives it alone (the same stopping rules, its own seeded sampler).
 import type { Transformer } from '../model/transformer.js';
-import type { StreamDecoder, Tokenizer } from '../tokenizer/tokenizer.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
-import { type BatchJob, ContinuousBatch, type JobFeed } from './batch/continuous.js';
+import { ContinuousBatch } from './batch/continuous.js';
 import { rowDecoderFor } from './choose.js';
-import {
-  firstStop,
-  type GenerateConfig,
-  type GenerateResult,
-  resolveGenerateConfig,
-  type StopReason,
-} from './generate.js';
-import { createSampler } from './sampler.js';
+import { type GenerateConfig, type GenerateResult, resolveGenerateConfig } from './generate.js';
+import { PlainSequence } from './plain-sequence.js';
 import { DEFAULT_STAGED_BATCH_SIZE } from './staged-batch.js';
-
-/** One prompt's plain generation as a state machine: `generate`'s rules, deciding after each logits. */
-export class PlainSequence implements BatchJob {
-  private readonly ids: number[] = [];
-  private readonly sample: (logits: Float32Array) => number;
-  private readonly stream: StreamDecoder;
-  private text = '';
-  private stopReason: StopReason = 'max-tokens';
-
-  constructor(
-    readonly prompt: readonly number[],
-    private readonly tokenizer: Tokenizer,
-    private readonly c: Readonly<GenerateConfig>,
-    private readonly maxSeqLen: number,
-  ) {
-    this.sample = createSampler(c);
-    this.stream = tokenizer.streamDecoder(prompt[prompt.length - 1]);
-  }
-
-  advance(logits: Float32Array, position: number): JobFeed | null {
-    const { c, tokenizer } = this;
-    const id = this.sample(logits);
-    if (c.stopAtEos && (id === tokenizer.eosId || id === tokenizer.bosId)) return this.finish('eos');
-    this.ids.push(id);
-    this.text += this.stream.push(id);
-    const hit = firstStop(this.text, c.stop);
-    if (hit >= 0) {
-      this.text = this.text.slice(0, hit);
-      return this.finish('stop-string');
-    }
-    if (this.ids.length >= c.maxTokens) return this.finish('max-tokens');
-    if (position >= this.maxSeqLen) return this.finish('context');
-    return { id };
-  }
-
-  private finish(reason: StopReason): null {
-    this.stopReason = reason;
-    if (reason !== 'stop-string') this.text += this.stream.flush();
-    return null;
-  }
-
-  get result(): GenerateResult {
-    return { text: this.text, ids: this.ids, promptIds: [...this.prompt], stopReason: this.stopReason };
-  }
-}
 
 /** Options of a PlainBatcher: the row decoder, and how many prompts run together. */
 export interface PlainBatchOptions {
@@ -97,9 +46,7 @@ export class PlainBatcher {
   ): Promise<GenerateResult> {
     const c = resolveGenerateConfig(config);
     const ids = typeof prompt === 'string' ? this.tokenizer.encode(prompt, { bos: true }) : [...prompt];
-    if (ids.length === 0)
-      throw new Error('generate: empty prompt (encode with BOS, or pass at least one id)');
-    const seq = new PlainSequence(ids, this.tokenizer, c, this.model.config.maxSeqLen);
+    const seq = new PlainSequence(ids, this.model, this.tokenizer, c);
     await this.batch.submit(seq);
     return seq.result;
   }

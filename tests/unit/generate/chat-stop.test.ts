@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatPrompt, createModelGenerator } from '../../../src/aligncot/build/self-model.js';
 import { generate } from '../../../src/generate/generate.js';
+import { generateBatch } from '../../../src/generate/plain-batch.js';
 import { generateStagedText, promptTokens, questionFits } from '../../../src/generate/staged.js';
 import { generateStagedBatch } from '../../../src/generate/staged-batch.js';
 import { resolveModelConfig } from '../../../src/model/config.js';
@@ -100,6 +101,12 @@ describe('generation stops at the end of turn', () => {
     expect(stopped).toMatchObject({ ids: [], stopReason: 'eos' });
     const free = await generate(model, tok, prompt, { temperature: 0, stopAtEos: false, maxTokens: 3 });
     expect(free.ids).toEqual([end, end, end]);
+    // a continuous batch applies the same rule to every row
+    const batch = await generateBatch(model, tok, [prompt, prompt.slice(0, 4)], { temperature: 0 });
+    expect(batch.map((r) => [r.ids, r.stopReason])).toEqual([
+      [[], 'eos'],
+      [[], 'eos'],
+    ]);
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -109,6 +116,8 @@ describe('generation stops at the end of turn', () => {
     expect(
       (await generate(forcedModel(other, [other, 32001]), tok, prompt, { temperature: 0 })).stopReason,
     ).toBe('eos');
+    const [batched] = await generateBatch(forcedModel(other, [other]), tok, [prompt], { temperature: 0 });
+    expect(batched.stopReason).toBe('eos');
     const runs = await generate(forcedModel(other), tok, prompt, { temperature: 0, maxTokens: 2 });
     expect(runs).toMatchObject({ ids: [other, other], stopReason: 'max-tokens' });
   });
