@@ -1,134 +1,82 @@
-// Which decoder 'auto' runs: the faster one, measured on the model itself the first time a shape is decoded on a
-// backend (and a batch size), then remembered for the process. A few steps of each candidate, interleaved so that
-// both see the same load from other processes; the median step times decide. On the wasm and cpu backends the host
-// decoder wins at every shape measured so far (docs/performance.md), on a GPU backend the tfjs graph may; measuring
-// covers both without a threshold to keep up to date.
-import * as tf from '@tensorflow/tfjs';
-import { syncReadsWork } from '../backend/kernels/backends.js';
+// The measurement behind 'auto' (decoder-choice.ts keeps the choice): a few decode steps of the host and the tensor
+// decoder on the model itself, interleaved (util/timing.ts) so that both see the same load from other processes,
+// after one untimed step each (the host decoder lays the weights out for its kernels on its first). Short next to a
+// generation: ROUNDS steps of each, at the start of the context, where attention costs least and the weights'
+// reading (what differs between the decoders) dominates.
 import { getExperts } from '../experts/attach.js';
 import { mergeable } from '../experts/kinds.js';
-import { headSize } from '../model/config.js';
 import type { LinearContext } from '../model/linear.js';
 import type { Transformer } from '../model/transformer.js';
 import type { ExpertName } from '../steps.js';
+import { timeRounds, wallMs } from '../util/timing.js';
 import { HostRows, type RowDecoder, type RowFeed } from './batch/rows.js';
 import { TensorRows } from './batch/tensor-rows.js';
 import { HostDecoder, TensorDecoder } from './decoder.js';
-import { decodeKernelsSupported } from './host/heap.js';
+import { chooseDecoder, type DecoderKind, type DecoderTimes } from './decoder-choice.js';
 
-export type DecoderKind = 'host' | 'tensor';
+export type { DecoderKind } from './decoder-choice.js';
 
-/** Steps timed per candidate: at least MIN, more while the whole measurement stays under BUDGET_MS. */
-const MIN_STEPS = 3;
-const MAX_STEPS = 12;
-const BUDGET_MS = 60;
+/** Timed steps per decoder (the median counts), after one untimed. */
+const ROUNDS = 3;
 
-const chosen = new Map<string, DecoderKind>();
+/** The timed rounds that fit a context of `maxSeqLen` after `used` positions (0: too small to measure). */
+const roundsIn = (maxSeqLen: number, used: number) => Math.min(ROUNDS, maxSeqLen - used - 1);
 
-/** The measured choice for `model` on the active backend at `rows` sequences (cached), or undefined. */
-function keyOf(model: Transformer, rows: number): string {
-  const c = model.config;
-  const shape = [
-    c.dim,
-    c.hiddenDim,
-    c.numLayers,
-    c.numHeads,
-    c.numKvHeads,
-    headSize(c),
-    c.vocabSize,
-    c.biases,
-  ];
-  const engine = decodeKernelsSupported() ? 'simd' : 'js';
-  return JSON.stringify([tf.getBackend(), engine, rows, shape]);
+/** Step times of two candidates, interleaved; a context too small to measure in counts the host as faster. */
+async function measure(
+  steps: Record<DecoderKind, () => Promise<unknown>>,
+  rounds: number,
+): Promise<DecoderTimes> {
+  if (rounds < 1) return { host: [0], tensor: [1] };
+  const names: DecoderKind[] = ['host', 'tensor'];
+  const times = await timeRounds(
+    names.map((n) => [n, () => wallMs(steps[n])] as const),
+    1,
+    rounds,
+  );
+  return times as DecoderTimes;
 }
 
-/** Forgets every measured choice (tests; a backend whose speed changed). */
-export function resetDecoderChoices(): void {
-  chosen.clear();
-}
-
-/** The median of positive numbers. */
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/**
- * Times interleaved steps of each candidate (at most `room` each: the positions left in the context); returns the
- * index of the faster by median step time.
- */
-async function faster(steps: (() => unknown)[], room: number): Promise<number> {
-  const times = steps.map(() => [] as number[]);
-  const t0 = performance.now();
-  const most = Math.min(MAX_STEPS, room);
-  for (let i = 0; i < most && (i < MIN_STEPS || performance.now() - t0 < BUDGET_MS); i++)
-    for (const [j, step] of steps.entries()) {
-      const t = performance.now();
-      await step();
-      times[j].push(performance.now() - t);
+/** The faster single-sequence decoder for `model` under `ctx` (measured once per shape and device). */
+export function fasterDecoder(model: Transformer, ctx?: LinearContext): Promise<DecoderKind> {
+  return chooseDecoder(model.config, 1, async () => {
+    const host = new HostDecoder(model, ctx);
+    const tensor = new TensorDecoder(model, 1, ctx);
+    try {
+      return await measure(
+        { host: () => host.next([[0]]), tensor: () => tensor.next([[0]]) },
+        roundsIn(model.config.maxSeqLen, 0),
+      );
+    } finally {
+      host.dispose();
+      tensor.dispose();
     }
-  const m = times.map(median);
-  return m.indexOf(Math.min(...m));
-}
-
-/** The faster single-sequence decoder for `model` under `ctx` (measured once per shape and backend). */
-export async function fasterDecoder(model: Transformer, ctx?: LinearContext): Promise<DecoderKind> {
-  if (!syncReadsWork()) return 'tensor'; // the host decoder copies weights synchronously: not on webgpu
-  const key = keyOf(model, 1);
-  const known = chosen.get(key);
-  if (known) return known;
-  const host = new HostDecoder(model, ctx);
-  const tensor = new TensorDecoder(model, 1, ctx);
-  try {
-    host.step([[0]]); // the first step lays the weights out / warms up
-    tensor.step([[0]]);
-    const kinds: DecoderKind[] = ['host', 'tensor'];
-    const room = model.config.maxSeqLen - 1;
-    const best =
-      room < 1 ? 'host' : kinds[await faster([() => host.step([[0]]), () => tensor.step([[0]])], room)];
-    chosen.set(key, best);
-    return best;
-  } finally {
-    host.dispose();
-    tensor.dispose();
-  }
+  });
 }
 
 /**
  * The faster row decoder for `rows` sequences of `model` (merged weights) starting under `expert`, measured once per
- * shape, backend and number of rows.
+ * shape, device and number of rows: every row one token per step, as a full continuous batch runs.
  */
-export async function fasterRows(
-  model: Transformer,
-  rows: number,
-  expert?: ExpertName,
-): Promise<DecoderKind> {
-  if (!syncReadsWork()) return 'tensor';
-  const key = keyOf(model, rows);
-  const known = chosen.get(key);
-  if (known) return known;
-  const decoders: RowDecoder[] = [new HostRows(model), new TensorRows(model, true)];
-  try {
-    const feeds: RowFeed[][] = [];
-    for (const d of decoders) {
-      const started: RowFeed[] = [];
-      for (let r = 0; r < rows; r++) started.push({ row: (await d.start([0], expert)).row, id: 0, expert });
-      feeds.push(started);
-      if (model.config.maxSeqLen > 2) await d.step(started); // warm-up
+export function fasterRows(model: Transformer, rows: number, expert?: ExpertName): Promise<DecoderKind> {
+  return chooseDecoder(model.config, rows, async () => {
+    const decoders = { host: new HostRows(model), tensor: new TensorRows(model, true) };
+    try {
+      const feeds = {} as Record<DecoderKind, RowFeed[]>;
+      for (const [kind, d] of Object.entries(decoders) as [DecoderKind, RowDecoder][]) {
+        feeds[kind] = [];
+        for (let r = 0; r < rows; r++)
+          feeds[kind].push({ row: (await d.start([0], expert)).row, id: 0, expert });
+      }
+      return await measure(
+        { host: () => decoders.host.step(feeds.host), tensor: () => decoders.tensor.step(feeds.tensor) },
+        roundsIn(model.config.maxSeqLen, 1),
+      );
+    } finally {
+      decoders.host.dispose();
+      decoders.tensor.dispose();
     }
-    const kinds: DecoderKind[] = ['host', 'tensor'];
-    const room = model.config.maxSeqLen - 2;
-    const best =
-      room < 1
-        ? 'host'
-        : kinds[
-            await faster(
-              decoders.map((d, i) => () => d.step(feeds[i])),
-              room,
-            )
-          ];
-    chosen.set(key, best);
-    return best;
-  } finally {
-    for (const d of decoders) d.dispose();
-  }
+  });
 }
 
 /**

@@ -4,6 +4,7 @@
 // runs in a browser page too.
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
+import { median, timeRounds } from '../../util/timing.js';
 import { Route } from '../routing.js';
 import type { MixInput, Routing } from './types.js';
 
@@ -116,25 +117,19 @@ export async function timeOnce(run: () => tf.Tensor[]): Promise<number> {
 }
 
 /**
- * Times of each run over `repeats` interleaved rounds (every run once per round, the order reversed every other
- * round, so drift hits them alike) after `warmup` rounds (shader compilation, first uploads).
+ * Times of each run over `repeats` interleaved rounds (util/timing.ts) after `warmup` rounds (shader compilation,
+ * first uploads).
  */
 export async function timeInterleaved(
   runs: readonly (readonly [string, () => tf.Tensor[]])[],
   warmup: number,
   repeats: number,
 ): Promise<Record<string, number[]>> {
-  const times: Record<string, number[]> = Object.fromEntries(runs.map(([name]) => [name, []]));
-  for (let round = 0; round < warmup + repeats; round++) {
-    const order = round % 2 ? [...runs].reverse() : runs;
-    for (const [name, run] of order) {
-      const ms = await timeOnce(run);
-      if (round >= warmup) times[name].push(ms);
-    }
-  }
-  return times;
+  return timeRounds(
+    runs.map(([name, run]) => [name, () => timeOnce(run)] as const),
+    warmup,
+    repeats,
+  );
 }
 
-/** The median of a list. */
-export const median = (a: readonly number[]): number =>
-  [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+export { median };
