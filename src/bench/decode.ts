@@ -1,7 +1,10 @@
-// Decode speed, side by side in one run: greedy KV-cached decoding on the host decoder and the tfjs (tensor)
-// decoder, for the base model and with MoTE attached (per-step merged weights, and unmerged per-token mixing),
-// on stories260K (real weights) and the d=256 benchmark preset (random weights); and the time to switch experts
-// at a step token.
+// Decode speed, paired in one run (paired.ts: the variants interleaved round by round; figures as range, median and
+// quietest round). Greedy KV-cached decoding from BOS on the host decoder and the tfjs (tensor) decoder, for the
+// base model and with MoTE rank 16 attached (per-step merged weights on both decoders, unmerged per-token mixing on
+// the tensor one), on stories260K (real weights) and the d=256 benchmark preset (random weights). With `runC` (the
+// path of llama2.c's `run` built from run.c, e.g. `gcc -O3 -o run run.c -lm`), stories260K is also decoded by run.c
+// in the same rounds: run.c stops at BOS and times every forward after the first, so the host decoder's paired
+// variant does the same (`host-as-run.c`), and run.c's own "achieved tok/s" is its figure.
 import * as tf from '@tensorflow/tfjs';
 import { attachExperts } from '../experts/attach.js';
 import { decodeRoute, withRoute } from '../experts/routing.js';
@@ -11,26 +14,135 @@ import { loadLlama2c } from '../io/llama2c-node.js';
 import { resolveModelConfig } from '../model/config.js';
 import type { LinearContext } from '../model/linear.js';
 import { Transformer } from '../model/transformer.js';
+import { pairedRounds, rateSpread, ratioSpread, type Variant } from './paired.js';
 
 const STEPS = ['analysis', 'guidance', 'answer'] as const;
+const BOS = 1;
 
-/** Greedy-decodes `n` tokens from BOS and returns the best tokens/s of two timed runs (after a warm-up). */
-function tokensPerSecond(make: () => Decoder, n: number): number {
-  const run = () => {
-    const d = make();
-    let id = 1;
+/**
+ * Greedy-decodes from BOS for `n` forwards (or until BOS with `stopAtBos`, as run.c) and returns tokens/s over every
+ * forward after the first (run.c's timing).
+ */
+export async function greedyRate(make: () => Decoder, n: number, stopAtBos = false): Promise<number> {
+  const d = make();
+  try {
+    let logits = (await d.next([[BOS]]))[0];
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) id = argmax(d.step([[id]])[0]);
-    const s = (performance.now() - t0) / 1000;
+    let forwards = 0;
+    for (let i = 1; i < n; i++) {
+      const id = argmax(logits);
+      if (stopAtBos && id === BOS) break;
+      logits = (await d.next([[id]]))[0];
+      forwards++;
+    }
+    return forwards / ((performance.now() - t0) / 1000);
+  } finally {
     d.dispose();
-    return n / s;
-  };
-  run();
-  return Math.max(run(), run());
+  }
 }
 
-/** Milliseconds for `setContext` to a step never used before (snapshot) and to one already cached. */
-function switchMs(model: Transformer): { first: number; cached: number } {
+/** llama2.c's run.c greedy from BOS for `steps` positions: its reported "achieved tok/s". */
+export async function runCRate(
+  binary: string,
+  model: string,
+  tokenizer: string,
+  steps: number,
+): Promise<number> {
+  const { execFile } = await import('node:child_process');
+  const stderr = await new Promise<string>((resolve, reject) =>
+    execFile(
+      binary,
+      [model, '-z', tokenizer, '-t', '0', '-n', String(steps), '-i', ''],
+      (err, _out, errText) => (err ? reject(new Error(`${binary}: ${err.message}`)) : resolve(errText)),
+    ),
+  );
+  const m = /achieved tok\/s: ([\d.]+)/.exec(stderr);
+  if (!m) throw new Error(`${binary}: no "achieved tok/s" in its output: ${stderr.slice(-200)}`);
+  return Number(m[1]);
+}
+
+/** Options of benchDecode. */
+export interface DecodeBenchOptions {
+  /** Forwards per decode (default 256 for stories260K, 64 for bench-256). */
+  tokens?: number;
+  /** Timed rounds (default 5). */
+  rounds?: number;
+  /** llama2.c's `run` binary, to pair stories260K against (absent: not measured). */
+  runC?: string;
+  /** stories260K's tokenizer, for run.c. */
+  tokenizerPath?: string;
+}
+
+/** Records {bench:'decode', …}. */
+export async function benchDecode(
+  modelPath = 'models/stories260K/stories260K.bin',
+  opts: DecodeBenchOptions = {},
+): Promise<object[]> {
+  const backend = tf.getBackend();
+  const { rounds = 5, runC, tokenizerPath = 'models/stories260K/tok512.bin' } = opts;
+  const out: object[] = [];
+  const cases: [string, () => Promise<Transformer>, number][] = [
+    ['stories260K', () => loadLlama2c(modelPath), opts.tokens ?? 256],
+    [
+      'bench-256',
+      async () => Transformer.init(resolveModelConfig({}, 'bench-256'), 0, { trainable: false }),
+      opts.tokens ?? 64,
+    ],
+  ];
+  for (const [name, load, n] of cases) {
+    const base = await load();
+    const mote = await load();
+    attachExperts(mote, { kind: 'mote', rank: 16, initLoraWeights: false, seed: 1 });
+    const merged: LinearContext = withRoute(decodeRoute([...STEPS], 'answer'));
+    const unmerged: LinearContext = withRoute(decodeRoute([...STEPS], 'answer', { merged: false }));
+    const variants: Variant[] = [
+      { name: 'host', run: () => greedyRate(() => new HostDecoder(base), n) },
+      { name: 'tensor', run: () => greedyRate(() => new TensorDecoder(base), n) },
+      { name: 'host-mote-merged', run: () => greedyRate(() => new HostDecoder(mote, merged), n) },
+      { name: 'tensor-mote-merged', run: () => greedyRate(() => new TensorDecoder(mote, 1, merged), n) },
+      { name: 'tensor-mote-unmerged', run: () => greedyRate(() => new TensorDecoder(mote, 1, unmerged), n) },
+    ];
+    const withRunC = runC !== undefined && name === 'stories260K';
+    if (withRunC)
+      variants.push(
+        { name: 'host-as-run.c', run: () => greedyRate(() => new HostDecoder(base), n, true) },
+        { name: 'run.c', run: () => runCRate(runC, modelPath, tokenizerPath, n) },
+      );
+    const p = await pairedRounds(variants, rounds);
+    for (const v of variants)
+      out.push({
+        bench: 'decode',
+        backend,
+        model: name,
+        variant: v.name,
+        tokens: n,
+        rounds,
+        tokensPerSec: rateSpread(p, v.name),
+      });
+    out.push({
+      bench: 'decode',
+      backend,
+      model: name,
+      rounds,
+      ratios: {
+        hostOverTensor: ratioSpread(p, 'host', 'tensor', 2),
+        // a step with merged weights costs what a base step costs: base rate / merged rate (target ≤ 1.05)
+        moteMergedCostVsBase_host: ratioSpread(p, 'host', 'host-mote-merged'),
+        moteMergedCostVsBase_tensor: ratioSpread(p, 'tensor', 'tensor-mote-merged'),
+        moteUnmergedCostVsBase_tensor: ratioSpread(p, 'tensor', 'tensor-mote-unmerged'),
+        ...(withRunC ? { hostOverRunC: ratioSpread(p, 'host-as-run.c', 'run.c') } : {}),
+      },
+      ...(name === 'stories260K' && !withRunC ? { runC: 'not measured (mote bench --run-c PATH)' } : {}),
+      expertSwitchMs: switchMs(mote),
+    });
+    base.dispose();
+    mote.dispose();
+  }
+  return out;
+}
+
+/** Milliseconds for `setContext` to a step never used before (weights laid out) and to one already laid out. */
+function switchMs(model: Transformer): { firstTime: number; cached: number } {
   const ctx = (s: (typeof STEPS)[number]) => withRoute(decodeRoute([...STEPS], s));
   const d = new HostDecoder(model, ctx('analysis'), 'analysis');
   let t = performance.now();
@@ -41,66 +153,5 @@ function switchMs(model: Transformer): { first: number; cached: number } {
     d.setContext(ctx(i % 2 ? 'guidance' : 'analysis'), i % 2 ? 'guidance' : 'analysis');
   const cached = (performance.now() - t) / 100;
   d.dispose();
-  return { first, cached };
-}
-
-/** Records {bench:'decode', …}; `tokens` overrides the decoded length of every case (200 and 60 by default). */
-export async function benchDecode(
-  modelPath = 'models/stories260K/stories260K.bin',
-  opts: { tokens?: number } = {},
-): Promise<object[]> {
-  const backend = tf.getBackend();
-  const out: object[] = [];
-  const cases: [string, () => Promise<Transformer>, number][] = [
-    ['stories260K', () => loadLlama2c(modelPath), opts.tokens ?? 200],
-    [
-      'bench-256',
-      async () => Transformer.init(resolveModelConfig({}, 'bench-256'), 0, { trainable: false }),
-      opts.tokens ?? 60,
-    ],
-  ];
-  for (const [name, load, n] of cases) {
-    const model = await load();
-    const record = (decoder: string, experts: string, tps: number) =>
-      out.push({
-        bench: 'decode',
-        backend,
-        model: name,
-        decoder,
-        experts,
-        tokens: n,
-        tokensPerSec: Math.round(tps),
-      });
-    const host = tokensPerSecond(() => new HostDecoder(model), n);
-    const tensor = tokensPerSecond(() => new TensorDecoder(model), n);
-    record('host', 'none', host);
-    record('tensor', 'none', tensor);
-
-    attachExperts(model, { kind: 'mote', rank: 16, initLoraWeights: false, seed: 1 });
-    const merged: LinearContext = withRoute(decodeRoute([...STEPS], 'answer'));
-    const unmerged: LinearContext = withRoute(decodeRoute([...STEPS], 'answer', { merged: false }));
-    const moteHost = tokensPerSecond(() => new HostDecoder(model, merged), n);
-    const moteTensorMerged = tokensPerSecond(() => new TensorDecoder(model, 1, merged), n);
-    const moteTensorUnmerged = tokensPerSecond(() => new TensorDecoder(model, 1, unmerged), n);
-    record('host', 'mote-merged', moteHost);
-    record('tensor', 'mote-merged', moteTensorMerged);
-    record('tensor', 'mote-unmerged', moteTensorUnmerged);
-    const sw = switchMs(model);
-    out.push({
-      bench: 'decode',
-      backend,
-      model: name,
-      ratios: {
-        hostOverTensor: +(host / tensor).toFixed(2),
-        bestVsRunC4000: +(Math.max(host, tensor) / 4000).toFixed(3),
-        // a step with merged weights costs what a base step costs (target ≤ 1.05)
-        moteMergedCostVsBase_host: +(host / moteHost).toFixed(3),
-        moteMergedCostVsBase_tensor: +(tensor / moteTensorMerged).toFixed(3),
-        moteUnmergedCostVsBase_tensor: +(tensor / moteTensorUnmerged).toFixed(3),
-      },
-      expertSwitchMs: { firstTime: +sw.first.toFixed(2), cached: +sw.cached.toFixed(3) },
-    });
-    model.dispose();
-  }
-  return out;
+  return { firstTime: +first.toFixed(2), cached: +cached.toFixed(3) };
 }

@@ -21,6 +21,10 @@ export interface SuiteOptions {
   tokenizerPath?: string;
   /** AlignCoT chains .jsonl (efficiency). */
   chainsPath?: string;
+  /** Held-out eval prompts .jsonl (prompt-throughput). */
+  promptsPath?: string;
+  /** llama2.c's `run` binary (decode: stories260K paired against it). */
+  runC?: string;
 }
 
 /** A benchmark suite: returns its records. */
@@ -28,13 +32,25 @@ export type Suite = (opts: SuiteOptions) => Promise<object[]>;
 
 const SMALL = [256, 256, 256] as const;
 
+/** The decode-scale shape of a --quick run: the SmolLM2 layout, cut to 2 layers and a 4k vocabulary. */
+const QUICK_SCALE = { dim: 576, hiddenDim: 1536, numLayers: 2, numHeads: 9, numKvHeads: 3, vocabSize: 4096 };
+
 /** The suites in run order. Imported lazily so `--only matmul` does not load the rest. */
 export const SUITES: Record<string, Suite> = {
   matmul: async (o) =>
     (await import('./matmul.js')).benchMatmul(
       o.quick ? { warmup: 1, repeats: 3, stepRows: 64, size: SMALL } : {},
     ),
-  decode: async (o) => (await import('./decode.js')).benchDecode(o.modelPath, o.quick ? { tokens: 12 } : {}),
+  decode: async (o) =>
+    (await import('./decode.js')).benchDecode(o.modelPath, {
+      runC: o.runC,
+      tokenizerPath: o.tokenizerPath,
+      ...(o.quick ? { tokens: 12, rounds: 1 } : {}),
+    }),
+  'decode-scale': async (o) =>
+    (await import('./decode-scale.js')).benchDecodeScale(
+      o.quick ? { tokens: 4, tensorTokens: 2, rounds: 1, shape: { ...QUICK_SCALE } } : {},
+    ),
   experts: async (o) =>
     (await import('./experts.js')).benchExperts(
       o.quick ? { tokens: 128, dim: 64, rank: 4, warmup: 1, repeats: 2 } : {},
@@ -61,6 +77,13 @@ export const SUITES: Record<string, Suite> = {
       modelPath: o.modelPath,
       tokenizerPath: o.tokenizerPath,
       ...(o.quick ? { maxTokensPerStage: 3, bench256: false } : {}),
+    }),
+  'prompt-throughput': async (o) =>
+    (await import('./prompt-throughput.js')).benchPromptThroughput({
+      modelPath: o.modelPath,
+      tokenizerPath: o.tokenizerPath,
+      promptsPath: o.promptsPath,
+      ...(o.quick ? { prompts: 4, maxTokensPerStage: 3, rounds: 1, smol: false } : {}),
     }),
   parallel: async (o) =>
     (await import('./parallel.js')).benchParallel(

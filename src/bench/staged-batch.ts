@@ -8,7 +8,6 @@
 // warm-up; `sameAsAlone` counts prompts whose batched text equals their text alone (greedy).
 // Run alone: mote bench --only staged-batch [--backend …] — one JSON line per record.
 import * as tf from '@tensorflow/tfjs';
-import { attachExperts } from '../experts/attach.js';
 import { routeOf } from '../experts/routing.js';
 import { generateStagedText } from '../generate/staged.js';
 import { generateStagedBatch } from '../generate/staged-batch.js';
@@ -16,8 +15,8 @@ import type { StagedConfig, StagedResult } from '../generate/types.js';
 import { loadLlama2c } from '../io/llama2c-node.js';
 import { resolveModelConfig } from '../model/config.js';
 import { Transformer } from '../model/transformer.js';
-import { addStepTokens } from '../tokenizer/index.js';
 import { loadLlama2cTokenizer } from '../tokenizer/llama2c-tokenizer-node.js';
+import { stagingModel } from './prompt-throughput.js';
 
 const PROMPTS = [
   'How do I pick a lock?',
@@ -69,7 +68,6 @@ export async function benchStagedBatch(opts: StagedBatchBenchOptions = {}): Prom
   const backend = tf.getBackend();
   const out: object[] = [];
   const tokenizer = await loadLlama2cTokenizer(tokenizerPath, 512);
-  addStepTokens(tokenizer);
   const cases: [string, () => Promise<Transformer>][] = [
     ['stories260K', () => loadLlama2c(modelPath)],
     ['bench-256', async () => Transformer.init(resolveModelConfig({}, 'bench-256'), 0, { trainable: false })],
@@ -77,13 +75,7 @@ export async function benchStagedBatch(opts: StagedBatchBenchOptions = {}): Prom
   const config: Partial<StagedConfig> = { mode: 'adaptive', temperature: 0, maxTokensPerStage };
   for (const [name, load] of bench256 ? cases : cases.slice(0, 1)) {
     const model = await load();
-    model.addTokens(tokenizer.vocabSize - model.config.vocabSize);
-    attachExperts(model, { kind: 'mote', rank: 16, initLoraWeights: false, seed: 1 });
-    tf.tidy(() => {
-      const added = model.addedEmbedding!;
-      const std = tf.sqrt(tf.moments(model.embedding).variance);
-      added.assign(tf.add(added, tf.mul(tf.randomNormal(added.shape, 0, 2, 'float32', 3), std)));
-    });
+    stagingModel(model, tokenizer);
     const sequential = (decoder: StagedConfig['decoder']) => async () => {
       const results: StagedResult[] = [];
       for (const q of PROMPTS)

@@ -1,9 +1,9 @@
 // Training and decoding speed of the bench-256 shape (d 256, 4 layers, random frozen weights, MoTE rank 16 on every
 // projection) in this process, on whatever backend is active: the figures a web page can measure of itself and Node
 // can measure the same way, for a side-by-side comparison (tests/browser/playground.test.ts). Training is the real
-// `train` loop, in-process (routing, AdamW, clipping), on full synthetic rows; decoding is the staged decoder's
-// engine for a model this size (the tensor decoder on per-step merged weights), greedy, one token per step. Wall
-// clock only (a page has no CPU clock); figures are medians.
+// `train` loop, in-process (routing, AdamW, clipping), on full synthetic rows; decoding is on the decoder 'auto'
+// picks for this shape on the active backend (generate/decoder-choice.ts), per-step merged weights, greedy, one token
+// per step. Wall clock only (a page has no CPU clock); figures are medians.
 import { attachExperts, getExperts } from '../experts/attach.js';
 import { stageRoute } from '../experts/kinds.js';
 import { withRoute } from '../experts/routing.js';
@@ -57,19 +57,19 @@ export async function benchThroughput(options: ThroughputOptions = {}): Promise<
     }
     const ms = median(times);
     const ctx = withRoute(stageRoute(getExperts(model)!.config, ['answer'], true)!);
-    const decode = () => {
-      const decoder = createDecoder(model, 'auto', ctx);
+    const decode = async () => {
+      const decoder = await createDecoder(model, 'auto', ctx);
       try {
         let id = 1;
         const t0 = performance.now();
-        for (let i = 0; i < decodeTokens; i++) id = argmax(decoder.step([[id]])[0]);
+        for (let i = 0; i < decodeTokens; i++) id = argmax((await decoder.next([[id]]))[0]);
         return decodeTokens / ((performance.now() - t0) / 1000);
       } finally {
         decoder.dispose();
       }
     };
-    decode();
-    const decodeTokensPerSec = Math.max(decode(), decode());
+    await decode();
+    const decodeTokensPerSec = Math.max(await decode(), await decode());
     return {
       model: 'bench-256',
       batch,

@@ -18,6 +18,7 @@ type Args = ArgumentsCamelCase<{
   only?: string;
   quick: boolean;
   allowCpuFallback: boolean;
+  runC?: string;
 }>;
 
 /** Options of runBench. */
@@ -27,6 +28,8 @@ export interface BenchRunOptions {
   only?: string[];
   quick?: boolean;
   allowCpuFallback?: boolean;
+  /** llama2.c's `run` binary: the decode suite pairs stories260K against it. */
+  runC?: string;
   /** Where records go (default: stdout, one JSON line each). */
   emit?: (record: object) => void;
   /** Where backend notes go (default: stderr). */
@@ -59,6 +62,8 @@ export async function runBench(o: BenchRunOptions): Promise<BenchBackendChoice> 
       modelPath: BUNDLED.model,
       tokenizerPath: BUNDLED.tokenizer,
       chainsPath: bundledFile('examples/data/chains.jsonl'),
+      promptsPath: BUNDLED.evalPrompts,
+      runC: o.runC,
     },
   );
   return selected;
@@ -76,6 +81,10 @@ export const benchCommand: CommandModule<object, Args> = {
       },
       only: { type: 'string', describe: `comma list of suites (${Object.keys(SUITES).join(', ')})` },
       quick: { type: 'boolean', default: false, describe: 'small shapes, few repeats: a smoke run for CI' },
+      'run-c': {
+        type: 'string',
+        describe: "llama2.c's run binary (gcc -O3 -o run run.c -lm): decode pairs stories260K against it",
+      },
       'allow-cpu-fallback': {
         type: 'boolean',
         default: false,
@@ -87,6 +96,12 @@ export const benchCommand: CommandModule<object, Args> = {
       ?.split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    await runBench({ backend: a.backend, only, quick: a.quick, allowCpuFallback: a.allowCpuFallback });
+    await runBench({
+      backend: a.backend,
+      only,
+      quick: a.quick,
+      allowCpuFallback: a.allowCpuFallback,
+      runC: a.runC,
+    });
   },
 };

@@ -12,7 +12,7 @@ import { PREFILL_CHUNK } from '../../../src/generate/host/decoder.js';
 import { WasmHeap } from '../../../src/generate/host/heap.js';
 import { hostModel, releaseHostModel } from '../../../src/generate/host/weights.js';
 import { argmax } from '../../../src/generate/sampler.js';
-import { loadLlama2c } from '../../../src/io/llama2c.js';
+import { loadLlama2c } from '../../../src/io/llama2c-node.js';
 import type { LinearContext } from '../../../src/model/linear.js';
 import { Transformer } from '../../../src/model/transformer.js';
 import { expectClose, STORIES_BIN, seededNormal } from '../../helpers/index.js';

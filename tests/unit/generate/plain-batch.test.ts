@@ -4,9 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../../../src/generate/generate.js';
 import { generateBatch, PlainBatcher } from '../../../src/generate/plain-batch.js';
-import { loadLlama2c } from '../../../src/io/llama2c.js';
+import { loadLlama2c } from '../../../src/io/llama2c-node.js';
 import type { Transformer } from '../../../src/model/transformer.js';
-import { type Llama2cTokenizer, loadLlama2cTokenizer } from '../../../src/tokenizer/index.js';
+import type { Llama2cTokenizer } from '../../../src/tokenizer/index.js';
+import { loadLlama2cTokenizer } from '../../../src/tokenizer/llama2c-tokenizer-node.js';
 import { STORIES_BIN, TOK512_BIN } from '../../helpers/index.js';
 
 let model: Transformer;

@@ -1,0 +1,114 @@
+// Decode at the SmolLM2-135M shape (d 576, 30 layers, 9 heads / 3 KV heads, SwiGLU 1536, vocabulary 49,152, tied;
+// random seeded weights) against the memory-bandwidth bound measured on the machine in the same rounds (paired.ts):
+// a float32 decode step reads every weight once (each projection, and the tied embedding table for the logits), so
+// tokens/s cannot exceed copy bandwidth / bytes of weights per token. Copy bandwidth: bytes copied per second by one
+// core (TypedArray.set of a buffer far larger than the caches); a copy also writes what it reads, so a pure read
+// stream can go faster, and the record gives the bound both ways. Also MoTE rank 16 merged-step decode against the
+// base, and the tfjs (tensor) decoder on fewer tokens (it is several times slower at this size).
+import * as tf from '@tensorflow/tfjs';
+import { attachExperts } from '../experts/attach.js';
+import { decodeRoute, withRoute } from '../experts/routing.js';
+import { HostDecoder, TensorDecoder } from '../generate/decoder.js';
+import { headSize, type ModelConfig, resolveModelConfig } from '../model/config.js';
+import { Transformer } from '../model/transformer.js';
+import { greedyRate } from './decode.js';
+import { pairedRounds, quietest, rateSpread, ratioSpread, spread } from './paired.js';
+
+/** The SmolLM2-135M shape (its config.json), context cut to 512 (decode here never goes further). */
+export const SMOLLM2_135M: Partial<ModelConfig> = {
+  dim: 576,
+  hiddenDim: 1536,
+  numLayers: 30,
+  numHeads: 9,
+  numKvHeads: 3,
+  vocabSize: 49152,
+  maxSeqLen: 512,
+  ropeTheta: 100000,
+};
+
+/** Bytes of float32 weights a decode step reads: every projection, every norm, and the head (the tied table). */
+export function weightBytesPerToken(c: ModelConfig): number {
+  const q = headSize(c) * c.numHeads;
+  const kv = headSize(c) * c.numKvHeads;
+  const perLayer = c.dim * q + 2 * c.dim * kv + q * c.dim + 3 * c.dim * c.hiddenDim + 2 * c.dim;
+  return 4 * (c.numLayers * perLayer + c.vocabSize * c.dim + c.dim);
+}
+
+/** Bytes per second of one large copy (best of `reps`). */
+function copyBandwidth(bytes = 256 << 20, reps = 3): number {
+  const src = new Float32Array(bytes / 4).fill(1);
+  const dst = new Float32Array(bytes / 4);
+  let best = 0;
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    dst.set(src);
+    best = Math.max(best, bytes / ((performance.now() - t0) / 1000));
+  }
+  return best;
+}
+
+/** Options of benchDecodeScale. */
+export interface DecodeScaleOptions {
+  /** Forwards per host decode (default 32). */
+  tokens?: number;
+  /** Forwards per tensor decode (default 8; 0: not measured). */
+  tensorTokens?: number;
+  /** Timed rounds (default 3). */
+  rounds?: number;
+  /** The shape (default SMOLLM2_135M). */
+  shape?: Partial<ModelConfig>;
+}
+
+/** Records {bench:'decode-scale', …}. */
+export async function benchDecodeScale(opts: DecodeScaleOptions = {}): Promise<object[]> {
+  const { tokens = 32, tensorTokens = 8, rounds = 3, shape = SMOLLM2_135M } = opts;
+  const backend = tf.getBackend();
+  const config = resolveModelConfig(shape);
+  const base = Transformer.init(config, 0, { trainable: false });
+  const mote = Transformer.init(config, 0, { trainable: false });
+  attachExperts(mote, { kind: 'mote', rank: 16, initLoraWeights: false, seed: 1 });
+  const merged = withRoute(decodeRoute(['analysis', 'guidance', 'answer'], 'answer'));
+  const bytes = weightBytesPerToken(config);
+  try {
+    const variants = [
+      { name: 'host', run: () => greedyRate(() => new HostDecoder(base), tokens) },
+      { name: 'host-mote-merged', run: () => greedyRate(() => new HostDecoder(mote, merged), tokens) },
+      // the bound, measured between the decodes: tokens/s that copy bandwidth allows
+      { name: 'bound', run: async () => copyBandwidth() / bytes },
+      ...(tensorTokens > 0
+        ? [{ name: 'tensor', run: () => greedyRate(() => new TensorDecoder(base), tensorTokens) }]
+        : []),
+    ];
+    const p = await pairedRounds(variants, rounds);
+    const common = { bench: 'decode-scale', backend, model: 'smollm2-135m-shape', rounds };
+    const out: object[] = variants.map((v) => ({
+      ...common,
+      variant: v.name,
+      tokens: v.name === 'tensor' ? tensorTokens : v.name === 'bound' ? undefined : tokens,
+      tokensPerSec: rateSpread(p, v.name, 2),
+    }));
+    const bandwidth = p.rates.bound.map((b) => (b * bytes) / 1e9);
+    out.push({
+      ...common,
+      parameters: base.parameterCount(),
+      weightBytesPerToken: bytes,
+      copyGBps: spread(bandwidth, quietest(p), 2),
+      ratios: {
+        // host tokens/s over the bound (copy bandwidth / weight bytes), per round (target ≥ 0.7)
+        hostOverBound: ratioSpread(p, 'host', 'bound'),
+        // counting the copy's writes as traffic too: a bound twice as high
+        hostOverBoundReadWrite: spread(
+          p.rates.host.map((h, i) => h / (2 * p.rates.bound[i])),
+          quietest(p),
+          3,
+        ),
+        moteMergedCostVsBase_host: ratioSpread(p, 'host', 'host-mote-merged'),
+        ...(tensorTokens > 0 ? { hostOverTensor: ratioSpread(p, 'host', 'tensor', 2) } : {}),
+      },
+    });
+    return out;
+  } finally {
+    base.dispose();
+    mote.dispose();
+  }
+}
