@@ -53,7 +53,7 @@ export interface DecodeScaleOptions {
   tokens?: number;
   /** Forwards per tensor decode (default 8; 0: not measured). */
   tensorTokens?: number;
-  /** Timed rounds (default 3). */
+  /** Timed rounds (default 5). */
   rounds?: number;
   /** The shape (default SMOLLM2_135M). */
   shape?: Partial<ModelConfig>;
@@ -61,7 +61,7 @@ export interface DecodeScaleOptions {
 
 /** Records {bench:'decode-scale', …}. */
 export async function benchDecodeScale(opts: DecodeScaleOptions = {}): Promise<object[]> {
-  const { tokens = 32, tensorTokens = 8, rounds = 3, shape = SMOLLM2_135M } = opts;
+  const { tokens = 32, tensorTokens = 8, rounds = 5, shape = SMOLLM2_135M } = opts;
   const backend = tf.getBackend();
   const config = resolveModelConfig(shape);
   const base = Transformer.init(config, 0, { trainable: false });

@@ -18,6 +18,8 @@ import { pairedRounds, rateSpread, ratioSpread, type Variant } from './paired.js
 
 const STEPS = ['analysis', 'guidance', 'answer'] as const;
 const BOS = 1;
+/** Rounds of the host-only pairs per round of the set with the tfjs decoders. */
+const HOST_ROUNDS = 4;
 
 /**
  * Greedy-decodes from BOS for `n` forwards (or until BOS with `stopAtBos`, as run.c) and returns tokens/s over every
@@ -65,7 +67,7 @@ export async function runCRate(
 export interface DecodeBenchOptions {
   /** Forwards per decode (default 256 for stories260K, 64 for bench-256). */
   tokens?: number;
-  /** Timed rounds (default 5). */
+  /** Timed rounds of the set with the tfjs decoders (default 5); the host-only pairs get 4× as many. */
   rounds?: number;
   /** llama2.c's `run` binary, to pair stories260K against (absent: not measured). */
   runC?: string;
@@ -95,42 +97,67 @@ export async function benchDecode(
     attachExperts(mote, { kind: 'mote', rank: 16, initLoraWeights: false, seed: 1 });
     const merged: LinearContext = withRoute(decodeRoute([...STEPS], 'answer'));
     const unmerged: LinearContext = withRoute(decodeRoute([...STEPS], 'answer', { merged: false }));
-    const variants: Variant[] = [
-      { name: 'host', run: () => greedyRate(() => new HostDecoder(base), n) },
-      { name: 'tensor', run: () => greedyRate(() => new TensorDecoder(base), n) },
-      { name: 'host-mote-merged', run: () => greedyRate(() => new HostDecoder(mote, merged), n) },
-      { name: 'tensor-mote-merged', run: () => greedyRate(() => new TensorDecoder(mote, 1, merged), n) },
-      { name: 'tensor-mote-unmerged', run: () => greedyRate(() => new TensorDecoder(mote, 1, unmerged), n) },
+    const host =
+      (model: Transformer, ctx?: LinearContext, stopAtBos = false) =>
+      () =>
+        greedyRate(() => new HostDecoder(model, ctx), n, stopAtBos);
+    const tensor = (model: Transformer, ctx?: LinearContext) => () =>
+      greedyRate(() => new TensorDecoder(model, 1, ctx), n);
+    // what is compared is paired: a host decode is short (tens of ms at stories260K), so its pairs get more rounds
+    const sets: { rounds: number; variants: Variant[] }[] = [
+      {
+        rounds,
+        variants: [
+          { name: 'host', run: host(base) },
+          { name: 'tensor', run: tensor(base) },
+          { name: 'tensor-mote-merged', run: tensor(mote, merged) },
+          { name: 'tensor-mote-unmerged', run: tensor(mote, unmerged) },
+        ],
+      },
+      {
+        rounds: rounds * HOST_ROUNDS,
+        variants: [
+          { name: 'host', run: host(base) },
+          { name: 'host-mote-merged', run: host(mote, merged) },
+        ],
+      },
     ];
     const withRunC = runC !== undefined && name === 'stories260K';
     if (withRunC)
-      variants.push(
-        { name: 'host-as-run.c', run: () => greedyRate(() => new HostDecoder(base), n, true) },
-        { name: 'run.c', run: () => runCRate(runC, modelPath, tokenizerPath, n) },
-      );
-    const p = await pairedRounds(variants, rounds);
-    for (const v of variants)
-      out.push({
-        bench: 'decode',
-        backend,
-        model: name,
-        variant: v.name,
-        tokens: n,
-        rounds,
-        tokensPerSec: rateSpread(p, v.name),
+      sets.push({
+        rounds: rounds * HOST_ROUNDS,
+        variants: [
+          { name: 'host-as-run.c', run: host(base, undefined, true) },
+          { name: 'run.c', run: () => runCRate(runC, modelPath, tokenizerPath, n) },
+        ],
       });
+    const measured = [];
+    for (const set of sets) measured.push(await pairedRounds(set.variants, set.rounds));
+    const [p, pHost, pRunC] = measured;
+    for (const [i, set] of sets.entries())
+      for (const v of set.variants)
+        if (i === 0 || v.name !== 'host')
+          out.push({
+            bench: 'decode',
+            backend,
+            model: name,
+            variant: v.name,
+            tokens: n,
+            rounds: set.rounds,
+            tokensPerSec: rateSpread(measured[i], v.name),
+          });
     out.push({
       bench: 'decode',
       backend,
       model: name,
-      rounds,
+      rounds: sets.map((s) => s.rounds),
       ratios: {
         hostOverTensor: ratioSpread(p, 'host', 'tensor', 2),
         // a step with merged weights costs what a base step costs: base rate / merged rate (target ≤ 1.05)
-        moteMergedCostVsBase_host: ratioSpread(p, 'host', 'host-mote-merged'),
+        moteMergedCostVsBase_host: ratioSpread(pHost, 'host', 'host-mote-merged'),
         moteMergedCostVsBase_tensor: ratioSpread(p, 'tensor', 'tensor-mote-merged'),
         moteUnmergedCostVsBase_tensor: ratioSpread(p, 'tensor', 'tensor-mote-unmerged'),
-        ...(withRunC ? { hostOverRunC: ratioSpread(p, 'host-as-run.c', 'run.c') } : {}),
+        ...(withRunC ? { hostOverRunC: ratioSpread(pRunC, 'host-as-run.c', 'run.c') } : {}),
       },
       ...(name === 'stories260K' && !withRunC ? { runC: 'not measured (mote bench --run-c PATH)' } : {}),
       expertSwitchMs: switchMs(mote),
