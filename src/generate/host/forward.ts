@@ -115,9 +115,9 @@ export class HostForward {
       const W = set.w[l];
       const sh = hm.layers[l];
       k.rmsnorm(s.xb, s.x, sh.attnNorm, d, R, c.normEps);
-      k.matmul(s.q, s.xb, W.q, sh.bias.q, d, qDim, R, 0);
-      k.matmul(s.k, s.xb, W.k, sh.bias.k, d, kvDim, R, 0);
-      k.matmul(s.v, s.xb, W.v, sh.bias.v, d, kvDim, R, 0);
+      k.matmulPacked(s.q, s.xb, W.q, sh.bias.q, d, qDim, R, 0);
+      k.matmulPacked(s.k, s.xb, W.k, sh.bias.k, d, kvDim, R, 0);
+      k.matmulPacked(s.v, s.xb, W.v, sh.bias.v, d, kvDim, R, 0);
       // rotate, then store each row's key and value at its position in its cache
       for (let r = 0; r < R; r++) {
         const { seq } = rows[r];
@@ -147,12 +147,12 @@ export class HostForward {
           sqrtHs,
         );
       }
-      k.matmul(s.x, s.heads, W.o, sh.bias.o, qDim, d, R, 1);
+      k.matmulPacked(s.x, s.heads, W.o, sh.bias.o, qDim, d, R, 1);
       k.rmsnorm(s.xb, s.x, sh.mlpNorm, d, R, c.normEps);
-      k.matmul(s.hb, s.xb, W.gate, sh.bias.gate, d, hd, R, 0);
-      k.matmul(s.hb2, s.xb, W.up, sh.bias.up, d, hd, R, 0);
+      k.matmulPacked(s.hb, s.xb, W.gate, sh.bias.gate, d, hd, R, 0);
+      k.matmulPacked(s.hb2, s.xb, W.up, sh.bias.up, d, hd, R, 0);
       k.swiglu(s.hb, s.hb2, R * hd);
-      k.matmul(s.x, s.hb, W.down, sh.bias.down, hd, d, R, 1);
+      k.matmulPacked(s.x, s.hb, W.down, sh.bias.down, hd, d, R, 1);
     }
     for (const [seq, end] of next) seq.position = end;
     // logits of the rows that want them: contiguous runs in one matmul each

@@ -9,6 +9,17 @@ import { WASM_BASE64 as DECODE } from '../../backend/simd/decode-wasm.js';
 export interface DecodeKernels {
   /** out (rows, m) (+)= x (rows, n)·Wᵀ + b; W (m, n) row-major; b (m) or 0; acc ≠ 0 adds to out. */
   matmul(out: number, x: number, w: number, b: number, n: number, m: number, rows: number, acc: number): void;
+  /** The same over W in packed blocks (weights.ts packBlocks): what the projections are stored as. */
+  matmulPacked(
+    out: number,
+    x: number,
+    w: number,
+    b: number,
+    n: number,
+    m: number,
+    rows: number,
+    acc: number,
+  ): void;
   /** out (rows, n) = w ⊙ x / √(mean(x²) + eps), per row. */
   rmsnorm(out: number, x: number, w: number, n: number, rows: number, eps: number): void;
   /** rotates the pairs of every head (hs floats) of v (n floats) by the angles of cos cs / sin sn (hs/2 each). */

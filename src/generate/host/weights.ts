@@ -1,6 +1,7 @@
 // A model's weights in the host decoder's memory (heap.ts), laid out once for the decode kernels: every projection
-// row-major (out, in), so that a matrix-vector product streams four weight rows at a time; the embedding table
-// (vocab, d) serves both the token lookup and, when tied, the output head. One `HostModel` per Transformer, shared
+// (out, in) in packed blocks of four rows (packBlocks), so that a matrix-vector product reads each block as one
+// forward stream; the embedding table (vocab, d), row-major, serves both the token lookup and, when tied, the
+// output head. One `HostModel` per Transformer, shared
 // by every host decoder of that model, so a new sequence costs no copy of the weights.
 //
 // What does not depend on the routing (embedding, norms, biases, head, RoPE tables) is stored once; the projections
@@ -126,7 +127,7 @@ export class HostModel {
     let p = at;
     slots.forEach((slot, i) => {
       w[slot.layer][slot.module] = p;
-      writeTransposed(this.heap, p, sources[i] as tf.Tensor2D);
+      writePacked(this.heap, p, sources[i] as tf.Tensor2D);
       p += sources[i].size * 4;
     });
     return { w, sources, stamps, at, floats, lastUsed: 0 };
@@ -255,4 +256,33 @@ export function hostModel(model: Transformer): HostModel {
  */
 export function releaseHostModel(model: Transformer): void {
   models.delete(model);
+}
+
+/**
+ * Lays `w` (m, n) row-major out at float index `at` of `dst` in packed blocks (decode.wat matmulPacked): rows 4j …
+ * 4j+3 keep their 4n floats, as n/8 chunks of 32 (eight columns of each of the four rows in turn), then the n mod 8
+ * remaining columns of each row; the m mod 4 last rows stay row-major.
+ */
+export function packBlocks(w: Float32Array, m: number, n: number, dst: Float32Array, at: number): void {
+  const n8 = n - (n % 8);
+  const nt = n - n8;
+  const m4 = m - (m % 4);
+  for (let j = 0; j < m4; j += 4) {
+    const blk = at + j * n;
+    for (let c = 0; c < n8; c += 8)
+      for (let k = 0; k < 4; k++)
+        dst.set(w.subarray((j + k) * n + c, (j + k) * n + c + 8), blk + c * 4 + k * 8);
+    for (let k = 0; k < 4; k++) dst.set(w.subarray((j + k) * n + n8, (j + k + 1) * n), blk + n8 * 4 + k * nt);
+  }
+  dst.set(w.subarray(m4 * n), at + m4 * n);
+}
+
+/** Copies an (in, out) matrix to `at` as (out, in) in packed blocks. */
+function writePacked(heap: WasmHeap, at: number, t: tf.Tensor2D): void {
+  const tt = tf.transpose(t); // (out, in)
+  try {
+    packBlocks(tt.dataSync() as Float32Array, tt.shape[0], tt.shape[1], heap.f32, at / 4);
+  } finally {
+    tt.dispose();
+  }
 }

@@ -10,7 +10,7 @@ import { decodeRoute, withRoute } from '../../../src/experts/routing.js';
 import { HostDecoder, TensorDecoder } from '../../../src/generate/decoder.js';
 import { PREFILL_CHUNK } from '../../../src/generate/host/decoder.js';
 import { WasmHeap } from '../../../src/generate/host/heap.js';
-import { hostModel, releaseHostModel } from '../../../src/generate/host/weights.js';
+import { hostModel, packBlocks, releaseHostModel } from '../../../src/generate/host/weights.js';
 import { argmax } from '../../../src/generate/sampler.js';
 import { loadLlama2c } from '../../../src/io/llama2c-node.js';
 import type { LinearContext } from '../../../src/model/linear.js';
@@ -226,27 +226,40 @@ describe('decode kernels against plain loops', () => {
     Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 97 + i * 1.3));
 
   it.each([
-    [13, 7, 3],
-    [16, 8, 1],
-    [5, 2, 2],
-    [64, 172, 4],
-  ])('matmul n %i, m %i, rows %i: x·Wᵀ + b, and += with acc', (n, m, rows) => {
+    [13, 7, 3, 'row-major'],
+    [16, 8, 1, 'row-major'],
+    [5, 2, 2, 'row-major'],
+    [64, 172, 4, 'row-major'],
+    [13, 7, 3, 'packed'],
+    [16, 8, 1, 'packed'],
+    [5, 2, 2, 'packed'],
+    [64, 172, 4, 'packed'],
+    [21, 11, 2, 'packed'],
+    [576, 192, 1, 'packed'],
+  ] as const)('matmul n %i, m %i, rows %i, W %s: x·Wᵀ + b, and += with acc', (n, m, rows, layout) => {
     const x = rand(rows * n, 1);
     const w = rand(m * n, 2);
     const b = rand(m, 3);
     const o0 = rand(rows * m, 4);
-    const [px, pw, pb, po] = [put(x), put(w), put(b), put(o0)];
-    k.matmul(po, px, pw, pb, n, m, rows, 1);
+    let stored = w;
+    if (layout === 'packed') {
+      stored = new Float32Array(m * n);
+      packBlocks(w, m, n, stored, 0);
+      if (n > 8 && m >= 4) expect(stored).not.toEqual(w); // the layout really differs
+    }
+    const mm = layout === 'packed' ? k.matmulPacked : k.matmul;
+    const [px, pw, pb, po] = [put(x), put(stored), put(b), put(o0)];
+    mm(po, px, pw, pb, n, m, rows, 1);
     const acc = get(po, rows * m);
-    k.matmul(po, px, pw, 0, n, m, rows, 0);
+    mm(po, px, pw, 0, n, m, rows, 0);
     const plain = get(po, rows * m);
     for (let r = 0; r < rows; r++)
       for (let j = 0; j < m; j++) {
         let s = 0;
         for (let i = 0; i < n; i++) s += x[r * n + i] * w[j * n + i];
         const want = o0[r * m + j] + s + b[j];
-        expect(Math.abs(plain[r * m + j] - s)).toBeLessThan(1e-6 * (1 + Math.abs(s)));
-        expect(Math.abs(acc[r * m + j] - want)).toBeLessThan(1e-6 * (1 + Math.abs(want)));
+        expect(Math.abs(plain[r * m + j] - s)).toBeLessThan(1e-6 * (1 + Math.abs(s)) * Math.sqrt(n));
+        expect(Math.abs(acc[r * m + j] - want)).toBeLessThan(1e-6 * (1 + Math.abs(want)) * Math.sqrt(n));
       }
   });
 
