@@ -1,6 +1,12 @@
 // Public surface of generation: decoders, sampling, plain generation, staged generation (one sequence or batched).
 export { type Decoder, HostDecoder, TensorDecoder } from './decoder.js';
 export {
+  type DecoderCalibration,
+  type DecoderKind,
+  decoderCalibrationOf,
+  forgetDecoderChoices,
+} from './decoder-choice.js';
+export {
   createDecoder,
   DEFAULT_GENERATE_CONFIG,
   type GenerateConfig,
@@ -18,6 +24,7 @@ export {
   stageCeiling,
   type TokenLimits,
 } from './limits.js';
+export { generateBatch, PlainBatcher, type PlainBatchOptions } from './plain-batch.js';
 export {
   argmax,
   checkLogits,
@@ -42,5 +49,6 @@ export {
   resolveStagedBatchConfig,
   type StagedBatchConfig,
   type StagedBatchEventHandler,
+  StagedBatcher,
 } from './staged-batch.js';
 export type { StagedConfig, StagedEvent, StagedResult, StageMode } from './types.js';
