@@ -13,6 +13,7 @@ import { HostRows, type RowDecoder, type RowFeed } from './batch/rows.js';
 import { TensorRows } from './batch/tensor-rows.js';
 import { HostDecoder, TensorDecoder } from './decoder.js';
 import { chooseDecoder, type DecoderKind, type DecoderTimes } from './decoder-choice.js';
+import { releaseHostModel } from './host/weights.js';
 
 export type { DecoderKind } from './decoder-choice.js';
 
@@ -37,9 +38,27 @@ async function measure(
   return times as DecoderTimes;
 }
 
+/**
+ * `chooseDecoder` for `model`, measuring with `measure` the first time; when that measurement picks the tensor
+ * decoder, the host layout it made is let go (for a large model, a copy of every weight).
+ */
+async function choose(
+  model: Transformer,
+  rows: number,
+  measure: () => Promise<DecoderTimes>,
+): Promise<DecoderKind> {
+  let measured = false;
+  const kind = await chooseDecoder(model.config, rows, () => {
+    measured = true;
+    return measure();
+  });
+  if (measured && kind === 'tensor') releaseHostModel(model);
+  return kind;
+}
+
 /** The faster single-sequence decoder for `model` under `ctx` (measured once per shape and device). */
 export function fasterDecoder(model: Transformer, ctx?: LinearContext): Promise<DecoderKind> {
-  return chooseDecoder(model.config, 1, async () => {
+  return choose(model, 1, async () => {
     const host = new HostDecoder(model, ctx);
     const tensor = new TensorDecoder(model, 1, ctx);
     try {
@@ -59,7 +78,7 @@ export function fasterDecoder(model: Transformer, ctx?: LinearContext): Promise<
  * shape, device and number of rows: every row one token per step, as a full continuous batch runs.
  */
 export function fasterRows(model: Transformer, rows: number, expert?: ExpertName): Promise<DecoderKind> {
-  return chooseDecoder(model.config, rows, async () => {
+  return choose(model, rows, async () => {
     const decoders = { host: new HostRows(model), tensor: new TensorRows(model, true) };
     try {
       const feeds = {} as Record<DecoderKind, RowFeed[]>;
