@@ -38,8 +38,14 @@ interface Live extends Waiting {
   feed?: JobFeed;
 }
 
-/** Lets other tasks run between steps (e.g. a caller whose job just ended submits its next one). */
-const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+/**
+ * Lets other tasks run between steps (e.g. a caller whose job just ended submits its next one): a macrotask, so
+ * that every pending promise callback runs first. setImmediate in Node; a page has none, and takes setTimeout.
+ */
+const yieldTurn = (): Promise<void> => {
+  const g = globalThis as { setImmediate?: (fn: () => void) => unknown };
+  return new Promise<void>((resolve) => (g.setImmediate ? g.setImmediate(resolve) : setTimeout(resolve, 0)));
+};
 
 export class ContinuousBatch {
   private readonly queue: Waiting[] = [];
