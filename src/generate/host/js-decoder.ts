@@ -1,5 +1,6 @@
 // The host decoder in plain JavaScript: llama2.c run.c's forward on host Float32Arrays, one sequence. It is the
 // fallback where WebAssembly SIMD is missing, and the reference the SIMD decoder (host/decoder.ts) is tested against.
+import * as tf from '@tensorflow/tfjs';
 import { headSize } from '../../model/config.js';
 import type { LinearContext } from '../../model/linear.js';
 import type { Transformer } from '../../model/transformer.js';
@@ -34,6 +35,19 @@ interface HostWeights {
 }
 
 const read = (t: { dataSync(): ArrayLike<number> }) => Float32Array.from(t.dataSync());
+
+/** Host copy of a table the model built: its variable `own` itself when nothing is added, else a new tensor (disposed). */
+function readTable<T extends { dispose(): void }>(
+  t: T,
+  own: unknown,
+  host: (t: T) => Float32Array,
+): Float32Array {
+  try {
+    return host(t);
+  } finally {
+    if (t !== own) t.dispose();
+  }
+}
 
 /** Host copy of an (in, out) tensor, transposed to (out, in). */
 function readTransposed(t: { shape: number[]; dataSync(): ArrayLike<number> }): Float32Array {
@@ -109,15 +123,19 @@ export class JsHostDecoder implements Decoder {
       up: w(l, 'up'),
       down: w(l, 'down'),
     }));
-    const embedding = new Float32Array(m.config.vocabSize * m.config.dim);
-    embedding.set(read(m.embedding));
-    if (m.addedEmbedding) embedding.set(read(m.addedEmbedding), m.embedding.size);
-    let head: Float32Array | null = null;
-    if (m.head) {
-      head = new Float32Array(m.config.vocabSize * m.config.dim); // (vocab, d)
-      head.set(readTransposed(m.head.weight));
-      if (m.addedHead) head.set(readTransposed(m.addedHead), m.head.weight.size);
-    }
+    // the tables with the added token rows in place (appended, or over padding rows), (vocab, d)
+    const embedding = readTable(
+      tf.tidy(() => m.embeddingTable()),
+      m.embedding,
+      read,
+    );
+    const head = m.head
+      ? readTable(
+          tf.tidy(() => m.headTable()!),
+          m.head.weight,
+          readTransposed,
+        )
+      : null;
     return { embedding, layers, finalNorm: read(m.finalNorm.weight), head };
   }
 
@@ -133,13 +151,16 @@ export class JsHostDecoder implements Decoder {
 
   step(ids: readonly (readonly number[])[]): Float32Array[] {
     if (ids.length !== 1) throw new Error(`HostDecoder decodes one sequence; got ${ids.length} rows`);
-    let logits: Float32Array = new Float32Array(0);
-    for (const id of ids[0]) logits = this.forward(id);
-    return [logits];
+    const row = ids[0];
+    if (row.length === 0) return [new Float32Array(0)];
+    // only the last token's logits are returned: the others (a prompt's prefill) skip the head's matvec, which
+    // for a real vocabulary (49K–152K rows) costs more than the rest of the token
+    for (let t = 0; t < row.length - 1; t++) this.forward(row[t], false);
+    return [this.forward(row[row.length - 1], true)!];
   }
 
-  /** One token at `position` → logits (run.c `forward`). */
-  private forward(token: number): Float32Array {
+  /** One token at `position` → its logits (run.c `forward`), or null when not `withLogits`. */
+  private forward(token: number, withLogits: boolean): Float32Array | null {
     const c = this.model.config;
     const { dim, hiddenDim, numHeads: nh, numKvHeads: nkv, vocabSize: V, maxSeqLen } = c;
     const hs = headSize(c);
@@ -197,10 +218,11 @@ export class JsHostDecoder implements Decoder {
       for (let i = 0; i < hiddenDim; i++) hb[i] = (hb[i] / (1 + Math.exp(-hb[i]))) * hb2[i];
       linearAdd(x, hb, L.down, hiddenDim, dim, xb2);
     }
+    this.position++;
+    if (!withLogits) return null;
     rmsnorm(x, x, W.finalNorm, c.normEps);
     const logits = new Float32Array(V);
     matvec(logits, x, W.head ?? W.embedding, dim, V);
-    this.position++;
     return logits;
   }
 

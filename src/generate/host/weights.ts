@@ -179,11 +179,20 @@ export class HostModel {
         f[this.sin / 4 + i] = sin2[2 * i + 1];
       }
     }
-    write(h, this.embedding, m.embedding);
-    if (m.addedEmbedding) write(h, this.embedding + m.embedding.size * 4, m.addedEmbedding);
+    // the tables with the added token rows in place (appended, or over padding rows)
+    const embedding = tf.tidy(() => m.embeddingTable()); // (vocab, d)
+    try {
+      write(h, this.embedding, embedding);
+    } finally {
+      if (embedding !== m.embedding) embedding.dispose();
+    }
     if (m.head) {
-      writeTransposed(h, this.head, m.head.weight as tf.Tensor2D); // (d, vocab₀) → (vocab₀, d)
-      if (m.addedHead) writeTransposed(h, this.head + m.head.weight.size * 4, m.addedHead as tf.Tensor2D);
+      const head = tf.tidy(() => m.headTable()!); // (d, vocab)
+      try {
+        writeTransposed(h, this.head, head); // → (vocab, d)
+      } finally {
+        if (head !== m.head.weight) head.dispose();
+      }
     }
     write(h, this.finalNorm, m.finalNorm.weight);
     m.blocks.forEach((b, l) => {

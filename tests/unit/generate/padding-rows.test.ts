@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../../../src/generate/generate.js';
+import { generateBatch } from '../../../src/generate/plain-batch.js';
 import { argmax, tokenizerLogits } from '../../../src/generate/sampler.js';
 import { generateStagedText, promptTokens } from '../../../src/generate/staged.js';
 import { resolveModelConfig } from '../../../src/model/config.js';
@@ -80,6 +81,22 @@ describe('padding rows past the tokenizer', () => {
       });
       expect(sampled.ids).toHaveLength(40);
       expect(Math.max(...sampled.ids)).toBeLessThan(tok.vocabSize);
+    },
+  );
+
+  it.each(['host', 'tensor'] as const)(
+    'a continuous batch (%s rows) samples only tokenizer ids',
+    async (decoder) => {
+      const rows = await generateBatch(model, tok, [[real], [real, real]], {
+        temperature: 0,
+        maxTokens: 3,
+        decoder,
+        batchSize: 2,
+      });
+      expect(rows.map((r) => r.ids)).toEqual([
+        [real, real, real],
+        [real, real, real],
+      ]);
     },
   );
 
