@@ -1,6 +1,7 @@
 // Gradient maps keyed by dotted variable name: computing them, global-norm clipping (PyTorch
 // `clip_grad_norm_`), and NaN/Inf checks that name what went wrong.
 import * as tf from '@tensorflow/tfjs';
+import { leanGradients } from './backprop.js';
 
 /** Gradients by dotted variable name (`blocks.0.attn.q.stepA`), as a Map or a plain object. */
 export type NamedGrads = Map<string, tf.Tensor> | tf.NamedTensorMap;
@@ -11,19 +12,21 @@ export function gradEntries(grads: NamedGrads): [string, tf.Tensor][] {
 }
 
 /**
- * `tf.variableGrads` with the gradients keyed by our dotted names instead of tfjs's internal variable names.
- * Variables the loss does not depend on get no entry. Pure: call inside the caller's tidy. The gradients come
- * back as a plain object because `tf.tidy` keeps the tensors of returned objects and arrays, not of Maps.
+ * `tf.variableGrads` with the gradients keyed by our dotted names instead of tfjs's internal variable names, computed
+ * by `leanGradients` (the same numbers, in less memory: backprop.ts). Variables the loss does not depend on get no
+ * entry. Pure: call inside the caller's tidy. The gradients come back as a plain object because `tf.tidy` keeps the
+ * tensors of returned objects and arrays, not of Maps.
  */
 export function namedGradients(
   f: () => tf.Scalar,
   vars: ReadonlyMap<string, tf.Variable>,
 ): { value: tf.Scalar; grads: tf.NamedTensorMap } {
-  const byTfName = new Map<string, string>();
-  for (const [name, v] of vars) byTfName.set(v.name, name);
-  const { value, grads } = tf.variableGrads(f, [...vars.values()]);
+  const names = [...vars.keys()];
+  const { value, grads } = leanGradients(f, [...vars.values()]);
   const out: tf.NamedTensorMap = {};
-  for (const [tfName, g] of Object.entries(grads)) out[byTfName.get(tfName)!] = g;
+  grads.forEach((g, i) => {
+    if (g) out[names[i]] = g;
+  });
   return { value, grads: out };
 }
 
