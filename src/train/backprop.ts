@@ -161,7 +161,10 @@ class GradientMap {
   /** Adds dx to the gradient of `id`; the partial sum and dx are freed unless held elsewhere. */
   accumulate(id: number, dx: tf.Tensor): void {
     const current = this.byId.get(id);
-    if (!current) return this.set(id, dx);
+    if (!current) {
+      this.set(id, dx);
+      return;
+    }
     const sum = tf.add(current, dx);
     this.release(id);
     this.set(id, sum);

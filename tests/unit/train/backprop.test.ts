@@ -63,7 +63,7 @@ describe('leanGradients', () => {
       const r = await onBackend(backend, bothPaths);
       expect(r.values[0]).toBe(r.values[1]);
       expect(r.lean.length).toBeGreaterThan(10);
-      r.lean.forEach((g, i) => expect(g).toEqual(r.tfjs[i]));
+      for (const [i, g] of r.lean.entries()) expect(g).toEqual(r.tfjs[i]);
       expect(r.leftBehind).toBe(0);
     },
   );
