@@ -3,7 +3,7 @@
 // engine's live tensor bytes now and at their peak during the step, RSS and the JS heap.
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/backend/index.js';
+import { selectBackend } from '../src/backend/select-node.js';
 import { syntheticChains } from '../src/bench/train.js';
 import { attachExperts } from '../src/experts/attach.js';
 import { resolveModelConfig } from '../src/model/config.js';

@@ -71,27 +71,3 @@ export class MergedWeightCache {
     this.entries.clear();
   }
 }
-
-/**
- * W0ᵀ (out, in) kept across steps for the backward's dx = dy·W0ᵀ on wasm, where XNNPACK packs a matmul's right
- * operand once per tensor: a transpose made in every backward would be transposed and repacked every step.
- * Rebuilt when W0 is reassigned (new dataId). Costs one (out, in) copy per adapted projection.
- */
-export class TransposedWeight {
-  private t: tf.Tensor2D | null = null;
-  private source: unknown = null;
-
-  get(w: tf.Variable): tf.Tensor2D {
-    if (!this.t || this.t.isDisposed || this.source !== w.dataId) {
-      this.t?.dispose();
-      this.t = tf.keep(tf.tidy(() => tf.transpose(w as tf.Tensor2D))); // (out, in)
-      this.source = w.dataId;
-    }
-    return this.t;
-  }
-
-  clear(): void {
-    this.t?.dispose();
-    this.t = null;
-  }
-}

@@ -12,7 +12,7 @@ import { mixKernel } from './kernels/index.js';
 import type { Routing } from './kernels/types.js';
 import { adapterKind } from './kinds.js';
 import { initLoraFactors, loraDropout, loraScaling } from './lora.js';
-import { MergedWeightCache, type MergeParts, TransposedWeight } from './merged-weights.js';
+import { MergedWeightCache, type MergeParts } from './merged-weights.js';
 import type { Router } from './router.js';
 import { type Route, routeOf } from './routing.js';
 
@@ -36,7 +36,6 @@ export class MoteLinear implements LinearLike {
   /** Mixing implementation used by `apply`. */
   kernel: MixKernelName | 'auto';
   private readonly mergedCache = new MergedWeightCache();
-  private readonly baseT = new TransposedWeight();
   /** Routed expert index pinned by `merge` (−1: shared only), or null when routing per token. */
   private pinned: number | null = null;
   private dropoutCalls = 0;
@@ -123,7 +122,6 @@ export class MoteLinear implements LinearLike {
       stepCoef: this.stepCoef,
       sharedCoef: this.sharedCoef,
       routing,
-      w0T: () => this.baseT.get(this.weight),
     });
   }
 
@@ -261,7 +259,6 @@ export class MoteLinear implements LinearLike {
     for (const v of [this.stepA, this.stepB, this.sharedA, this.sharedB]) v?.dispose();
     this.router?.dispose();
     this.mergedCache.clear();
-    this.baseT.clear();
   }
 
   dispose(): void {

@@ -1,6 +1,7 @@
 // The projection every transformer matmul goes through. Experts attach by replacing a Linear with a wrapper
 // that implements LinearLike (as PEFT wraps nn.Linear), so the model itself knows nothing about experts.
 import * as tf from '@tensorflow/tfjs';
+import { weightMatMul } from '../backend/kernels/weight-matmul.js';
 
 /**
  * Per-forward information that a wrapped linear may read (the experts find their token routing here).
@@ -51,7 +52,7 @@ export class Linear implements LinearLike {
   }
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
-    const y: tf.Tensor2D = tf.matMul(x, this.weight as tf.Tensor2D); // (N, out)
+    const y = weightMatMul(x, this.weight as tf.Tensor2D); // (N, out), the weight in its one copy
     return this.bias ? (tf.add(y, this.bias) as tf.Tensor2D) : y; // (N, out) + (out)
   }
 

@@ -24,6 +24,7 @@ import { webgpuCast, webgpuTranspose } from './webgpu-int32.js';
 import { webgpuBatchMatMul } from './webgpu-matmul.js';
 import { webgpuReverse } from './webgpu-reverse.js';
 import { sgmvKernels } from './webgpu-sgmv.js';
+import { weightMatMulKernels } from './weight-matmul.js';
 
 /** Everything registerKernels installs, in order. */
 const KERNEL_SETS: readonly KernelSet[] = [
@@ -34,6 +35,8 @@ const KERNEL_SETS: readonly KernelSet[] = [
   // fixes of tfjs 4.22 on webgpu (docs/webgpu.md): Reverse of rank > 4, int32 buffers (Cast, Transpose), AddN of many
   // inputs; the smallest matmuls on software adapters
   { webgpuOverrides: [webgpuReverse, webgpuCast, webgpuTranspose, webgpuAddN, webgpuBatchMatMul] },
+  // products with a weight kept in one copy (no packed or transposed copies on wasm)
+  weightMatMulKernels,
   // the model's fused ops (src/model/fused/)
   rmsNormKernels,
   ropeKernels,

@@ -19,6 +19,7 @@ import {
   stackBlocks,
 } from './segmented-rows.js';
 import type { KernelSet } from './types.js';
+import { weightMatMul, weightMatMulT } from './weight-matmul.js';
 
 export const MOTE_SEGMENTED_MIX = 'MoteSegmentedMix';
 
@@ -50,8 +51,6 @@ export interface SegmentedMixAttrs {
   numExperts: number;
   stepCoef: number;
   sharedCoef: number;
-  /** The base transposed (out, in), cached by the layer (see MixInput.w0T). */
-  w0T?: () => tf.Tensor2D;
 }
 
 /** The factors and coefficients of each segment: [A_sh | A_e] (in, r′), [B_sh; B_e] (r′, out), per-row scales. */
@@ -169,7 +168,7 @@ function forward(inp: SegmentedMixInputs, at: SegmentedMixAttrs): [tf.Tensor2D, 
     const { plan } = at;
     const lx = inp.xl ?? inp.x;
     const f = new SegmentFactors(inp, at);
-    let y = tf.matMul(inp.x, inp.w0); // (N, out)
+    let y: tf.Tensor = weightMatMul(inp.x, inp.w0); // (N, in)·(in, out) → (N, out), W0 in its one copy
     const hidden: tf.Tensor1D[] = [];
     for (let p = 0; p < plan.numPasses; p++) {
       const segs = plan.pass(p);
@@ -251,7 +250,7 @@ function backward(dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], at: Segmente
 
   const grads: GradientMap = {
     x: () => {
-      const dxBase = at.w0T ? tf.matMul(dy, at.w0T()) : matMulBT(dy, inp.w0); // (N, out)·(out, in) → (N, in)
+      const dxBase = weightMatMulT(dy, inp.w0); // (N, out)·W0ᵀ → (N, in), W0 in its one copy
       return inp.xl ? dxBase : tf.add(dxBase, dAdapterInput());
     },
     w0: () => {

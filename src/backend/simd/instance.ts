@@ -5,6 +5,7 @@
 // cross-origin isolated page) has a shared memory, which only a module declaring a shared import may take: each
 // kernel is assembled both ways, and the memory picks. The kernels run on the thread that calls the op, between
 // XNNPACK's parallel sections, so the shared memory sees no concurrent writes from them.
+import { WASM_BASE64 as GEMM, WASM_SHARED_BASE64 as GEMM_SHARED } from './gemm-wasm.js';
 import { WASM_BASE64 as RMSNORM, WASM_SHARED_BASE64 as RMSNORM_SHARED } from './rmsnorm-wasm.js';
 import { WASM_BASE64 as SOFTMAX, WASM_SHARED_BASE64 as SOFTMAX_SHARED } from './softmax-wasm.js';
 import { WASM_BASE64 as TRANSPOSE, WASM_SHARED_BASE64 as TRANSPOSE_SHARED } from './transpose-wasm.js';
@@ -21,7 +22,25 @@ export interface SimdKernels {
   rms_norm_grad_x(dx: number, dy: number, x: number, w: number, N: number, d: number, eps: number): void;
   /** rmsnorm.wat: RMSNorm's dw (d), summed over the N rows. */
   rms_norm_grad_w(dw: number, dy: number, x: number, N: number, d: number, eps: number): void;
+  /**
+   * gemm.wat: C (M × N) = A (M × K) · B, B (K × N) (bt = 0), or A · Bᵀ, B (N × K) (bt = 1), added to C when acc = 1;
+   * `scratch`: GEMM_SCRATCH_BYTES of the same memory for the kernel's panel.
+   */
+  gemm(
+    a: number,
+    b: number,
+    c: number,
+    M: number,
+    K: number,
+    N: number,
+    bt: number,
+    acc: number,
+    scratch: number,
+  ): void;
 }
+
+/** Bytes of the scratch area `gemm` takes: a (256 × 8) panel and a row of 8 floats. */
+export const GEMM_SCRATCH_BYTES = 8192 + 128;
 
 /** A WebAssembly.Memory (opaque here: the project's type libraries do not declare the WebAssembly API). */
 export type WasmMemory = object;
@@ -35,8 +54,8 @@ interface WebAssemblyApi {
 const wasmApi = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
 const SOURCES = {
-  plain: [TRANSPOSE, SOFTMAX, RMSNORM],
-  shared: [TRANSPOSE_SHARED, SOFTMAX_SHARED, RMSNORM_SHARED],
+  plain: [TRANSPOSE, SOFTMAX, RMSNORM, GEMM],
+  shared: [TRANSPOSE_SHARED, SOFTMAX_SHARED, RMSNORM_SHARED, GEMM_SHARED],
 };
 const compiled: { plain?: object[] | null; shared?: object[] | null } = {};
 const instances = new WeakMap<WasmMemory, SimdKernels | null>();

@@ -2,6 +2,7 @@
 // blocks scaled per token by a coefficient matrix (zero for experts the token does not use), one matmul by
 // [B_1;…;B_E;B_sh]. Plain tf ops, so autodiff gives the backward; costs (E+1)/2× the adapter FLOPs of segmented.
 import * as tf from '@tensorflow/tfjs';
+import { weightMatMul } from '../../backend/kernels/weight-matmul.js';
 import type { MixInput, MixKernel } from './types.js';
 
 /**
@@ -38,7 +39,7 @@ export const denseKernel: MixKernel = {
   name: 'dense',
   mix(m: MixInput): tf.Tensor2D {
     const N = m.x.shape[0];
-    const base = tf.matMul(m.x, m.w0) as tf.Tensor2D; // (N, out)
+    const base = weightMatMul(m.x, m.w0); // (N, out), W0 in its one copy
     const useStep = m.stepA !== null && m.stepB !== null && m.routing.kind !== 'none';
     const As = [...(useStep ? [m.stepA!] : []), ...(m.sharedA ? [m.sharedA] : [])];
     const Bs = [...(useStep ? [m.stepB!] : []), ...(m.sharedB ? [m.sharedB] : [])];

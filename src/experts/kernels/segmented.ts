@@ -49,7 +49,6 @@ export const segmentedKernel: MixKernel = {
       numExperts: m.numExperts,
       stepCoef: m.stepCoef,
       sharedCoef: m.sharedCoef,
-      w0T: tf.getBackend() === 'wasm' ? m.w0T : undefined,
     });
   },
 };

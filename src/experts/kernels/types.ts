@@ -43,11 +43,6 @@ export interface MixInput {
   readonly stepCoef: number;
   readonly sharedCoef: number;
   readonly routing: Routing;
-  /**
-   * The frozen base transposed (out, in), kept by the layer across steps. On wasm a fresh transpose in every
-   * backward would also be repacked by XNNPACK; the cached one is packed once. Optional.
-   */
-  readonly w0T?: () => tf.Tensor2D;
 }
 
 export interface MixKernel {

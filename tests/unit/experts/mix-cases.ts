@@ -21,8 +21,6 @@ export interface MixCase {
   routing: number[] | 'lora' | { topK: number };
   /** Adapter input differs from x (dropout-like mask). */
   dropout?: boolean;
-  /** Hand the kernels a cached W0ᵀ (as MoteLinear does); otherwise the backward transposes W0 itself. */
-  baseT?: boolean;
   /** Layer widths (default 24 → 20). */
   inF?: number;
   outF?: number;
@@ -38,7 +36,6 @@ export const MIX_CASES: MixCase[] = [
     alpha: 0.5,
     shared: true,
     routing: [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2],
-    baseT: true,
   },
   {
     name: 'batch of 3, interleaved and uneven, shared-only question tokens',
@@ -47,7 +44,6 @@ export const MIX_CASES: MixCase[] = [
     alpha: 0.5,
     shared: true,
     routing: [-1, -1, 0, 0, 0, 2, 2, 2, -1, 1, 1, 1, 1, 1, 2, 2, -1, -1, -1, 0, 2, 2, 2, 2],
-    baseT: true,
   },
   {
     name: 'empty segment (expert 2 of 4 unused), rank 8, alpha 0.3',
@@ -173,7 +169,6 @@ export function setupMixCase(c: MixCase): MixSetup {
       )
     : null;
   const probe = seededNormal([N, OUT], `${seed}:probe`);
-  const w0T = tf.transpose(w0) as tf.Tensor2D;
   const dropMask = tf.tensor2d(
     Array.from({ length: N * IN }, (_, i) => ((i * 7) % 5 === 0 ? 0 : 1.25)),
     [N, IN],
@@ -201,7 +196,6 @@ export function setupMixCase(c: MixCase): MixSetup {
       stepCoef: c.alpha * scale,
       sharedCoef: (1 - c.alpha) * scale,
       routing,
-      w0T: c.baseT ? () => w0T : undefined,
     };
     return MIX_KERNEL_IMPLS[kernel].mix(input);
   };
@@ -226,7 +220,7 @@ export function setupMixCase(c: MixCase): MixSetup {
     run: (kernel) => tf.variableGrads(() => tf.sum(tf.mul(mix(kernel), probe)) as tf.Scalar, watched),
     names,
     dispose: () => {
-      tf.dispose([x, w0, w0T, probe, dropMask, ...watched]);
+      tf.dispose([x, w0, probe, dropMask, ...watched]);
       router?.dispose();
       route?.dispose();
     },

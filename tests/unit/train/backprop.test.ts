@@ -72,8 +72,8 @@ describe('leanGradients', () => {
     // y = Σ tanh(…tanh(x·w)…): tfjs keeps every link's gradient to the end, the lean path two or three at a time.
     // A probe op on w, the start of the chain, records the live tensor count when its gradient runs, which is last.
     let live = 0;
-    const probe = tf.customGrad((x: tf.Tensor) => ({
-      value: tf.clone(x),
+    const probe = tf.customGrad((x) => ({
+      value: tf.clone(x as tf.Tensor),
       gradFunc: (dy: tf.Tensor) => {
         live = tf.memory().numTensors;
         return tf.clone(dy);
