@@ -2,6 +2,7 @@
 // Plain classes over tf.Variables (no tfjs-layers). It knows nothing about experts: they attach by replacing
 // the LinearLike in a slot (see `linearSlots`), the way PEFT wraps nn.Linear.
 import * as tf from '@tensorflow/tfjs';
+import { rowsMatMul, weightMatMul } from '../backend/kernels/weight-matmul.js';
 import { Attention, attentionMask } from './attention.js';
 import { Block } from './block.js';
 import {
@@ -11,6 +12,7 @@ import {
   type ModelConfig,
   resolveModelConfig,
 } from './config.js';
+import { headNll, type VocabWeights } from './fused/head-nll.js';
 import { initWeights } from './init.js';
 import { KVCache } from './kv-cache.js';
 import { Linear, type LinearContext, type LinearLike } from './linear.js';
@@ -164,22 +166,6 @@ export class Transformer {
     return spliceRows(w, this.addedHead as tf.Tensor2D, this.addedStart, 1);
   }
 
-  /**
-   * Final hidden states → logits: (N, d) → (N, vocab). The frozen matrix gives (N, V₀) and the added rows (N, n),
-   * spliced column-wise: never a copy of the (vocab, d) table per forward, which for a real model (152K × 896)
-   * would cost more than the rest of a decoding step.
-   */
-  private project(h: tf.Tensor2D): tf.Tensor2D {
-    const base: tf.Tensor2D = this.head
-      ? this.head.apply(h) // (N, V₀)
-      : tf.matMul(h, this.embedding as tf.Tensor2D, false, true); // tied: (N, d)·(V₀, d)ᵀ
-    if (!this.addedEmbedding) return base;
-    const added: tf.Tensor2D = this.addedHead
-      ? tf.matMul(h, this.addedHead as tf.Tensor2D) // (N, d)·(d, n)
-      : tf.matMul(h, this.addedEmbedding as tf.Tensor2D, false, true); // (N, d)·(n, d)ᵀ
-    return spliceRows(base, added, this.addedStart, 1); // (N, vocab)
-  }
-
   /** The embedding rows of `ids` (M) int32 → (M, d): the added rows for ids in their range, the frozen ones else. */
   private embed(ids: tf.Tensor1D): tf.Tensor2D {
     const e = this.embedding as tf.Tensor2D;
@@ -196,6 +182,37 @@ export class Transformer {
     const fromBase = tf.gather(e, tf.where(inAdded, zero, ids)) as tf.Tensor2D; // ids past V₀ are all added
     const pick = tf.tile(tf.reshape(inAdded, [-1, 1]), [1, e.shape[1]]); // (M, d): where does not broadcast
     return tf.where(pick, fromAdded, fromBase) as tf.Tensor2D; // (M, d)
+  }
+
+  /**
+   * The vocabulary's output weights in vocabulary order: the tied table's rows (V, d), or the untied head's columns
+   * (d, V); the base, with the added rows in place at `addedStart` (after it, or over its padding rows: then the base
+   * is cut around them).
+   */
+  vocabWeights(): VocabWeights {
+    const rows = !this.head;
+    const base = (rows ? this.embedding : this.head!.weight) as tf.Tensor2D;
+    const added = (rows ? this.addedEmbedding : this.addedHead) as tf.Tensor2D | null;
+    const layout = rows ? 'rows' : 'cols';
+    if (!added) return { layout, parts: [base] };
+    const axis = rows ? 0 : 1;
+    const V0 = base.shape[axis];
+    const s = this.addedStart;
+    const n = added.shape[axis];
+    if (s >= V0) return { layout, parts: [base, added] };
+    const part = (from: number, size: number) =>
+      (rows ? tf.slice(base, [from, 0], [size, -1]) : tf.slice(base, [0, from], [-1, size])) as tf.Tensor2D;
+    const parts = [...(s > 0 ? [part(0, s)] : []), added, ...(s + n < V0 ? [part(s + n, V0 - s - n)] : [])];
+    return { layout, parts };
+  }
+
+  /** Final hidden states → logits: (N, d) → (N, vocab), the tied table read in place (no transposed copy). */
+  private project(h: tf.Tensor2D): tf.Tensor2D {
+    const { layout, parts } = this.vocabWeights();
+    const logits = parts.map((w) =>
+      layout === 'rows' ? rowsMatMul(h, w, 0, w.shape[0], true) : weightMatMul(h, w),
+    ); // (N, V₀), (N, added)
+    return logits.length === 1 ? logits[0] : (tf.concat(logits, 1) as tf.Tensor2D);
   }
 
   /** ids (B, T) int32 → hidden states (B·T, d) after the final norm. Pure: call inside a tidy. */
@@ -227,6 +244,15 @@ export class Transformer {
   /** ids (B, T) int32 → logits (B·T, vocab). Pure (call inside a tidy); used by training. */
   forward(ids: tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor2D {
     return this.project(this.hidden(ids, options));
+  }
+
+  /**
+   * ids (B, T) int32 and targets (B·T) int32 → −log p(target) per token, (B·T), through the head fused with the loss
+   * over vocabulary chunks (fused/head-nll.ts: no (B·T, V) logits gradient, no transposed table). Pure (call inside a
+   * tidy); used by training.
+   */
+  tokenNll(ids: tf.Tensor2D, targets: tf.Tensor1D, options: ForwardOptions = {}): tf.Tensor1D {
+    return headNll(this.hidden(ids, options), this.vocabWeights(), targets);
   }
 
   /** Public, tidied: host ids (B rows of equal length T) → logits (B, T, vocab). Ids are range-checked. */

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type Route, withRoute } from '../experts/routing.js';
 import { balanceLoss } from '../experts/top-k-router.js';
-import { maskedMeanNll, tokenNll } from '../model/loss.js';
+import { maskedMeanNll } from '../model/loss.js';
 import type { Transformer } from '../model/transformer.js';
 import type { BatchTensors } from './batch.js';
 import { namedGradients } from './clip.js';
@@ -29,8 +29,9 @@ export function batchLoss(
   balanceWeight: number,
 ): StepOutput & { total: tf.Scalar } {
   const [B, T] = bt.ids.shape;
-  const logits = model.forward(bt.ids, { attnMask: bt.attnMask, ctx: route ? withRoute(route) : undefined }); // (B·T, V)
-  const nll = tokenNll(logits, tf.reshape(bt.targets, [B * T]) as tf.Tensor1D); // (B·T)
+  const targets = tf.reshape(bt.targets, [B * T]) as tf.Tensor1D;
+  const options = { attnMask: bt.attnMask, ctx: route ? withRoute(route) : undefined };
+  const nll = model.tokenNll(bt.ids, targets, options); // (B·T), the head fused with the loss
   const loss = maskedMeanNll(nll, tf.reshape(bt.lossMask, [B * T]) as tf.Tensor1D);
   const balance = route && route.auxLosses.length > 0 ? balanceLoss(route) : tf.scalar(0);
   const total = balanceWeight > 0 ? (tf.add(loss, tf.mul(balance, balanceWeight)) as tf.Scalar) : loss;

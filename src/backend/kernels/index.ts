@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { adamwKernels } from './adamw.js';
 import { batchMatMulGradConfig } from './batch-matmul-grad.js';
+import { headNllKernels } from './head-nll.js';
 import { maskedSoftmaxKernels } from './masked-softmax.js';
 import { overrideKernel } from './override.js';
 import { rmsNormKernels } from './rms-norm.js';
@@ -24,7 +25,7 @@ import { webgpuCast, webgpuTranspose } from './webgpu-int32.js';
 import { webgpuBatchMatMul } from './webgpu-matmul.js';
 import { webgpuReverse } from './webgpu-reverse.js';
 import { sgmvKernels } from './webgpu-sgmv.js';
-import { weightMatMulKernels } from './weight-matmul.js';
+import { rowsMatMulKernels, weightMatMulKernels } from './weight-matmul.js';
 
 /** Everything registerKernels installs, in order. */
 const KERNEL_SETS: readonly KernelSet[] = [
@@ -37,11 +38,13 @@ const KERNEL_SETS: readonly KernelSet[] = [
   { webgpuOverrides: [webgpuReverse, webgpuCast, webgpuTranspose, webgpuAddN, webgpuBatchMatMul] },
   // products with a weight kept in one copy (no packed or transposed copies on wasm)
   weightMatMulKernels,
+  rowsMatMulKernels,
   // the model's fused ops (src/model/fused/)
   rmsNormKernels,
   ropeKernels,
   maskedSoftmaxKernels,
   tokenNllKernels,
+  headNllKernels,
   // the experts' mixing and gate (src/experts/)
   segmentedMixKernels,
   segmentedRowsKernels,

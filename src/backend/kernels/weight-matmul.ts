@@ -142,3 +142,101 @@ export function weightMatMulT(y: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   check2d('weightMatMulT', y, w, y.shape[1], w.shape[1]);
   return runKernel(WEIGHT_MATMUL_T, { y, w });
 }
+
+/** A block of rows [v0, v0 + n) of a weight W (V, d): a vocabulary chunk of a tied embedding. */
+export const ROWS_MATMUL = 'MoteRowsMatMul';
+
+/** What `rowsMatMul` computes with the rows W[v0 … v0+n) =: R (n, d). */
+interface RowsAttrs {
+  v0: number;
+  n: number;
+  /** a (M, d) · Rᵀ → (M, n) (true), or a (M, n) · R → (M, d) (false). */
+  transposed: boolean;
+}
+
+function wasmRowsMatMul({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo | tf.Tensor {
+  const { a, w } = inputs as { a: tf.TensorInfo; w: tf.TensorInfo };
+  const { v0, n, transposed } = attrs as unknown as RowsAttrs;
+  const b = backend as unknown as WasmHeapBackend;
+  const g = wasmGemm(b);
+  if (!g) return rowsMatMulOps(a as tf.Tensor2D, w as tf.Tensor2D, v0, n, transposed);
+  const [M, d] = [a.shape[0], w.shape[1]];
+  const out = b.makeOutput([M, transposed ? n : d], 'float32');
+  const rows = heapOffset(b, w) + v0 * d * 4;
+  if (transposed) g.k.gemm(heapOffset(b, a), rows, heapOffset(b, out), M, d, n, 1, 0, g.scratch);
+  else g.k.gemm(heapOffset(b, a), rows, heapOffset(b, out), M, n, d, 0, 0, g.scratch);
+  return out;
+}
+
+function rowsMatMulOps(
+  a: tf.Tensor2D,
+  w: tf.Tensor2D,
+  v0: number,
+  n: number,
+  transposed: boolean,
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    const rows = tf.slice(w, [v0, 0], [n, -1]) as tf.Tensor2D; // (n, d)
+    return transposed ? tf.matMul(a, rows, false, true) : tf.matMul(a, rows); // (M, n) or (M, d)
+  });
+}
+
+/** xᵀ·y with an explicit transpose on wasm (a transposed operand takes tfjs's slow loop there). */
+const tMatMul = (x: tf.Tensor, y: tf.Tensor) =>
+  explicit() ? tf.matMul(tf.transpose(x), y) : tf.matMul(x, y, true, false);
+
+export const rowsMatMulKernels: KernelSet = {
+  gradients: [
+    {
+      kernelName: ROWS_MATMUL,
+      inputsToSave: ['a', 'w'],
+      gradFunc: (dy, [a, w], attrs) => {
+        const { v0, n, transposed } = attrs as unknown as RowsAttrs;
+        const g = dy as tf.Tensor2D;
+        /** The gradient of the rows block (n, d), placed in a (V, d) gradient of W. */
+        const place = (block: tf.Tensor) =>
+          v0 === 0 && n === w.shape[0]
+            ? block
+            : tf.pad(block, [
+                [v0, w.shape[0] - v0 - n],
+                [0, 0],
+              ]);
+        return {
+          // logits = a·Rᵀ: da = g·R, dR = gᵀ·a; y = a·R: da = g·Rᵀ, dR = aᵀ·g
+          a: () => rowsMatMul(g, w as tf.Tensor2D, v0, n, !transposed),
+          w: () => place(transposed ? tMatMul(g, a) : tMatMul(a, g)),
+        };
+      },
+    },
+  ],
+  kernels: [
+    { kernelName: ROWS_MATMUL, backendName: 'wasm', kernelFunc: wasmRowsMatMul as unknown as tf.KernelFunc },
+    ...opKernelConfigs(
+      ROWS_MATMUL,
+      ({ a, w }, attrs) => {
+        const { v0, n, transposed } = attrs as RowsAttrs;
+        return rowsMatMulOps(a as tf.Tensor2D, w as tf.Tensor2D, v0, n, transposed);
+      },
+      others,
+    ),
+  ],
+};
+
+/**
+ * With R = W[v0 … v0+n) (n, d), the rows of W (V, d) read where they lie on wasm (no slice, no transpose):
+ * a (M, d)·Rᵀ → (M, n) when `transposed`, else a (M, n)·R → (M, d). No gradient: for the bodies of fused ops.
+ */
+export function rowsMatMul(
+  a: tf.Tensor2D,
+  w: tf.Tensor2D,
+  v0: number,
+  n: number,
+  transposed: boolean,
+): tf.Tensor2D {
+  const d = w.shape[1];
+  if (a.rank !== 2 || w.rank !== 2 || v0 < 0 || v0 + n > w.shape[0] || a.shape[1] !== (transposed ? d : n))
+    throw new Error(
+      `rowsMatMul: a [${a.shape}] with rows [${v0}, ${v0 + n}) of W [${w.shape}] (transposed ${transposed})`,
+    );
+  return runKernel(ROWS_MATMUL, { a, w }, { v0, n, transposed });
+}
