@@ -90,10 +90,12 @@ const eng = engine as unknown as {
 };
 const endTape = eng.endTape.bind(eng);
 let afterForward = 0;
+let forwardPeak = 0;
 let savedBy: Record<string, number> = {};
 eng.endTape = () => {
   if (eng.state.gradientDepth === 1) {
     afterForward = live;
+    forwardPeak = peak;
     const seen = new Set<unknown>();
     savedBy = {};
     for (const n of eng.state.activeTape ?? [])
@@ -141,6 +143,7 @@ await train(
       if (e.type === 'step') {
         report(`step ${e.step}`, {
           afterForwardMB: Math.round(afterForward / MB),
+          forwardPeakMB: Math.round(forwardPeak / MB),
           savedMB: Object.fromEntries(
             Object.entries(savedBy)
               .map(([k, v]) => [k, Math.round(v / MB)])

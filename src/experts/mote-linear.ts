@@ -5,6 +5,7 @@
 // wraps nn.Linear; the mixing itself is one of kernels/.
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
+import { biasAdd } from '../backend/kernels/shape-only.js';
 import type { Linear, LinearContext, LinearLike } from '../model/linear.js';
 import { type ExpertName, expertIndex, SHARED_ONLY } from '../steps.js';
 import type { ExpertConfig, MixKernelName } from './config.js';
@@ -90,7 +91,7 @@ export class MoteLinear implements LinearLike {
    */
   apply(x: tf.Tensor2D, ctx?: LinearContext): tf.Tensor2D {
     const y = this.applyWeights(x, ctx); // (N, out)
-    return this.bias ? (tf.add(y, this.bias) as tf.Tensor2D) : y; // (N, out) + (out)
+    return this.bias ? biasAdd(y, this.bias as tf.Tensor1D) : y; // (N, out) + (out), saving nothing
   }
 
   private applyWeights(x: tf.Tensor2D, ctx?: LinearContext): tf.Tensor2D {

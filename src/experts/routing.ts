@@ -60,6 +60,8 @@ export interface RouteOptions {
 /** Routing of one forward's flattened (B·T) tokens; shared by every layer. */
 export class Route {
   private aux: tf.Scalar[] = [];
+  /** Auxiliary losses of training forwards, kept until dispose(). */
+  private owned: tf.Scalar[] = [];
   readonly training: boolean;
   readonly merged: boolean;
   /** (N,) expert index per token (−1: shared only), or null for a uniform or learned-routing route. */
@@ -105,8 +107,12 @@ export class Route {
     return this.liveAux();
   }
 
-  /** Adds a router's auxiliary loss (a tensor of the caller's tidy). */
+  /**
+   * Adds a router's auxiliary loss (a tensor of the caller's tidy). A training forward frees each block's tensors
+   * when the block is done (Transformer.hidden), so there the route keeps the loss itself until `dispose()`.
+   */
   addAuxLoss(loss: tf.Scalar): void {
+    if (this.training) this.owned.push(tf.keep(loss));
     this.liveAux().push(loss);
   }
 
@@ -192,6 +198,8 @@ export class Route {
     this.tensors.clear();
     for (const p of this.plans.values()) p.dispose();
     this.plans.clear();
+    tf.dispose(this.owned);
+    this.owned = [];
   }
 
   /** A stable description (decoders key their merged-weight snapshots by JSON.stringify(ctx)). */

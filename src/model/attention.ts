@@ -1,5 +1,6 @@
 // Causal self-attention with grouped-query heads (llama2.c `kv_mul`), RoPE, and an optional KV cache.
 import * as tf from '@tensorflow/tfjs';
+import { reshapeView } from '../backend/kernels/shape-only.js';
 import { headSize, type ModelConfig } from './config.js';
 import { maskedSoftmax } from './fused/masked-softmax.js';
 import type { KVCache } from './kv-cache.js';
@@ -68,10 +69,11 @@ export class Attention {
     // tensor besides the scores: at T = 512 each is tens of MB of wasm heap.
     const qh = tf.reshape(q, [B * nkv, group * T, hs]); // (B·nkv, group·T, hs)
     const kT = tf.transpose(tf.reshape(kh, [B * nkv, S, hs]), [0, 2, 1]); // (B·nkv, hs, S)
-    const scores = tf.reshape(tf.matMul(qh, kT), [B, nh, T, S]) as tf.Tensor4D; // (B, nh, T, S)
-    const att = tf.reshape(maskedSoftmax(scores, mask), [B * nkv, group * T, S]); // (B·nkv, group·T, S)
+    // reshapeView: tf.reshape would keep the scores and y alive for the backward, only to read their shapes
+    const scores = reshapeView<tf.Rank.R4>(tf.matMul(qh, kT), [B, nh, T, S]); // (B, nh, T, S)
+    const att = reshapeView(maskedSoftmax(scores, mask), [B * nkv, group * T, S]); // (B·nkv, group·T, S)
     const y = tf.matMul(att, tf.reshape(vh, [B * nkv, S, hs])); // (B·nkv, group·T, hs)
-    const yh = tf.transpose(tf.reshape(y, [B, nh, T, hs]), [0, 2, 1, 3]); // (B, T, nh, hs)
+    const yh = tf.transpose(reshapeView(y, [B, nh, T, hs]), [0, 2, 1, 3]); // (B, T, nh, hs)
     return this.o.apply(tf.reshape(yh, [B * T, nh * hs]) as tf.Tensor2D, ctx); // (B·T, d)
   }
 }

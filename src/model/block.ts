@@ -1,5 +1,6 @@
 // One pre-norm residual block: x + attn(norm(x)), then x + mlp(norm(x)) (nanoGPT Block, llama2.c layer loop).
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { addSame } from '../backend/kernels/shape-only.js';
 import type { Attention, AttentionInput } from './attention.js';
 import type { Mlp } from './mlp.js';
 import type { RMSNorm } from './norm.js';
@@ -15,8 +16,9 @@ export class Block {
 
   /** x: (B·T, d) → (B·T, d). */
   apply(x: tf.Tensor2D, rope: Rope, input: AttentionInput): tf.Tensor2D {
-    const h = tf.add(x, this.attn.apply(this.attnNorm.apply(x), rope, input)) as tf.Tensor2D;
-    return tf.add(h, this.mlp.apply(this.mlpNorm.apply(h), input.ctx)) as tf.Tensor2D;
+    // residual adds that save nothing for the backward (shape-only.ts)
+    const h = addSame(x, this.attn.apply(this.attnNorm.apply(x), rope, input));
+    return addSame(h, this.mlp.apply(this.mlpNorm.apply(h), input.ctx));
   }
 
   dispose(): void {

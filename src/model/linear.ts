@@ -1,6 +1,7 @@
 // The projection every transformer matmul goes through. Experts attach by replacing a Linear with a wrapper
 // that implements LinearLike (as PEFT wraps nn.Linear), so the model itself knows nothing about experts.
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { biasAdd } from '../backend/kernels/shape-only.js';
 import { weightMatMul } from '../backend/kernels/weight-matmul.js';
 
 /**
@@ -53,7 +54,7 @@ export class Linear implements LinearLike {
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
     const y = weightMatMul(x, this.weight as tf.Tensor2D); // (N, out), the weight in its one copy
-    return this.bias ? (tf.add(y, this.bias) as tf.Tensor2D) : y; // (N, out) + (out)
+    return this.bias ? biasAdd(y, this.bias as tf.Tensor1D) : y; // (N, out) + (out), saving nothing
   }
 
   namedVariables(): Map<string, tf.Variable> {

@@ -1,5 +1,6 @@
 // The SwiGLU feed-forward of Llama (llama2.c: w2(silu(w1·x) ⊙ w3·x)); gate = w1, up = w3, down = w2.
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { swiglu } from '../backend/kernels/swiglu.js';
 import type { LinearContext, LinearLike } from './linear.js';
 
 export class Mlp {
@@ -12,7 +13,6 @@ export class Mlp {
   /** x: (N, d) → (N, d) through (N, hidden). */
   apply(x: tf.Tensor2D, ctx?: LinearContext): tf.Tensor2D {
     const g = this.gate.apply(x, ctx); // (N, hidden)
-    const silu = tf.mul(g, tf.sigmoid(g)) as tf.Tensor2D;
-    return this.down.apply(tf.mul(silu, this.up.apply(x, ctx)) as tf.Tensor2D, ctx); // (N, d)
+    return this.down.apply(swiglu(g, this.up.apply(x, ctx)), ctx); // silu(g) ⊙ up (N, hidden) → (N, d)
   }
 }

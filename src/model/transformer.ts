@@ -226,16 +226,14 @@ export class Transformer {
         `positions: ${positions.length} positions for ${B} rows of ${T} tokens; expected one token per row`,
       );
     const mask = attentionMask(T, pos, options.attnMask); // (T, pos + T) or (B, T, pos + T)
+    // one tidy per block: what a block makes and the backward does not need goes when the block is done, not at
+    // the end of the forward (in training, tensors saved for the backward are the tape's and stay)
     for (let l = 0; l < this.blocks.length; l++) {
-      x = this.blocks[l].apply(x, this.rope, {
-        T,
-        pos,
-        mask,
-        cache,
-        layer: l,
-        ctx: options.ctx,
-        positions,
-      });
+      const input = x;
+      x = tf.tidy(() =>
+        this.blocks[l].apply(input, this.rope, { T, pos, mask, cache, layer: l, ctx: options.ctx, positions }),
+      );
+      input.dispose();
     }
     if (cache) cache.length += T;
     return this.finalNorm.apply(x);

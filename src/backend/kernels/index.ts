@@ -11,6 +11,8 @@ import { rmsNormKernels } from './rms-norm.js';
 import { ropeKernels } from './rope.js';
 import { segmentedMixKernels } from './segmented-mix.js';
 import { segmentedRowsKernels } from './segmented-rows.js';
+import { shapeOnlyKernels } from './shape-only.js';
+import { swigluKernels } from './swiglu.js';
 import { tokenNllKernels } from './token-nll.js';
 import { topKMaskKernels } from './top-k-mask.js';
 import type { KernelSet } from './types.js';
@@ -45,6 +47,8 @@ const KERNEL_SETS: readonly KernelSet[] = [
   maskedSoftmaxKernels,
   tokenNllKernels,
   headNllKernels,
+  swigluKernels,
+  shapeOnlyKernels,
   // the experts' mixing and gate (src/experts/)
   segmentedMixKernels,
   segmentedRowsKernels,
