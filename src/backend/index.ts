@@ -3,8 +3,11 @@
 
 export { KernelNotRegisteredError, type KernelReport, registerKernels } from './kernels/index.js';
 export {
+  describeMeasuredMemory,
   expectNoLeak,
   type LeakReport,
+  type MeasuredMemory,
+  measureMemory,
   TensorGrowthMonitor,
   TensorLeakError,
   tensorCount,

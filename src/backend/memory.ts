@@ -80,3 +80,39 @@ function collectTensors(value: unknown): tf.Tensor[] {
   walk(value);
   return [...found];
 }
+
+/** What the process holds now, measured: the wasm heap's size and the process's resident set, when known. */
+export interface MeasuredMemory {
+  /** Bytes of the wasm backend's heap (it only grows, so this is its high-water mark); null on other backends. */
+  wasmHeapBytes: number | null;
+  /** The process's resident set (Node), or null where it cannot be read (browsers). */
+  rssBytes: number | null;
+  /** The process's peak resident set so far (Node), or null. */
+  maxRssBytes: number | null;
+}
+
+/** Measures the memory the process holds (see MeasuredMemory); never throws. */
+export function measureMemory(): MeasuredMemory {
+  let wasmHeapBytes: number | null = null;
+  try {
+    const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+    wasmHeapBytes = b.wasm?.HEAPU8?.buffer.byteLength ?? null;
+  } catch {
+    // no backend selected
+  }
+  const proc = (globalThis as { process?: NodeJS.Process }).process;
+  const rssBytes = typeof proc?.memoryUsage?.rss === 'function' ? proc.memoryUsage.rss() : null;
+  // resourceUsage().maxRSS is in kilobytes
+  const maxRssBytes = typeof proc?.resourceUsage === 'function' ? proc.resourceUsage().maxRSS * 1024 : null;
+  return { wasmHeapBytes, rssBytes, maxRssBytes };
+}
+
+/** "wasm heap 3.98 GiB, RSS 4.41 GiB (peak 4.52 GiB)": the measured figures, for messages. */
+export function describeMeasuredMemory(m: MeasuredMemory = measureMemory()): string {
+  const gib = (b: number) => `${(b / 1024 ** 3).toFixed(2)} GiB`;
+  const parts: string[] = [];
+  if (m.wasmHeapBytes !== null) parts.push(`wasm heap ${gib(m.wasmHeapBytes)}`);
+  if (m.rssBytes !== null)
+    parts.push(`RSS ${gib(m.rssBytes)}${m.maxRssBytes !== null ? ` (peak ${gib(m.maxRssBytes)})` : ''}`);
+  return parts.length ? parts.join(', ') : 'no memory figures available here';
+}

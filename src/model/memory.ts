@@ -1,19 +1,22 @@
 // The memory a model needs for inference and for MoTE training, estimated from its shape alone (no allocation):
-// what `mote info` prints, and the figure a run can check before allocating. Every tensor is float32 (4 bytes).
-// An estimate of the tensors the library creates, not a measurement: the wasm heap also fragments, and the
-// process holds JS-side copies while loading. What is counted:
-//   weights      every base parameter (parameterCount)
+// what `mote info` prints, and what `train` checks before its first step (`checkTrainingFits`). Every tensor is
+// float32 (4 bytes). An estimate of the tensors the library creates, not a measurement: the wasm heap also
+// fragments, and the process holds JS-side copies while loading. What is counted:
+//   weights      every base parameter (parameterCount), in one copy: products read the frozen weights where they lie
 //   kvCache      inference: keys and values of every layer for seqLen positions
-//   activations  the tensors a forward creates (all layers at once: one tidy spans the forward) — for training
-//                those the backward reads: block inputs and norms, q/k/v and rotated heads, attention scores and
-//                probabilities (B·heads·T²), the SwiGLU intermediates, the LoRA rank activations
-//   logits       over the vocabulary: inference one row per sequence; training the (B·T, V) logits, the softmax of
-//                the loss backward and their gradient, plus a tied head's transposed embedding and its gradient
-//   adapters     LoRA factors of every expert on every adapted projection; gradients + AdamW's two moments: 3× more
-//   transposed   wasm only: a cached (out, in) copy of each adapted projection's frozen weight for the backward
-//                (experts/merged-weights.ts TransposedWeight); other backends transpose by flag
+//   activations  inference: one block's tensors (a forward frees each block's when it is done); training: what
+//                the backward reads, per layer and token — the block input and the two norm outputs, the mlp
+//                input, rotated q and transposed k, v, attention's output, SwiGLU's gate, up and product, the
+//                LoRA rank activations — plus attention's probabilities (B·heads·T²); the shape-only ops and the
+//                fused SwiGLU save nothing else (backend/kernels/shape-only.ts, swiglu.ts)
+//   workingSet   training: one layer's backward at a time (the gradients of its activations, scores and probs)
+//   logits       inference one row per sequence; training the (B·T, V) logits the fused head keeps for the
+//                backward when they are small enough (model/fused/head-nll.ts), and two vocabulary chunks
+//   adapters     the trainable parameters (LoRA factors, routers; the base for full fine-tuning); their gradients
+//                and AdamW's two moments: 3× more
 import { check } from '../util/errors.js';
 import { headSize, LINEAR_MODULES, type LinearModule, type ModelConfig } from './config.js';
+import { CHUNK_FLOATS, KEEP_LOGITS_BYTES } from './fused/head-nll.js';
 
 /** wasm32's address space: the whole heap of the wasm backend (tfjs-notes.md). */
 export const WASM_HEAP_LIMIT_BYTES = 4 * 1024 ** 3;
@@ -51,8 +54,10 @@ export interface MemoryOptions {
   targets: readonly LinearModule[];
   /** Tokens per sequence. Default 512. */
   seqLen: number;
-  /** Sequences per step. Default 1. */
+  /** Sequences per step (per micro-batch). Default 1. */
   batchSize: number;
+  /** Trainable parameters when known (a built run: adapters and routers, or the base); default from the options above. */
+  trainableParameters?: number;
 }
 
 export const DEFAULT_MEMORY_OPTIONS: Readonly<MemoryOptions> = Object.freeze({
@@ -93,6 +98,13 @@ export function estimateMemory(c: ModelConfig, options: Partial<MemoryOptions> =
   const o: MemoryOptions = { ...DEFAULT_MEMORY_OPTIONS, ...options };
   for (const k of ['rank', 'experts', 'expertsPerToken', 'seqLen', 'batchSize'] as const)
     check(Number.isInteger(o[k]) && o[k] > 0, k, o[k], 'a positive integer');
+  if (o.trainableParameters !== undefined)
+    check(
+      Number.isInteger(o.trainableParameters) && o.trainableParameters >= 0,
+      'trainableParameters',
+      o.trainableParameters,
+      'a non-negative integer',
+    );
   check(
     o.targets.every((m) => (LINEAR_MODULES as readonly string[]).includes(m)),
     'targets',
@@ -101,45 +113,91 @@ export function estimateMemory(c: ModelConfig, options: Partial<MemoryOptions> =
   );
   const { rank: r, seqLen: T, batchSize: B } = o;
   const N = B * T;
-  const q = headSize(c) * c.numHeads;
+  const { dim: d, hiddenDim: h, numLayers: L, numHeads: nh } = c;
+  const q = headSize(c) * nh;
   const kv = headSize(c) * c.numKvHeads;
   const shapes = projectionShapes(c);
   const parameters = parameterCount(c);
-  const weights = parameters * F32;
-  const tiedTable = c.tiedEmbeddings ? c.vocabSize * c.dim * F32 : 0; // tf.transpose of the table per forward
+  const scores = B * nh * T * T; // one layer's attention scores or probabilities
 
-  // per token and layer: x, two norm outputs, residual (4d); q/k/v outputs, rotated q/k, kᵀ (2q + 4kv); attention
-  // output and its (B·T, q) copy (2q); SwiGLU: gate, sigmoid, silu, up, product (5h); LoRA x·A of the experts
-  // a token uses on each adapted projection
-  const perToken = 4 * c.dim + 4 * q + 4 * kv + 5 * c.hiddenDim;
-  const scores = 2 * B * c.numHeads * T * T; // scores and probabilities
-  const forward = c.numLayers * (N * perToken + scores) * F32;
-  const lora = c.numLayers * N * o.targets.length * o.expertsPerToken * r * F32;
-
+  // inference, per token of one block: x, two norm outputs, residual (4d); q/k/v outputs, rotated q/k, kᵀ
+  // (2q + 4kv); attention output and its (B·T, q) copy (2q); SwiGLU: gate, up, product (3h); scores and probs
   const inference = sum({
-    weights,
-    kvCache: 2 * c.numLayers * B * T * kv * F32,
-    activations: forward,
-    logits: B * c.vocabSize * F32 + tiedTable,
+    weights: parameters * F32,
+    kvCache: 2 * L * B * T * kv * F32,
+    activations: (N * (4 * d + 4 * q + 4 * kv + 3 * h) + 2 * scores) * F32,
+    logits: B * c.vocabSize * F32,
   });
 
   let adapterParams = 0;
-  let transposed = 0;
   for (const m of o.targets) {
     const [i, out] = shapes[m];
-    adapterParams += c.numLayers * o.experts * r * (i + out);
-    transposed += c.numLayers * i * out * F32;
+    adapterParams += L * o.experts * r * (i + out);
   }
-  const training = (wasm: boolean) =>
-    sum({
-      weights,
-      ...(wasm ? { transposed } : {}),
-      adapters: adapterParams * F32,
-      adapterGradientsAndMoments: 3 * adapterParams * F32,
-      activations: forward + lora,
-      logits: 3 * N * c.vocabSize * F32 + 2 * tiedTable,
-    });
-  const wasm = { inference, training: training(true), limitBytes: WASM_HEAP_LIMIT_BYTES };
-  const native = { inference, training: training(false), limitBytes: null };
+  const trainable = o.trainableParameters ?? adapterParams;
+  // training, per layer and token: see the file header
+  const savedPerToken = 4 * d + 2 * q + 3 * kv + 3 * h + o.targets.length * o.expertsPerToken * r;
+  const layerSaved = N * savedPerToken + scores;
+  const chunk = Math.max(1024, 8 * Math.floor(CHUNK_FLOATS / N / 8));
+  const keptLogits = N * c.vocabSize * F32 <= KEEP_LOGITS_BYTES ? N * c.vocabSize : 0;
+  const training = sum({
+    weights: parameters * F32,
+    adapters: trainable * F32,
+    adapterGradientsAndMoments: 3 * trainable * F32,
+    activations: L * layerSaved * F32,
+    workingSet: (layerSaved + 2 * scores) * F32,
+    logits: (keptLogits + 2 * N * Math.min(chunk, c.vocabSize)) * F32,
+  });
+  const wasm = { inference, training, limitBytes: WASM_HEAP_LIMIT_BYTES };
+  const native = { inference, training, limitBytes: null };
   return { parameters, options: Object.freeze(o), backends: { wasm, cpu: native, tensorflow: native } };
+}
+
+/** A training configuration the estimate says cannot fit, refused before its first step allocates anything. */
+export class MemoryRefusedError extends Error {
+  constructor(
+    message: string,
+    readonly estimate: MemoryParts,
+    readonly limitBytes: number,
+  ) {
+    super(message);
+    this.name = 'MemoryRefusedError';
+  }
+}
+
+const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+
+/**
+ * Throws MemoryRefusedError when training a model of shape `c` with `options` needs more than `limitBytes`
+ * (the wasm heap, or the machine's memory): the message gives the estimate by part and what to lower, largest
+ * first. Returns the estimate otherwise.
+ */
+export function checkTrainingFits(
+  c: ModelConfig,
+  options: Partial<MemoryOptions>,
+  limitBytes: number,
+  where: string,
+): MemoryParts {
+  const est = estimateMemory(c, options).backends.wasm.training;
+  if (est.total <= limitBytes) return est;
+  const o = { ...DEFAULT_MEMORY_OPTIONS, ...options };
+  const p = est.parts;
+  const perSequence = p.activations + p.workingSet + p.logits;
+  const advice = [
+    [
+      perSequence,
+      `seqLen (${o.seqLen}) or microBatchSize (${o.batchSize}): they scale the activations and logits`,
+    ],
+    [p.adapters + p.adapterGradientsAndMoments, `the trainable parameters (rank ${o.rank}, targets)`],
+    [p.weights, 'the model (its weights alone take ' + gib(p.weights) + ')'],
+  ] as const;
+  const lower = [...advice].sort((a, b) => b[0] - a[0]).map(([, text]) => text);
+  const parts = Object.entries(p)
+    .map(([k, v]) => `${k} ${gib(v)}`)
+    .join(', ');
+  throw new MemoryRefusedError(
+    `${where}: training needs about ${gib(est.total)} (${parts}) at seqLen ${o.seqLen} × microBatchSize ${o.batchSize}, more than the ${gib(limitBytes)} available; lower ${lower.join('; or ')}`,
+    est,
+    limitBytes,
+  );
 }

@@ -5,8 +5,16 @@
 // process, or from a worker pool when the Node entry's `train` (trainer-node.ts) opens one (gradients.ts). It
 // prints nothing: progress is reported through `onEvent`.
 import * as tf from '@tensorflow/tfjs';
+import { describeMeasuredMemory, measureMemory } from '../backend/memory.js';
 import { getExperts } from '../experts/attach.js';
-import { auxLossWeight, shardable } from '../experts/kinds.js';
+import type { ExpertConfig } from '../experts/config.js';
+import { adapterKind, auxLossWeight, shardable } from '../experts/kinds.js';
+import {
+  checkTrainingFits,
+  estimateMemory,
+  type MemoryOptions,
+  WASM_HEAP_LIMIT_BYTES,
+} from '../model/memory.js';
 import type { Transformer } from '../model/transformer.js';
 import { cleanupAfterFailure } from '../util/cleanup.js';
 import { type BatchOptions, batches, countBatches, type HostBatch } from './batch.js';
@@ -83,6 +91,12 @@ export interface TrainOptions {
   groupByLength?: boolean;
   /** Stop after this many optimizer steps (smoke runs, CI); the schedule still spans the full run. */
   maxSteps?: number;
+  /**
+   * Bytes the run may use: `train` refuses before its first step, with a MemoryRefusedError naming what to lower,
+   * when the memory estimate (model/memory.ts) exceeds them. Default: the 4 GiB heap on wasm (an abort there loses
+   * the process), no limit on other backends (bounded by the machine, which can page); false: no check.
+   */
+  memoryLimit?: number | false;
   /** Checkpointing (and resume when `resume` is true). */
   checkpointer?: Checkpointer;
   resume?: boolean;
@@ -127,6 +141,12 @@ export async function train(
       'train: the model has no trainable variables (attach experts, or setBaseTrainable(true) for full fine-tuning)',
     );
   const experts = getExperts(model)?.config ?? null;
+  const memory = memoryOptions(experts, vars, seqLen, c.microBatchSize);
+  const limit = options.memoryLimit ?? (tf.getBackend() === 'wasm' ? WASM_HEAP_LIMIT_BYTES : false);
+  if (limit !== false) {
+    check(Number.isFinite(limit) && limit > 0, 'memoryLimit', limit, 'a positive number of bytes, or false');
+    checkTrainingFits(model.config, memory, limit, 'train');
+  }
   const settings: GradientSettings = {
     vars,
     experts,
@@ -226,7 +246,7 @@ export async function train(
         if (group.length < accum && !endOfEpoch) continue;
         if (group.length > 0) {
           lastLoss = await step(group, epoch).catch((e) => {
-            throw explainBackendFailure(e, pos.step + 1, group);
+            throw explainBackendFailure(e, pos.step + 1, group, model, memory);
           });
           pos = { step: pos.step + 1, epoch, microInEpoch: pos.microInEpoch + group.length };
           group = [];
@@ -349,14 +369,48 @@ async function optimizerStep(ctx: StepContext, group: HostBatch[], epoch: number
   return loss;
 }
 
-/** A wasm abort (heap exhausted, or a C++ assertion) becomes an error that says what to change. */
-function explainBackendFailure(e: unknown, step: number, group: HostBatch[]): unknown {
+/** What the memory estimate needs of a run: its experts, trainable parameters and micro-batch shape. */
+function memoryOptions(
+  experts: Readonly<ExpertConfig> | null,
+  vars: Map<string, tf.Variable>,
+  seqLen: number,
+  batchSize: number,
+): Partial<MemoryOptions> {
+  const trainableParameters = [...vars.values()].reduce((n, v) => n + v.size, 0);
+  if (!experts) return { seqLen, batchSize, trainableParameters, targets: [] };
+  return {
+    seqLen,
+    batchSize,
+    trainableParameters,
+    rank: experts.rank,
+    targets: experts.targets,
+    expertsPerToken: adapterKind(experts).expertsPerToken(experts),
+  };
+}
+
+/**
+ * A wasm abort (heap exhausted, or a C++ assertion) becomes an error that says what was measured when it happened
+ * (the heap's size, RSS), the estimate for the micro-batch, and what to change.
+ */
+function explainBackendFailure(
+  e: unknown,
+  step: number,
+  group: HostBatch[],
+  model: Transformer,
+  memory: Partial<MemoryOptions>,
+): unknown {
   const message = (e as Error)?.message ?? '';
   if (tf.getBackend() !== 'wasm' || !/Aborted|memory access out of bounds|Out of memory/i.test(message))
     return e;
   const shapes = group.map((b) => `${b.B}×${b.T}`).join(', ');
+  const widest = group.reduce((m, b) => (b.B * b.T > m.B * m.T ? b : m), group[0]);
+  const est = estimateMemory(model.config, { ...memory, seqLen: widest.T, batchSize: widest.B }).backends.wasm
+    .training.total;
+  const measured = measureMemory();
+  const full = (measured.wasmHeapBytes ?? 0) >= 0.9 * WASM_HEAP_LIMIT_BYTES;
+  const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
   return new Error(
-    `the wasm backend aborted at step ${step} (micro-batches ${shapes}), most likely out of memory: its heap is at most 4 GiB and attention keeps B·heads·T² floats per layer for the backward pass; lower microBatchSize or the chains' maxLen. The wasm backend cannot continue in this process; resume from the last checkpoint.`,
+    `the wasm backend aborted at step ${step} (micro-batches ${shapes}): ${full ? 'out of memory, its heap is at the limit' : 'its heap is below the limit, so probably not out of memory'}. Measured then: ${describeMeasuredMemory(measured)}; the heap cannot exceed ${gib(WASM_HEAP_LIMIT_BYTES)}; the estimate for a ${widest.B}×${widest.T} micro-batch was ${gib(est)} (mote info gives its parts). To use less memory, lower microBatchSize or seqLen (the chains' maxLen). The wasm backend cannot continue in this process; resume from the last checkpoint.`,
     { cause: e },
   );
 }

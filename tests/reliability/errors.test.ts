@@ -109,8 +109,9 @@ describe('clean-up never masks the first error', () => {
       );
       expect(dead).toBe(true);
       expect(e.message).toMatch(
-        /^the wasm backend aborted at step 1 \(micro-batches 4×\d+\), most likely out of memory/,
+        /^the wasm backend aborted at step 1 \(micro-batches 4×\d+\): its heap is below the limit, so probably not out of memory\. Measured then: wasm heap \d+\.\d\d GiB, RSS \d+\.\d\d GiB/,
       );
+      expect(e.message).toMatch(/the estimate for a 4×\d+ micro-batch was \d+\.\d\d GiB/);
       expect(e.message).toMatch(/lower microBatchSize/);
       expect(e.cleanupError?.message).toBe('memory access out of bounds');
       expect(await readdir(plan.files.dir)).not.toContain('.lock'); // released all the same

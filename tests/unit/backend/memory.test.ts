@@ -1,12 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import {
+  describeMeasuredMemory,
   expectNoLeak,
+  measureMemory,
   TensorGrowthMonitor,
   TensorLeakError,
   tensorCount,
   withLeakCheck,
 } from '../../../src/backend/memory.js';
+import { onBackend } from '../../helpers/index.js';
 
 describe('memory guards', () => {
   it('tensorCount follows tf.memory()', () => {
@@ -58,5 +61,22 @@ describe('memory guards', () => {
     expect(monitor.observe()).toBe(1);
     t.dispose();
     expect(monitor.observe()).toBe(0);
+  });
+
+  it('measureMemory reads the wasm heap (in 64 KiB pages) and RSS; describeMeasuredMemory prints them', async () => {
+    await onBackend('wasm', () => {
+      const m = measureMemory();
+      expect(m.wasmHeapBytes).toBeGreaterThan(0);
+      expect((m.wasmHeapBytes ?? 1) % 65536).toBe(0);
+      expect(m.rssBytes).toBeGreaterThan(0);
+      expect(m.maxRssBytes).toBeGreaterThanOrEqual(0.9 * (m.rssBytes ?? 0)); // a peak, read just after
+      expect(describeMeasuredMemory(m)).toMatch(
+        /^wasm heap \d+\.\d\d GiB, RSS \d+\.\d\d GiB \(peak \d+\.\d\d GiB\)$/,
+      );
+    });
+    await onBackend('cpu', () => expect(measureMemory().wasmHeapBytes).toBeNull());
+    expect(describeMeasuredMemory({ wasmHeapBytes: null, rssBytes: null, maxRssBytes: null })).toBe(
+      'no memory figures available here',
+    );
   });
 });

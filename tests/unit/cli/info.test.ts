@@ -28,7 +28,10 @@ describe('mote info <dir>', () => {
       expect(info.memory[b].trainingGiB).toBeGreaterThan(info.memory[b].inferenceGiB);
     }
     expect(info.memory.wasm).toMatchObject({ limitGiB: 4, limit: 'wasm heap' });
-    expect(info.memory.wasm.trainingParts.transposed).toBeGreaterThan(1); // the transposed copies of the projections
+    // the frozen weights in one copy (no transposed copies); MoTE training at seq 256 fits the wasm heap
+    expect(info.memory.wasm.trainingParts.weights).toBeCloseTo((494_032_768 * 4) / 1024 ** 3, 2);
+    expect(info.memory.wasm.trainingParts.transposed).toBeUndefined();
+    expect(info.memory.wasm.trainingFits).toBe(true);
     expect(info.memory.estimate).toMatch(/1×256 tokens/);
   });
 });

@@ -2,7 +2,13 @@
 // by hand for a small shape.
 import { describe, expect, it } from 'vitest';
 import { type ModelConfig, resolveModelConfig } from '../../../src/model/config.js';
-import { estimateMemory, parameterCount, WASM_HEAP_LIMIT_BYTES } from '../../../src/model/memory.js';
+import {
+  checkTrainingFits,
+  estimateMemory,
+  MemoryRefusedError,
+  parameterCount,
+  WASM_HEAP_LIMIT_BYTES,
+} from '../../../src/model/memory.js';
 import { Transformer } from '../../../src/model/transformer.js';
 
 describe('parameterCount', () => {
@@ -37,30 +43,35 @@ describe('estimateMemory', () => {
     const inf = e.backends.wasm.inference.parts;
     expect(inf.weights).toBe(680 * 4);
     expect(inf.kvCache).toBe(2 * 1 * 2 * 3 * 4 * 4); // k and v, 1 layer, batch 2, 3 positions, kvDim 4
-    // per token 4d + 4q + 4kv + 5h = 32 + 32 + 16 + 80 = 160; 6 tokens; scores 2·B·heads·T² = 72
-    expect(inf.activations).toBe((6 * 160 + 72) * 4);
-    expect(inf.logits).toBe((2 * 10 + 80) * 4); // one row per sequence + the tied table's transpose
+    // one block: per token 4d + 4q + 4kv + 3h = 32 + 32 + 16 + 48 = 128; 6 tokens; scores and probs 2·B·heads·T² = 72
+    expect(inf.activations).toBe((6 * 128 + 72) * 4);
+    expect(inf.logits).toBe(2 * 10 * 4); // one row per sequence
     const tr = e.backends.wasm.training.parts;
     // adapters: 4 experts × rank 2 × (in + out) summed over q (16), k (12), v (12), o (16), gate/up/down (24 each)
     const adapters = 4 * 2 * (16 + 12 + 12 + 16 + 24 * 3);
     expect(tr.adapters).toBe(adapters * 4);
     expect(tr.adapterGradientsAndMoments).toBe(3 * adapters * 4);
-    expect(tr.transposed).toBe((64 + 32 + 32 + 64 + 3 * 128) * 4);
-    expect(tr.activations).toBe((6 * 160 + 72) * 4 + 6 * 7 * 2 * 2 * 4); // + LoRA rank activations: 7 projections × 2 experts × r
-    expect(tr.logits).toBe((3 * 6 * 10 + 2 * 80) * 4);
+    // saved per token: 4d + 2q + 3kv + 3h + 7 projections × 2 experts × r = 32 + 16 + 12 + 48 + 28 = 136; probs B·heads·T² = 36
+    const layer = 6 * 136 + 36;
+    expect(tr.activations).toBe(layer * 4);
+    expect(tr.workingSet).toBe((layer + 2 * 36) * 4);
+    // the 6 × 10 logits are kept; two chunks of min(1024, V) entries per token
+    expect(tr.logits).toBe((6 * 10 + 2 * 6 * 10) * 4);
     expect(e.backends.wasm.training.total).toBe(Object.values(tr).reduce((a, b) => a + b, 0));
   });
 
-  it('only wasm keeps transposed weights and has a heap limit', () => {
-    expect(e.backends.cpu.training.parts.transposed).toBeUndefined();
-    expect(e.backends.cpu.limitBytes).toBeNull();
-    expect(e.backends.wasm.limitBytes).toBe(WASM_HEAP_LIMIT_BYTES);
-    expect(e.backends.wasm.training.total - e.backends.cpu.training.total).toBe(
-      e.backends.wasm.training.parts.transposed,
-    );
+  it('takes the trainable parameters of a built run when given', () => {
+    const full = estimateMemory(c, { rank: 2, seqLen: 3, batchSize: 2, trainableParameters: 680 });
+    expect(full.backends.cpu.training.parts.adapters).toBe(680 * 4);
+    expect(full.backends.cpu.training.parts.adapterGradientsAndMoments).toBe(3 * 680 * 4);
   });
 
-  it('the Qwen2.5-0.5B shape does not train in the wasm heap at seq 512; the SmolLM2-135M shape does', () => {
+  it('only wasm has a heap limit', () => {
+    expect(e.backends.cpu.limitBytes).toBeNull();
+    expect(e.backends.wasm.limitBytes).toBe(WASM_HEAP_LIMIT_BYTES);
+  });
+
+  it('the Qwen2.5-0.5B shape does not train in the wasm heap at seq 1024; the SmolLM2-135M shape does at 512', () => {
     const qwen = resolveModelConfig({
       dim: 896,
       hiddenDim: 4864,
@@ -68,7 +79,7 @@ describe('estimateMemory', () => {
       numHeads: 14,
       numKvHeads: 2,
       vocabSize: 151936,
-      maxSeqLen: 512,
+      maxSeqLen: 1024,
       biases: ['q', 'k', 'v'],
     });
     const smol = resolveModelConfig({
@@ -80,8 +91,34 @@ describe('estimateMemory', () => {
       vocabSize: 49152,
       maxSeqLen: 512,
     });
-    expect(estimateMemory(qwen).backends.wasm.training.total).toBeGreaterThan(WASM_HEAP_LIMIT_BYTES);
+    expect(estimateMemory(qwen, { seqLen: 1024 }).backends.wasm.training.total).toBeGreaterThan(
+      WASM_HEAP_LIMIT_BYTES,
+    );
+    expect(() => checkTrainingFits(qwen, { seqLen: 1024 }, WASM_HEAP_LIMIT_BYTES, 'train')).toThrow(
+      MemoryRefusedError,
+    );
     expect(estimateMemory(smol).backends.wasm.training.total).toBeLessThan(WASM_HEAP_LIMIT_BYTES);
+  });
+
+  it('checkTrainingFits returns the estimate when it fits, else refuses naming the parts and what to lower', () => {
+    // 10 trainable parameters: the activations and logits are the largest part, so sequence length comes first
+    const o = { rank: 2, seqLen: 3, batchSize: 2, trainableParameters: 10 };
+    const total = estimateMemory(c, o).backends.wasm.training.total;
+    expect(checkTrainingFits(c, o, total, 'train').total).toBe(total);
+    let error: MemoryRefusedError | undefined;
+    try {
+      checkTrainingFits(c, o, total - 1, 'train');
+    } catch (err) {
+      error = err as MemoryRefusedError;
+    }
+    expect(error).toBeInstanceOf(MemoryRefusedError);
+    expect(error?.estimate.total).toBe(total);
+    expect(error?.limitBytes).toBe(total - 1);
+    expect(error?.message).toMatch(/^train: training needs about .* GiB \(weights .*activations .*logits/);
+    expect(error?.message).toMatch(/seqLen 3 × microBatchSize 2/);
+    expect(error?.message).toMatch(
+      /lower seqLen \(3\) or microBatchSize \(2\).*; or the model .*; or the trainable/,
+    );
   });
 
   it('refuses bad options, naming them', () => {
