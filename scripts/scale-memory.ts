@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/backend/select-node.js';
+import { SCALE_SHAPES, type ScaleShape } from '../src/bench/scale-shapes.js';
 import { syntheticChains } from '../src/bench/train.js';
 import { attachExperts } from '../src/experts/attach.js';
 import { resolveModelConfig } from '../src/model/config.js';
@@ -20,28 +21,6 @@ const { values: a } = parseArgs({
     backend: { type: 'string', default: 'wasm' },
   },
 });
-
-const SHAPES = {
-  'smollm2-135m': {
-    dim: 576,
-    hiddenDim: 1536,
-    numLayers: 30,
-    numHeads: 9,
-    numKvHeads: 3,
-    vocabSize: 49152,
-    maxSeqLen: 2048,
-  },
-  'qwen2.5-0.5b': {
-    dim: 896,
-    hiddenDim: 4864,
-    numLayers: 24,
-    numHeads: 14,
-    numKvHeads: 2,
-    vocabSize: 151936,
-    maxSeqLen: 2048,
-    biases: ['q', 'k', 'v'] as const,
-  },
-} as const;
 
 await selectBackend({ backend: a.backend as 'wasm' });
 const MB = 2 ** 20;
@@ -123,7 +102,7 @@ const report = (phase: string, extra: object = {}) => {
   process.stdout.write(`${JSON.stringify(line)}\n`);
 };
 report('start');
-const config = resolveModelConfig(SHAPES[a.model as keyof typeof SHAPES] as never);
+const config = resolveModelConfig({ ...SCALE_SHAPES[a.model as ScaleShape], maxSeqLen: 2048 });
 const model = Transformer.init(config, 0, { trainable: false });
 report('model');
 attachExperts(model, { kind: a.kind as 'mote', rank: 16, seed: 0 });

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type BenchBackend, selectBenchBackend } from '../../src/bench/backend.js';
 import { benchParallel } from '../../src/bench/parallel.js';
+import { DEFAULT_SCALE_CASES, runScaleCase } from '../../src/bench/scale.js';
+import { SCALE_SHAPES, type ScaleShape } from '../../src/bench/scale-shapes.js';
 import { benchTrain } from '../../src/bench/train.js';
 
 const run = promisify(execFile);
@@ -71,8 +73,8 @@ export function parsePeerOutput(stdout: string): Record<string, unknown>[] {
   return records;
 }
 
-/** Peer script arguments (see `train_peer.py --help`), as --key value pairs. */
-export type PeerArgs = Record<string, string | number>;
+/** Peer script arguments (see `train_peer.py --help`), as --key value pairs; true: a bare --flag. */
+export type PeerArgs = Record<string, string | number | boolean>;
 
 /** Runs train_peer.py with `python` and returns its records. */
 export async function runPeerScript(
@@ -80,7 +82,9 @@ export async function runPeerScript(
   args: PeerArgs = {},
   opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; script?: string } = {},
 ): Promise<Record<string, unknown>[]> {
-  const argv = Object.entries(args).flatMap(([k, v]) => [`--${k}`, String(v)]);
+  const argv = Object.entries(args).flatMap(([k, v]) =>
+    v === true ? [`--${k}`] : v === false ? [] : [`--${k}`, String(v)],
+  );
   const { stdout } = await run(python, [opts.script ?? PEER_SCRIPT, ...argv], {
     env: opts.env ?? process.env,
     timeout: opts.timeoutMs ?? 60 * 60_000,
@@ -204,4 +208,102 @@ export async function runPeerBench(o: PeerBenchOptions = {}): Promise<void> {
     wide = { ours: parallel.find((r) => r.bench === 'parallel-ratio') ?? {}, peer: peer2 };
   }
   emit(peerRatio(ours, peer, { backend: choice.name, device }, wide));
+}
+
+/** Options of runScalePeerBench. */
+export interface ScalePeerOptions {
+  /** (shape, seq) pairs; default those of the scale suite. */
+  cases?: readonly { shape: ScaleShape; seq: number }[];
+  warmup?: number;
+  steps?: number;
+  /** PyTorch threads (default 1). */
+  threads?: number;
+  env?: NodeJS.ProcessEnv;
+  candidates?: readonly string[];
+  emit?: (record: object) => void;
+  log?: (line: string) => void;
+}
+
+/** train_peer.py arguments for a scale shape. */
+export function scalePeerArgs(shape: ScaleShape, seq: number): PeerArgs {
+  const s = SCALE_SHAPES[shape];
+  return {
+    name: shape,
+    dim: s.dim,
+    layers: s.numLayers,
+    heads: s.numHeads,
+    'kv-heads': s.numKvHeads,
+    hidden: s.hiddenDim,
+    vocab: s.vocabSize,
+    seq,
+    batch: 1,
+    'qkv-bias': 'biases' in s,
+  };
+}
+
+/**
+ * The scale suite's cases (src/bench/scale.ts) side by side with PyTorch on the same shape and step: for each case
+ * and kind, ours (a child process) then the peer (its own process), so each side's peak RSS is its own; then
+ * {bench:'scale-peer-ratio'} with tokens/s ours / PyTorch, each side's MoTE/LoRA, and the peak RSS ratio.
+ */
+export async function runScalePeerBench(o: ScalePeerOptions = {}): Promise<void> {
+  const emit = o.emit ?? ((r) => process.stdout.write(`${JSON.stringify(r)}\n`));
+  const log = o.log ?? ((line) => process.stderr.write(`${line}\n`));
+  const { warmup = 1, steps = 2, threads = 1 } = o;
+  const python = await findTorchPython({ env: o.env, candidates: o.candidates });
+  if (!python.ok) {
+    const reason = `no python with torch found (set MOTE_PYTHON; tried ${python.tried.map((t) => `${t.command}: ${t.reason}`).join('; ')})`;
+    log(`bench:peer --scale skipped: ${reason}`);
+    emit({ bench: 'scale-peer', skipped: true, reason });
+    return;
+  }
+  log(
+    `scale: ours on wasm (one worker), peer ${python.command} (torch ${python.torch}, ${threads} thread(s))`,
+  );
+  for (const { shape, seq } of o.cases ?? DEFAULT_SCALE_CASES) {
+    const ours: Record<string, Record<string, unknown>> = {};
+    const peer: Record<string, Record<string, unknown>> = {};
+    for (const kind of ['mote', 'lora'] as const) {
+      const records = await runScaleCase({
+        shape,
+        seq,
+        experts: kind,
+        workers: 1,
+        rank: 16,
+        warmup,
+        steps,
+        backend: 'wasm',
+      });
+      for (const r of records) emit(r);
+      ours[kind] = records.find((r) => r.bench === 'scale') ?? {};
+      const args = { ...scalePeerArgs(shape, seq), experts: kind, threads, warmup, steps };
+      const peerRecords = await runPeerScript(python.command, args, { env: o.env }).catch((e: Error) => [
+        {
+          bench: 'train-peer',
+          framework: 'pytorch',
+          model: shape,
+          seq,
+          experts: kind,
+          error: e.message.slice(0, 600),
+        },
+      ]);
+      for (const r of peerRecords) emit({ ...r, bench: r.bench === 'train-peer' ? 'scale-peer' : r.bench });
+      peer[kind] = peerRecords.find((r) => r.bench === 'train-peer') ?? {};
+    }
+    emit({
+      bench: 'scale-peer-ratio',
+      shape,
+      seq,
+      measure: 'ours / pytorch (tokens/s: > 1 ours faster; peak RSS: > 1 ours larger)',
+      oursOverPytorch: ratio(ours.mote.tokensPerSec, peer.mote.tokensPerSec),
+      loraOursOverPytorch: ratio(ours.lora.tokensPerSec, peer.lora.tokensPerSec),
+      moteOverLora: {
+        ours: ratio(ours.mote.msPerStep, ours.lora.msPerStep),
+        pytorch: ratio(peer.mote.msPerStep, peer.lora.msPerStep),
+      },
+      peakRssMB: { ours: ours.mote.peakRssMB ?? null, pytorch: peer.mote.peakRssMB ?? null },
+      peakRssOverPytorch: ratio(ours.mote.peakRssMB, peer.mote.peakRssMB),
+      pytorchThreads: threads,
+    });
+  }
 }

@@ -45,6 +45,7 @@ import math
 import os
 import platform
 import re
+import resource
 import statistics
 import sys
 import time
@@ -98,6 +99,8 @@ def parse_args(argv=None):
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--clip", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--qkv-bias", action="store_true", help="q, k and v projections have (frozen) biases (Qwen2)")
+    p.add_argument("--name", default=None, help="model name for the record (default: bench-256 or custom)")
     a = p.parse_args(argv)
     a.kv_heads = a.kv_heads or a.heads
     a.hidden = a.hidden or 16 * math.ceil(8 * a.dim / 3 / 16)
@@ -121,10 +124,11 @@ class Route:
 class AdaptedLinear(torch.nn.Module):
     """Frozen W0 plus LoRA: kind 'lora' (one adapter) or 'mote' (3 step experts + shared, stacked)."""
 
-    def __init__(self, w0, kind, rank, lora_alpha, alpha, mix, gen):
+    def __init__(self, w0, kind, rank, lora_alpha, alpha, mix, gen, bias=None):
         super().__init__()
         out_f, in_f = w0.shape
         self.register_buffer("weight", w0)  # frozen base, (out, in) as F.linear wants
+        self.register_buffer("bias", bias)  # frozen (out,) or None
         self.kind, self.rank, self.alpha, self.mix = kind, rank, alpha, mix
         self.scaling = lora_alpha / rank
         n = 1 if kind == "lora" else STEPS + 1
@@ -137,7 +141,7 @@ class AdaptedLinear(torch.nn.Module):
         self.route = None  # set per step (see set_route)
 
     def forward(self, x):  # x (N, in)
-        y = F.linear(x, self.weight)  # (N, out)
+        y = F.linear(x, self.weight, self.bias)  # (N, out)
         if self.kind == "lora":
             return y + (x @ self.A) @ self.B * self.scaling
         r, route = self.rank, self.route
@@ -179,9 +183,10 @@ class Model(torch.nn.Module):
         kv = self.hs * a.kv_heads
         std, res_std = 0.02, 0.02 / math.sqrt(2 * L)
 
-        def lin(i, o, s=std):
+        def lin(i, o, s=std, bias=False):
             w0 = torch.randn(o, i, generator=gen) * s
-            return AdaptedLinear(w0, kind, a.rank, a.lora_alpha, a.alpha, a.mix, gen)
+            b = torch.randn(o, generator=gen) * s if bias else None
+            return AdaptedLinear(w0, kind, a.rank, a.lora_alpha, a.alpha, a.mix, gen, b)
 
         self.register_buffer("embedding", torch.randn(a.vocab, d, generator=gen) * std)
         self.register_buffer("norm_w", torch.ones(d))  # every RMSNorm gain is 1 and frozen
@@ -189,9 +194,9 @@ class Model(torch.nn.Module):
         for _ in range(L):
             blk = torch.nn.ModuleDict(
                 {
-                    "q": lin(d, d),
-                    "k": lin(d, kv),
-                    "v": lin(d, kv),
+                    "q": lin(d, d, bias=a.qkv_bias),
+                    "k": lin(d, kv, bias=a.qkv_bias),
+                    "v": lin(d, kv, bias=a.qkv_bias),
                     "o": lin(d, d, res_std),
                     "gate": lin(d, hd),
                     "up": lin(d, hd),
@@ -239,6 +244,15 @@ def synthetic(a, n, gen):
     next_stage = torch.cat([stage[1:], stage[-1:]])
     mask = (next_stage > 0).to(torch.float32)  # loss on targets that are not question tokens
     return tokens, stage, mask
+
+
+def rss_mb():
+    """Resident set now (Linux /proc/self/statm), MB; None elsewhere."""
+    try:
+        with open("/proc/self/statm") as f:
+            return round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20)
+    except (OSError, ValueError):
+        return None
 
 
 def blas_info():
@@ -323,7 +337,7 @@ def run_variant(a, kind):
         "version": torch.__version__,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
-        "model": "bench-256" if (a.dim, a.layers, a.hidden, a.vocab) == (256, 4, 688, 512) else "custom",
+        "model": a.name or ("bench-256" if (a.dim, a.layers, a.hidden, a.vocab) == (256, 4, 688, 512) else "custom"),
         "experts": kind,
         "mix": a.mix if kind == "mote" else None,
         "mixProbeMs": getattr(a, "mix_probe_ms", None) if kind == "mote" else None,
@@ -336,6 +350,9 @@ def run_variant(a, kind):
         "timedSteps": a.steps,
         "trainableParams": sum(p.numel() for p in params),
         "msPerStep": round(ms, 2),
+        "msRange": [round(timed[0], 2), round(timed[-1], 2)] if timed else None,
+        "rssMB": rss_mb(),
+        "peakRssMB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "tokensPerSec": round(a.batch * a.seq * 1000 / ms, 1),
         "loss": round(loss_value, 4),
         "blas": a.blas,

@@ -89,7 +89,15 @@ export const SUITES: Record<string, Suite> = {
     (await import('./parallel.js')).benchParallel(
       o.quick ? { warmup: 1, rounds: 1, batch: 2, seqLen: 32, threadProbe: false } : {},
     ),
+  // real model sizes, minutes per case: only when named (--only scale); --quick runs one short SmolLM2 case
+  scale: async (o) =>
+    (await import('./scale.js')).benchScale(
+      o.quick ? { cases: [{ shape: 'smollm2-135m', seq: 16 }], experts: ['lora'], warmup: 0, steps: 1 } : {},
+    ),
 };
+
+/** Suites that run only when named in `only` (they take minutes and gigabytes). */
+export const OPT_IN_SUITES: ReadonlySet<string> = new Set(['scale']);
 
 /** Throws when `only` names a suite that does not exist, listing the known ones. */
 export function checkSuiteNames(only: readonly string[] = [], suites: Record<string, Suite> = SUITES): void {
@@ -119,7 +127,7 @@ export async function runSuites(emit: (record: object) => void, opts: RunSuitesO
   const { only, suites = SUITES, backend, ...suiteOptions } = opts;
   checkSuiteNames(only, suites);
   for (const [name, run] of Object.entries(suites)) {
-    if (only?.length && !only.includes(name)) continue;
+    if (only?.length ? !only.includes(name) : OPT_IN_SUITES.has(name)) continue;
     try {
       for (const r of await run(suiteOptions)) emit(r);
     } catch (e) {
