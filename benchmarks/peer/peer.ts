@@ -297,6 +297,9 @@ export async function runScalePeerBench(o: ScalePeerOptions = {}): Promise<void>
       measure: 'ours / pytorch (tokens/s: > 1 ours faster; peak RSS: > 1 ours larger)',
       oursOverPytorch: ratio(ours.mote.tokensPerSec, peer.mote.tokensPerSec),
       loraOursOverPytorch: ratio(ours.lora.tokensPerSec, peer.lora.tokensPerSec),
+      // by each process's CPU time, which leaves out what other processes took on a shared machine
+      oursOverPytorchCpu: ratio(peer.mote.cpuMsPerStep, ours.mote.cpuMsPerStep),
+      loraOursOverPytorchCpu: ratio(peer.lora.cpuMsPerStep, ours.lora.cpuMsPerStep),
       moteOverLora: {
         ours: ratio(ours.mote.msPerStep, ours.lora.msPerStep),
         pytorch: ratio(peer.mote.msPerStep, peer.lora.msPerStep),

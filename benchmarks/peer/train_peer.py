@@ -306,9 +306,9 @@ def run_variant(a, kind):
     opt = torch.optim.AdamW(params, lr=a.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=a.weight_decay)
     total = a.warmup + a.steps
     tokens, stage, mask = synthetic(a, a.batch * total, gen)
-    times, loss_value = [], float("nan")
+    times, cpu_times, loss_value = [], [], float("nan")
     for step in range(total):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         rows = tokens[step * a.batch : (step + 1) * a.batch]
         ids, targets = rows[:, :-1], rows[:, 1:].flatten()
         if kind == "mote":
@@ -329,7 +329,9 @@ def run_variant(a, kind):
             raise FloatingPointError(f"non-finite loss {loss_value} or grad norm {norm_value} at step {step}")
         opt.step()
         times.append((time.perf_counter() - t0) * 1000)
+        cpu_times.append((time.process_time() - c0) * 1000)
     timed = sorted(times[a.warmup :])
+    cpu_timed = sorted(cpu_times[a.warmup :]) or sorted(cpu_times)
     ms = timed[len(timed) // 2] if timed else statistics.median(times)  # upper median, as ours
     return {
         "bench": "train-peer",
@@ -351,6 +353,7 @@ def run_variant(a, kind):
         "trainableParams": sum(p.numel() for p in params),
         "msPerStep": round(ms, 2),
         "msRange": [round(timed[0], 2), round(timed[-1], 2)] if timed else None,
+        "cpuMsPerStep": round(cpu_timed[len(cpu_timed) // 2], 2),  # process CPU time: leaves out other processes'
         "rssMB": rss_mb(),
         "peakRssMB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "tokensPerSec": round(a.batch * a.seq * 1000 / ms, 1),

@@ -1,7 +1,7 @@
 // Reverse-mode gradients on tfjs's tape that free memory as they go. tfjs's own `gradients()` (what
 // tf.variableGrads calls) keeps, until the whole backward pass ends, every gradient it computed for every
 // intermediate tensor, every partial sum of a gradient, and every tensor saved for the backward: at the
-// SmolLM2-135M shape that doubled a training step's memory (docs/performance.md, "Memory at scale"). This walks
+// SmolLM2-135M shape that doubled a training step's memory (docs/performance.md, "Real size"). This walks
 // the same tape with the same gradient functions in the same order, so the gradients are the same numbers, and
 // releases
 //   - a tensor's gradient once the node that produced the tensor has consumed it,

@@ -1,8 +1,8 @@
 // Ops whose gradients need only shapes, written so that the tape saves nothing for them. tfjs's own Reshape and Add
 // save their inputs for the backward just to read their shapes, which keeps alive tensors nothing else needs: in a
 // training step at the SmolLM2 shape, attention's (B, heads, T, T) scores (held by the reshape that follows the
-// product), the projections' outputs (by the residual and bias adds) — 390 MB of a 1.45 GB step at seq 512
-// (docs/performance.md, "Memory at scale"). Here the shapes travel in the attributes. The forwards are the
+// product), the projections' outputs (by the residual and bias adds): a large share of a step's memory
+// (docs/performance.md, "Real size"). Here the shapes travel in the attributes. The forwards are the
 // backend's own kernels (a reshape stays a view).
 import * as tf from '@tensorflow/tfjs';
 import { KERNEL_BACKENDS } from './backends.js';

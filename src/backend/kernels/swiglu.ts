@@ -1,6 +1,6 @@
 // SwiGLU's gating, silu(g) ⊙ u = g·σ(g)·u, as one op that saves only g and u for the backward and recomputes σ(g)
 // there. Composed, the tape kept σ(g), g·σ(g), g and u: four (N, hidden) tensors per layer, the largest share of a
-// training step's activations at the SmolLM2 shape (docs/performance.md, "Memory at scale"). Forward and backward
+// training step's activations at the SmolLM2 shape (docs/performance.md, "Real size"). Forward and backward
 // run on the backend's own element-wise kernels (C++ on wasm: a JS exp costs several times wasm's expf, which is
 // why a JS SwiGLU kernel was slower than the composed ops).
 //   d/dg = dy·u·σ(g)·(1 + g·(1 − σ(g))),   d/du = dy·g·σ(g)

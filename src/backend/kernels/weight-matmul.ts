@@ -2,9 +2,9 @@
 // BatchMatMul caches, per right-hand tensor, an XNNPACK operator holding that tensor repacked into XNNPACK's own
 // layout (batch_mat_mul_impl.cc): as large as the weight and alive as long as it. For a frozen base that was a second
 // copy of every projection, and y·Wᵀ (the backward's dx) needed W transposed, kept per layer: a third and a fourth
-// (docs/performance.md, "Memory at scale"). Packing per product instead is slow through tfjs (it passes XNNPACK the
+// (docs/performance.md, "Real size"). Packing per product instead is slow through tfjs (it passes XNNPACK the
 // weights in the layout it packs slowest). These kernels run both products in WebAssembly SIMD on W where it lies
-// (backend/simd/gemm.wat packs one 256 × 8 panel at a time into a small scratch), at 0.75–1 × XNNPACK's rate with
+// (backend/simd/gemm.wat packs one 256 × 8 panel at a time into a small scratch), near XNNPACK's rate with
 // many rows. With few rows (decoding) x·W stays on XNNPACK's cached path, whose packing pays off there. Where
 // WebAssembly has no SIMD, and on other backends (which keep no such copies), they are tf.matMul.
 import * as tf from '@tensorflow/tfjs';

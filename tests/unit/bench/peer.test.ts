@@ -10,6 +10,7 @@ import {
   peerRatio,
   runPeerBench,
   runPeerScript,
+  scalePeerArgs,
 } from '../../../benchmarks/peer/peer.js';
 
 let dir: string;
@@ -179,5 +180,52 @@ describe.skipIf(!torch.ok)('train_peer.py (a python with torch is here)', () => 
     }
     expect(mote.trainableParams).toBe(4 * (lora.trainableParams as number)); // 3 step experts + shared
     expect(ratio).toMatchObject({ bench: 'train-peer-experts-ratio', moteOverLora: expect.any(Number) });
+  }, 60_000);
+});
+
+describe('scalePeerArgs', () => {
+  it('gives train_peer.py the scale shapes; Qwen2.5 gets its q/k/v biases as a bare flag', () => {
+    expect(scalePeerArgs('smollm2-135m', 512)).toEqual({
+      name: 'smollm2-135m',
+      dim: 576,
+      layers: 30,
+      heads: 9,
+      'kv-heads': 3,
+      hidden: 1536,
+      vocab: 49152,
+      seq: 512,
+      batch: 1,
+      'qkv-bias': false,
+    });
+    expect(scalePeerArgs('qwen2.5-0.5b', 256)).toMatchObject({
+      dim: 896,
+      'kv-heads': 2,
+      vocab: 151936,
+      'qkv-bias': true,
+    });
+  });
+});
+
+describe.skipIf(!torch.ok)('train_peer.py at a scale-like shape (a python with torch is here)', () => {
+  it('with --qkv-bias: one more frozen vector per q, k, v, the same trainable parameters, peak RSS and CPU time', async () => {
+    const python = (torch as { command: string }).command;
+    const args = {
+      dim: 32,
+      layers: 1,
+      heads: 4,
+      'kv-heads': 2,
+      seq: 8,
+      batch: 1,
+      steps: 1,
+      experts: 'lora',
+      vocab: 64,
+    };
+    const [plain] = await runPeerScript(python, { ...args, 'qkv-bias': false, name: 'tiny' });
+    const [biased] = await runPeerScript(python, { ...args, 'qkv-bias': true });
+    expect(plain).toMatchObject({ model: 'tiny', experts: 'lora' });
+    expect(biased.trainableParams).toBe(plain.trainableParams);
+    expect(biased.loss).not.toBe(plain.loss); // the flag reached the script: same seed, other model
+    expect(biased.peakRssMB).toBeGreaterThanOrEqual(biased.rssMB as number);
+    expect(biased.cpuMsPerStep).toBeGreaterThan(0);
   }, 60_000);
 });

@@ -28,6 +28,15 @@ describe('runSuites', () => {
     ]);
   });
 
+  it('an opt-in suite (scale) runs only when named', async () => {
+    const out: object[] = [];
+    const withScale: Record<string, Suite> = { a: suites.a, scale: async () => [{ bench: 'scale' }] };
+    await runSuites((r) => out.push(r), { suites: withScale });
+    expect(out).toEqual([{ bench: 'a' }]);
+    await runSuites((r) => out.push(r), { suites: withScale, only: ['scale'] });
+    expect(out).toEqual([{ bench: 'a' }, { bench: 'scale' }]);
+  });
+
   it('--only keeps the suite order and rejects an unknown name before running anything', async () => {
     const out: object[] = [];
     await runSuites((r) => out.push(r), { suites, only: ['c', 'a'] });
