@@ -14,6 +14,8 @@
 //                backward when they are small enough (model/fused/head-nll.ts), and two vocabulary chunks
 //   adapters     the trainable parameters (LoRA factors, routers; the base for full fine-tuning); their gradients
 //                and AdamW's two moments: 3× more
+//   heapOverhead wasm training only: the heap grows past the tensors it holds (free blocks between them, the
+//                kernels' scratch), by WASM_HEAP_OVERHEAD of the rest (measured: docs/performance.md, "Real size")
 import { check } from '../util/errors.js';
 import { headSize, LINEAR_MODULES, type LinearModule, type ModelConfig } from './config.js';
 import { CHUNK_FLOATS, KEEP_LOGITS_BYTES } from './fused/head-nll.js';
@@ -22,6 +24,9 @@ import { CHUNK_FLOATS, KEEP_LOGITS_BYTES } from './fused/head-nll.js';
 export const WASM_HEAP_LIMIT_BYTES = 4 * 1024 ** 3;
 
 const F32 = 4;
+
+/** The wasm heap's size over the tensors' peak in a training step, as a fraction of the estimate (file header). */
+export const WASM_HEAP_OVERHEAD = 0.15;
 
 /** (in, out) of each projection of a model of shape `c`. */
 function projectionShapes(c: ModelConfig): Record<LinearModule, [number, number]> {
@@ -148,7 +153,11 @@ export function estimateMemory(c: ModelConfig, options: Partial<MemoryOptions> =
     workingSet: (layerSaved + 2 * scores) * F32,
     logits: (keptLogits + 2 * N * Math.min(chunk, c.vocabSize)) * F32,
   });
-  const wasm = { inference, training, limitBytes: WASM_HEAP_LIMIT_BYTES };
+  const wasmTraining = sum({
+    ...training.parts,
+    heapOverhead: Math.round(WASM_HEAP_OVERHEAD * training.total),
+  });
+  const wasm = { inference, training: wasmTraining, limitBytes: WASM_HEAP_LIMIT_BYTES };
   const native = { inference, training, limitBytes: null };
   return { parameters, options: Object.freeze(o), backends: { wasm, cpu: native, tensorflow: native } };
 }
@@ -177,12 +186,14 @@ export function checkTrainingFits(
   options: Partial<MemoryOptions>,
   limitBytes: number,
   where: string,
+  backend: 'wasm' | 'cpu' | 'tensorflow' = 'wasm',
 ): MemoryParts {
-  const est = estimateMemory(c, options).backends.wasm.training;
+  const est = estimateMemory(c, options).backends[backend].training;
   if (est.total <= limitBytes) return est;
   const o = { ...DEFAULT_MEMORY_OPTIONS, ...options };
   const p = est.parts;
   const perSequence = p.activations + p.workingSet + p.logits;
+  // the heap overhead scales with the rest; it is left out of the comparison
   const advice = [
     [
       perSequence,

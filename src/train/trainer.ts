@@ -145,7 +145,8 @@ export async function train(
   const limit = options.memoryLimit ?? (tf.getBackend() === 'wasm' ? WASM_HEAP_LIMIT_BYTES : false);
   if (limit !== false) {
     check(Number.isFinite(limit) && limit > 0, 'memoryLimit', limit, 'a positive number of bytes, or false');
-    checkTrainingFits(model.config, memory, limit, 'train');
+    const backend = tf.getBackend() === 'wasm' ? 'wasm' : 'cpu'; // cpu: the estimate without the wasm heap's overhead
+    checkTrainingFits(model.config, memory, limit, 'train', backend);
   }
   const settings: GradientSettings = {
     vars,
