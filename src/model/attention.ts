@@ -60,21 +60,22 @@ export class Attention {
       positions ? rope.headsAt(y, H, positions, scale) : rope.heads(y, B, T, H, pos, scale);
     const q = rotate(this.q.apply(x, ctx), nh, 1 / Math.sqrt(hs)); // (B, nh, T, hs), scaled
     let kh = rotate(this.k.apply(x, ctx), nkv); // (B, nkv, T, hs)
-    let vh = tf.transpose(tf.reshape(this.v.apply(x, ctx), [B, T, nkv, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nkv, T, hs)
+    let vh = tf.transpose(reshapeView(this.v.apply(x, ctx), [B, T, nkv, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // (B, nkv, T, hs)
     if (cache) [kh, vh] = cache.append(layer, kh, vh); // (B, nkv, S, hs), S = pos + T
     const S = kh.shape[2];
 
     // Query heads h = kv·group + g share kv head `kv`: fold the group into the query rows. The 1/√hs scale is on
     // q (applied by rope.heads), and the mask is (T, S) or (B, T, S), so the softmax makes the only (B, nh, T, S)
     // tensor besides the scores: at T = 512 each is tens of MB of wasm heap.
-    const qh = tf.reshape(q, [B * nkv, group * T, hs]); // (B·nkv, group·T, hs)
-    const kT = tf.transpose(tf.reshape(kh, [B * nkv, S, hs]), [0, 2, 1]); // (B·nkv, hs, S)
-    // reshapeView: tf.reshape would keep the scores and y alive for the backward, only to read their shapes
+    const qh = reshapeView(q, [B * nkv, group * T, hs]); // (B·nkv, group·T, hs)
+    const kT = tf.transpose(reshapeView(kh, [B * nkv, S, hs]), [0, 2, 1]); // (B·nkv, hs, S)
+    // reshapeView throughout: tf.reshape would keep its input (the scores, y, the projections' outputs) alive for
+    // the backward, only to read its shape
     const scores = reshapeView<tf.Rank.R4>(tf.matMul(qh, kT), [B, nh, T, S]); // (B, nh, T, S)
     const att = reshapeView(maskedSoftmax(scores, mask), [B * nkv, group * T, S]); // (B·nkv, group·T, S)
-    const y = tf.matMul(att, tf.reshape(vh, [B * nkv, S, hs])); // (B·nkv, group·T, hs)
+    const y = tf.matMul(att, reshapeView(vh, [B * nkv, S, hs])); // (B·nkv, group·T, hs)
     const yh = tf.transpose(reshapeView(y, [B, nh, T, hs]), [0, 2, 1, 3]); // (B, T, nh, hs)
-    return this.o.apply(tf.reshape(yh, [B * T, nh * hs]) as tf.Tensor2D, ctx); // (B·T, d)
+    return this.o.apply(reshapeView<tf.Rank.R2>(yh, [B * T, nh * hs]), ctx); // (B·T, d)
   }
 }
 
