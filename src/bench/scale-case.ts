@@ -3,8 +3,8 @@
 // the real `train` loop on batch-1 rows of `seq` tokens. Prints one JSON line per step and one summary line.
 //   node [tsx] src/bench/scale-case.ts '{"shape":"smollm2-135m","seq":256,"experts":"mote","backend":"wasm",...}'
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../backend/select-node.js';
 import { measureMemory } from '../backend/memory.js';
+import { selectBackend } from '../backend/select-node.js';
 import { attachExperts } from '../experts/attach.js';
 import { resolveModelConfig } from '../model/config.js';
 import { estimateMemory } from '../model/memory.js';

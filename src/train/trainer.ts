@@ -17,6 +17,7 @@ import {
 } from '../model/memory.js';
 import type { Transformer } from '../model/transformer.js';
 import { cleanupAfterFailure } from '../util/cleanup.js';
+import { check } from '../util/errors.js';
 import { type BatchOptions, batches, countBatches, type HostBatch } from './batch.js';
 import { NonFiniteError } from './clip.js';
 import { accumulationSteps, resolveTrainConfig, type TrainConfig } from './config.js';
