@@ -231,7 +231,15 @@ export class Transformer {
     for (let l = 0; l < this.blocks.length; l++) {
       const input = x;
       x = tf.tidy(() =>
-        this.blocks[l].apply(input, this.rope, { T, pos, mask, cache, layer: l, ctx: options.ctx, positions }),
+        this.blocks[l].apply(input, this.rope, {
+          T,
+          pos,
+          mask,
+          cache,
+          layer: l,
+          ctx: options.ctx,
+          positions,
+        }),
       );
       input.dispose();
     }
