@@ -8,8 +8,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { attachExperts } from '../experts/attach.js';
 import { decodeRoute, withRoute } from '../experts/routing.js';
-import { type Decoder, HostDecoder, TensorDecoder } from '../generate/decoder.js';
+import { HostDecoder, TensorDecoder } from '../generate/decoder.js';
 import { argmax } from '../generate/sampler.js';
+import type { Decoder } from '../generate/types.js';
 import { loadLlama2c } from '../io/llama2c-node.js';
 import { resolveModelConfig } from '../model/config.js';
 import type { LinearContext } from '../model/linear.js';

@@ -10,18 +10,7 @@ import type { Transformer } from '../model/transformer.js';
 import { SimdHostDecoder } from './host/decoder.js';
 import { decodeKernelsSupported } from './host/heap.js';
 import { JsHostDecoder } from './host/js-decoder.js';
-
-export interface Decoder {
-  /** Number of positions consumed so far. */
-  readonly position: number;
-  /** Feeds `ids` (one row per sequence, equal lengths) and returns each row's next-token logits. */
-  step(ids: readonly (readonly number[])[]): Float32Array[];
-  /** The same, reading the logits asynchronously: what generation uses (webgpu cannot read synchronously). */
-  next(ids: readonly (readonly number[])[]): Promise<Float32Array[]>;
-  /** Changes the routing context (e.g. the active step expert) for the following tokens. */
-  setContext(ctx: LinearContext | undefined, key?: string): void;
-  dispose(): void;
-}
+import type { Decoder } from './types.js';
 
 /** Decodes through `Transformer.decode` (tfjs ops, KV cache of tensors). */
 export class TensorDecoder implements Decoder {

@@ -4,23 +4,10 @@ import type { Transformer } from '../model/transformer.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
 import { fasterDecoder } from './choose.js';
-import { type Decoder, HostDecoder, TensorDecoder } from './decoder.js';
+import { HostDecoder, TensorDecoder } from './decoder.js';
 import { PlainSequence } from './plain-sequence.js';
-import { DEFAULT_SAMPLING_CONFIG, resolveSamplingConfig, type SamplingConfig } from './sampler.js';
-
-export interface GenerateConfig extends SamplingConfig {
-  /** Most new tokens to generate. Default 256. */
-  maxTokens: number;
-  /**
-   * Stop when the model emits BOS, EOS, one of the model's EOS ids, or an end-of-turn token of the tokenizer's chat
-   * template (`<|im_end|>`, `<|eot_id|>`; run.c stops on BOS). Default true.
-   */
-  stopAtEos: boolean;
-  /** Stop as soon as the text contains one of these strings (not included in the output). Default none. */
-  stop: readonly string[];
-  /** Decoding engine: 'host' (single sequence on host arrays), 'tensor' (tfjs graph), 'auto'. Default 'auto'. */
-  decoder: 'auto' | 'host' | 'tensor';
-}
+import { DEFAULT_SAMPLING_CONFIG, resolveSamplingConfig } from './sampler.js';
+import type { Decoder, GenerateConfig, GenerateResult, TokenEvent } from './types.js';
 
 export const DEFAULT_GENERATE_CONFIG: Readonly<GenerateConfig> = Object.freeze({
   ...DEFAULT_SAMPLING_CONFIG,
@@ -42,22 +29,6 @@ export function resolveGenerateConfig(partial: Partial<GenerateConfig> = {}): Re
   );
   check(['auto', 'host', 'tensor'].includes(c.decoder), 'decoder', c.decoder, "'auto', 'host' or 'tensor'");
   return Object.freeze(c);
-}
-
-/** One streamed token. */
-export interface TokenEvent {
-  id: number;
-  /** Text this token completes (may be empty inside a multi-byte character or a possible stop string). */
-  text: string;
-}
-
-export type StopReason = 'max-tokens' | 'eos' | 'stop-string' | 'context';
-
-export interface GenerateResult {
-  text: string;
-  ids: number[];
-  promptIds: number[];
-  stopReason: StopReason;
 }
 
 /**

@@ -1,5 +1,5 @@
 // Public surface of generation: decoders, sampling, plain generation, staged generation (one sequence or batched).
-export { type Decoder, HostDecoder, TensorDecoder } from './decoder.js';
+export { HostDecoder, TensorDecoder } from './decoder.js';
 export {
   type DecoderCalibration,
   type DecoderKind,
@@ -9,13 +9,9 @@ export {
 export {
   createDecoder,
   DEFAULT_GENERATE_CONFIG,
-  type GenerateConfig,
-  type GenerateResult,
   generate,
   generateStream,
   resolveGenerateConfig,
-  type StopReason,
-  type TokenEvent,
 } from './generate.js';
 export {
   clampTokenLimits,
@@ -51,4 +47,14 @@ export {
   type StagedBatchEventHandler,
   StagedBatcher,
 } from './staged-batch.js';
-export type { StagedConfig, StagedEvent, StagedResult, StageMode } from './types.js';
+export type {
+  Decoder,
+  GenerateConfig,
+  GenerateResult,
+  StagedConfig,
+  StagedEvent,
+  StagedResult,
+  StageMode,
+  StopReason,
+  TokenEvent,
+} from './types.js';

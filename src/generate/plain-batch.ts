@@ -6,9 +6,10 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
 import { ContinuousBatch } from './batch/continuous.js';
 import { rowDecoderFor } from './choose.js';
-import { type GenerateConfig, type GenerateResult, resolveGenerateConfig } from './generate.js';
+import { resolveGenerateConfig } from './generate.js';
 import { PlainSequence } from './plain-sequence.js';
 import { DEFAULT_STAGED_BATCH_SIZE } from './staged-batch.js';
+import type { GenerateConfig, GenerateResult } from './types.js';
 
 /** Options of a PlainBatcher: the row decoder, and how many prompts run together. */
 export interface PlainBatchOptions {

@@ -8,8 +8,8 @@ import type { Transformer } from '../model/transformer.js';
 import { chatFormat } from '../tokenizer/chat-format.js';
 import type { StreamDecoder, Tokenizer } from '../tokenizer/tokenizer.js';
 import type { BatchJob, JobFeed } from './batch/continuous.js';
-import type { GenerateConfig, GenerateResult, StopReason, TokenEvent } from './generate.js';
 import { createSampler, tokenizerLogits } from './sampler.js';
+import type { GenerateConfig, GenerateResult, StopReason, TokenEvent } from './types.js';
 
 /** The ids that end a plain generation (with `stopAtEos`): the chat format's stop ids and BOS (run.c stops on BOS). */
 export function generationStopIds(model: Transformer, tokenizer: Tokenizer): Set<number> {

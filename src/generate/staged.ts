@@ -29,11 +29,11 @@ import { chatFormat } from '../tokenizer/chat-format.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { check } from '../util/errors.js';
 import { fasterDecoder } from './choose.js';
-import { type Decoder, HostDecoder, TensorDecoder } from './decoder.js';
+import { HostDecoder, TensorDecoder } from './decoder.js';
 import { promptRoom } from './limits.js';
 import { createSampler, DEFAULT_SAMPLING_CONFIG, resolveSamplingConfig } from './sampler.js';
 import { StagedSequence } from './staged-sequence.js';
-import type { StagedConfig, StagedEvent, StagedPlan, StagedResult, StageMode } from './types.js';
+import type { Decoder, StagedConfig, StagedEvent, StagedPlan, StagedResult, StageMode } from './types.js';
 
 export const DEFAULT_STAGED_CONFIG: Readonly<StagedConfig> = Object.freeze({
   ...DEFAULT_SAMPLING_CONFIG,

@@ -1,11 +1,54 @@
-// The types of staged generation, alone so that the drivers (staged.ts, staged-batch.ts) and the per-sequence
-// state machine (staged-sequence.ts) share them without importing one another. Types only: nothing here exists
-// at run time.
+// The types of generation, alone so that the drivers (generate.ts, staged.ts, staged-batch.ts), the per-sequence
+// state machines (plain-sequence.ts, staged-sequence.ts) and the decoders (decoder.ts, host/) share them without
+// importing one another. Types only: nothing here exists at run time.
 
 import type { StageSet, StepTokenIdMap } from '../aligncot/stages.js';
+import type { LinearContext } from '../model/linear.js';
 import type { ExpertName, Stage } from '../steps.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { SamplingConfig } from './sampler.js';
+
+export interface Decoder {
+  /** Number of positions consumed so far. */
+  readonly position: number;
+  /** Feeds `ids` (one row per sequence, equal lengths) and returns each row's next-token logits. */
+  step(ids: readonly (readonly number[])[]): Float32Array[];
+  /** The same, reading the logits asynchronously: what generation uses (webgpu cannot read synchronously). */
+  next(ids: readonly (readonly number[])[]): Promise<Float32Array[]>;
+  /** Changes the routing context (e.g. the active step expert) for the following tokens. */
+  setContext(ctx: LinearContext | undefined, key?: string): void;
+  dispose(): void;
+}
+
+export interface GenerateConfig extends SamplingConfig {
+  /** Most new tokens to generate. Default 256. */
+  maxTokens: number;
+  /**
+   * Stop when the model emits BOS, EOS, one of the model's EOS ids, or an end-of-turn token of the tokenizer's chat
+   * template (`<|im_end|>`, `<|eot_id|>`; run.c stops on BOS). Default true.
+   */
+  stopAtEos: boolean;
+  /** Stop as soon as the text contains one of these strings (not included in the output). Default none. */
+  stop: readonly string[];
+  /** Decoding engine: 'host' (single sequence on host arrays), 'tensor' (tfjs graph), 'auto'. Default 'auto'. */
+  decoder: 'auto' | 'host' | 'tensor';
+}
+
+/** One streamed token. */
+export interface TokenEvent {
+  id: number;
+  /** Text this token completes (may be empty inside a multi-byte character or a possible stop string). */
+  text: string;
+}
+
+export type StopReason = 'max-tokens' | 'eos' | 'stop-string' | 'context';
+
+export interface GenerateResult {
+  text: string;
+  ids: number[];
+  promptIds: number[];
+  stopReason: StopReason;
+}
 
 /** Which stages to write: the model's own choice ('adaptive'), or a forced list. */
 export type StageMode = 'adaptive' | 'answer' | 'analysis-answer' | 'full' | readonly Stage[];

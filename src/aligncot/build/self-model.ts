@@ -7,9 +7,9 @@
 // The pipeline's concurrent requests share one continuous batch (PlainBatcher): up to `batchSize` replies are decoded
 // together.
 
-import type { GenerateConfig } from '../../generate/generate.js';
 import { promptRoom } from '../../generate/limits.js';
 import { PlainBatcher } from '../../generate/plain-batch.js';
+import type { GenerateConfig } from '../../generate/types.js';
 import type { Transformer } from '../../model/transformer.js';
 import { chatFormat } from '../../tokenizer/chat-format.js';
 import { type ChatTemplate, defaultChatTemplate } from '../../tokenizer/chat-template.js';

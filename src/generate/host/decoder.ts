@@ -3,7 +3,7 @@
 // weights are read once per chunk rather than once per token.
 import type { LinearContext } from '../../model/linear.js';
 import type { Transformer } from '../../model/transformer.js';
-import type { Decoder } from '../decoder.js';
+import type { Decoder } from '../types.js';
 import { HostForward, HostSequence } from './forward.js';
 import { type HostModel, hostModel, type WeightSet } from './weights.js';
 

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { headSize } from '../../model/config.js';
 import type { LinearContext } from '../../model/linear.js';
 import type { Transformer } from '../../model/transformer.js';
-import type { Decoder } from '../decoder.js';
+import type { Decoder } from '../types.js';
 
 /** One projection on the host: weight (out, in) row-major, so a matvec is a run of dot products; bias or null. */
 interface HostLinear {
