@@ -13,19 +13,11 @@ import { WasmHeap } from '../generate/host/heap.js';
 import { headSize, type ModelConfig, resolveModelConfig } from '../model/config.js';
 import { Transformer } from '../model/transformer.js';
 import { greedyRate } from './decode.js';
+import { SCALE_SHAPES } from './scale-shapes.js';
 import { pairedRounds, quietest, rateSpread, ratioSpread, spread } from './paired.js';
 
-/** The SmolLM2-135M shape (its config.json), context cut to 512 (decode here never goes further). */
-export const SMOLLM2_135M: Partial<ModelConfig> = {
-  dim: 576,
-  hiddenDim: 1536,
-  numLayers: 30,
-  numHeads: 9,
-  numKvHeads: 3,
-  vocabSize: 49152,
-  maxSeqLen: 512,
-  ropeTheta: 100000,
-};
+/** The SmolLM2-135M shape of the scale suite, context cut to 512 (decode here never goes further). */
+export const SMOLLM2_135M: Partial<ModelConfig> = { ...SCALE_SHAPES['smollm2-135m'], maxSeqLen: 512 };
 
 /** Bytes of float32 weights a decode step reads: every projection, every norm, and the head (the tied table). */
 export function weightBytesPerToken(c: ModelConfig): number {

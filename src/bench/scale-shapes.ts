@@ -10,6 +10,7 @@ export const SCALE_SHAPES = {
     numHeads: 9,
     numKvHeads: 3,
     vocabSize: 49152,
+    ropeTheta: 100000,
     tiedEmbeddings: true,
   },
   'qwen2.5-0.5b': {
@@ -19,6 +20,7 @@ export const SCALE_SHAPES = {
     numHeads: 14,
     numKvHeads: 2,
     vocabSize: 151936,
+    ropeTheta: 1000000,
     tiedEmbeddings: true,
     biases: ['q', 'k', 'v'],
   },
