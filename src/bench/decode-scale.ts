@@ -13,8 +13,8 @@ import { WasmHeap } from '../generate/host/heap.js';
 import { headSize, type ModelConfig, resolveModelConfig } from '../model/config.js';
 import { Transformer } from '../model/transformer.js';
 import { greedyRate } from './decode.js';
-import { SCALE_SHAPES } from './scale-shapes.js';
 import { pairedRounds, quietest, rateSpread, ratioSpread, spread } from './paired.js';
+import { SCALE_SHAPES } from './scale-shapes.js';
 
 /** The SmolLM2-135M shape of the scale suite, context cut to 512 (decode here never goes further). */
 export const SMOLLM2_135M: Partial<ModelConfig> = { ...SCALE_SHAPES['smollm2-135m'], maxSeqLen: 512 };
