@@ -1,6 +1,7 @@
 // `npm run bench:peer [-- --backend wasm|cpu|tensorflow|tensorflow-gpu|auto] [--threads 1] [--steps 3]
 // [--warmup 1] [--mix auto|gather|dense] [--allow-cpu-fallback] [--one-core]`: see peer.ts. One JSON line per record.
-// `npm run bench:peer -- --scale [--cases smollm2-135m:256,…] [--steps 2]`: the real-size cases beside PyTorch.
+// `npm run bench:peer -- --scale [--cases smollm2-135m:256,…] [--steps 2] [--workers 1,2]`: the real-size cases
+// beside PyTorch.
 import { parseArgs } from 'node:util';
 import { BENCH_BACKENDS, type BenchBackend } from '../../src/bench/backend.js';
 import { SCALE_SHAPES, type ScaleShape } from '../../src/bench/scale-shapes.js';
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     // real model sizes (src/bench/scale.ts) beside PyTorch: e.g. --scale --cases smollm2-135m:256,qwen2.5-0.5b:256
     scale: { type: 'boolean', default: false },
     cases: { type: 'string' },
+    workers: { type: 'string', default: '1' },
   },
 });
 if (values.scale) {
@@ -32,9 +34,15 @@ if (values.scale) {
     }
     return { shape: shape as ScaleShape, seq: Number(seq) };
   });
+  const workers = values.workers.split(',').map(Number);
+  if (!workers.every((w) => Number.isInteger(w) && w > 0)) {
+    process.stderr.write(`bench:peer: --workers wants positive integers, e.g. 1,2; got ${values.workers}\n`);
+    process.exit(1);
+  }
   await runScalePeerBench({
     cases,
     threads: Number(values.threads),
+    workers,
     warmup: Number(values.warmup),
     steps: Number(values.steps),
   });

@@ -218,10 +218,50 @@ export interface ScalePeerOptions {
   steps?: number;
   /** PyTorch threads (default 1). */
   threads?: number;
+  /**
+   * Our worker counts (default [1]). On w > 1 workers ours trains w sequences per step, one per worker, and is
+   * compared by tokens/s with the same PyTorch run (`threads` threads, one sequence per step).
+   */
+  workers?: readonly number[];
   env?: NodeJS.ProcessEnv;
   candidates?: readonly string[];
   emit?: (record: object) => void;
   log?: (line: string) => void;
+}
+
+/**
+ * Ours over PyTorch for one case. Tokens/s by wall clock and by CPU time: CPU time (a process's, all its threads)
+ * leaves out what other processes took on a shared machine, but on w workers it adds the workers' CPU, so the CPU
+ * ratio there says how much work a token costs, not how fast a step is.
+ */
+export function scalePeerRatio(
+  shape: ScaleShape,
+  seq: number,
+  workers: number,
+  threads: number,
+  ours: Record<string, Record<string, unknown>>,
+  peer: Record<string, Record<string, unknown>>,
+): object {
+  const cpuPerToken = (r: Record<string, unknown>, rows: number) =>
+    typeof r.cpuMsPerStep === 'number' ? r.cpuMsPerStep / rows : undefined;
+  return {
+    bench: 'scale-peer-ratio',
+    shape,
+    seq,
+    workers,
+    pytorchThreads: threads,
+    measure: 'ours / pytorch (tokens/s: > 1 ours faster; peak RSS: > 1 ours larger)',
+    oursOverPytorch: ratio(ours.mote.tokensPerSec, peer.mote.tokensPerSec),
+    loraOursOverPytorch: ratio(ours.lora.tokensPerSec, peer.lora.tokensPerSec),
+    oursOverPytorchCpu: ratio(cpuPerToken(peer.mote, 1), cpuPerToken(ours.mote, workers)),
+    loraOursOverPytorchCpu: ratio(cpuPerToken(peer.lora, 1), cpuPerToken(ours.lora, workers)),
+    moteOverLora: {
+      ours: ratio(ours.mote.msPerStep, ours.lora.msPerStep),
+      pytorch: ratio(peer.mote.msPerStep, peer.lora.msPerStep),
+    },
+    peakRssMB: { ours: ours.mote.peakRssMB ?? null, pytorch: peer.mote.peakRssMB ?? null },
+    peakRssOverPytorch: ratio(ours.mote.peakRssMB, peer.mote.peakRssMB),
+  };
 }
 
 /** train_peer.py arguments for a scale shape. */
@@ -258,55 +298,42 @@ export async function runScalePeerBench(o: ScalePeerOptions = {}): Promise<void>
     return;
   }
   log(
-    `scale: ours on wasm (one worker), peer ${python.command} (torch ${python.torch}, ${threads} thread(s))`,
+    `scale: ours on wasm (${(o.workers ?? [1]).join(', ')} worker(s)), peer ${python.command} (torch ${python.torch}, ${threads} thread(s))`,
   );
   for (const { shape, seq } of o.cases ?? DEFAULT_SCALE_CASES) {
-    const ours: Record<string, Record<string, unknown>> = {};
     const peer: Record<string, Record<string, unknown>> = {};
-    for (const kind of ['mote', 'lora'] as const) {
-      const records = await runScaleCase({
-        shape,
-        seq,
-        experts: kind,
-        workers: 1,
-        rank: 16,
-        warmup,
-        steps,
-        backend: 'wasm',
-      });
-      for (const r of records) emit(r);
-      ours[kind] = records.find((r) => r.bench === 'scale') ?? {};
-      const args = { ...scalePeerArgs(shape, seq), experts: kind, threads, warmup, steps };
-      const peerRecords = await runPeerScript(python.command, args, { env: o.env }).catch((e: Error) => [
-        {
-          bench: 'train-peer',
-          framework: 'pytorch',
-          model: shape,
+    for (const workers of o.workers ?? [1]) {
+      const ours: Record<string, Record<string, unknown>> = {};
+      for (const kind of ['mote', 'lora'] as const) {
+        const records = await runScaleCase({
+          shape,
           seq,
           experts: kind,
-          error: e.message.slice(0, 600),
-        },
-      ]);
-      for (const r of peerRecords) emit({ ...r, bench: r.bench === 'train-peer' ? 'scale-peer' : r.bench });
-      peer[kind] = peerRecords.find((r) => r.bench === 'train-peer') ?? {};
+          workers,
+          batch: workers,
+          rank: 16,
+          warmup,
+          steps,
+          backend: 'wasm',
+        });
+        for (const r of records) emit(r);
+        ours[kind] = records.find((r) => r.bench === 'scale') ?? {};
+        if (peer[kind]) continue; // PyTorch runs once per case and kind, next to our first worker count
+        const args = { ...scalePeerArgs(shape, seq), experts: kind, threads, warmup, steps };
+        const peerRecords = await runPeerScript(python.command, args, { env: o.env }).catch((e: Error) => [
+          {
+            bench: 'train-peer',
+            framework: 'pytorch',
+            model: shape,
+            seq,
+            experts: kind,
+            error: e.message.slice(0, 600),
+          },
+        ]);
+        for (const r of peerRecords) emit({ ...r, bench: r.bench === 'train-peer' ? 'scale-peer' : r.bench });
+        peer[kind] = peerRecords.find((r) => r.bench === 'train-peer') ?? {};
+      }
+      emit(scalePeerRatio(shape, seq, workers, threads, ours, peer));
     }
-    emit({
-      bench: 'scale-peer-ratio',
-      shape,
-      seq,
-      measure: 'ours / pytorch (tokens/s: > 1 ours faster; peak RSS: > 1 ours larger)',
-      oursOverPytorch: ratio(ours.mote.tokensPerSec, peer.mote.tokensPerSec),
-      loraOursOverPytorch: ratio(ours.lora.tokensPerSec, peer.lora.tokensPerSec),
-      // by each process's CPU time, which leaves out what other processes took on a shared machine
-      oursOverPytorchCpu: ratio(peer.mote.cpuMsPerStep, ours.mote.cpuMsPerStep),
-      loraOursOverPytorchCpu: ratio(peer.lora.cpuMsPerStep, ours.lora.cpuMsPerStep),
-      moteOverLora: {
-        ours: ratio(ours.mote.msPerStep, ours.lora.msPerStep),
-        pytorch: ratio(peer.mote.msPerStep, peer.lora.msPerStep),
-      },
-      peakRssMB: { ours: ours.mote.peakRssMB ?? null, pytorch: peer.mote.peakRssMB ?? null },
-      peakRssOverPytorch: ratio(ours.mote.peakRssMB, peer.mote.peakRssMB),
-      pytorchThreads: threads,
-    });
   }
 }

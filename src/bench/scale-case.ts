@@ -1,6 +1,7 @@
 // One case of the `scale` suite (scale.ts), run in a process of its own so that its peak RSS and wasm heap are its
 // own: a model of a real shape with random seeded weights, one adapter kind, `warmup + steps` optimizer steps of
-// the real `train` loop on batch-1 rows of `seq` tokens. Prints one JSON line per step and one summary line.
+// the real `train` loop on `batch` rows of `seq` tokens (split between the workers, one row each when batch =
+// workers). Prints one JSON line per step and one summary line.
 //   node [tsx] src/bench/scale-case.ts '{"shape":"smollm2-135m","seq":256,"experts":"mote","backend":"wasm",...}'
 import * as tf from '@tensorflow/tfjs';
 import { measureMemory } from '../backend/memory.js';
@@ -28,19 +29,19 @@ const model = Transformer.init(config, 0, { trainable: false });
 const attached = attachExperts(model, { kind: c.experts, rank: c.rank, seed: 0 });
 const estimate = estimateMemory(config, {
   seqLen: c.seq,
-  batchSize: 1,
+  batchSize: c.batch / c.workers, // a worker's rows (each worker has a heap of its own)
   rank: c.rank,
   trainableParameters: attached.parameterCount,
   expertsPerToken: c.experts === 'mote' ? 2 : 1,
 }).backends.wasm.training.total;
 const loaded = memory();
-const chains = syntheticChains(c.warmup + c.steps, c.seq, config.vocabSize, `scale-${c.shape}`);
+const chains = syntheticChains((c.warmup + c.steps) * c.batch, c.seq, config.vocabSize, `scale-${c.shape}`);
 const steps: { ms: number; cpuMs: number }[] = [];
 let c0 = process.cpuUsage();
 await train(
   model,
   { train: chains },
-  { epochs: 1, batchSize: 1, learningRate: 1e-4, evalEvery: 0, saveEvery: 0, workers: c.workers },
+  { epochs: 1, batchSize: c.batch, learningRate: 1e-4, evalEvery: 0, saveEvery: 0, workers: c.workers },
   {
     seqLen: c.seq,
     groupByLength: false,
@@ -78,14 +79,17 @@ print({
   experts: c.experts,
   rank: c.rank,
   seq: c.seq,
-  batch: 1,
+  batch: c.batch,
   workers: c.workers,
   warmup: c.warmup,
   timedSteps: timed.length,
   msPerStep: round(median),
   msRange: [round(ms[0]), round(ms[ms.length - 1])],
-  tokensPerSec: round((c.seq * 1000) / median),
-  tokensPerSecRange: [round((c.seq * 1000) / ms[ms.length - 1]), round((c.seq * 1000) / ms[0])],
+  tokensPerSec: round((c.seq * c.batch * 1000) / median),
+  tokensPerSecRange: [
+    round((c.seq * c.batch * 1000) / ms[ms.length - 1]),
+    round((c.seq * c.batch * 1000) / ms[0]),
+  ],
   cpuMsPerStep: round(timed.map((s) => s.cpuMs).sort((a, b) => a - b)[Math.floor(timed.length / 2)]),
   estimateMB: Math.round(estimate / MB),
   loadedRssMB: loaded.rssMB,

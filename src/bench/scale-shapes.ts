@@ -34,6 +34,8 @@ export interface ScaleCase {
   seq: number;
   experts: 'mote' | 'lora';
   workers: number;
+  /** Sequences per step: as many as workers (weak scaling: each worker trains one sequence of `seq` tokens). */
+  batch: number;
   rank: number;
   warmup: number;
   steps: number;

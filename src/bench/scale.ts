@@ -19,7 +19,7 @@ export interface ScaleBenchOptions {
   cases?: readonly { shape: ScaleShape; seq: number }[];
   /** Adapter kinds. Default MoTE and single LoRA. */
   experts?: readonly ('mote' | 'lora')[];
-  /** Worker counts (1: in-process). Default [1]. */
+  /** Worker counts (1: in-process). A case on w workers trains w sequences per step, one per worker. Default [1]. */
   workers?: readonly number[];
   /** Untimed steps first. Default 1. */
   warmup?: number;
@@ -72,6 +72,7 @@ const caseFields = (c: ScaleCase) => ({
   experts: c.experts,
   seq: c.seq,
   workers: c.workers,
+  batch: c.batch,
 });
 
 function parseLines(stdout: string): Record<string, unknown>[] {
@@ -108,7 +109,7 @@ export async function benchScale(opts: ScaleBenchOptions = {}): Promise<object[]
       const summaries: Record<string, Record<string, unknown>> = {};
       for (const kind of experts) {
         const records = await runScaleCase(
-          { shape, seq, experts: kind, workers: w, rank, warmup, steps, backend },
+          { shape, seq, experts: kind, workers: w, batch: w, rank, warmup, steps, backend },
           opts.timeoutMs,
         );
         for (const r of records) if (perStep || r.bench !== 'scale-step') out.push(r);

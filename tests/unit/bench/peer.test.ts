@@ -11,6 +11,7 @@ import {
   runPeerBench,
   runPeerScript,
   scalePeerArgs,
+  scalePeerRatio,
 } from '../../../benchmarks/peer/peer.js';
 
 let dir: string;
@@ -202,6 +203,41 @@ describe('scalePeerArgs', () => {
       'kv-heads': 2,
       vocab: 151936,
       'qkv-bias': true,
+    });
+  });
+});
+
+describe('scalePeerRatio', () => {
+  const peer = {
+    mote: { tokensPerSec: 40, msPerStep: 6400, cpuMsPerStep: 6000, peakRssMB: 2000 },
+    lora: { tokensPerSec: 50, msPerStep: 5120, cpuMsPerStep: 5000 },
+  };
+  it('one worker: tokens/s and CPU time per step side by side', () => {
+    const ours = {
+      mote: { tokensPerSec: 10, msPerStep: 25600, cpuMsPerStep: 24000, peakRssMB: 1000 },
+      lora: { tokensPerSec: 20, msPerStep: 12800, cpuMsPerStep: 12500 },
+    };
+    expect(scalePeerRatio('smollm2-135m', 256, 1, 1, ours, peer)).toMatchObject({
+      workers: 1,
+      oursOverPytorch: 0.25,
+      loraOursOverPytorch: 0.4,
+      oursOverPytorchCpu: 0.25, // 6000 / 24000
+      loraOursOverPytorchCpu: 0.4, // 5000 / 12500
+      moteOverLora: { ours: 2, pytorch: 1.25 },
+      peakRssOverPytorch: 0.5,
+    });
+  });
+  it('two workers (two sequences a step): CPU time compared per sequence', () => {
+    const ours = {
+      mote: { tokensPerSec: 16, msPerStep: 32000, cpuMsPerStep: 60000, peakRssMB: 3000 },
+      lora: { tokensPerSec: 25, msPerStep: 20480, cpuMsPerStep: 40000 },
+    };
+    expect(scalePeerRatio('smollm2-135m', 256, 2, 1, ours, peer)).toMatchObject({
+      workers: 2,
+      oursOverPytorch: 0.4,
+      oursOverPytorchCpu: 0.2, // 6000 / (60000 / 2)
+      loraOursOverPytorchCpu: 0.25, // 5000 / (40000 / 2)
+      peakRssOverPytorch: 1.5,
     });
   });
 });
