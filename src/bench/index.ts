@@ -39,7 +39,7 @@ const QUICK_SCALE = { dim: 576, hiddenDim: 1536, numLayers: 2, numHeads: 9, numK
 export const SUITES: Record<string, Suite> = {
   matmul: async (o) =>
     (await import('./matmul.js')).benchMatmul(
-      o.quick ? { warmup: 1, repeats: 3, stepRows: 64, size: SMALL } : {},
+      o.quick ? { warmup: 1, repeats: 3, stepRows: 64, size: SMALL, weightSize: [64, 48, 96] } : {},
     ),
   decode: async (o) =>
     (await import('./decode.js')).benchDecode(o.modelPath, {

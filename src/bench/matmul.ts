@@ -1,10 +1,13 @@
 // Matmul throughput of the current backend, and a training-style gradient step with this library's
 // BatchMatMul gradient against the same gradient written with transpose flags (the built-in gradient's
 // matmuls). On wasm the first uses explicit transposes + plain matmuls (XNNPACK); elsewhere both use flags.
+// Then the frozen-weight products of a training step at a real shape (weight-matmul.ts: x·W0 and dy·W0ᵀ on W0 where
+// it lies) beside tfjs's own matMul of the same size: the products that take most of a step at real size.
 // Run alone: mote bench --only matmul [--backend …] — one JSON line per record.
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulGradConfig, matMulGrads } from '../backend/kernels/batch-matmul-grad.js';
 import { withGradient } from '../backend/kernels/index.js';
+import { weightMatMul, weightMatMulT } from '../backend/kernels/weight-matmul.js';
 
 /** Sizes and repetitions; the defaults fit a slow 2-core box. */
 export interface MatmulBenchOptions {
@@ -14,11 +17,19 @@ export interface MatmulBenchOptions {
   stepRows?: number;
   /** [M, K, N] of the plain matmul. Default [2048, 512, 512]. */
   size?: readonly [number, number, number];
+  /** [tokens, K, N] of the frozen-weight products. Default [512, 576, 1536]: SmolLM2-135M's MLP up projection at seq 512. */
+  weightSize?: readonly [number, number, number];
 }
 
 /** Records for the current backend: {bench:'matmul', …} and {bench:'matmul-grad-step', …}. */
 export async function benchMatmul(opts: MatmulBenchOptions = {}): Promise<object[]> {
-  const { warmup = 2, repeats = 5, stepRows = 512, size = [2048, 512, 512] } = opts;
+  const {
+    warmup = 2,
+    repeats = 5,
+    stepRows = 512,
+    size = [2048, 512, 512],
+    weightSize = [512, 576, 1536],
+  } = opts;
   const backend = tf.getBackend();
   const [M, K, N] = size;
   const a = tf.randomNormal([M, K], 0, 1, 'float32', 1);
@@ -32,7 +43,36 @@ export async function benchMatmul(opts: MatmulBenchOptions = {}): Promise<object
     ms,
     gflops: (2 * M * K * N) / ms / 1e6,
   };
-  return [matmul, await benchGradStep(backend, stepRows, Math.min(warmup, 1), Math.min(repeats, 3))];
+  return [
+    matmul,
+    await benchGradStep(backend, stepRows, Math.min(warmup, 1), Math.min(repeats, 3)),
+    await benchWeightProducts(backend, weightSize, warmup, repeats),
+  ];
+}
+
+/** x·W and dy·Wᵀ through the library's weight kernels and through tf.matMul (dy·Wᵀ by transposeB), GFLOP/s each. */
+async function benchWeightProducts(
+  backend: string,
+  [M, K, N]: readonly [number, number, number],
+  warmup: number,
+  repeats: number,
+): Promise<object> {
+  const x = tf.randomNormal([M, K], 0, 1, 'float32', 6) as tf.Tensor2D; // (tokens, K)
+  const dy = tf.randomNormal([M, N], 0, 1, 'float32', 7) as tf.Tensor2D; // (tokens, N)
+  const w = tf.randomNormal([K, N], 0, 0.05, 'float32', 8) as tf.Tensor2D; // (K, N)
+  const gflops = (ms: number) => Number(((2 * M * K * N) / ms / 1e6).toFixed(2));
+  const ours = await medianMs(() => weightMatMul(x, w), warmup, repeats);
+  const oursT = await medianMs(() => weightMatMulT(dy, w), warmup, repeats);
+  const tfjs = await medianMs(() => tf.matMul(x, w), warmup, repeats);
+  const tfjsT = await medianMs(() => tf.matMul(dy, w, false, true), warmup, repeats);
+  tf.dispose([x, dy, w]);
+  return {
+    bench: 'weight-matmul',
+    backend,
+    shape: `${M}x${K}·${K}x${N}`,
+    gflops: { xW: gflops(ours), dyWt: gflops(oursT) },
+    tfjsMatMulGflops: { xW: gflops(tfjs), dyWt: gflops(tfjsT) },
+  };
 }
 
 /** A 2-layer MLP step, d = 512: loss = mean((relu(x·W1)·W2)²), gradients of W1 and W2 only. */
