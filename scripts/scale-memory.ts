@@ -1,4 +1,5 @@
-// Memory of training at real shapes: `npx tsx scripts/scale-memory.ts --model smollm2-135m --seq 256 --steps 4`.
+// Memory of training at real shapes: `npx tsx scripts/scale-memory.ts --model smollm2-135m --seq 256 --steps 4`
+// [--checkpointing] (activation checkpointing: TrainConfig.activationCheckpointing).
 // One JSON line per phase and per step: the wasm heap (its size never shrinks, so it is the high-water mark), the
 // engine's live tensor bytes now and at their peak during the step, RSS and the JS heap.
 import { parseArgs } from 'node:util';
@@ -9,7 +10,7 @@ import { syntheticChains } from '../src/bench/train.js';
 import { attachExperts } from '../src/experts/attach.js';
 import { resolveModelConfig } from '../src/model/config.js';
 import { Transformer } from '../src/model/transformer.js';
-import { train } from '../src/train/trainer.js';
+import { train } from '../src/train/trainer-node.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -19,6 +20,7 @@ const { values: a } = parseArgs({
     steps: { type: 'string', default: '4' },
     kind: { type: 'string', default: 'mote' },
     backend: { type: 'string', default: 'wasm' },
+    checkpointing: { type: 'boolean', default: false },
   },
 });
 
@@ -71,8 +73,10 @@ const endTape = eng.endTape.bind(eng);
 let afterForward = 0;
 let forwardPeak = 0;
 let savedBy: Record<string, number> = {};
+let forwardSeen = false; // the step's forward ends the first tape; with checkpointing, recomputes end more
 eng.endTape = () => {
-  if (eng.state.gradientDepth === 1) {
+  if (eng.state.gradientDepth === 1 && !forwardSeen) {
+    forwardSeen = true;
     afterForward = live;
     forwardPeak = peak;
     const seen = new Set<unknown>();
@@ -114,7 +118,15 @@ peak = live;
 await train(
   model,
   { train: chains },
-  { epochs: 1, batchSize: batch, learningRate: 1e-4, evalEvery: 0, saveEvery: 0, workers: 1 },
+  {
+    epochs: 1,
+    batchSize: batch,
+    learningRate: 1e-4,
+    evalEvery: 0,
+    saveEvery: 0,
+    workers: 1,
+    activationCheckpointing: a.checkpointing,
+  },
   {
     seqLen: seq,
     groupByLength: false,
@@ -132,6 +144,7 @@ await train(
           tokensPerSec: Number(e.tokensPerSec.toFixed(1)),
         });
         peak = live;
+        forwardSeen = false;
       }
     },
   },

@@ -10,7 +10,7 @@ import { attachExperts } from '../experts/attach.js';
 import { resolveModelConfig } from '../model/config.js';
 import { estimateMemory } from '../model/memory.js';
 import { Transformer } from '../model/transformer.js';
-import { train } from '../train/trainer.js';
+import { train } from '../train/trainer-node.js';
 import { SCALE_SHAPES, type ScaleCase } from './scale-shapes.js';
 import { syntheticChains } from './train.js';
 

@@ -61,7 +61,10 @@ export async function runScaleCase(
   } catch (e) {
     const err = e as Error & { stdout?: string; stderr?: string };
     const lines = parseLines(err.stdout ?? '');
-    const why = (err.stderr ?? '').trim().split('\n').slice(-3).join(' ').slice(0, 600) || err.message;
+    // the child's error line (Node prints the source line, the error, its stack and its fields, then its version)
+    const stderr = (err.stderr ?? '').trim().split('\n');
+    const at = stderr.findLastIndex((l) => /^[A-Za-z]*Error\b/.test(l));
+    const why = (at >= 0 ? stderr[at] : stderr.slice(-3).join(' ')).slice(0, 600) || err.message;
     return [...lines, { bench: 'scale', ...caseFields(c), error: why }];
   }
 }

@@ -33,6 +33,11 @@ interface KindSpec {
    * the routers add a loss over the whole batch (the balance loss is not a sum over rows).
    */
   shardable: boolean;
+  /**
+   * Whether blocks may be checkpointed (activation checkpointing: a block's forward runs again for the backward).
+   * Not when the routers record per-forward state for a loss over the whole forward (the balance loss).
+   */
+  checkpointable: boolean;
   /** Weight of the routers' auxiliary loss in the training objective (0: none). */
   auxLossWeight(c: Config): number;
   /** PEFT form: one LoRA adapter per expert plus mote_config.json, one LoRA adapter, or none. */
@@ -54,6 +59,7 @@ const KINDS: Readonly<Record<ExpertKind, KindSpec>> = {
     routing: 'step',
     mergeable: true,
     shardable: true,
+    checkpointable: true,
     auxLossWeight: () => 0,
     peft: 'per-expert',
     routerParameters: () => 0,
@@ -68,6 +74,7 @@ const KINDS: Readonly<Record<ExpertKind, KindSpec>> = {
     routing: 'none',
     mergeable: true,
     shardable: true,
+    checkpointable: true,
     auxLossWeight: () => 0,
     peft: 'single',
     routerParameters: () => 0,
@@ -82,6 +89,7 @@ const KINDS: Readonly<Record<ExpertKind, KindSpec>> = {
     routing: 'learned',
     mergeable: false,
     shardable: false,
+    checkpointable: false,
     auxLossWeight: (c) => c.balanceLossWeight,
     peft: null,
     routerParameters: (c, inFeatures) => inFeatures * c.numExperts,
@@ -123,6 +131,11 @@ export function auxLossWeight(c: Config | null): number {
 /** Whether a micro-batch may be cut by rows over workers with an exact result (true without experts). */
 export function shardable(c: Config | null): boolean {
   return !c || adapterKind(c).shardable;
+}
+
+/** Whether training may checkpoint blocks (true without experts). */
+export function checkpointable(c: Config | null): boolean {
+  return !c || adapterKind(c).checkpointable;
 }
 
 /** Whether the experts merge into one weight per step (true without experts: the base is one weight). */

@@ -40,6 +40,7 @@ export class MoteLinear implements LinearLike {
   /** Routed expert index pinned by `merge` (−1: shared only), or null when routing per token. */
   private pinned: number | null = null;
   private dropoutCalls = 0;
+  private lastDropoutSeed: number | null = null;
 
   constructor(
     /** The wrapped projection; its weight is the frozen W0 (in, out). */
@@ -109,7 +110,7 @@ export class MoteLinear implements LinearLike {
       return this.mergedPerToken(x, route);
     }
     const training = route?.training ?? false;
-    const xl = training ? loraDropout(x, this.config.dropout, this.dropoutSeed()) : x;
+    const xl = training ? loraDropout(x, this.config.dropout, this.dropoutSeed(ctx?.recompute === true)) : x;
     return mixKernel(this.kernel, routing.kind).mix({
       x,
       xl,
@@ -232,8 +233,15 @@ export class MoteLinear implements LinearLike {
     return expertIndex(this.experts, step);
   }
 
-  private dropoutSeed(): number {
-    return Math.floor(seedrandom.alea(`${this.config.seed}:${this.path}:${this.dropoutCalls++}`)() * 2 ** 31);
+  /** A new seed per training call; a recomputed forward (activation checkpointing) gets its first run's again. */
+  private dropoutSeed(recompute: boolean): number {
+    if (!recompute)
+      this.lastDropoutSeed = Math.floor(
+        seedrandom.alea(`${this.config.seed}:${this.path}:${this.dropoutCalls++}`)() * 2 ** 31,
+      );
+    if (this.lastDropoutSeed === null)
+      throw new Error(`${this.path}: a recomputed forward before any training forward`);
+    return this.lastDropoutSeed;
   }
 
   // ---------------------------------------------------------------- parameters

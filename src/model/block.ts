@@ -21,18 +21,22 @@ export class Block {
     return addSame(h, this.mlp.apply(this.mlpNorm.apply(h), input.ctx));
   }
 
+  /** Every variable of the block: the two norms' weights, then each projection's (base, bias, experts). */
+  variables(): tf.Variable[] {
+    const vars = [this.attnNorm.weight, this.mlpNorm.weight];
+    for (const l of this.linears()) vars.push(...l.namedVariables().values());
+    return vars;
+  }
+
+  private linears() {
+    const { q, k, v, o } = this.attn;
+    const { gate, up, down } = this.mlp;
+    return [q, k, v, o, gate, up, down];
+  }
+
   dispose(): void {
     this.attnNorm.dispose();
     this.mlpNorm.dispose();
-    for (const l of [
-      this.attn.q,
-      this.attn.k,
-      this.attn.v,
-      this.attn.o,
-      this.mlp.gate,
-      this.mlp.up,
-      this.mlp.down,
-    ])
-      l.dispose();
+    for (const l of this.linears()) l.dispose();
   }
 }

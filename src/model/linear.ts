@@ -6,7 +6,9 @@ import { weightMatMul } from '../backend/kernels/weight-matmul.js';
 
 /**
  * Per-forward information that a wrapped linear may read (the experts find their token routing here).
- * The model passes it through to every linear untouched.
+ * The model passes it through to every linear untouched, adding one key: `recompute: true` when a block's forward
+ * runs again for the backward (activation checkpointing), where a linear must draw the random numbers it drew the
+ * first time.
  */
 export interface LinearContext {
   readonly [key: string]: unknown;

@@ -8,7 +8,8 @@
 //                the backward reads, per layer and token — the block input and the two norm outputs, the mlp
 //                input, rotated q and transposed k, v, attention's output, SwiGLU's gate, up and product, the
 //                LoRA rank activations — plus attention's probabilities (B·heads·T²); the shape-only ops and the
-//                fused SwiGLU save nothing else (backend/kernels/shape-only.ts, swiglu.ts)
+//                fused SwiGLU save nothing else (backend/kernels/shape-only.ts, swiglu.ts); with activation
+//                checkpointing only each block's input, plus one block's while its backward recomputes it
 //   workingSet   training: one layer's backward at a time (the gradients of its activations, scores and probs)
 //   logits       inference one row per sequence; training the (B·T, V) logits the fused head keeps for the
 //                backward when they are small enough (model/fused/head-nll.ts), and two vocabulary chunks
@@ -63,6 +64,8 @@ export interface MemoryOptions {
   batchSize: number;
   /** Trainable parameters when known (a built run: adapters and routers, or the base); default from the options above. */
   trainableParameters?: number;
+  /** Blocks recompute their activations in the backward (TrainConfig.activationCheckpointing). Default false. */
+  activationCheckpointing?: boolean;
 }
 
 export const DEFAULT_MEMORY_OPTIONS: Readonly<MemoryOptions> = Object.freeze({
@@ -149,7 +152,7 @@ export function estimateMemory(c: ModelConfig, options: Partial<MemoryOptions> =
     weights: parameters * F32,
     adapters: trainable * F32,
     adapterGradientsAndMoments: 3 * trainable * F32,
-    activations: L * layerSaved * F32,
+    activations: (o.activationCheckpointing ? L * N * d + layerSaved : L * layerSaved) * F32,
     workingSet: (layerSaved + 2 * scores) * F32,
     logits: (keptLogits + 2 * N * Math.min(chunk, c.vocabSize)) * F32,
   });
@@ -197,7 +200,7 @@ export function checkTrainingFits(
   const advice = [
     [
       perSequence,
-      `seqLen (${o.seqLen}) or microBatchSize (${o.batchSize}): they scale the activations and logits`,
+      `seqLen (${o.seqLen}) or microBatchSize (${o.batchSize}): they scale the activations and logits${o.activationCheckpointing ? '' : ' (or set activationCheckpointing, which keeps one block of activations at a time)'}`,
     ],
     [p.adapters + p.adapterGradientsAndMoments, `the trainable parameters (rank ${o.rank}, targets)`],
     [p.weights, 'the model (its weights alone take ' + gib(p.weights) + ')'],

@@ -43,7 +43,31 @@ export interface ForwardOptions {
    * `attnMask` hides the columns a row does not own. Absent: every row at the cache length.
    */
   positions?: readonly number[];
+  /**
+   * Runs each block of a forward without a KV cache (training): how it is run is the caller's, e.g. with
+   * activation checkpointing (train/checkpoint-blocks.ts). Absent: blocks run directly.
+   */
+  runBlock?: BlockRunner;
 }
+
+/** One block of a forward, as a `BlockRunner` receives it. */
+export interface BlockCall {
+  /**
+   * The block's forward: x (B·T, d) → (B·T, d) under the attention mask given. `recompute` says it runs again for
+   * the backward: the linears then see `recompute: true` in their context and draw the random numbers (adapter
+   * dropout) of the first run.
+   */
+  apply(x: tf.Tensor2D, mask: tf.Tensor, recompute: boolean): tf.Tensor2D;
+  /** The block's input, (B·T, d). */
+  x: tf.Tensor2D;
+  /** The forward's attention mask, (T, T) or (B, T, T); freed with the forward unless the runner keeps it. */
+  mask: tf.Tensor;
+  /** Every variable of the block (norms, projections, experts). */
+  variables: readonly tf.Variable[];
+}
+
+/** Runs one block's forward and returns its output (see ForwardOptions.runBlock). */
+export type BlockRunner = (call: BlockCall) => tf.Tensor2D;
 
 export interface BuildOptions {
   /** Whether the base weights are trainable (full fine-tuning / pretraining). Default false: frozen. */
@@ -228,18 +252,24 @@ export class Transformer {
     const mask = attentionMask(T, pos, options.attnMask); // (T, pos + T) or (B, T, pos + T)
     // one tidy per block: what a block makes and the backward does not need goes when the block is done, not at
     // the end of the forward (in training, tensors saved for the backward are the tape's and stay)
+    const { ctx, runBlock } = options;
     for (let l = 0; l < this.blocks.length; l++) {
-      const input = x;
-      x = tf.tidy(() =>
-        this.blocks[l].apply(input, this.rope, {
+      const block = this.blocks[l];
+      const apply = (h: tf.Tensor2D, m: tf.Tensor, recompute: boolean) =>
+        block.apply(h, this.rope, {
           T,
           pos,
-          mask,
+          mask: m as typeof mask,
           cache,
           layer: l,
-          ctx: options.ctx,
+          ctx: recompute ? { ...ctx, recompute: true } : ctx,
           positions,
-        }),
+        });
+      const input = x;
+      x = tf.tidy(() =>
+        runBlock && !cache
+          ? runBlock({ apply, x: input, mask, variables: block.variables() })
+          : apply(input, mask, false),
       );
       input.dispose();
     }

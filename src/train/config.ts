@@ -54,6 +54,13 @@ export interface TrainConfig {
    * Default `'auto'`.
    */
   workers: number | 'auto';
+  /**
+   * Recompute each block's activations in the backward instead of keeping them (activation checkpointing,
+   * checkpoint-blocks.ts): a step keeps every block's input and one block's activations at a time, for one more
+   * forward of the blocks. The gradients are the same. For sequences or models whose activations do not fit
+   * (the memory estimate says which); not with learned top-k gates (moe-topk). Default false.
+   */
+  activationCheckpointing: boolean;
 }
 
 export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
@@ -74,6 +81,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   stepSkipProb: 0,
   seed: 0,
   workers: 'auto',
+  activationCheckpointing: false,
 } satisfies TrainConfig);
 
 const KEYS = Object.keys(DEFAULT_TRAIN_CONFIG) as (keyof TrainConfig)[];
@@ -141,6 +149,12 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): Readonly
     'a number or a non-empty string',
   );
   check(c.workers === 'auto' || isInt(c.workers, 1), 'workers', c.workers, "an integer ≥ 1, or 'auto'");
+  check(
+    typeof c.activationCheckpointing === 'boolean',
+    'activationCheckpointing',
+    c.activationCheckpointing,
+    'true or false',
+  );
   return Object.freeze({ ...c, betas: Object.freeze([...c.betas]) as [number, number] });
 }
 

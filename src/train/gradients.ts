@@ -48,6 +48,8 @@ export interface GradientSettings {
   auxWeight: number;
   /** Global-norm clipping threshold; 0 disables clipping. */
   clipNorm: number;
+  /** Recompute blocks' activations in the backward (TrainConfig.activationCheckpointing). */
+  activationCheckpointing: boolean;
 }
 
 /** What a run tells the opener of its gradient path (train's `options.gradients`). */
@@ -100,7 +102,7 @@ export function localGradients(model: Transformer, s: GradientSettings): Gradien
         const batch = group[m];
         const bt = toTensors(batch);
         const route = batchRoute(s.experts, batch, { seed: routeSeed(m), training: true });
-        const out = batchGradients(model, bt, route, s.vars, s.auxWeight);
+        const out = batchGradients(model, bt, route, s.vars, s.auxWeight, s.activationCheckpointing);
         route?.dispose();
         tf.dispose(Object.values(bt));
         const prev: tf.NamedTensorMap | null = sum;
@@ -128,7 +130,7 @@ export function poolGradients(pool: GradientPool, s: GradientSettings): Gradient
   return {
     async compute(step, group, routeSeed, record) {
       const items = group.map((batch, m) => ({ batch, routeSeed: routeSeed(m) }));
-      const results = await stepGradients(pool, step, s.vars, items);
+      const results = await stepGradients(pool, step, s.vars, items, s.activationCheckpointing);
       for (const [m, r] of results.entries()) record(group[m], r.nll, r.balance);
       const { grads, missing } = meanGradient(results);
       return clip(gradsFromHost(pool.spec, grads, missing), s.clipNorm);

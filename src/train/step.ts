@@ -5,8 +5,9 @@ import * as tf from '@tensorflow/tfjs';
 import { type Route, withRoute } from '../experts/routing.js';
 import { balanceLoss } from '../experts/top-k-router.js';
 import { maskedMeanNll } from '../model/loss.js';
-import type { Transformer } from '../model/transformer.js';
+import type { BlockRunner, Transformer } from '../model/transformer.js';
 import type { BatchTensors } from './batch.js';
+import { checkpointBlocks } from './checkpoint-blocks.js';
 import { namedGradients } from './clip.js';
 
 export interface StepOutput {
@@ -21,16 +22,18 @@ export interface StepOutput {
 /**
  * Loss of one batch. Pure: call inside a tidy (or a gradient function). `balanceWeight` multiplies the
  * auxiliary loss that learned routers pushed onto the route during the forward (experts `auxLossWeight`).
+ * `runBlock` runs the blocks (activation checkpointing); absent, they run directly.
  */
 export function batchLoss(
   model: Transformer,
   bt: BatchTensors,
   route: Route | undefined,
   balanceWeight: number,
+  runBlock?: BlockRunner,
 ): StepOutput & { total: tf.Scalar } {
   const [B, T] = bt.ids.shape;
   const targets = tf.reshape(bt.targets, [B * T]) as tf.Tensor1D;
-  const options = { attnMask: bt.attnMask, ctx: route ? withRoute(route) : undefined };
+  const options = { attnMask: bt.attnMask, ctx: route ? withRoute(route) : undefined, runBlock };
   const nll = model.tokenNll(bt.ids, targets, options); // (B·T), the head fused with the loss
   const loss = maskedMeanNll(nll, tf.reshape(bt.lossMask, [B * T]) as tf.Tensor1D);
   const balance = route && route.auxLosses.length > 0 ? balanceLoss(route) : tf.scalar(0);
@@ -40,7 +43,8 @@ export function batchLoss(
 
 /**
  * Gradients of one batch's loss for `vars` (by dotted name). Tidied: returns the gradients and the kept outputs,
- * which the caller disposes.
+ * which the caller disposes. With `activationCheckpointing` each block's activations are recomputed in the
+ * backward instead of kept (checkpoint-blocks.ts): the same gradients, less memory, about a third more compute.
  */
 export function batchGradients(
   model: Transformer,
@@ -48,14 +52,17 @@ export function batchGradients(
   route: Route | undefined,
   vars: ReadonlyMap<string, tf.Variable>,
   balanceWeight: number,
+  activationCheckpointing = false,
 ): StepOutput & { grads: tf.NamedTensorMap } {
   return tf.tidy('trainStep', () => {
     let out: StepOutput | undefined;
+    const checkpoints = activationCheckpointing ? checkpointBlocks() : null;
     const { grads } = namedGradients(() => {
-      const r = batchLoss(model, bt, route, balanceWeight);
+      const r = batchLoss(model, bt, route, balanceWeight, checkpoints?.runBlock);
       out = { loss: tf.keep(r.loss), nll: tf.keep(r.nll), balance: tf.keep(r.balance) };
       return r.total;
     }, vars);
+    if (checkpoints) for (const [name, v] of vars) if (checkpoints.unreached.has(v)) delete grads[name]; // no gradient, as without checkpointing
     // kept tensors escape every scope; hand them to this tidy's return value instead
     const result = {
       grads,

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describeMeasuredMemory, measureMemory } from '../backend/memory.js';
 import { getExperts } from '../experts/attach.js';
 import type { ExpertConfig } from '../experts/config.js';
-import { adapterKind, auxLossWeight, shardable } from '../experts/kinds.js';
+import { adapterKind, auxLossWeight, checkpointable, describeExperts, shardable } from '../experts/kinds.js';
 import {
   checkTrainingFits,
   estimateMemory,
@@ -17,7 +17,7 @@ import {
 } from '../model/memory.js';
 import type { Transformer } from '../model/transformer.js';
 import { cleanupAfterFailure } from '../util/cleanup.js';
-import { check } from '../util/errors.js';
+import { ConfigError, check } from '../util/errors.js';
 import { type BatchOptions, batches, countBatches, type HostBatch } from './batch.js';
 import { NonFiniteError } from './clip.js';
 import { accumulationSteps, resolveTrainConfig, type TrainConfig } from './config.js';
@@ -142,7 +142,16 @@ export async function train(
       'train: the model has no trainable variables (attach experts, or setBaseTrainable(true) for full fine-tuning)',
     );
   const experts = getExperts(model)?.config ?? null;
-  const memory = memoryOptions(experts, vars, seqLen, c.microBatchSize);
+  if (c.activationCheckpointing && !checkpointable(experts))
+    throw new ConfigError(
+      'activationCheckpointing',
+      true,
+      `false with ${describeExperts(experts)} (its routers' balance loss is taken over the whole forward, which a recomputed block would count again)`,
+    );
+  const memory = {
+    ...memoryOptions(experts, vars, seqLen, c.microBatchSize),
+    activationCheckpointing: c.activationCheckpointing,
+  };
   const limit = options.memoryLimit ?? (tf.getBackend() === 'wasm' ? WASM_HEAP_LIMIT_BYTES : false);
   if (limit !== false) {
     check(Number.isFinite(limit) && limit > 0, 'memoryLimit', limit, 'a positive number of bytes, or false');
@@ -154,6 +163,7 @@ export async function train(
     experts,
     auxWeight: auxLossWeight(experts),
     clipNorm: c.clipNorm,
+    activationCheckpointing: c.activationCheckpointing,
   };
 
   const accum = accumulationSteps(c);

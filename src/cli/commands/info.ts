@@ -66,14 +66,18 @@ export const infoCommand: CommandModule<object, Args> = {
     const path = a.dir ?? a.model;
     if (path && (await stat(path).catch(() => null))?.isDirectory()) {
       const { family, config, torchDtype } = await readHfConfig(path);
-      const memory = estimateMemory(config, { seqLen: a.seqLen, batchSize: a.batchSize, rank: a.rank });
-      const perBackend = (m: BackendMemory) => ({
+      const shape = { seqLen: a.seqLen, batchSize: a.batchSize, rank: a.rank };
+      const memory = estimateMemory(config, shape);
+      const checkpointed = estimateMemory(config, { ...shape, activationCheckpointing: true });
+      const perBackend = (m: BackendMemory, c: BackendMemory) => ({
         inferenceGiB: gib(m.inference.total),
         trainingGiB: gib(m.training.total),
         limitGiB: gib(m.limitBytes ?? totalmem()),
         limit: m.limitBytes === null ? 'machine memory' : 'wasm heap',
         inferenceFits: m.inference.total <= (m.limitBytes ?? totalmem()),
         trainingFits: m.training.total <= (m.limitBytes ?? totalmem()),
+        checkpointedTrainingGiB: gib(c.training.total), // --activation-checkpointing
+        checkpointedTrainingFits: c.training.total <= (c.limitBytes ?? totalmem()),
         trainingParts: Object.fromEntries(Object.entries(m.training.parts).map(([k, v]) => [k, gib(v)])),
       });
       info.model = {
@@ -87,9 +91,9 @@ export const infoCommand: CommandModule<object, Args> = {
       };
       info.memory = {
         estimate: `inference (KV cache and one forward of ${a.batchSize}×${a.seqLen} tokens) and MoTE training (rank ${a.rank} on every projection, 3 step experts + shared, AdamW), float32`,
-        wasm: perBackend(memory.backends.wasm),
-        cpu: perBackend(memory.backends.cpu),
-        tensorflow: perBackend(memory.backends.tensorflow),
+        wasm: perBackend(memory.backends.wasm, checkpointed.backends.wasm),
+        cpu: perBackend(memory.backends.cpu, checkpointed.backends.cpu),
+        tensorflow: perBackend(memory.backends.tensorflow, checkpointed.backends.tensorflow),
       };
     } else if (path) {
       const { model, tokenizer } = await loadFiniteModel(path, { tokenizer: a.tokenizer }, nonFiniteFlags(a));

@@ -122,12 +122,14 @@ export class GradientPool {
 
   /**
    * Gradients of the work items (micro-batches, or shards of them: shard.ts) of optimizer step `step` (1-based)
-   * at the current values of `vars` (the trainable variables by name), one result per item, in item order.
+   * at the current values of `vars` (the trainable variables by name), one result per item, in item order; with
+   * activation checkpointing in the workers when asked.
    */
   async gradients(
     step: number,
     vars: ReadonlyMap<string, tf.Variable>,
     items: readonly { batch: HostBatch; routeSeed: string; route?: Int32Array }[],
+    activationCheckpointing = false,
   ): Promise<MicroResult[]> {
     this.usable();
     await writeTrainable(this.spec, vars);
@@ -153,7 +155,12 @@ export class GradientPool {
             );
           results[m.index] = m;
         });
-        slot.worker.postMessage({ type: 'step', step, items: mine } satisfies StepMessage);
+        slot.worker.postMessage({
+          type: 'step',
+          step,
+          items: mine,
+          activationCheckpointing,
+        } satisfies StepMessage);
         return done;
       }),
     );

@@ -30,6 +30,8 @@ export interface StepMessage {
   /** Optimizer step, 1-based (error messages). */
   step: number;
   items: WorkItem[];
+  /** Recompute blocks' activations in the backward (TrainConfig.activationCheckpointing). */
+  activationCheckpointing: boolean;
 }
 
 /** The gradients of one micro-batch, on the host. */

@@ -137,9 +137,10 @@ export async function stepGradients(
   step: number,
   vars: ReadonlyMap<string, tf.Variable>,
   items: readonly MicroBatchItem[],
+  activationCheckpointing = false,
 ): Promise<MicroResult[]> {
   const k = shardsPerMicroBatch(pool.spec, pool.size, items.length);
-  if (k === 1) return pool.gradients(step, vars, items);
+  if (k === 1) return pool.gradients(step, vars, items, activationCheckpointing);
   const experts = pool.spec.experts?.config ?? null;
   const work: { batch: HostBatch; routeSeed: string; route?: Int32Array }[] = [];
   const owner: { micro: number; tokens: number }[] = [];
@@ -153,7 +154,7 @@ export async function stepGradients(
       owner.push({ micro, tokens: trainedTokens(shard) });
     }
   });
-  const results = await pool.gradients(step, vars, work);
+  const results = await pool.gradients(step, vars, work, activationCheckpointing);
   return items.map((_, micro) => {
     const mine = results.filter((_, i) => owner[i].micro === micro);
     const tokens = owner.filter((o) => o.micro === micro).map((o) => o.tokens);

@@ -36,7 +36,7 @@ try {
 async function runStep(spec: ReplicaSpec, replica: Replica, m: StepMessage): Promise<void> {
   readTrainable(spec, replica);
   for (const item of m.items) {
-    const r = await gradients(spec, replica, item);
+    const r = await gradients(spec, replica, item, m.activationCheckpointing);
     post({ type: 'result', step: m.step, ...r }, [
       r.grads.buffer as ArrayBuffer,
       r.nll.buffer as ArrayBuffer,
@@ -45,14 +45,26 @@ async function runStep(spec: ReplicaSpec, replica: Replica, m: StepMessage): Pro
 }
 
 /** One micro-batch: forward, backward, and every output read back to the host. */
-async function gradients(spec: ReplicaSpec, replica: Replica, item: WorkItem): Promise<MicroResult> {
+async function gradients(
+  spec: ReplicaSpec,
+  replica: Replica,
+  item: WorkItem,
+  activationCheckpointing: boolean,
+): Promise<MicroResult> {
   const bt = toTensors(item.batch);
   const route = batchRoute(spec.experts?.config ?? null, item.batch, {
     seed: item.routeSeed,
     training: true,
     expertIds: item.route,
   });
-  const out = batchGradients(replica.model, bt, route, replica.vars, spec.balanceWeight);
+  const out = batchGradients(
+    replica.model,
+    bt,
+    route,
+    replica.vars,
+    spec.balanceWeight,
+    activationCheckpointing,
+  );
   route?.dispose();
   tf.dispose(Object.values(bt));
   const grads = new Float32Array(spec.gradSize);

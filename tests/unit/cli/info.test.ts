@@ -32,6 +32,14 @@ describe('mote info <dir>', () => {
     expect(info.memory.wasm.trainingParts.weights).toBeCloseTo((494_032_768 * 4) / 1024 ** 3, 2);
     expect(info.memory.wasm.trainingParts.transposed).toBeUndefined();
     expect(info.memory.wasm.trainingFits).toBe(true);
+    expect(info.memory.wasm.checkpointedTrainingGiB).toBeLessThan(info.memory.wasm.trainingGiB);
     expect(info.memory.estimate).toMatch(/1×256 tokens/);
+  });
+
+  it('at seq 1024 Qwen2.5-0.5B training fits the wasm heap only with activation checkpointing', async () => {
+    const dir = `${ROOT}../shared/models/hf/qwen2.5-0.5b-instruct`;
+    const { stdout } = await mote('info', dir, '--backend', 'cpu', '--seq-len', '1024');
+    const { wasm } = JSON.parse(stdout).memory;
+    expect(wasm).toMatchObject({ trainingFits: false, checkpointedTrainingFits: true });
   });
 });
