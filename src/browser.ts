@@ -72,6 +72,8 @@ export {
 } from './model/memory.js';
 export { ropeInverseFrequencies } from './model/rope.js';
 export {
+  type BlockCall,
+  type BlockRunner,
   type BuildOptions,
   type ForwardOptions,
   LINEAR_MODULES,
