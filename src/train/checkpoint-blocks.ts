@@ -2,7 +2,7 @@
 // torch.utils.checkpoint): a block's forward runs off the tape and keeps only its input, and the backward runs the
 // block's forward again on a tape of its own to take the block's gradients there. A step then holds every
 // block's input plus one block's activations at a time, instead of every block's activations, for one more
-// forward of the blocks (about a third more compute).
+// forward of the blocks per step.
 //
 // The block is a tfjs customGrad node whose inputs are x and the block's trainable variables, so it lies on the
 // path from every trainable variable to the loss even when x does not (no trainable embedding rows). A variable

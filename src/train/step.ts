@@ -44,7 +44,7 @@ export function batchLoss(
 /**
  * Gradients of one batch's loss for `vars` (by dotted name). Tidied: returns the gradients and the kept outputs,
  * which the caller disposes. With `activationCheckpointing` each block's activations are recomputed in the
- * backward instead of kept (checkpoint-blocks.ts): the same gradients, less memory, about a third more compute.
+ * backward instead of kept (checkpoint-blocks.ts): the same gradients, less memory, one more forward of the blocks.
  */
 export function batchGradients(
   model: Transformer,

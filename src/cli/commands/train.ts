@@ -100,7 +100,7 @@ const options = {
   'activation-checkpointing': {
     type: 'boolean',
     describe:
-      'recompute each block in the backward instead of keeping its activations: less memory, about a third more compute (default off)',
+      'recompute each block in the backward instead of keeping its activations: less memory, one more forward of the blocks per step (default off)',
   },
 } as const;
 
