@@ -38,6 +38,7 @@ async function trainValues(): Promise<Results> {
     experts: getExperts(model)!.config,
     auxWeight: 0,
     clipNorm: 1,
+    activationCheckpointing: false,
   });
   const losses: number[] = [];
   const norms: number[] = [];
