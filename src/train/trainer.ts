@@ -148,15 +148,23 @@ export async function train(
       true,
       `false with ${describeExperts(experts)} (its routers' balance loss is taken over the whole forward, which a recomputed block would count again)`,
     );
+  // a worker holds its share of a micro-batch in a heap of its own (parallel/shard.ts splits one when there are
+  // fewer micro-batches than workers); 'auto' is resolved later, so it is estimated as one worker
+  const shards =
+    typeof c.workers === 'number' && shardable(experts)
+      ? Math.max(1, Math.floor(c.workers / accumulationSteps(c)))
+      : 1;
+  const rows = Math.ceil(c.microBatchSize / shards);
   const memory = {
-    ...memoryOptions(experts, vars, seqLen, c.microBatchSize),
+    ...memoryOptions(experts, vars, seqLen, rows),
     activationCheckpointing: c.activationCheckpointing,
   };
   const limit = options.memoryLimit ?? (tf.getBackend() === 'wasm' ? WASM_HEAP_LIMIT_BYTES : false);
   if (limit !== false) {
     check(Number.isFinite(limit) && limit > 0, 'memoryLimit', limit, 'a positive number of bytes, or false');
     const backend = tf.getBackend() === 'wasm' ? 'wasm' : 'cpu'; // cpu: the estimate without the wasm heap's overhead
-    checkTrainingFits(model.config, memory, limit, 'train', backend);
+    const where = rows < c.microBatchSize ? `train (each of ${c.workers} workers: ${rows} rows)` : 'train';
+    checkTrainingFits(model.config, memory, limit, where, backend);
   }
   const settings: GradientSettings = {
     vars,

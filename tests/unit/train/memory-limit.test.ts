@@ -52,4 +52,25 @@ describe('train memory limit', () => {
     );
     model.dispose();
   });
+
+  it('with workers, estimates the rows one worker holds: a micro-batch split over 2 workers fits where 2 rows do not', async () => {
+    const model = Transformer.init(SHAPE, 1, { trainable: false });
+    const attached = attachExperts(model, { kind: 'mote', rank: 2, seed: 1 });
+    const chains = syntheticChains(2, 16, SHAPE.vocabSize, 'memory-limit');
+    const oneRow = estimateMemory(model.config, {
+      seqLen: 16,
+      batchSize: 1,
+      rank: 2,
+      trainableParameters: attached.parameterCount,
+    }).backends[tf.getBackend() === 'wasm' ? 'wasm' : 'cpu'].training.total;
+    const config = { epochs: 1, batchSize: 2, evalEvery: 0, saveEvery: 0, workers: 2 };
+    const run = (memoryLimit: number) =>
+      train(model, { train: chains }, config, { seqLen: 16, memoryLimit }).catch((e: unknown) => e);
+    const refused = await run(oneRow - 1);
+    expect(refused).toBeInstanceOf(MemoryRefusedError);
+    expect((refused as Error).message).toMatch(/^train \(each of 2 workers: 1 rows\): .*microBatchSize 1/);
+    // within the limit the estimate passes; this entry then refuses worker threads (the Node entry has them)
+    expect(String(await run(oneRow))).toMatch(/workers = 2; expected 'auto' or 1 in this build/);
+    model.dispose();
+  });
 });
