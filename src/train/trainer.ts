@@ -32,6 +32,7 @@ import {
 } from './gradients.js';
 import { AdamW } from './optimizer.js';
 import type { ParallelOptions } from './parallel/pool.js';
+import { shardsPerMicroBatch } from './parallel/shard.js';
 import { learningRateAt } from './schedule.js';
 import { type LossByStage, StageLoss } from './stats.js';
 
@@ -151,9 +152,7 @@ export async function train(
   // a worker holds its share of a micro-batch in a heap of its own (parallel/shard.ts splits one when there are
   // fewer micro-batches than workers); 'auto' is resolved later, so it is estimated as one worker
   const shards =
-    typeof c.workers === 'number' && shardable(experts)
-      ? Math.max(1, Math.floor(c.workers / accumulationSteps(c)))
-      : 1;
+    typeof c.workers === 'number' ? shardsPerMicroBatch(experts, c.workers, accumulationSteps(c)) : 1;
   const rows = Math.ceil(c.microBatchSize / shards);
   const memory = {
     ...memoryOptions(experts, vars, seqLen, rows),

@@ -10,11 +10,11 @@
 // Micro-batches of experts that are not `shardable` (experts/kinds.ts) stay whole: moe-topk's Switch balance loss
 // is a product of means over all the micro-batch's tokens, not a sum over shards.
 import type * as tf from '@tensorflow/tfjs';
-import { adapterKind, batchRoute } from '../../experts/kinds.js';
+import type { ExpertConfig } from '../../experts/config.js';
+import { batchRoute, shardable } from '../../experts/kinds.js';
 import type { HostBatch } from '../batch.js';
 import type { GradientPool } from './pool.js';
 import type { MicroResult } from './protocol.js';
-import type { ReplicaSpec } from './replica.js';
 
 /** A micro-batch of a step and the seed of its routing (as the in-process trainer uses them). */
 export interface MicroBatchItem {
@@ -26,9 +26,12 @@ export interface MicroBatchItem {
  * Shards per micro-batch so that `workers` workers are busy with `microBatches` micro-batches: ⌊workers /
  * microBatches⌋ (at least 1); 1 when the experts cannot be sharded (see the file header).
  */
-export function shardsPerMicroBatch(spec: ReplicaSpec, workers: number, microBatches: number): number {
-  const experts = spec.experts?.config;
-  if (experts && !adapterKind(experts).shardable) return 1;
+export function shardsPerMicroBatch(
+  experts: Readonly<ExpertConfig> | null,
+  workers: number,
+  microBatches: number,
+): number {
+  if (!shardable(experts)) return 1;
   return Math.max(1, Math.floor(workers / Math.max(1, microBatches)));
 }
 
@@ -139,7 +142,7 @@ export async function stepGradients(
   items: readonly MicroBatchItem[],
   activationCheckpointing = false,
 ): Promise<MicroResult[]> {
-  const k = shardsPerMicroBatch(pool.spec, pool.size, items.length);
+  const k = shardsPerMicroBatch(pool.spec.experts?.config ?? null, pool.size, items.length);
   if (k === 1) return pool.gradients(step, vars, items, activationCheckpointing);
   const experts = pool.spec.experts?.config ?? null;
   const work: { batch: HostBatch; routeSeed: string; route?: Int32Array }[] = [];
