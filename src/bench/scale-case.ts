@@ -69,6 +69,7 @@ await train(
 const timed = steps.slice(c.warmup);
 const ms = timed.map((s) => s.ms).sort((a, b) => a - b);
 const median = ms[Math.floor(ms.length / 2)];
+const tokens = c.seq * c.batch; // per step
 const round = (x: number) => Number(x.toPrecision(4));
 print({
   bench: 'scale',
@@ -85,11 +86,8 @@ print({
   timedSteps: timed.length,
   msPerStep: round(median),
   msRange: [round(ms[0]), round(ms[ms.length - 1])],
-  tokensPerSec: round((c.seq * c.batch * 1000) / median),
-  tokensPerSecRange: [
-    round((c.seq * c.batch * 1000) / ms[ms.length - 1]),
-    round((c.seq * c.batch * 1000) / ms[0]),
-  ],
+  tokensPerSec: round((tokens * 1000) / median),
+  tokensPerSecRange: [round((tokens * 1000) / ms[ms.length - 1]), round((tokens * 1000) / ms[0])],
   cpuMsPerStep: round(timed.map((s) => s.cpuMs).sort((a, b) => a - b)[Math.floor(timed.length / 2)]),
   estimateMB: Math.round(estimate / MB),
   loadedRssMB: loaded.rssMB,

@@ -6,9 +6,10 @@
 //
 // The block is a tfjs customGrad node whose inputs are x and the block's trainable variables, so it lies on the
 // path from every trainable variable to the loss even when x does not (no trainable embedding rows). A variable
-// the recomputed forward does not reach (a step expert without tokens in the batch) gets a zero from the node, as
-// customGrad wants a tensor per input; `unreached` records it, and `batchGradients` drops its gradient so that the
-// result is the one without checkpointing: no gradient rather than a zero one (AdamW treats them differently).
+// the recomputed forward does not reach (one the block holds but this forward does not use) gets a zero from the
+// node, as customGrad wants a tensor per input; `unreached` records it, and `batchGradients` drops its gradient so
+// that the result is the one without checkpointing: no gradient rather than a zero one (AdamW treats them
+// differently).
 import * as tf from '@tensorflow/tfjs';
 import type { BlockCall, BlockRunner } from '../model/transformer.js';
 import { leanGradients } from './backprop.js';

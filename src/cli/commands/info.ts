@@ -69,17 +69,20 @@ export const infoCommand: CommandModule<object, Args> = {
       const shape = { seqLen: a.seqLen, batchSize: a.batchSize, rank: a.rank };
       const memory = estimateMemory(config, shape);
       const checkpointed = estimateMemory(config, { ...shape, activationCheckpointing: true });
-      const perBackend = (m: BackendMemory, c: BackendMemory) => ({
-        inferenceGiB: gib(m.inference.total),
-        trainingGiB: gib(m.training.total),
-        limitGiB: gib(m.limitBytes ?? totalmem()),
-        limit: m.limitBytes === null ? 'machine memory' : 'wasm heap',
-        inferenceFits: m.inference.total <= (m.limitBytes ?? totalmem()),
-        trainingFits: m.training.total <= (m.limitBytes ?? totalmem()),
-        checkpointedTrainingGiB: gib(c.training.total), // --activation-checkpointing
-        checkpointedTrainingFits: c.training.total <= (c.limitBytes ?? totalmem()),
-        trainingParts: Object.fromEntries(Object.entries(m.training.parts).map(([k, v]) => [k, gib(v)])),
-      });
+      const perBackend = (m: BackendMemory, c: BackendMemory) => {
+        const limit = m.limitBytes ?? totalmem();
+        return {
+          inferenceGiB: gib(m.inference.total),
+          trainingGiB: gib(m.training.total),
+          limitGiB: gib(limit),
+          limit: m.limitBytes === null ? 'machine memory' : 'wasm heap',
+          inferenceFits: m.inference.total <= limit,
+          trainingFits: m.training.total <= limit,
+          checkpointedTrainingGiB: gib(c.training.total), // --activation-checkpointing
+          checkpointedTrainingFits: c.training.total <= limit,
+          trainingParts: Object.fromEntries(Object.entries(m.training.parts).map(([k, v]) => [k, gib(v)])),
+        };
+      };
       info.model = {
         path,
         family,

@@ -5,21 +5,11 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { attachExperts } from '../../../src/experts/attach.js';
 import { buildStepRoute, withRoute } from '../../../src/experts/routing.js';
-import { resolveModelConfig } from '../../../src/model/config.js';
 import { maskedMeanNll, tokenNll } from '../../../src/model/loss.js';
 import { Transformer } from '../../../src/model/transformer.js';
 import { leanGradients } from '../../../src/train/backprop.js';
 import { onBackend } from '../../helpers/index.js';
-
-const tiny = resolveModelConfig({}, 'tiny-test');
-const ids = [
-  [1, 5, 9, 3, 7, 2, 11, 4],
-  [1, 8, 8, 6, 0, 13, 12, 10],
-];
-const labels = [
-  ['question', 'question', 'analysis', 'analysis', 'guidance', 'answer', 'answer', 'answer'],
-  ['question', 'question', 'question', 'answer', 'answer', 'answer', 'answer', null],
-] as const;
+import { ids, labels, tiny } from './tiny-batch.js';
 
 /** Gradients of a MoTE model's masked NLL by both paths, read back to the host. */
 async function bothPaths() {

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { attachExperts } from '../../../src/experts/attach.js';
 import { buildStepRoute } from '../../../src/experts/routing.js';
-import { headSize, resolveModelConfig } from '../../../src/model/config.js';
+import { headSize } from '../../../src/model/config.js';
 import { estimateMemory } from '../../../src/model/memory.js';
 import { Transformer } from '../../../src/model/transformer.js';
 import { leanGradients } from '../../../src/train/backprop.js';
@@ -15,16 +15,7 @@ import { batchGradients } from '../../../src/train/step.js';
 import { train, trainableByName } from '../../../src/train/trainer.js';
 import { ConfigError } from '../../../src/util/errors.js';
 import { onBackend } from '../../helpers/index.js';
-
-const tiny = resolveModelConfig({}, 'tiny-test');
-const ids = [
-  [1, 5, 9, 3, 7, 2, 11, 4],
-  [1, 8, 8, 6, 0, 13, 12, 10],
-];
-const labels = [
-  ['question', 'question', 'analysis', 'analysis', 'guidance', 'answer', 'answer', 'answer'],
-  ['question', 'question', 'question', 'answer', 'answer', 'answer', 'answer', null],
-] as const;
+import { ids, labels, tiny } from './tiny-batch.js';
 
 /** One micro-batch's gradients of a fresh MoTE model (same seeds every time), read back to the host. */
 async function step(checkpointing: boolean, dropout: number) {

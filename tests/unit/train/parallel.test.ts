@@ -132,6 +132,21 @@ describe('GradientPool', () => {
     });
   });
 
+  it('with activation checkpointing, a replica gives the in-process gradients computed without it', async () => {
+    const vars = trainableByName(model);
+    const [remote] = await pool.gradients(1, vars, [{ batch: group[0], routeSeed: 's:0' }], true);
+    const bt = toTensors(group[0]);
+    const route = batchRoute(getExperts(model)?.config ?? null, group[0], { seed: 's:0', training: true });
+    const local = batchGradients(model, bt, route, vars, 0);
+    const grads = gradsFromHost(pool.spec, remote.grads, remote.missing);
+    expect(Object.keys(grads).sort()).toEqual(Object.keys(local.grads).sort());
+    for (const k of Object.keys(local.grads)) expectClose(grads[k], local.grads[k], 1e-6, 1e-6);
+    expectClose(local.nll, remote.nll, 1e-6, 1e-6);
+    route?.dispose();
+    tf.dispose([Object.values(bt), Object.values(local.grads), Object.values(grads)]);
+    tf.dispose([local.loss, local.nll, local.balance]);
+  });
+
   it('a worker killed mid-step fails the call with an error naming the worker and the step', async () => {
     const vars = trainableByName(model);
     const pending = pool.gradients(7, vars, [{ batch: group[0], routeSeed: 's:0' }]);
