@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchMatMulGradConfig, matMulGrads } from '../backend/kernels/batch-matmul-grad.js';
 import { withGradient } from '../backend/kernels/index.js';
 import { weightMatMul, weightMatMulT } from '../backend/kernels/weight-matmul.js';
+import { preferRelaxedSimd, relaxedSimdActive } from '../backend/simd/instance.js';
 
 /** Sizes and repetitions; the defaults fit a slow 2-core box. */
 export interface MatmulBenchOptions {
@@ -50,7 +51,10 @@ export async function benchMatmul(opts: MatmulBenchOptions = {}): Promise<object
   ];
 }
 
-/** x·W and dy·Wᵀ through the library's weight kernels and through tf.matMul (dy·Wᵀ by transposeB), GFLOP/s each. */
+/**
+ * x·W and dy·Wᵀ through the library's weight kernels and through tf.matMul (dy·Wᵀ by transposeB), GFLOP/s each; on
+ * wasm with relaxed SIMD, the weight kernels' plain form too (`plainSimdGflops`), measured after the relaxed one.
+ */
 async function benchWeightProducts(
   backend: string,
   [M, K, N]: readonly [number, number, number],
@@ -63,6 +67,19 @@ async function benchWeightProducts(
   const gflops = (ms: number) => Number(((2 * M * K * N) / ms / 1e6).toFixed(2));
   const ours = await medianMs(() => weightMatMul(x, w), warmup, repeats);
   const oursT = await medianMs(() => weightMatMulT(dy, w), warmup, repeats);
+  const relaxed = backend === 'wasm' && relaxedSimdActive();
+  let plain: { xW: number; dyWt: number } | undefined;
+  if (relaxed) {
+    preferRelaxedSimd(false);
+    try {
+      plain = {
+        xW: gflops(await medianMs(() => weightMatMul(x, w), warmup, repeats)),
+        dyWt: gflops(await medianMs(() => weightMatMulT(dy, w), warmup, repeats)),
+      };
+    } finally {
+      preferRelaxedSimd(true);
+    }
+  }
   const tfjs = await medianMs(() => tf.matMul(x, w), warmup, repeats);
   const tfjsT = await medianMs(() => tf.matMul(dy, w, false, true), warmup, repeats);
   tf.dispose([x, dy, w]);
@@ -70,7 +87,9 @@ async function benchWeightProducts(
     bench: 'weight-matmul',
     backend,
     shape: `${M}x${K}·${K}x${N}`,
+    relaxedSimd: relaxed,
     gflops: { xW: gflops(ours), dyWt: gflops(oursT) },
+    ...(plain && { plainSimdGflops: plain }),
     tfjsMatMulGflops: { xW: gflops(tfjs), dyWt: gflops(tfjsT) },
   };
 }

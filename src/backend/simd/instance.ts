@@ -5,10 +5,12 @@
 // cross-origin isolated page) has a shared memory, which only a module declaring a shared import may take: each
 // kernel is assembled both ways, and the memory picks. The kernels run on the thread that calls the op, between
 // XNNPACK's parallel sections, so the shared memory sees no concurrent writes from them.
-import { WASM_BASE64 as GEMM, WASM_SHARED_BASE64 as GEMM_SHARED } from './gemm-wasm.js';
-import { WASM_BASE64 as RMSNORM, WASM_SHARED_BASE64 as RMSNORM_SHARED } from './rmsnorm-wasm.js';
-import { WASM_BASE64 as SOFTMAX, WASM_SHARED_BASE64 as SOFTMAX_SHARED } from './softmax-wasm.js';
-import { WASM_BASE64 as TRANSPOSE, WASM_SHARED_BASE64 as TRANSPOSE_SHARED } from './transpose-wasm.js';
+// A module assembled from a .wat that uses relaxed SIMD (gemm.wat) comes in two forms, and the relaxed one is
+// taken where the runtime validates it (Chrome 114+, Node 22+; Node 20 behind a flag, which select-node.ts sets).
+import * as gemm from './gemm-wasm.js';
+import * as rmsnorm from './rmsnorm-wasm.js';
+import * as softmax from './softmax-wasm.js';
+import * as transpose from './transpose-wasm.js';
 
 /** The exports of every module. */
 export interface SimdKernels {
@@ -39,8 +41,8 @@ export interface SimdKernels {
   ): void;
 }
 
-/** Bytes of the scratch area `gemm` takes: a (256 × 8) panel and a row of 8 floats. */
-export const GEMM_SCRATCH_BYTES = 8192 + 128;
+/** Bytes of the scratch area `gemm` takes: a (256 × 8) panel of B, a (128 × 256) block of A and a row of 8 floats. */
+export const GEMM_SCRATCH_BYTES = 256 * 8 * 4 + 128 * 256 * 4 + 128;
 
 /** A WebAssembly.Memory (opaque here: the project's type libraries do not declare the WebAssembly API). */
 export type WasmMemory = object;
@@ -53,22 +55,58 @@ interface WebAssemblyApi {
 }
 const wasmApi = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
-const SOURCES = {
-  plain: [TRANSPOSE, SOFTMAX, RMSNORM, GEMM],
-  shared: [TRANSPOSE_SHARED, SOFTMAX_SHARED, RMSNORM_SHARED, GEMM_SHARED],
-};
-const compiled: { plain?: object[] | null; shared?: object[] | null } = {};
-const instances = new WeakMap<WasmMemory, SimdKernels | null>();
+/** One assembled .wat (a *-wasm.ts module). */
+interface Source {
+  WASM_BASE64: string;
+  WASM_SHARED_BASE64: string;
+  WASM_RELAXED_BASE64?: string;
+  WASM_RELAXED_SHARED_BASE64?: string;
+}
+const SOURCES: Source[] = [transpose, softmax, rmsnorm, gemm];
+
+/** Compiled modules of one variant (memory kind × relaxed wanted), null where this WebAssembly cannot run them. */
+interface Compiled {
+  modules: object[];
+  /** Whether some module is in its relaxed-SIMD form. */
+  relaxed: boolean;
+}
+const compiled = new Map<string, Compiled | null>();
+const instances = new WeakMap<WasmMemory, Map<string, SimdKernels | null>>();
+let preferRelaxed = true;
+
+/**
+ * Whether the kernels take their relaxed-SIMD form where the runtime has it (default true). Its fused multiply-add
+ * rounds once where the CPU has FMA and twice where it has not, so results differ in the last bits between
+ * machines; false keeps the plain form everywhere. Set before the first product: instances already made stay.
+ */
+export function preferRelaxedSimd(on: boolean): void {
+  preferRelaxed = on;
+}
+
+const decode = (b64: string) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
 
 /** The compiled modules of one variant, or null where this WebAssembly has no SIMD (or no threads, for shared). */
-function modules(variant: 'plain' | 'shared' = 'plain'): object[] | null {
-  if (compiled[variant] === undefined) {
-    const bytes = SOURCES[variant].map((b64) => Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0)));
-    compiled[variant] = bytes.every((m) => wasmApi.validate(m))
-      ? bytes.map((m) => new wasmApi.Module(m))
-      : null;
+function modules(shared: boolean, relaxed: boolean): Compiled | null {
+  const key = `${shared}/${relaxed}`;
+  if (!compiled.has(key)) {
+    let anyRelaxed = false;
+    const bytes = SOURCES.map((src) => {
+      const fast = relaxed && (shared ? src.WASM_RELAXED_SHARED_BASE64 : src.WASM_RELAXED_BASE64);
+      const fastBytes = fast ? decode(fast) : null;
+      if (fastBytes && wasmApi.validate(fastBytes)) {
+        anyRelaxed = true;
+        return fastBytes;
+      }
+      return decode(shared ? src.WASM_SHARED_BASE64 : src.WASM_BASE64);
+    });
+    compiled.set(
+      key,
+      bytes.every((m) => wasmApi.validate(m))
+        ? { modules: bytes.map((m) => new wasmApi.Module(m)), relaxed: anyRelaxed }
+        : null,
+    );
   }
-  return compiled[variant];
+  return compiled.get(key)!;
 }
 
 /** Whether `memory` is shared (its buffer a SharedArrayBuffer: tfjs's multi-threaded build). */
@@ -87,33 +125,44 @@ export function backendMemory(wasm: { asm?: { memory?: WasmMemory }; wasmMemory?
 
 /** Whether this WebAssembly runs the SIMD kernels (then wasm's Transpose is the SIMD one). */
 export function simdSupported(): boolean {
-  return modules() !== null;
+  return modules(false, false) !== null;
+}
+
+/** Whether the kernels made from now on use relaxed SIMD's fused multiply-add (the runtime has it and it is preferred). */
+export function relaxedSimdActive(): boolean {
+  return modules(false, preferRelaxed)?.relaxed ?? false;
 }
 
 /**
  * The kernels on `memory` (ordinary or shared), or null where this WebAssembly has no SIMD or the memory cannot be
- * imported (or there is none): callers then keep their JS path.
+ * imported (or there is none): callers then keep their JS path. `relaxed`: the relaxed-SIMD form where the runtime
+ * has it (default: preferRelaxedSimd's choice); false, the plain form.
  */
-export function simdKernels(memory: WasmMemory | undefined): SimdKernels | null {
+export function simdKernels(
+  memory: WasmMemory | undefined,
+  relaxed: boolean = preferRelaxed,
+): SimdKernels | null {
   if (!memory) return null;
-  const compiled = modules(isShared(memory) ? 'shared' : 'plain');
-  if (!compiled) return null;
-  let k = instances.get(memory);
+  const variant = modules(isShared(memory), relaxed);
+  if (!variant) return null;
+  let byVariant = instances.get(memory);
+  if (!byVariant) instances.set(memory, (byVariant = new Map()));
+  let k = byVariant.get(String(relaxed));
   if (k === undefined) {
     try {
-      const exports = compiled.map((m) => new wasmApi.Instance(m, { env: { memory } }).exports);
+      const exports = variant.modules.map((m) => new wasmApi.Instance(m, { env: { memory } }).exports);
       k = Object.assign({}, ...exports) as SimdKernels;
     } catch {
       k = null;
     }
-    instances.set(memory, k);
+    byVariant.set(String(relaxed), k);
   }
   return k;
 }
 
 /** Why the SIMD kernels do not run on `memory` (the wasm backend's), or undefined when they do. */
 export function simdUnavailable(memory: WasmMemory | undefined): string | undefined {
-  if (!modules()) return 'this WebAssembly has no SIMD';
+  if (!simdSupported()) return 'this WebAssembly has no SIMD';
   if (!memory) return 'the wasm backend exposes no memory to import';
   if (!simdKernels(memory))
     return isShared(memory)

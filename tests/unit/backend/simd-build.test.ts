@@ -1,10 +1,17 @@
 // The WebAssembly SIMD kernels (src/backend/simd): the committed modules are exactly what their .wat sources
-// assemble to; on a memory of their own, and on a shared one (tfjs's threaded build), they compute what they say.
+// assemble to; on a memory of their own, and on a shared one (tfjs's threaded build), they compute what they say;
+// gemm's relaxed-SIMD form (taken in Node 20 through the flag select-node.ts sets) and its plain form both.
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script without type declarations
-import { assembleAll } from '../../../scripts/build-wasm.mjs';
-import { backendMemory, simdKernels, simdUnavailable } from '../../../src/backend/simd/instance.js';
+import { assembleAll, withoutRelaxed } from '../../../scripts/build-wasm.mjs';
+import { enableRelaxedSimd } from '../../../src/backend/select-node.js';
+import {
+  backendMemory,
+  relaxedSimdActive,
+  simdKernels,
+  simdUnavailable,
+} from '../../../src/backend/simd/instance.js';
 
 /** The WebAssembly.Memory constructor (the project's type libraries do not declare the WebAssembly API). */
 const Memory = (
@@ -42,6 +49,49 @@ describe('src/backend/simd', () => {
       for (let j = 0; j < S; j++)
         expect(f[400 + r * S + j]).toBeCloseTo(p[r * S + j] * (dy[r * S + j] - dot), 6);
     }
+  });
+
+  it('gemm, relaxed and plain, equals a float64 loop over every edge of its blocking (bt 0 and 1, acc)', () => {
+    expect(relaxedSimdActive()).toBe(true); // the tests' selectBackend set Node 20's flag
+    // rows: 32 full strips, one row block of 128 and 3 more; K: one block of 256 and 5 more; N: one panel and 5 more
+    const [M, K, N] = [131, 261, 13];
+    const memory = new Memory({ initial: 8 });
+    const f = new Float32Array(memory.buffer);
+    const [a, b, c, scratch] = [0, M * K, M * K + K * N, M * K + K * N + M * N]; // float offsets
+    for (let i = 0; i < M * K + K * N; i++) f[i] = Math.sin(i * 0.37) + ((i * 13) % 7) / 10;
+    const A = (m: number, k: number) => f[a + m * K + k];
+    const B = (k: number, n: number, bt: boolean) => f[b + (bt ? n * K + k : k * N + n)];
+    for (const relaxed of [true, false]) {
+      const k = simdKernels(memory, relaxed)!;
+      for (const bt of [false, true])
+        for (const acc of [0, 1]) {
+          f.fill(0.25, c, c + M * N);
+          k.gemm(4 * a, 4 * b, 4 * c, M, K, N, bt ? 1 : 0, acc, 4 * scratch);
+          for (let m = 0; m < M; m++)
+            for (let n = 0; n < N; n++) {
+              let want = acc ? 0.25 : 0;
+              for (let j = 0; j < K; j++) want += A(m, j) * B(j, n, bt);
+              expect(Math.abs(f[c + m * N + n] - want)).toBeLessThan(1e-4 * (1 + Math.abs(want)));
+            }
+        }
+    }
+    expect(simdKernels(memory, true)).not.toBe(simdKernels(memory, false)); // two instances on one memory
+  });
+
+  it('MOTE_RELAXED_SIMD=0 keeps the plain form; the build rewrites only relaxed_madd on locals', () => {
+    try {
+      expect(enableRelaxedSimd({ MOTE_RELAXED_SIMD: '0' }, '20.20.2')).toBe(false);
+      expect(relaxedSimdActive()).toBe(false);
+    } finally {
+      enableRelaxedSimd({}, '20.20.2');
+    }
+    expect(relaxedSimdActive()).toBe(true);
+    expect(
+      withoutRelaxed('x.wat', '(f32x4.relaxed_madd (local.get $x) (local.get $b0) (local.get $c))'),
+    ).toBe('(f32x4.add (local.get $c) (f32x4.mul (local.get $x) (local.get $b0)))');
+    expect(() => withoutRelaxed('x.wat', '(f32x4.relaxed_min (local.get $x) (local.get $y))')).toThrow(
+      /x\.wat: only .*f32x4\.relaxed_min/,
+    );
   });
 
   it("on a shared memory (tfjs's multi-threaded build): the shared-import variant, same results", () => {
