@@ -284,11 +284,20 @@ export class Transformer {
 
   /**
    * ids (B, T) int32 and targets (B·T) int32 → −log p(target) per token, (B·T), through the head fused with the loss
-   * over vocabulary chunks (fused/head-nll.ts: no (B·T, V) logits gradient, no transposed table). Pure (call inside a
-   * tidy); used by training.
+   * over vocabulary chunks (fused/head-nll.ts: no (B·T, V) logits gradient, no transposed table). With `rows`
+   * (positions into B·T), only those rows go through the head and the others get 0: a loss that masks prompt and
+   * padding tokens out pays no vocabulary product for them. Pure (call inside a tidy); used by training.
    */
-  tokenNll(ids: tf.Tensor2D, targets: tf.Tensor1D, options: ForwardOptions = {}): tf.Tensor1D {
-    return headNll(this.hidden(ids, options), this.vocabWeights(), targets);
+  tokenNll(
+    ids: tf.Tensor2D,
+    targets: tf.Tensor1D,
+    options: ForwardOptions = {},
+    rows?: tf.Tensor1D,
+  ): tf.Tensor1D {
+    const h = this.hidden(ids, options); // (B·T, d)
+    if (!rows) return headNll(h, this.vocabWeights(), targets);
+    const picked = headNll(tf.gather(h, rows), this.vocabWeights(), tf.gather(targets, rows)); // (rows)
+    return tf.unsortedSegmentSum(picked, rows, targets.shape[0]) as tf.Tensor1D; // (B·T)
   }
 
   /** Public, tidied: host ids (B rows of equal length T) → logits (B, T, vocab). Ids are range-checked. */

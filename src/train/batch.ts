@@ -93,6 +93,11 @@ export interface BatchTensors {
   targets: tf.Tensor2D;
   lossMask: tf.Tensor2D;
   attnMask?: tf.Tensor3D;
+  /**
+   * Positions in the flattened (B·T) batch whose loss counts (mask ≠ 0), when some do not: the output head runs on
+   * these rows only (prompt and padding rows cost no vocabulary product).
+   */
+  lossRows?: tf.Tensor1D;
 }
 
 /** Yields the batches of one epoch (file header). Deterministic for a given seed, epoch and options. */
@@ -138,6 +143,11 @@ export function toTensors(batch: HostBatch): BatchTensors {
     lossMask: tf.tensor2d(batch.lossMask, [B, T], 'float32'),
   };
   if (batch.attnMask) out.attnMask = tf.tensor3d(batch.attnMask, [B, T, T], 'float32');
+  const rows: number[] = [];
+  batch.lossMask.forEach((m, i) => {
+    if (m !== 0) rows.push(i);
+  });
+  if (rows.length > 0 && rows.length < B * T) out.lossRows = tf.tensor1d(rows, 'int32');
   return out;
 }
 

@@ -34,7 +34,7 @@ export function batchLoss(
   const [B, T] = bt.ids.shape;
   const targets = tf.reshape(bt.targets, [B * T]) as tf.Tensor1D;
   const options = { attnMask: bt.attnMask, ctx: route ? withRoute(route) : undefined, runBlock };
-  const nll = model.tokenNll(bt.ids, targets, options); // (B·T), the head fused with the loss
+  const nll = model.tokenNll(bt.ids, targets, options, bt.lossRows); // (B·T), the head fused with the loss
   const loss = maskedMeanNll(nll, tf.reshape(bt.lossMask, [B * T]) as tf.Tensor1D);
   const balance = route && route.auxLosses.length > 0 ? balanceLoss(route) : tf.scalar(0);
   const total = balanceWeight > 0 ? (tf.add(loss, tf.mul(balance, balanceWeight)) as tf.Scalar) : loss;

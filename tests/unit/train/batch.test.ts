@@ -196,7 +196,7 @@ describe('seeds', () => {
 });
 
 describe('toTensors', () => {
-  it('gives (B, T) int32 ids/targets, float32 lossMask and a (B, T, T) mask, owned by the caller', () => {
+  it('gives (B, T) int32 ids/targets, float32 lossMask, a (B, T, T) mask and the loss rows, owned by the caller', () => {
     const before = tf.memory().numTensors;
     const [b] = all({ batchSize: 2, seqLen: 32, mode: 'pack', seed: 1 });
     const t = toTensors(b);
@@ -205,7 +205,11 @@ describe('toTensors', () => {
     expect([t.lossMask.shape, t.lossMask.dtype]).toEqual([[2, 32], 'float32']);
     expect([t.attnMask!.shape, t.attnMask!.dtype]).toEqual([[2, 32, 32], 'float32']);
     expect(Array.from(t.ids.dataSync())).toEqual(Array.from(b.ids));
-    expect(tf.memory().numTensors).toBe(before + 4);
+    // the positions whose loss counts: the head runs on those rows only
+    const counted = [...b.lossMask.keys()].filter((i) => b.lossMask[i] !== 0);
+    expect(counted.length).toBeLessThan(64);
+    expect([t.lossRows!.dtype, Array.from(t.lossRows!.dataSync())]).toEqual(['int32', counted]);
+    expect(tf.memory().numTensors).toBe(before + 5);
     expect(Object.keys(t)).not.toContain('stepIds'); // step ids route on the host
     tf.dispose(Object.values(t));
     expect(tf.memory().numTensors).toBe(before);
@@ -213,6 +217,9 @@ describe('toTensors', () => {
     const tp = toTensors(p);
     expect(tp.attnMask).toBeUndefined();
     tf.dispose(Object.values(tp));
+    const full = toTensors({ ...p, lossMask: new Float32Array(p.lossMask.length).fill(1) });
+    expect(full.lossRows).toBeUndefined(); // every row counts: no gather
+    tf.dispose(Object.values(full));
   });
 });
 
