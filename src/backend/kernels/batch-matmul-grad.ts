@@ -6,6 +6,7 @@
 // last two dims when the forward op's transposeA / transposeB was set; dy is [...batch, m, n].
 // Then da' = dy · b'ᵀ and db' = a'ᵀ · dy, summed over the batch dims that input was broadcast along.
 import * as tf from '@tensorflow/tfjs';
+import { GEMM_MIN_ROWS, simdSupported } from '../simd/instance.js';
 
 /** Gradient config for `tf.registerGradient`, overriding the built-in one for every backend. */
 export const batchMatMulGradConfig: tf.GradConfig = {
@@ -120,14 +121,18 @@ function batched(dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor, opts: MatMulGradOpti
 }
 
 /**
- * x·y with optional transposes: flags, or explicit tf.transpose then a plain matmul. XNNPACK packs the right
- * operand anew on every call, so for xᵀ·y, x (…, r, c) and y (…, r, n), the smaller of the two goes on the right:
+ * x·y with optional transposes: flags, or explicit tf.transpose then a plain matmul. With GEMM_MIN_ROWS rows or
+ * more, wasm's BatchMatMul runs the SIMD gemm (wasm-batch-matmul.ts), which reads yᵀ in place: only x is transposed.
+ * Below, XNNPACK packs the right operand anew on every call, so for xᵀ·y, x (…, r, c) and y (…, r, n), the smaller
+ * of the two goes on the right:
  * xᵀ·y packs y (r·n), (yᵀ·x)ᵀ packs x (r·c) and transposes y and the (…, n, c) product instead (SIMD transposes
  * are cheap). Attention's dKᵀ = Qᵀ·dS is the case: Q is (T, hs), dS (T, S); packing dS made that product several
  * times slower than the forward's products of the same size.
  */
 function mm(x: tf.Tensor, y: tf.Tensor, tx: boolean, ty: boolean, opts: MatMulGradOptions): tf.Tensor {
   if (!opts.explicitTranspose) return tf.matMul(x, y, tx, ty);
+  if (x.shape[x.rank - (tx ? 1 : 2)] >= GEMM_MIN_ROWS && simdSupported())
+    return tf.matMul(tx ? transposeLastTwo(x) : x, y, false, ty);
   if (tx && !ty && x.rank === y.rank && x.shape[x.rank - 1] < y.shape[y.rank - 1])
     return transposeLastTwo(tf.matMul(transposeLastTwo(y), x)); // (…, n, c)ᵀ
   return tf.matMul(tx ? transposeLastTwo(x) : x, ty ? transposeLastTwo(y) : y);

@@ -1,12 +1,18 @@
-// Batched matmuls on XNNPACK for the wasm backend. tfjs-backend-wasm 4.22 sends every BatchMatMul with a batch
-// dimension > 1 (or a transpose flag) to a scalar triple loop (`slow_batch_matmul` in batch_mat_mul_impl.cc); only
-// batch-1, untransposed products reach XNNPACK. Attention is made of batched products ([B·H, T, hs]·[B·H, hs, S]),
-// so on wasm it ran far below the matmul rate. This kernel replaces the wasm BatchMatMul:
-// batch-1 and transposed calls go to the original kernel unchanged; a batched untransposed call becomes one
-// XNNPACK product per batch entry, on views of the operands registered in place on the wasm heap (no copies).
-// When only `a` has a batch, the batch folds into the rows of one 2-D product.
+// The wasm BatchMatMul, replaced. tfjs-backend-wasm 4.22 sends every BatchMatMul with a batch dimension > 1 (or a
+// transpose flag) to a scalar triple loop (`slow_batch_matmul` in batch_mat_mul_impl.cc); only batch-1,
+// untransposed products reach XNNPACK, which keeps a packed copy of every right-hand side it has seen. Attention is
+// made of batched products ([B·H, T, hs]·[B·H, hs, S]) and the adapters of small ones, so on wasm they ran far below
+// the matmul rate. This kernel takes, in this order:
+//   - float32 products with at least GEMM_MIN_ROWS rows and no transposeA: the SIMD gemm (weight-matmul.ts,
+//     simd/gemm.wat), one call per batch entry, transposeB read in place, nothing cached;
+//   - other batched untransposed products: one XNNPACK product per batch entry, on views of the operands registered
+//     in place on the wasm heap (no copies);
+//   - the rest (batch 1 with few rows, transposeA): the original kernel.
+// When only `a` has a batch (and b is not transposed, for XNNPACK), the batch folds into the rows of one product.
 import * as tf from '@tensorflow/tfjs';
+import { GEMM_MIN_ROWS } from '../simd/instance.js';
 import type { WasmOverride } from './types.js';
+import { heapOffset, type WasmHeapBackend, wasmGemm } from './weight-matmul.js';
 
 /** The parts of tfjs-backend-wasm's BackendWasm (src/backend_wasm.ts) this kernel uses. */
 interface WasmBackend {
@@ -47,18 +53,14 @@ function batchMatMul(args: {
   const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
   const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
   const fallback = () => (original!.kernelFunc as (x: typeof args) => tf.TensorInfo)(args);
-  if (
-    transposeA ||
-    transposeB ||
-    a.dtype !== 'float32' ||
-    b.dtype !== 'float32' ||
-    a.shape[a.shape.length - 1] !== b.shape[rb - 2]
-  )
-    return fallback();
-  if (batchA <= 1 && batchB <= 1) return fallback();
   // only the simple broadcasts: equal batch shapes, or one side without a batch
   const same = batchA === batchB && a.shape.slice(0, -2).join() === b.shape.slice(0, -2).join();
-  if (!same && batchA !== 1 && batchB !== 1) return fallback();
+  if (transposeA || a.dtype !== 'float32' || b.dtype !== 'float32' || (!same && batchA !== 1 && batchB !== 1))
+    return fallback();
+  const gemm = a.shape[a.shape.length - 2] >= GEMM_MIN_ROWS ? simdProduct(args, batchA, batchB) : null;
+  if (gemm) return gemm;
+  if (transposeB || a.shape[a.shape.length - 1] !== b.shape[rb - 2]) return fallback();
+  if (batchA <= 1 && batchB <= 1) return fallback();
 
   const backend = args.backend as WasmBackend;
   matmul ??= backend.wasm.cwrap('BatchMatMul', null, [
@@ -105,6 +107,45 @@ function batchMatMul(args: {
     backend.wasm._dispose_data(bId);
     backend.wasm._dispose_data(oId);
   }
+  return out;
+}
+
+/** a·b (or a·bᵀ) on the SIMD gemm, one call per batch entry; null where WebAssembly has no SIMD. */
+function simdProduct(
+  args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap },
+  batchA: number,
+  batchB: number,
+): tf.TensorInfo | null {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const bt = Boolean((args.attrs as { transposeB?: boolean } | undefined)?.transposeB);
+  const backend = args.backend as WasmHeapBackend;
+  const g = wasmGemm(backend);
+  if (!g) return null;
+  const rb = b.shape.length;
+  const [M, K] = a.shape.slice(-2);
+  const [N, Kb] = bt ? [b.shape[rb - 2], b.shape[rb - 1]] : [b.shape[rb - 1], b.shape[rb - 2]];
+  if (K !== Kb) return null; // the original kernel names the mismatch
+  const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const out = backend.makeOutput([...outBatch, M, N], 'float32'); // (...batch, M, N)
+  const [pa, pb, po] = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out)];
+  const bt01 = bt ? 1 : 0;
+  if (batchB === 1) {
+    // (batch·M, K)·(K, N): one product
+    g.k.gemm(pa, pb, po, Math.max(batchA, 1) * M, K, N, bt01, 0, g.scratch);
+    return out;
+  }
+  for (let i = 0; i < batchB; i++)
+    g.k.gemm(
+      pa + 4 * (batchA === 1 ? 0 : i * M * K),
+      pb + 4 * i * K * N,
+      po + 4 * i * M * N,
+      M,
+      K,
+      N,
+      bt01,
+      0,
+      g.scratch,
+    );
   return out;
 }
 

@@ -8,7 +8,13 @@
 // many rows. With few rows (decoding) x·W stays on XNNPACK's cached path, whose packing pays off there. Where
 // WebAssembly has no SIMD, and on other backends (which keep no such copies), they are tf.matMul.
 import * as tf from '@tensorflow/tfjs';
-import { GEMM_SCRATCH_BYTES, type SimdKernels, simdKernels, type WasmMemory } from '../simd/instance.js';
+import {
+  GEMM_MIN_ROWS,
+  GEMM_SCRATCH_BYTES,
+  type SimdKernels,
+  simdKernels,
+  type WasmMemory,
+} from '../simd/instance.js';
 import { KERNEL_BACKENDS } from './backends.js';
 import { matMulGrads } from './batch-matmul-grad.js';
 import { opKernelConfigs } from './js-kernel.js';
@@ -19,9 +25,6 @@ import type { KernelSet } from './types.js';
 export const WEIGHT_MATMUL = 'MoteWeightMatMul';
 /** y (M, N) · Wᵀ, W (K, N) → (M, K). */
 export const WEIGHT_MATMUL_T = 'MoteWeightMatMulT';
-
-/** Rows below which x·W keeps XNNPACK's cached packing on wasm (decoding: the packing would cost more than the product). */
-export const WEIGHT_MATMUL_MIN_ROWS = 16;
 
 /** The parts of tfjs-backend-wasm's BackendWasm used here (not in its public typings). */
 export interface WasmHeapBackend {
@@ -53,7 +56,7 @@ function wasmWeightMatMul({ inputs, backend }: KernelArgs): tf.TensorInfo | tf.T
   const [M, K] = x.shape;
   const N = w.shape[1];
   const b = backend as unknown as WasmHeapBackend;
-  const g = M >= WEIGHT_MATMUL_MIN_ROWS ? wasmGemm(b) : null;
+  const g = M >= GEMM_MIN_ROWS ? wasmGemm(b) : null;
   if (!g) return tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D); // (M, N)
   const out = b.makeOutput([M, N], 'float32');
   g.k.gemm(heapOffset(b, x), heapOffset(b, w), heapOffset(b, out), M, K, N, 0, 0, g.scratch);

@@ -41,6 +41,12 @@ export interface SimdKernels {
   ): void;
 }
 
+/**
+ * Rows below which products stay on XNNPACK (decoding's few rows: its packed copy of the right-hand side, cached per
+ * tensor, pays off there), and from which the wasm backend's products go to `gemm`.
+ */
+export const GEMM_MIN_ROWS = 16;
+
 /** Bytes of the scratch area `gemm` takes: a (256 × 8) panel of B, a (128 × 256) block of A and a row of 8 floats. */
 export const GEMM_SCRATCH_BYTES = 256 * 8 * 4 + 128 * 256 * 4 + 128;
 
