@@ -4,15 +4,15 @@
 ;;                                               C (M × N) (+)= A (M × K) · Bᵀ   B (N × K) row-major  (bt = 1)
 ;; adding to C when acc ≠ 0.
 ;; Every argument is a byte offset or a count; floats are f32, all matrices row-major and dense.
-;; Blocking (GotoBLAS's): K in blocks of KC = 256, rows in blocks of MC = 128, N in panels of 8 columns. `scratch`
+;; Blocking (GotoBLAS's): K in blocks of KC = 256, rows in blocks of MC = 256, N in panels of 8 columns. `scratch`
 ;; (GEMM_SCRATCH_BYTES in instance.ts, owned by the caller) holds three areas:
 ;;   [0, 8 KiB)             one (KC × 8) panel of B, k-major, zero-padded past N: copied from B's rows (bt = 0) or,
 ;;                          transposed in 4 × 4 tiles, from B's columns (bt = 1);
-;;   [8 KiB, 136 KiB)       the (MC × KC) block of A in strips of 4 rows, k-major (4 floats per k), zero rows past
+;;   [8 KiB, 264 KiB)       the (MC × KC) block of A in strips of 4 rows, k-major (4 floats per k), zero rows past
 ;;                          M: packed once per block and read contiguously by every panel, whatever A's row
 ;;                          stride (a power-of-two stride, such as a 16,384-wide vocabulary chunk, would otherwise
 ;;                          put a strip's rows in the same cache sets);
-;;   [136 KiB, + 128 B)     one row of C for the edge stores.
+;;   [264 KiB, + 128 B)     the 4 × 8 block of C on its way out to C.
 ;; The micro-kernel keeps a 4 × 8 block of C in eight v128 accumulators and per k loads the panel row (two v128) and
 ;; splats the strip's four floats: fourteen live v128, within the fifteen V8 allocates on x64. The loop does one k
 ;; per pass on purpose: unrolled, V8's scheduler hoists the loads of every k above the multiply-adds and spills
@@ -246,7 +246,7 @@
     (local.set $ldc (i32.shl (local.get $N) (i32.const 2)))
     (local.set $panel (local.get $scratch))
     (local.set $ablock (i32.add (local.get $scratch) (i32.const 8192)))
-    (local.set $tmp (i32.add (local.get $ablock) (i32.const 131072)))
+    (local.set $tmp (i32.add (local.get $ablock) (i32.const 262144)))
     (block $kdone
       (loop $kblocks
         (br_if $kdone (i32.ge_u (local.get $k0) (local.get $K)))
@@ -257,7 +257,7 @@
         (block $mbdone
           (loop $mblocks
             (br_if $mbdone (i32.ge_u (local.get $m0) (local.get $M)))
-            (local.set $m1 (i32.add (local.get $m0) (i32.const 128)))
+            (local.set $m1 (i32.add (local.get $m0) (i32.const 256)))
             (if (i32.gt_u (local.get $m1) (local.get $M)) (then (local.set $m1 (local.get $M))))
             (call $pack_a (local.get $a) (local.get $lda) (local.get $m0) (local.get $m1) (local.get $k0) (local.get $kc)
               (local.get $ablock))

@@ -47,8 +47,8 @@ export interface SimdKernels {
  */
 export const GEMM_MIN_ROWS = 16;
 
-/** Bytes of the scratch area `gemm` takes: a (256 × 8) panel of B, a (128 × 256) block of A and a row of 8 floats. */
-export const GEMM_SCRATCH_BYTES = 256 * 8 * 4 + 128 * 256 * 4 + 128;
+/** Bytes of the scratch area `gemm` takes: a (256 × 8) panel of B, a (256 × 256) block of A, a 4 × 8 block of C. */
+export const GEMM_SCRATCH_BYTES = 256 * 8 * 4 + 256 * 256 * 4 + 4 * 8 * 4;
 
 /** A WebAssembly.Memory (opaque here: the project's type libraries do not declare the WebAssembly API). */
 export type WasmMemory = object;

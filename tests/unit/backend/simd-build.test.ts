@@ -53,9 +53,9 @@ describe('src/backend/simd', () => {
 
   it('gemm, relaxed and plain, equals a float64 loop over every edge of its blocking (bt 0 and 1, acc)', () => {
     expect(relaxedSimdActive()).toBe(true); // the tests' selectBackend set Node 20's flag
-    // rows: 32 full strips, one row block of 128 and 3 more; K: one block of 256 and 5 more; N: one panel and 5 more
-    const [M, K, N] = [131, 261, 13];
-    const memory = new Memory({ initial: 8 });
+    // rows: one row block of 256 and 3 more (a partial strip); K: one block of 256 and 5 more; N: one panel and 5 more
+    const [M, K, N] = [259, 261, 13];
+    const memory = new Memory({ initial: 16 });
     const f = new Float32Array(memory.buffer);
     const [a, b, c, scratch] = [0, M * K, M * K + K * N, M * K + K * N + M * N]; // float offsets
     for (let i = 0; i < M * K + K * N; i++) f[i] = Math.sin(i * 0.37) + ((i * 13) % 7) / 10;
