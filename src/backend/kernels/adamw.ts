@@ -1,6 +1,7 @@
 // The fused AdamW update (src/train/optimizer.ts): one pass over a variable's parameters, gradient and moments, in
 // float64 per element and rounded to float32 on store, where tfjs ops take ~14 kernels and as many temporaries.
-// A JS kernel over the tensors' memory (js-kernel.ts), so on wasm and cpu only.
+// A JS kernel over the tensors' memory (js-kernel.ts), so on wasm and cpu only; on wasm in SIMD (backend/simd/
+// adamw.wat: the same float64 operations in the same order, so the same bits, several times faster).
 import { jsKernelConfigs } from './js-kernel.js';
 import type { KernelSet } from './types.js';
 
@@ -47,6 +48,27 @@ export const adamwKernels: KernelSet = {
     outputShapes: ([p]) => [[...p], [...p], [...p]],
     compute([p, g, m, v], [P, M, V], _shapes, attrs) {
       adamwUpdateArrays(p, g, m, v, { p: P, m: M, v: V }, attrs);
+    },
+    simd(k, [p, g, m, v], [P, M, V], [shape], a) {
+      const n = shape.reduce((x, y) => x * y, 1);
+      k.adamw(
+        p,
+        g,
+        m,
+        v,
+        P,
+        M,
+        V,
+        n,
+        a.beta1,
+        a.beta2,
+        1 - a.beta1,
+        1 - a.beta2,
+        a.decay,
+        a.stepSize,
+        a.sqrtBc2,
+        a.eps,
+      );
     },
   }),
 };

@@ -7,6 +7,7 @@
 // XNNPACK's parallel sections, so the shared memory sees no concurrent writes from them.
 // A module assembled from a .wat that uses relaxed SIMD (gemm.wat) comes in two forms, and the relaxed one is
 // taken where the runtime validates it (Chrome 114+, Node 22+; Node 20 behind a flag, which select-node.ts sets).
+import * as adamw from './adamw-wasm.js';
 import * as gemm from './gemm-wasm.js';
 import * as rmsnorm from './rmsnorm-wasm.js';
 import * as softmax from './softmax-wasm.js';
@@ -24,6 +25,25 @@ export interface SimdKernels {
   rms_norm_grad_x(dx: number, dy: number, x: number, w: number, N: number, d: number, eps: number): void;
   /** rmsnorm.wat: RMSNorm's dw (d), summed over the N rows. */
   rms_norm_grad_w(dw: number, dy: number, x: number, N: number, d: number, eps: number): void;
+  /** adamw.wat: the AdamW update of n parameters p, g, m, v into P, M, V (float64 arithmetic, as adamw.ts). */
+  adamw(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    P: number,
+    M: number,
+    V: number,
+    n: number,
+    beta1: number,
+    beta2: number,
+    c1: number,
+    c2: number,
+    decay: number,
+    stepSize: number,
+    sqrtBc2: number,
+    eps: number,
+  ): void;
   /**
    * gemm.wat: C (M × N) = A (M × K) · B, B (K × N) (bt = 0), or A · Bᵀ, B (N × K) (bt = 1), added to C when acc = 1;
    * `scratch`: GEMM_SCRATCH_BYTES of the same memory for the kernel's panel.
@@ -68,7 +88,7 @@ interface Source {
   WASM_RELAXED_BASE64?: string;
   WASM_RELAXED_SHARED_BASE64?: string;
 }
-const SOURCES: Source[] = [transpose, softmax, rmsnorm, gemm];
+const SOURCES: Source[] = [transpose, softmax, rmsnorm, gemm, adamw];
 
 /** Compiled modules of one variant (memory kind × relaxed wanted), null where this WebAssembly cannot run them. */
 interface Compiled {

@@ -25,7 +25,7 @@ const Memory = (
 describe('src/backend/simd', () => {
   it('each *-wasm.ts is its .wat assembled (run node scripts/build-wasm.mjs after editing a .wat)', async () => {
     const built = (await assembleAll()) as { name: string; ts: string; source: string }[];
-    expect(built.map((b) => b.name)).toEqual(['decode', 'gemm', 'rmsnorm', 'softmax', 'transpose']);
+    expect(built.map((b) => b.name)).toEqual(['adamw', 'decode', 'gemm', 'rmsnorm', 'softmax', 'transpose']);
     for (const { ts, source } of built) expect(await readFile(ts, 'utf8')).toBe(source);
   });
 
@@ -76,6 +76,47 @@ describe('src/backend/simd', () => {
         }
     }
     expect(simdKernels(memory, true)).not.toBe(simdKernels(memory, false)); // two instances on one memory
+  });
+
+  it('adamw gives the bits of the float64 formula, odd lengths included', () => {
+    const memory = new Memory({ initial: 1 });
+    const f = new Float32Array(memory.buffer);
+    const n = 13;
+    const [p, g, m, v, P, M, V] = [0, 1, 2, 3, 4, 5, 6].map((i) => i * 16); // float offsets
+    for (let i = 0; i < n; i++) {
+      f[p + i] = Math.sin(i) * 2;
+      f[g + i] = Math.cos(i * 1.7) * 10 ** ((i % 5) - 3);
+      f[m + i] = Math.sin(i * 0.3) * 1e-3;
+      f[v + i] = Math.abs(Math.cos(i)) * 1e-6;
+    }
+    const [b1, b2, decay, stepSize, sqrtBc2, eps] = [0.9, 0.999, 0.999, 1e-3 / 0.1, Math.sqrt(0.001), 1e-8];
+    simdKernels(memory)!.adamw(
+      4 * p,
+      4 * g,
+      4 * m,
+      4 * v,
+      4 * P,
+      4 * M,
+      4 * V,
+      n,
+      b1,
+      b2,
+      1 - b1,
+      1 - b2,
+      decay,
+      stepSize,
+      sqrtBc2,
+      eps,
+    );
+    for (let i = 0; i < n; i++) {
+      const mi = b1 * f[m + i] + (1 - b1) * f[g + i];
+      const vi = b2 * f[v + i] + (1 - b2) * f[g + i] * f[g + i];
+      expect([f[M + i], f[V + i]]).toEqual([Math.fround(mi), Math.fround(vi)]);
+      expect(f[P + i]).toBe(
+        Math.fround(f[p + i] * decay - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps)),
+      );
+    }
+    expect(f[P + n]).toBe(0); // nothing past n
   });
 
   it('MOTE_RELAXED_SIMD=0 keeps the plain form; the build rewrites only relaxed_madd on locals', () => {
