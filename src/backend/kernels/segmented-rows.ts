@@ -7,7 +7,7 @@
 // a split, slices, concats and an addN (a fixed cost per layer and step whatever the batch).
 import * as tf from '@tensorflow/tfjs';
 import type { Segment, SegmentPlan } from '../../experts/kernels/plan.js';
-import { simdSupported } from '../simd/instance.js';
+import { backendMemory, simdKernels, simdSupported, type WasmMemory } from '../simd/instance.js';
 import type { KernelSet } from './types.js';
 import { consecutiveRuns, gatherRows } from './wasm-gather.js';
 
@@ -20,7 +20,7 @@ const STACK_BLOCKS = 'MoteStackBlocks';
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   dataIdMap: { get(id: unknown): { memoryOffset: number } };
-  wasm: { HEAPU8: Uint8Array };
+  wasm: { HEAPU8: Uint8Array; asm?: { memory?: WasmMemory }; wasmMemory?: WasmMemory };
 }
 
 /** Float index of a tensor's first element in the heap. */
@@ -98,29 +98,38 @@ function stackBlocksKernel({ inputs, backend, attrs }: Parameters<tf.KernelFunc>
   const heap = new Float32Array(b.wasm.HEAPU8.buffer);
   const dst = at(b, out);
   const src = xs.map((x) => at(b, x));
+  // rows of `cols` floats, `rows` times, at strides in floats: copied (first piece) or added; SIMD where there is
+  const simd = simdKernels(backendMemory(b.wasm));
+  const move = (
+    d: number,
+    dStride: number,
+    s0: number,
+    sStride: number,
+    rows: number,
+    cols: number,
+    add: boolean,
+  ) => {
+    if (simd) return simd.block(4 * d, dStride, 4 * s0, sStride, rows, cols, add ? 1 : 0);
+    for (let r = 0; r < rows; r++, d += dStride, s0 += sStride) {
+      if (add) for (let i = 0; i < cols; i++) heap[d + i] += heap[s0 + i];
+      else heap.copyWithin(d, s0, s0 + cols);
+    }
+  };
   let o = 0; // the block's first row or column in the output
   for (const { size, pieces } of blocks) {
     if (axis === 0) {
-      // rows are contiguous: one copy for the first piece, then one pass per further piece
+      // rows are contiguous: one run of size·across floats per piece
       const d = dst + o * across;
       const n = size * across;
       if (pieces.length === 0) heap.fill(0, d, d + n);
-      pieces.forEach(([k, start], j) => {
-        const s0 = src[k] + start * across;
-        if (j === 0) heap.copyWithin(d, s0, s0 + n);
-        else for (let i = 0; i < n; i++) heap[d + i] += heap[s0 + i];
-      });
+      pieces.forEach(([k, start], j) => move(d, 0, src[k] + start * across, 0, 1, n, j > 0));
     } else {
       // piece by piece, down the rows (the output's rows are `total` wide, the input's its own width)
       if (pieces.length === 0)
         for (let r = 0; r < across; r++) heap.fill(0, dst + r * total + o, dst + r * total + o + size);
-      pieces.forEach(([k, start], j) => {
-        const C = xs[k].shape[1];
-        for (let r = 0, s0 = src[k] + start, d = dst + o; r < across; r++, s0 += C, d += total) {
-          if (j === 0) for (let i = 0; i < size; i++) heap[d + i] = heap[s0 + i];
-          else for (let i = 0; i < size; i++) heap[d + i] += heap[s0 + i];
-        }
-      });
+      pieces.forEach(([k, start], j) =>
+        move(dst + o, total, src[k] + start, xs[k].shape[1], across, size, j > 0),
+      );
     }
     o += size;
   }

@@ -8,6 +8,7 @@
 // A module assembled from a .wat that uses relaxed SIMD (gemm.wat) comes in two forms, and the relaxed one is
 // taken where the runtime validates it (Chrome 114+, Node 22+; Node 20 behind a flag, which select-node.ts sets).
 import * as adamw from './adamw-wasm.js';
+import * as blocks from './blocks-wasm.js';
 import * as gemm from './gemm-wasm.js';
 import * as rmsnorm from './rmsnorm-wasm.js';
 import * as softmax from './softmax-wasm.js';
@@ -25,6 +26,16 @@ export interface SimdKernels {
   rms_norm_grad_x(dx: number, dy: number, x: number, w: number, N: number, d: number, eps: number): void;
   /** rmsnorm.wat: RMSNorm's dw (d), summed over the N rows. */
   rms_norm_grad_w(dw: number, dy: number, x: number, N: number, d: number, eps: number): void;
+  /** blocks.wat: `rows` rows of `cols` floats from src to dst (strides in floats), copied, or added when add = 1. */
+  block(
+    dst: number,
+    dstStride: number,
+    src: number,
+    srcStride: number,
+    rows: number,
+    cols: number,
+    add: number,
+  ): void;
   /** adamw.wat: the AdamW update of n parameters p, g, m, v into P, M, V (float64 arithmetic, as adamw.ts). */
   adamw(
     p: number,
@@ -88,7 +99,7 @@ interface Source {
   WASM_RELAXED_BASE64?: string;
   WASM_RELAXED_SHARED_BASE64?: string;
 }
-const SOURCES: Source[] = [transpose, softmax, rmsnorm, gemm, adamw];
+const SOURCES: Source[] = [transpose, softmax, rmsnorm, gemm, adamw, blocks];
 
 /** Compiled modules of one variant (memory kind × relaxed wanted), null where this WebAssembly cannot run them. */
 interface Compiled {

@@ -25,7 +25,15 @@ const Memory = (
 describe('src/backend/simd', () => {
   it('each *-wasm.ts is its .wat assembled (run node scripts/build-wasm.mjs after editing a .wat)', async () => {
     const built = (await assembleAll()) as { name: string; ts: string; source: string }[];
-    expect(built.map((b) => b.name)).toEqual(['adamw', 'decode', 'gemm', 'rmsnorm', 'softmax', 'transpose']);
+    expect(built.map((b) => b.name)).toEqual([
+      'adamw',
+      'blocks',
+      'decode',
+      'gemm',
+      'rmsnorm',
+      'softmax',
+      'transpose',
+    ]);
     for (const { ts, source } of built) expect(await readFile(ts, 'utf8')).toBe(source);
   });
 

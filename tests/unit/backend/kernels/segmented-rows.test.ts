@@ -105,6 +105,28 @@ describe('stackBlocks on wasm', () => {
       tf.dispose([a, b, cols, wantCols, rowsOut, wantRows, aT, bT]);
     });
   });
+
+  it('moves wide column blocks (four floats at a time and a tail) the same way', async () => {
+    await onBackend('wasm', () => {
+      const a = seededNormal([3, 14], 'wide-a') as tf.Tensor2D;
+      const b = seededNormal([3, 7], 'wide-b') as tf.Tensor2D;
+      const out = stackBlocks([a, b], 1, [
+        {
+          size: 7,
+          pieces: [
+            [0, 7],
+            [1, 0],
+          ],
+        },
+        { size: 6, pieces: [[0, 1]] },
+      ]);
+      const want = tf.tidy(() =>
+        tf.concat([tf.add(tf.slice(a, [0, 7], [-1, 7]), b), tf.slice(a, [0, 1], [-1, 6])], 1),
+      );
+      expect(Array.from(out.dataSync())).toEqual(Array.from(want.dataSync()));
+      tf.dispose([a, b, out, want]);
+    });
+  });
 });
 
 describe.each(['wasm', 'cpu'])('row moves on %s', (backend) => {
