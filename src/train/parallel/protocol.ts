@@ -38,7 +38,10 @@ export interface StepMessage {
 export interface MicroResult {
   /** The WorkItem's index. */
   index: number;
-  /** Every trainable variable's gradient, concatenated in the spec's order (`ParamEntry.gradOffset`). */
+  /**
+   * Every trainable variable's gradient, concatenated in the spec's order (`ParamEntry.gradOffset`); zeros for the
+   * missing ones. From a worker: a view of its shared array, which it overwrites in the next step.
+   */
   grads: Float32Array;
   /** Trainable variables the loss does not reach (no gradient, as `namedGradients` leaves them out). */
   missing: string[];

@@ -172,16 +172,22 @@ export async function writeTrainable(
   }
 }
 
-/** A packed gradient array (minus the names in `missing`) → gradient tensors by name; the caller owns them. */
+/**
+ * A packed gradient array (minus the names in `missing`) → gradient tensors by name; the caller owns them. The
+ * array is a worker's, reused next step: wasm copies a new tensor's values into its heap, the cpu backend keeps
+ * the array it is given, so there each gets a copy.
+ */
 export function gradsFromHost(
   spec: ReplicaSpec,
   grads: Float32Array,
   missing: readonly string[] = [],
 ): tf.NamedTensorMap {
   const out: tf.NamedTensorMap = {};
+  const copy = tf.getBackend() !== 'wasm';
   for (const p of spec.params) {
     if (!p.trainable || missing.includes(p.name)) continue;
-    out[p.name] = tf.tensor(grads.subarray(p.gradOffset, p.gradOffset + p.size), p.shape, 'float32');
+    const values = grads.subarray(p.gradOffset, p.gradOffset + p.size);
+    out[p.name] = tf.tensor(copy ? values.slice() : values, p.shape, 'float32');
   }
   return out;
 }

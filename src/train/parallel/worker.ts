@@ -33,23 +33,29 @@ try {
   post({ type: 'error', step: null, ...describe(e) });
 }
 
+/**
+ * Gradient arrays on shared memory, one per work item of a step, reused step after step: a result passes the main
+ * thread a view, not a copy, and no step allocates (and page-faults in) a new array of every trainable parameter.
+ * The main thread is done with a step's arrays before it sends the next step.
+ */
+const gradArrays: Float32Array[] = [];
+
 async function runStep(spec: ReplicaSpec, replica: Replica, m: StepMessage): Promise<void> {
   readTrainable(spec, replica);
-  for (const item of m.items) {
-    const r = await gradients(spec, replica, item, m.activationCheckpointing);
-    post({ type: 'result', step: m.step, ...r }, [
-      r.grads.buffer as ArrayBuffer,
-      r.nll.buffer as ArrayBuffer,
-    ]);
+  for (const [k, item] of m.items.entries()) {
+    gradArrays[k] ??= new Float32Array(new SharedArrayBuffer(4 * spec.gradSize));
+    const r = await gradients(spec, replica, item, m.activationCheckpointing, gradArrays[k]);
+    post({ type: 'result', step: m.step, ...r }, [r.nll.buffer as ArrayBuffer]);
   }
 }
 
-/** One micro-batch: forward, backward, and every output read back to the host. */
+/** One micro-batch: forward, backward, and every output read back to the host (the gradients into `grads`). */
 async function gradients(
   spec: ReplicaSpec,
   replica: Replica,
   item: WorkItem,
   activationCheckpointing: boolean,
+  grads: Float32Array,
 ): Promise<MicroResult> {
   const bt = toTensors(item.batch);
   const route = batchRoute(spec.experts?.config ?? null, item.batch, {
@@ -67,14 +73,16 @@ async function gradients(
   );
   route?.dispose();
   tf.dispose(Object.values(bt));
-  const grads = new Float32Array(spec.gradSize);
   const missing: string[] = [];
   for (const p of spec.params) {
     if (!p.trainable) continue;
     const g = out.grads[p.name];
     if (g)
       grads.set(hostView(g) ?? ((await g.data()) as Float32Array), p.gradOffset); // no copy on wasm and cpu
-    else missing.push(p.name);
+    else {
+      missing.push(p.name);
+      grads.fill(0, p.gradOffset, p.gradOffset + p.size); // a missing gradient is zeros (shard.ts sums over them)
+    }
   }
   const result: MicroResult = {
     index: item.index,

@@ -132,6 +132,26 @@ describe('GradientPool', () => {
     });
   });
 
+  it('reuses its gradient arrays: the next step, items swapped, again gives the in-process gradients', async () => {
+    const vars = trainableByName(model);
+    const items = (order: number[]) => order.map((m) => ({ batch: group[m], routeSeed: `s:${m}` }));
+    await pool.gradients(1, vars, items([0, 1]));
+    const remote = await pool.gradients(2, vars, items([1, 0])); // each array now holds the other item's
+    [1, 0].forEach((m, i) => {
+      const bt = toTensors(group[m]);
+      const route = batchRoute(getExperts(model)?.config ?? null, group[m], {
+        seed: `s:${m}`,
+        training: true,
+      });
+      const local = batchGradients(model, bt, route, vars, 0);
+      const grads = gradsFromHost(pool.spec, remote[i].grads, remote[i].missing);
+      for (const k of Object.keys(local.grads)) expectClose(grads[k], local.grads[k], 1e-6, 1e-6);
+      route?.dispose();
+      tf.dispose([Object.values(bt), Object.values(local.grads), Object.values(grads)]);
+      tf.dispose([local.loss, local.nll, local.balance]);
+    });
+  });
+
   it('with activation checkpointing, a replica gives the in-process gradients computed without it', async () => {
     const vars = trainableByName(model);
     const [remote] = await pool.gradients(1, vars, [{ batch: group[0], routeSeed: 's:0' }], true);
