@@ -1,12 +1,14 @@
-// Matmul throughput of the current backend, and a training-style gradient step with this library's
+// Matmul throughput of the current backend (on wasm: tf.matMul, which takes the library's SIMD gemm from 16 rows,
+// beside tfjs-backend-wasm's own kernel, XNNPACK), and a training-style gradient step with this library's
 // BatchMatMul gradient against the same gradient written with transpose flags (the built-in gradient's
-// matmuls). On wasm the first uses explicit transposes + plain matmuls (XNNPACK); elsewhere both use flags.
+// matmuls). On wasm the first uses explicit transposes + plain matmuls; elsewhere both use flags.
 // Then the frozen-weight products of a training step at a real shape (weight-matmul.ts: x·W0 and dy·W0ᵀ on W0 where
-// it lies) beside tfjs's own matMul of the same size: the products that take most of a step at real size.
+// it lies) beside tfjs's own kernel on the same size: the products that take most of a step at real size.
 // Run alone: mote bench --only matmul [--backend …] — one JSON line per record.
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulGradConfig, matMulGrads } from '../backend/kernels/batch-matmul-grad.js';
 import { withGradient } from '../backend/kernels/index.js';
+import { originalBatchMatMul } from '../backend/kernels/wasm-batch-matmul.js';
 import { weightMatMul, weightMatMulT } from '../backend/kernels/weight-matmul.js';
 import { preferRelaxedSimd, relaxedSimdActive } from '../backend/simd/instance.js';
 
@@ -36,6 +38,8 @@ export async function benchMatmul(opts: MatmulBenchOptions = {}): Promise<object
   const a = tf.randomNormal([M, K], 0, 1, 'float32', 1);
   const b = tf.randomNormal([K, N], 0, 1, 'float32', 2);
   const ms = await medianMs(() => tf.matMul(a, b), warmup, repeats); // (M, N)
+  const xnnpackMs =
+    backend === 'wasm' ? await medianMs(() => originalBatchMatMul(a, b), warmup, repeats) : null;
   tf.dispose([a, b]);
   const matmul = {
     bench: 'matmul',
@@ -43,6 +47,7 @@ export async function benchMatmul(opts: MatmulBenchOptions = {}): Promise<object
     shape: `${M}x${K}·${K}x${N}`,
     ms,
     gflops: (2 * M * K * N) / ms / 1e6,
+    ...(xnnpackMs !== null && { xnnpackGflops: (2 * M * K * N) / xnnpackMs / 1e6 }),
   };
   return [
     matmul,
@@ -52,8 +57,9 @@ export async function benchMatmul(opts: MatmulBenchOptions = {}): Promise<object
 }
 
 /**
- * x·W and dy·Wᵀ through the library's weight kernels and through tf.matMul (dy·Wᵀ by transposeB), GFLOP/s each; on
- * wasm with relaxed SIMD, the weight kernels' plain form too (`plainSimdGflops`), measured after the relaxed one.
+ * x·W and dy·Wᵀ through the library's weight kernels and through the backend's own matmul kernel (dy·Wᵀ by
+ * transposeB; on wasm tfjs's, bypassing the library's replacement), GFLOP/s each; on wasm with relaxed SIMD, the
+ * weight kernels' plain form too (`plainSimdGflops`), measured after the relaxed one.
  */
 async function benchWeightProducts(
   backend: string,
@@ -80,8 +86,10 @@ async function benchWeightProducts(
       preferRelaxedSimd(true);
     }
   }
-  const tfjs = await medianMs(() => tf.matMul(x, w), warmup, repeats);
-  const tfjsT = await medianMs(() => tf.matMul(dy, w, false, true), warmup, repeats);
+  const own = (p: tf.Tensor, q: tf.Tensor, tb: boolean) =>
+    backend === 'wasm' ? originalBatchMatMul(p, q, tb) : tf.matMul(p, q, false, tb);
+  const tfjs = await medianMs(() => own(x, w, false), warmup, repeats);
+  const tfjsT = await medianMs(() => own(dy, w, true), warmup, repeats);
   tf.dispose([x, dy, w]);
   return {
     bench: 'weight-matmul',
@@ -90,7 +98,7 @@ async function benchWeightProducts(
     relaxedSimd: relaxed,
     gflops: { xW: gflops(ours), dyWt: gflops(oursT) },
     ...(plain && { plainSimdGflops: plain }),
-    tfjsMatMulGflops: { xW: gflops(tfjs), dyWt: gflops(tfjsT) },
+    tfjsKernelGflops: { xW: gflops(tfjs), dyWt: gflops(tfjsT) },
   };
 }
 

@@ -149,7 +149,22 @@ function simdProduct(
   return out;
 }
 
-/** The wasm BatchMatMul replaced by the batched-XNNPACK one above; the original keeps the cases it delegates. */
+/**
+ * a·b (or a·bᵀ) through tfjs-backend-wasm's own BatchMatMul (XNNPACK for a 2-D untransposed product, its scalar loop
+ * otherwise), bypassing this file's kernel: the reference the matmul benchmark compares the gemm with.
+ */
+export function originalBatchMatMul(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.Tensor {
+  if (!original || tf.getBackend() !== 'wasm')
+    throw new Error('originalBatchMatMul: runs on wasm, after selectBackend');
+  const info = (original.kernelFunc as (x: object) => tf.TensorInfo)({
+    inputs: { a, b },
+    backend: tf.backend(),
+    attrs: { transposeA: false, transposeB },
+  });
+  return tf.engine().makeTensorFromTensorInfo(info);
+}
+
+/** The wasm BatchMatMul replaced by the one above; the original keeps the cases it delegates. */
 export const wasmBatchMatMul: WasmOverride = {
   kernelName: tf.BatchMatMul,
   kernelFunc: batchMatMul as unknown as tf.KernelFunc,

@@ -64,9 +64,19 @@ describe('mote bench', () => {
     expect(log[0]).toMatch(/^backend: wasm on the CPU/);
     expect(out.map((r) => r.bench)).toEqual(['matmul', 'matmul-grad-step', 'weight-matmul']);
     for (const r of out) expect(r).toMatchObject({ backend: 'wasm', device: 'cpu' });
-    expect(out[0]).toMatchObject({ shape: '256x256·256x256', gflops: expect.any(Number) });
+    expect(out[0]).toMatchObject({
+      shape: '256x256·256x256',
+      gflops: expect.any(Number),
+      xnnpackGflops: expect.any(Number),
+    });
     const rate = { xW: expect.any(Number), dyWt: expect.any(Number) };
-    expect(out[2]).toMatchObject({ shape: '64x48·48x96', gflops: rate, tfjsMatMulGflops: rate });
+    expect(out[2]).toMatchObject({
+      shape: '64x48·48x96',
+      relaxedSimd: true,
+      gflops: rate,
+      plainSimdGflops: rate,
+      tfjsKernelGflops: rate,
+    });
     expect(tf.getGradient(tf.BatchMatMul)).toBe(batchMatMulGradConfig); // the flags gradient was swapped back
   });
 
