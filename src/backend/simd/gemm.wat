@@ -16,12 +16,13 @@
 ;; The micro-kernel keeps a 4 × 8 block of C in eight v128 accumulators and per k loads the panel row (two v128) and
 ;; splats the strip's four floats: fourteen live v128, within the fifteen V8 allocates on x64. The loop does one k
 ;; per pass on purpose: unrolled, V8's scheduler hoists the loads of every k above the multiply-adds and spills
-;; them and the accumulators to the stack (at about half the speed: docs/performance.md, "Matmul"). The multiply-add is relaxed SIMD's f32x4.relaxed_madd (one
-;; fused instruction where the CPU has FMA); scripts/build-wasm.mjs also assembles this file with each relaxed_madd
-;; written as f32x4.mul + f32x4.add, for WebAssembly without relaxed SIMD, and instance.ts takes the first the
-;; runtime validates. The first K block writes C (unless acc), later ones add to it. Edge strips compute on the zero
-;; rows and store only the rows of C that exist; columns past N likewise. Built into gemm-wasm.ts by
-;; scripts/build-wasm.mjs.
+;; them and the accumulators to the stack (at about half the speed: docs/performance.md, "Matmul"); for the same
+;; reason the block leaves through scratch, so that no accumulator is live across a call. The multiply-add is
+;; relaxed SIMD's f32x4.relaxed_madd (one fused instruction where the CPU has FMA); scripts/build-wasm.mjs also
+;; assembles this file with each relaxed_madd written as f32x4.mul + f32x4.add, for WebAssembly without relaxed
+;; SIMD, and instance.ts takes the first the runtime validates. The first K block writes C (unless acc), later ones
+;; add to it. Edge strips compute on the zero rows and store only the rows of C that exist; columns past N likewise.
+;; Built into gemm-wasm.ts by scripts/build-wasm.mjs.
 (module
   (import "env" "memory" (memory 0))
 
