@@ -109,7 +109,10 @@ function stackBlocksKernel({ inputs, backend, attrs }: Parameters<tf.KernelFunc>
     cols: number,
     add: boolean,
   ) => {
-    if (simd) return simd.block(4 * d, dStride, 4 * s0, sStride, rows, cols, add ? 1 : 0);
+    if (simd) {
+      simd.block(4 * d, dStride, 4 * s0, sStride, rows, cols, add ? 1 : 0);
+      return;
+    }
     for (let r = 0; r < rows; r++, d += dStride, s0 += sStride) {
       if (add) for (let i = 0; i < cols; i++) heap[d + i] += heap[s0 + i];
       else heap.copyWithin(d, s0, s0 + cols);
@@ -122,14 +125,16 @@ function stackBlocksKernel({ inputs, backend, attrs }: Parameters<tf.KernelFunc>
       const d = dst + o * across;
       const n = size * across;
       if (pieces.length === 0) heap.fill(0, d, d + n);
-      pieces.forEach(([k, start], j) => move(d, 0, src[k] + start * across, 0, 1, n, j > 0));
+      pieces.forEach(([k, start], j) => {
+        move(d, 0, src[k] + start * across, 0, 1, n, j > 0);
+      });
     } else {
       // piece by piece, down the rows (the output's rows are `total` wide, the input's its own width)
       if (pieces.length === 0)
         for (let r = 0; r < across; r++) heap.fill(0, dst + r * total + o, dst + r * total + o + size);
-      pieces.forEach(([k, start], j) =>
-        move(dst + o, total, src[k] + start, xs[k].shape[1], across, size, j > 0),
-      );
+      pieces.forEach(([k, start], j) => {
+        move(dst + o, total, src[k] + start, xs[k].shape[1], across, size, j > 0);
+      });
     }
     o += size;
   }
