@@ -142,9 +142,9 @@ export async function stepGradients(
   items: readonly MicroBatchItem[],
   activationCheckpointing = false,
 ): Promise<MicroResult[]> {
-  const k = shardsPerMicroBatch(pool.spec.experts?.config ?? null, pool.size, items.length);
-  if (k === 1) return pool.gradients(step, vars, items, activationCheckpointing);
   const experts = pool.spec.experts?.config ?? null;
+  const k = shardsPerMicroBatch(experts, pool.size, items.length);
+  if (k === 1) return pool.gradients(step, vars, items, activationCheckpointing);
   const work: { batch: HostBatch; routeSeed: string; route?: Int32Array }[] = [];
   const owner: { micro: number; tokens: number }[] = [];
   items.forEach(({ batch, routeSeed }, micro) => {
