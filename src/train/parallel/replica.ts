@@ -174,8 +174,7 @@ export async function writeTrainable(
 
 /**
  * A packed gradient array (minus the names in `missing`) → gradient tensors by name; the caller owns them. The
- * array is a worker's, reused next step: wasm copies a new tensor's values into its heap, the cpu backend keeps
- * the array it is given, so there each gets a copy.
+ * array is a worker's, reused next step, so the tensors must not alias it (`ownTensor`).
  */
 export function gradsFromHost(
   spec: ReplicaSpec,
@@ -183,13 +182,19 @@ export function gradsFromHost(
   missing: readonly string[] = [],
 ): tf.NamedTensorMap {
   const out: tf.NamedTensorMap = {};
-  const copy = tf.getBackend() !== 'wasm';
   for (const p of spec.params) {
     if (!p.trainable || missing.includes(p.name)) continue;
-    const values = grads.subarray(p.gradOffset, p.gradOffset + p.size);
-    out[p.name] = tf.tensor(copy ? values.slice() : values, p.shape, 'float32');
+    out[p.name] = ownTensor(grads.subarray(p.gradOffset, p.gradOffset + p.size), p.shape);
   }
   return out;
+}
+
+/**
+ * A tensor of `values` (a view of shared memory) that does not alias them: wasm copies a new tensor's values into
+ * its heap at once, so the view is enough there; the cpu backend keeps the array it is given, so it gets a copy.
+ */
+function ownTensor(values: Float32Array, shape: number[]): tf.Tensor {
+  return tf.tensor(tf.getBackend() === 'wasm' ? values : values.slice(), shape, 'float32');
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -198,9 +203,9 @@ export function gradsFromHost(
 /** Builds the replica of `spec` on the active backend: base weights, added rows, experts, trainability. */
 export function buildReplica(spec: ReplicaSpec): Replica {
   const view = new Float32Array(spec.buffer);
-  const values = (p: ParamEntry) => view.slice(p.offset, p.offset + p.size); // a private copy, never the shared memory
+  const values = (p: ParamEntry) => view.subarray(p.offset, p.offset + p.size); // copied by ownTensor
   const weights = new Map<string, tf.Tensor>(
-    spec.params.filter((p) => p.role === 'base').map((p) => [p.name, tf.tensor(values(p), p.shape)]),
+    spec.params.filter((p) => p.role === 'base').map((p) => [p.name, ownTensor(values(p), p.shape)]),
   );
   const model = Transformer.fromWeights(spec.model, weights, { trainable: false });
   if (spec.addedTokens > 0) model.addTokens(spec.addedTokens, spec.addedStart);
@@ -226,15 +231,13 @@ export function buildReplica(spec: ReplicaSpec): Replica {
 /** Loads the trainable values of the step from the shared buffer into the replica. */
 export function readTrainable(spec: ReplicaSpec, replica: Replica): void {
   const view = new Float32Array(spec.buffer);
-  // wasm copies a new tensor's values into its heap at once, so a view of the shared memory is enough there; the
-  // cpu backend keeps the array it is given, which must then be a private copy
-  const values = tf.getBackend() === 'wasm' ? view.subarray.bind(view) : view.slice.bind(view);
   for (const p of spec.params)
-    if (p.trainable) assignFrom(replica.vars.get(p.name)!, values(p.offset, p.offset + p.size), p.shape);
+    if (p.trainable)
+      assignFrom(replica.vars.get(p.name)!, view.subarray(p.offset, p.offset + p.size), p.shape);
 }
 
 function assignFrom(v: tf.Variable, values: Float32Array, shape: number[]): void {
-  const t = tf.tensor(values, shape, 'float32');
+  const t = ownTensor(values, shape);
   v.assign(t);
   t.dispose();
 }
