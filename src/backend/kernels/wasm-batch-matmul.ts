@@ -42,6 +42,21 @@ let original: tf.KernelConfig | undefined;
 let matmul: MatMul | undefined;
 const shapeBytes = (shape: number[]) => new Uint8Array(new Int32Array(shape).buffer);
 
+/**
+ * The 2-D products of a batched (M × K)·(K × N): float offsets into a, b and the output, and the rows of each. When
+ * b has no batch, one product over all of a's rows (the batch folds into them); else one per batch entry, a
+ * broadcast when it has no batch.
+ */
+function products(batchA: number, batchB: number, M: number, K: number, N: number) {
+  if (batchB === 1) return [{ a: 0, b: 0, out: 0, rows: Math.max(batchA, 1) * M }];
+  return Array.from({ length: batchB }, (_, i) => ({
+    a: batchA === 1 ? 0 : i * M * K,
+    b: i * K * N,
+    out: i * M * N,
+    rows: M,
+  }));
+}
+
 function batchMatMul(args: {
   inputs: tf.NamedTensorInfoMap;
   backend: unknown;
@@ -57,12 +72,33 @@ function batchMatMul(args: {
   const same = batchA === batchB && a.shape.slice(0, -2).join() === b.shape.slice(0, -2).join();
   if (transposeA || a.dtype !== 'float32' || b.dtype !== 'float32' || (!same && batchA !== 1 && batchB !== 1))
     return fallback();
-  const gemm = a.shape[a.shape.length - 2] >= GEMM_MIN_ROWS ? simdProduct(args, batchA, batchB) : null;
-  if (gemm) return gemm;
-  if (transposeB || a.shape[a.shape.length - 1] !== b.shape[rb - 2]) return fallback();
-  if (batchA <= 1 && batchB <= 1) return fallback();
+  const [M, K] = a.shape.slice(-2);
+  const [N, Kb] = transposeB ? [b.shape[rb - 2], b.shape[rb - 1]] : [b.shape[rb - 1], b.shape[rb - 2]];
+  if (K !== Kb) return fallback(); // the original kernel names the mismatch
+  const backend = args.backend as WasmBackend & WasmHeapBackend;
+  const gemm = M >= GEMM_MIN_ROWS ? wasmGemm(backend) : null;
+  if (!gemm && (transposeB || (batchA <= 1 && batchB <= 1))) return fallback();
 
-  const backend = args.backend as WasmBackend;
+  const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const out = backend.makeOutput([...outBatch, M, N], 'float32'); // (...batch, M, N)
+  if (gemm) {
+    // the SIMD gemm, b read transposed in place when transposeB
+    const [pa, pb, po] = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out)];
+    for (const p of products(batchA, batchB, M, K, N))
+      gemm.k.gemm(
+        pa + 4 * p.a,
+        pb + 4 * p.b,
+        po + 4 * p.out,
+        p.rows,
+        K,
+        N,
+        transposeB ? 1 : 0,
+        0,
+        gemm.scratch,
+      );
+    return out;
+  }
+  // XNNPACK, one product per entry on views of the operands registered in place on the heap
   matmul ??= backend.wasm.cwrap('BatchMatMul', null, [
     'number',
     'array',
@@ -74,10 +110,6 @@ function batchMatMul(args: {
     'number',
     'number',
   ]) as MatMul;
-  const [M, K] = a.shape.slice(-2);
-  const N = b.shape[rb - 1];
-  const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-  const out = backend.makeOutput([...outBatch, M, N], 'float32');
   const aInfo = backend.dataIdMap.get(a.dataId);
   const bInfo = backend.dataIdMap.get(b.dataId);
   const oInfo = backend.dataIdMap.get(out.dataId);
@@ -86,66 +118,18 @@ function batchMatMul(args: {
     backend.wasm._register_tensor(id, size, offset);
     return id;
   };
-  if (batchB === 1) {
-    // (batch·M, K)·(K, N): one product
-    const aId = view(aInfo.memoryOffset, batchA * M * K);
-    const oId = view(oInfo.memoryOffset, batchA * M * N);
-    matmul(aId, shapeBytes([1, batchA * M, K]), 3, bInfo.id, shapeBytes([1, K, N]), 3, false, false, oId);
-    backend.wasm._dispose_data(aId);
-    backend.wasm._dispose_data(oId);
-    return out;
-  }
-  const aShape = shapeBytes([1, M, K]);
   const bShape = shapeBytes([1, K, N]);
-  for (let i = 0; i < batchB; i++) {
-    const aId = view(aInfo.memoryOffset + 4 * (batchA === 1 ? 0 : i * M * K), M * K);
-    const bId = view(bInfo.memoryOffset + 4 * i * K * N, K * N);
-    const oId = view(oInfo.memoryOffset + 4 * i * M * N, M * N);
-    matmul(aId, aShape, 3, bId, bShape, 3, false, false, oId);
-    // disposing the view of b also frees the XNNPACK operator cached on its id
+  for (const p of products(batchA, batchB, M, K, N)) {
+    const aId = view(aInfo.memoryOffset + 4 * p.a, p.rows * K);
+    // b itself when it has no batch (XNNPACK keeps its operator on b's id); else a view, whose disposal below also
+    // frees the XNNPACK operator cached on it
+    const bId = batchB === 1 ? bInfo.id : view(bInfo.memoryOffset + 4 * p.b, K * N);
+    const oId = view(oInfo.memoryOffset + 4 * p.out, p.rows * N);
+    matmul(aId, shapeBytes([1, p.rows, K]), 3, bId, bShape, 3, false, false, oId);
     backend.wasm._dispose_data(aId);
-    backend.wasm._dispose_data(bId);
+    if (bId !== bInfo.id) backend.wasm._dispose_data(bId);
     backend.wasm._dispose_data(oId);
   }
-  return out;
-}
-
-/** a·b (or a·bᵀ) on the SIMD gemm, one call per batch entry; null where WebAssembly has no SIMD. */
-function simdProduct(
-  args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap },
-  batchA: number,
-  batchB: number,
-): tf.TensorInfo | null {
-  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-  const bt = Boolean((args.attrs as { transposeB?: boolean } | undefined)?.transposeB);
-  const backend = args.backend as WasmHeapBackend;
-  const g = wasmGemm(backend);
-  if (!g) return null;
-  const rb = b.shape.length;
-  const [M, K] = a.shape.slice(-2);
-  const [N, Kb] = bt ? [b.shape[rb - 2], b.shape[rb - 1]] : [b.shape[rb - 1], b.shape[rb - 2]];
-  if (K !== Kb) return null; // the original kernel names the mismatch
-  const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-  const out = backend.makeOutput([...outBatch, M, N], 'float32'); // (...batch, M, N)
-  const [pa, pb, po] = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out)];
-  const bt01 = bt ? 1 : 0;
-  if (batchB === 1) {
-    // (batch·M, K)·(K, N): one product
-    g.k.gemm(pa, pb, po, Math.max(batchA, 1) * M, K, N, bt01, 0, g.scratch);
-    return out;
-  }
-  for (let i = 0; i < batchB; i++)
-    g.k.gemm(
-      pa + 4 * (batchA === 1 ? 0 : i * M * K),
-      pb + 4 * i * K * N,
-      po + 4 * i * M * N,
-      M,
-      K,
-      N,
-      bt01,
-      0,
-      g.scratch,
-    );
   return out;
 }
 
