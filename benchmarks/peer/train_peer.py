@@ -246,6 +246,13 @@ def synthetic(a, n, gen):
     return tokens, stage, mask
 
 
+def peak_rss_mb(rss_now):
+    """Peak resident set, MB. The kernel's high-water mark (ru_maxrss) is synced from per-thread counters lazily,
+    so it can read a page or two below /proc's current figure: the peak is at least what was just read."""
+    peak = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return max(peak, rss_now) if rss_now is not None else peak
+
+
 def rss_mb():
     """Resident set now (Linux /proc/self/statm), MB; None elsewhere."""
     try:
@@ -333,6 +340,7 @@ def run_variant(a, kind):
     timed = sorted(times[a.warmup :])
     cpu_timed = sorted(cpu_times[a.warmup :]) or sorted(cpu_times)
     ms = timed[len(timed) // 2] if timed else statistics.median(times)  # upper median, as ours
+    rss_now = rss_mb()
     return {
         "bench": "train-peer",
         "framework": "pytorch",
@@ -354,8 +362,8 @@ def run_variant(a, kind):
         "msPerStep": round(ms, 2),
         "msRange": [round(timed[0], 2), round(timed[-1], 2)] if timed else None,
         "cpuMsPerStep": round(cpu_timed[len(cpu_timed) // 2], 2),  # process CPU time: leaves out other processes'
-        "rssMB": rss_mb(),
-        "peakRssMB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "rssMB": rss_now,
+        "peakRssMB": peak_rss_mb(rss_now),
         "tokensPerSec": round(a.batch * a.seq * 1000 / ms, 1),
         "loss": round(loss_value, 4),
         "blas": a.blas,
