@@ -7,6 +7,8 @@
 // declare to be given one. A .wat that uses relaxed SIMD's f32x4.relaxed_madd (gemm.wat) is assembled twice more,
 // as written, and its plain forms have each relaxed_madd written as f32x4.mul + f32x4.add, for WebAssembly without
 // relaxed SIMD (src/backend/simd/instance.ts takes the first the runtime validates).
+// A function several kernels share (exp) lives once, in parts/: a line `;; include parts/exp.wat` in a .wat is
+// replaced by that file before assembling.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +47,24 @@ export function withoutRelaxed(file, text) {
   return plain;
 }
 
+/** `text` with each `;; include parts/NAME.wat` line replaced by that file (read relative to the .wat). */
+export async function withIncludes(file, text) {
+  const lines = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s*;; include (parts\/[\w-]+\.wat)\s*$/.exec(line);
+    if (!m) lines.push(line);
+    else
+      lines.push(
+        (
+          await readFile(join(DIR, m[1]), 'utf8').catch((e) => {
+            throw new Error(`${file}: cannot include ${m[1]}: ${e.message}`);
+          })
+        ).trimEnd(),
+      );
+  }
+  return lines.join('\n');
+}
+
 /** The memory import every .wat declares, and its shared form (65536 pages: the 4 GiB wasm32 limit). */
 const MEMORY_IMPORT = '(import "env" "memory" (memory 0))';
 const SHARED_MEMORY_IMPORT = '(import "env" "memory" (memory 0 65536 shared))';
@@ -55,7 +75,7 @@ export async function assembleAll() {
   const out = [];
   for (const file of (await readdir(DIR)).filter((f) => f.endsWith('.wat')).sort()) {
     const name = basename(file, '.wat');
-    const text = await readFile(join(DIR, file), 'utf8');
+    const text = await withIncludes(file, await readFile(join(DIR, file), 'utf8'));
     if (text.split(MEMORY_IMPORT).length !== 2) throw new Error(`${file}: expected one ${MEMORY_IMPORT}`);
     const assemble = (source) => {
       const features = { simd: true, bulk_memory: true, threads: true, relaxed_simd: true };

@@ -203,7 +203,7 @@ export function checkTrainingFits(
       `seqLen (${o.seqLen}) or microBatchSize (${o.batchSize}): they scale the activations and logits${o.activationCheckpointing ? '' : ' (or set activationCheckpointing, which keeps one block of activations at a time)'}`,
     ],
     [p.adapters + p.adapterGradientsAndMoments, `the trainable parameters (rank ${o.rank}, targets)`],
-    [p.weights, 'the model (its weights alone take ' + gib(p.weights) + ')'],
+    [p.weights, `the model (its weights alone take ${gib(p.weights)})`],
   ] as const;
   const lower = [...advice].sort((a, b) => b[0] - a[0]).map(([, text]) => text);
   const parts = Object.entries(p)

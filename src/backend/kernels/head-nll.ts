@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { KERNEL_BACKENDS } from './backends.js';
 import { opKernelConfigs } from './js-kernel.js';
+import { rowLogSumExp, softmaxScaled } from './row-softmax.js';
 import { runKernel } from './run.js';
 import type { KernelSet } from './types.js';
 import { rowsMatMul, weightMatMul, weightMatMulT } from './weight-matmul.js';
@@ -120,7 +121,7 @@ function forward(list: readonly tf.Tensor[], at: HeadNllAttrs): tf.Tensor[] {
       // one tidy per chunk: its temporaries go before the next chunk's are made
       const [lse, logits] = tf.tidy(() => {
         const logits = chunkLogits(h, parts[c.part], c, at.layout); // (N, n)
-        return [tf.logSumExp(logits, 1), logits];
+        return [rowLogSumExp(logits), logits];
       }) as [tf.Tensor1D, tf.Tensor2D];
       lses.push(lse);
       if (at.keepLogits) kept.push(logits);
@@ -141,14 +142,14 @@ function backward(dnll: tf.Tensor, saved: tf.Tensor[], at: HeadNllAttrs, inputs:
   const kept = saved.slice(inputs + 1) as tf.Tensor2D[];
   const chunks = chunksOf(parts, at);
   const { start, V } = offsets(parts, at.layout);
-  const dn = tf.reshape(tf.mul(dnll, tf.reshape(inRange(targets, 0, V), [-1])), [-1, 1]) as tf.Tensor2D; // (N, 1)
-  const lse2 = tf.reshape(lse, [-1, 1]);
+  const dn1 = tf.mul(dnll, tf.reshape(inRange(targets, 0, V), [-1])) as tf.Tensor1D; // (N)
+  const dn = tf.reshape(dn1, [-1, 1]) as tf.Tensor2D; // (N, 1)
   /** The chunk's logit gradient softmax·dnll (N, n), without the target's −dnll (applied through e_t). */
   const grad = (i: number): tf.Tensor2D =>
     tf.tidy(() => {
       const c = chunks[i];
       const logits = at.keepLogits ? kept[i] : chunkLogits(h, parts[c.part], c, at.layout);
-      return tf.mul(tf.exp(tf.sub(logits, lse2)), dn) as tf.Tensor2D;
+      return softmaxScaled(logits, lse, dn1);
     });
 
   const grads: GradientMap = {

@@ -9,6 +9,7 @@ import { maskedSoftmaxKernels } from './masked-softmax.js';
 import { overrideKernel } from './override.js';
 import { rmsNormKernels } from './rms-norm.js';
 import { ropeKernels } from './rope.js';
+import { rowSoftmaxKernels } from './row-softmax.js';
 import { segmentedMixKernels } from './segmented-mix.js';
 import { segmentedRowsKernels } from './segmented-rows.js';
 import { shapeOnlyKernels } from './shape-only.js';
@@ -47,6 +48,7 @@ const KERNEL_SETS: readonly KernelSet[] = [
   maskedSoftmaxKernels,
   tokenNllKernels,
   headNllKernels,
+  rowSoftmaxKernels,
   swigluKernels,
   shapeOnlyKernels,
   // the experts' mixing and gate (src/experts/)

@@ -10,6 +10,7 @@
 import * as adamw from './adamw-wasm.js';
 import * as blocks from './blocks-wasm.js';
 import * as gemm from './gemm-wasm.js';
+import * as logsumexp from './logsumexp-wasm.js';
 import * as rmsnorm from './rmsnorm-wasm.js';
 import * as softmax from './softmax-wasm.js';
 import * as transpose from './transpose-wasm.js';
@@ -22,6 +23,10 @@ export interface SimdKernels {
   transpose_runs(x: number, y: number, outer: number, R: number, C: number, inner: number): void;
   /** softmax.wat: dx = p ⊙ (dy − ⟨p, dy⟩) per row of S floats. */
   softmax_grad(dx: number, dy: number, p: number, rows: number, S: number): void;
+  /** logsumexp.wat: lse[r] = log Σ_j exp(x[r, j]) per row of n floats. */
+  row_lse(lse: number, x: number, rows: number, n: number): void;
+  /** logsumexp.wat: g[r, j] = exp(x[r, j] − lse[r])·s[r] per row of n floats. */
+  softmax_scale(g: number, x: number, lse: number, s: number, rows: number, n: number): void;
   /** rmsnorm.wat: RMSNorm's dx for x (N, d), gain w, output gradient dy. */
   rms_norm_grad_x(dx: number, dy: number, x: number, w: number, N: number, d: number, eps: number): void;
   /** rmsnorm.wat: RMSNorm's dw (d), summed over the N rows. */
@@ -99,7 +104,7 @@ interface Source {
   WASM_RELAXED_BASE64?: string;
   WASM_RELAXED_SHARED_BASE64?: string;
 }
-const SOURCES: Source[] = [transpose, softmax, rmsnorm, gemm, adamw, blocks];
+const SOURCES: Source[] = [transpose, softmax, rmsnorm, gemm, adamw, blocks, logsumexp];
 
 /** Compiled modules of one variant (memory kind × relaxed wanted), null where this WebAssembly cannot run them. */
 interface Compiled {

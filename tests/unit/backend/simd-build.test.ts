@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script without type declarations
-import { assembleAll, withoutRelaxed } from '../../../scripts/build-wasm.mjs';
+import { assembleAll, withIncludes, withoutRelaxed } from '../../../scripts/build-wasm.mjs';
 import { enableRelaxedSimd } from '../../../src/backend/select-node.js';
 import {
   backendMemory,
@@ -30,6 +30,7 @@ describe('src/backend/simd', () => {
       'blocks',
       'decode',
       'gemm',
+      'logsumexp',
       'rmsnorm',
       'softmax',
       'transpose',
@@ -86,6 +87,35 @@ describe('src/backend/simd', () => {
     expect(simdKernels(memory, true)).not.toBe(simdKernels(memory, false)); // two instances on one memory
   });
 
+  it('row_lse and softmax_scale against float64 loops: every tail length, large logits, a NaN row', () => {
+    const memory = new Memory({ initial: 1 });
+    const f = new Float32Array(memory.buffer);
+    const k = simdKernels(memory)!;
+    for (const n of [1, 3, 4, 7, 37]) {
+      const rows = 3;
+      const [x, lse, s, g] = [0, 1000, 1100, 1200]; // float offsets
+      for (let i = 0; i < rows * n; i++) f[x + i] = 30 * Math.sin(i * 1.3) + (i % n === 2 ? 80 : 0);
+      for (let r = 0; r < rows; r++) f[s + r] = r - 0.5;
+      k.row_lse(4 * lse, 4 * x, rows, n);
+      k.softmax_scale(4 * g, 4 * x, 4 * lse, 4 * s, rows, n);
+      for (let r = 0; r < rows; r++) {
+        const row = Array.from(f.subarray(x + r * n, x + (r + 1) * n));
+        const m = Math.max(...row);
+        const want = m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0));
+        expect(Math.abs(f[lse + r] - want), `n ${n} row ${r}`).toBeLessThan(
+          2e-6 * Math.max(1, Math.abs(want)),
+        );
+        for (let j = 0; j < n; j++) {
+          const p = Math.exp(row[j] - want) * f[s + r];
+          expect(Math.abs(f[g + r * n + j] - p)).toBeLessThan(1e-6 * Math.max(1e-3, Math.abs(p)));
+        }
+      }
+    }
+    f.set([1, Number.NaN, 2, 3, 4], 0);
+    k.row_lse(4 * 1000, 0, 1, 5);
+    expect(f[1000]).toBeNaN();
+  });
+
   it('adamw gives the bits of the float64 formula, odd lengths included', () => {
     const memory = new Memory({ initial: 1 });
     const f = new Float32Array(memory.buffer);
@@ -140,6 +170,15 @@ describe('src/backend/simd', () => {
     ).toBe('(f32x4.add (local.get $c) (f32x4.mul (local.get $x) (local.get $b0)))');
     expect(() => withoutRelaxed('x.wat', '(f32x4.relaxed_min (local.get $x) (local.get $y))')).toThrow(
       /x\.wat: only .*f32x4\.relaxed_min/,
+    );
+  });
+
+  it('splices a shared part where a .wat includes it, and names a missing one', async () => {
+    const spliced = await withIncludes('x.wat', '(module\n  ;; include parts/exp.wat\n)');
+    expect(spliced).toContain('(func $exp4');
+    expect(spliced.startsWith('(module\n') && spliced.endsWith('\n)')).toBe(true);
+    await expect(withIncludes('x.wat', ';; include parts/nope.wat')).rejects.toThrow(
+      /x\.wat: cannot include parts\/nope\.wat/,
     );
   });
 

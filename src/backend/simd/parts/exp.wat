@@ -1,0 +1,32 @@
+;; e^x on four float32 lanes, for the kernels that include it (a line `;; include parts/exp.wat`, which
+;; scripts/build-wasm.mjs replaces with this file): one home for the polynomial.
+  ;; e^x per lane: x = k·ln2 + r, |r| ≤ ln2/2; e^r by Taylor to degree 7; 2^k through the exponent bits.
+  ;; x is clamped to [−88, 88] (e^−88 ≈ 6e−39 comes out as 0; e^88 ≈ 1.7e38 stays finite).
+  (func $exp4 (param $x v128) (result v128)
+    (local $k v128) (local $r v128) (local $p v128)
+    (local.set $x (f32x4.max (f32x4.min (local.get $x) (v128.const f32x4 88 88 88 88))
+                             (v128.const f32x4 -88 -88 -88 -88)))
+    (local.set $k (f32x4.nearest (f32x4.mul (local.get $x)
+      (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))))
+    ;; r = x − k·ln2, ln2 split in a part exact in float32 and the rest
+    (local.set $r (f32x4.sub (local.get $x)
+      (f32x4.mul (local.get $k) (v128.const f32x4 0.693145751953125 0.693145751953125 0.693145751953125 0.693145751953125))))
+    (local.set $r (f32x4.sub (local.get $r)
+      (f32x4.mul (local.get $k)
+        (v128.const f32x4 1.428606765330187e-6 1.428606765330187e-6 1.428606765330187e-6 1.428606765330187e-6))))
+    (local.set $p (v128.const f32x4 1.98412698412698413e-4 1.98412698412698413e-4 1.98412698412698413e-4 1.98412698412698413e-4))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 1.38888888888888889e-3 1.38888888888888889e-3 1.38888888888888889e-3 1.38888888888888889e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 8.33333333333333333e-3 8.33333333333333333e-3 8.33333333333333333e-3 8.33333333333333333e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 4.16666666666666667e-2 4.16666666666666667e-2 4.16666666666666667e-2 4.16666666666666667e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 0.166666666666666667 0.166666666666666667 0.166666666666666667 0.166666666666666667)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 0.5 0.5 0.5 0.5)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1 1 1 1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1 1 1 1)))
+    ;; × 2^k: (k + 127) << 23 is the float 2^k (k ≥ −126; k = −127 gives 0)
+    (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $k)) (v128.const i32x4 127 127 127 127))
+                 (i32.const 23))))
