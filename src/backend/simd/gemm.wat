@@ -12,12 +12,13 @@
 ;;                          M: packed once per block and read contiguously by every panel, whatever A's row
 ;;                          stride (a power-of-two stride, such as a 16,384-wide vocabulary chunk, would otherwise
 ;;                          put a strip's rows in the same cache sets);
-;;   [264 KiB, + 128 B)     the 4 × 8 block of C on its way out to C.
+;;   [264 KiB, + 128 B)     an edge block of C (fewer than 4 rows or 8 columns) on its way out to C.
 ;; The micro-kernel keeps a 4 × 8 block of C in eight v128 accumulators and per k loads the panel row (two v128) and
 ;; splats the strip's four floats: fourteen live v128, within the fifteen V8 allocates on x64. The loop does one k
 ;; per pass on purpose: unrolled, V8's scheduler hoists the loads of every k above the multiply-adds and spills
 ;; them and the accumulators to the stack (at about half the speed: docs/performance.md, "Matmul"); for the same
-;; reason the block leaves through scratch, so that no accumulator is live across a call. The multiply-add is
+;; reason an edge block leaves through scratch, so that no accumulator is live across a call (a whole block is
+;; stored, or added, straight from the accumulators). The multiply-add is
 ;; relaxed SIMD's f32x4.relaxed_madd (one fused instruction where the CPU has FMA); scripts/build-wasm.mjs also
 ;; assembles this file with each relaxed_madd written as f32x4.mul + f32x4.add, for WebAssembly without relaxed
 ;; SIMD, and instance.ts takes the first the runtime validates. The first K block writes C (unless acc), later ones
@@ -134,38 +135,77 @@
         (br $rows))))
 
   ;; strips of 4 rows of A[m0 … m1)[k0 … k0+kc), lda bytes, packed k-major: strip s, k → 4 floats at
-  ;; dst + (s·kc + k)·16; rows past m1 are zeros
+  ;; dst + (s·kc + k)·16; rows past m1 are zeros. A strip of four rows goes in 4 × 4 tiles (four loads, a transpose
+  ;; in shuffles, four stores), its last kc mod 4 columns and a partial strip one float at a time.
   (func $pack_a (param $a i32) (param $lda i32) (param $m0 i32) (param $m1 i32) (param $k0 i32) (param $kc i32)
                 (param $dst i32)
-    (local $m i32) (local $r i32) (local $k i32) (local $src i32) (local $d i32)
+    (local $m i32) (local $r i32) (local $k i32) (local $k1 i32) (local $src i32) (local $d i32) (local $kc4 i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $kc4 (i32.and (local.get $kc) (i32.const -4)))
     (local.set $m (local.get $m0))
     (block $strips_done
       (loop $strips
         (br_if $strips_done (i32.ge_u (local.get $m) (local.get $m1)))
-        (local.set $r (i32.const 0))
-        (loop $rows
-          (local.set $d (i32.add (local.get $dst) (i32.shl (local.get $r) (i32.const 2))))
-          (if (i32.lt_u (i32.add (local.get $m) (local.get $r)) (local.get $m1))
-            (then
-              (local.set $src (i32.add (local.get $a) (i32.add
-                (i32.mul (i32.add (local.get $m) (local.get $r)) (local.get $lda))
-                (i32.shl (local.get $k0) (i32.const 2)))))
-              (local.set $k (i32.const 0))
-              (loop $ks
-                (f32.store (local.get $d) (f32.load (local.get $src)))
-                (local.set $src (i32.add (local.get $src) (i32.const 4)))
-                (local.set $d (i32.add (local.get $d) (i32.const 16)))
-                (local.set $k (i32.add (local.get $k) (i32.const 1)))
-                (br_if $ks (i32.lt_u (local.get $k) (local.get $kc)))))
-            (else
-              (local.set $k (i32.const 0))
-              (loop $zs
-                (f32.store (local.get $d) (f32.const 0))
-                (local.set $d (i32.add (local.get $d) (i32.const 16)))
-                (local.set $k (i32.add (local.get $k) (i32.const 1)))
-                (br_if $zs (i32.lt_u (local.get $k) (local.get $kc))))))
-          (local.set $r (i32.add (local.get $r) (i32.const 1)))
-          (br_if $rows (i32.lt_u (local.get $r) (i32.const 4))))
+        (local.set $k1 (i32.const 0)) ;; where the one-float-at-a-time copy starts
+        (if (i32.le_u (i32.add (local.get $m) (i32.const 4)) (local.get $m1))
+          (then
+            (local.set $src (i32.add (local.get $a) (i32.add
+              (i32.mul (local.get $m) (local.get $lda)) (i32.shl (local.get $k0) (i32.const 2)))))
+            (local.set $d (local.get $dst))
+            (local.set $k (i32.const 0))
+            (block $tiles_done
+              (loop $tiles
+                (br_if $tiles_done (i32.ge_u (local.get $k) (local.get $kc4)))
+                (local.set $a0 (v128.load (local.get $src)))
+                (local.set $a1 (v128.load (i32.add (local.get $src) (local.get $lda))))
+                (local.set $a2 (v128.load (i32.add (local.get $src) (i32.shl (local.get $lda) (i32.const 1)))))
+                (local.set $a3 (v128.load (i32.add (local.get $src) (i32.mul (local.get $lda) (i32.const 3)))))
+                ;; t0 = a0₀ a1₀ a0₁ a1₁, t1 = a0₂ a1₂ a0₃ a1₃, t2 = a2₀ a3₀ a2₁ a3₁, t3 = a2₂ a3₂ a2₃ a3₃
+                (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a0) (local.get $a1)))
+                (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a0) (local.get $a1)))
+                (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a2) (local.get $a3)))
+                (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a2) (local.get $a3)))
+                ;; k + i → (a0ᵢ a1ᵢ a2ᵢ a3ᵢ)
+                (v128.store offset=0 (local.get $d)
+                  (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+                (v128.store offset=16 (local.get $d)
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+                (v128.store offset=32 (local.get $d)
+                  (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+                (v128.store offset=48 (local.get $d)
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+                (local.set $src (i32.add (local.get $src) (i32.const 16)))
+                (local.set $d (i32.add (local.get $d) (i32.const 64)))
+                (local.set $k (i32.add (local.get $k) (i32.const 4)))
+                (br $tiles)))
+            (local.set $k1 (local.get $kc4))))
+        (if (i32.lt_u (local.get $k1) (local.get $kc))
+          (then
+            (local.set $r (i32.const 0))
+            (loop $rows
+              (local.set $d (i32.add (local.get $dst)
+                (i32.add (i32.shl (local.get $k1) (i32.const 4)) (i32.shl (local.get $r) (i32.const 2)))))
+              (local.set $k (local.get $k1))
+              (if (i32.lt_u (i32.add (local.get $m) (local.get $r)) (local.get $m1))
+                (then
+                  (local.set $src (i32.add (local.get $a) (i32.add
+                    (i32.mul (i32.add (local.get $m) (local.get $r)) (local.get $lda))
+                    (i32.shl (i32.add (local.get $k0) (local.get $k1)) (i32.const 2)))))
+                  (loop $ks
+                    (f32.store (local.get $d) (f32.load (local.get $src)))
+                    (local.set $src (i32.add (local.get $src) (i32.const 4)))
+                    (local.set $d (i32.add (local.get $d) (i32.const 16)))
+                    (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                    (br_if $ks (i32.lt_u (local.get $k) (local.get $kc)))))
+                (else
+                  (loop $zs
+                    (f32.store (local.get $d) (f32.const 0))
+                    (local.set $d (i32.add (local.get $d) (i32.const 16)))
+                    (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                    (br_if $zs (i32.lt_u (local.get $k) (local.get $kc))))))
+              (local.set $r (i32.add (local.get $r) (i32.const 1)))
+              (br_if $rows (i32.lt_u (local.get $r) (i32.const 4))))))
         (local.set $dst (i32.add (local.get $dst) (i32.mul (local.get $kc) (i32.const 16))))
         (local.set $m (i32.add (local.get $m) (i32.const 4)))
         (br $strips))))
@@ -205,7 +245,7 @@
   ;; C[mr ≤ 4 rows][0 … nr) (+)= packed strip (kc × 4) · panel (kc × 8), kc ≥ 1; ldc in bytes
   (func $kernel (param $a i32) (param $p i32) (param $kc i32) (param $c i32) (param $ldc i32) (param $mr i32)
                 (param $nr i32) (param $add i32) (param $tmp i32)
-    (local $end i32) (local $b0 v128) (local $b1 v128) (local $x v128)
+    (local $end i32) (local $c1 i32) (local $c2 i32) (local $c3 i32) (local $b0 v128) (local $b1 v128) (local $x v128)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local.set $end (i32.add (local.get $p) (i32.shl (local.get $kc) (i32.const 5))))
@@ -227,7 +267,33 @@
       (local.set $a (i32.add (local.get $a) (i32.const 16)))
       (local.set $p (i32.add (local.get $p) (i32.const 32)))
       (br_if $k (i32.lt_u (local.get $p) (local.get $end))))
-    ;; through `tmp`: no accumulator outlives the loop in a register across a call (V8 would spill it in the loop)
+    ;; a whole 4 × 8 block goes straight to C
+    (if (i32.and (i32.eq (local.get $mr) (i32.const 4)) (i32.eq (local.get $nr) (i32.const 8)))
+      (then
+        (local.set $c1 (i32.add (local.get $c) (local.get $ldc)))
+        (local.set $c2 (i32.add (local.get $c1) (local.get $ldc)))
+        (local.set $c3 (i32.add (local.get $c2) (local.get $ldc)))
+        (if (local.get $add)
+          (then
+            (local.set $c00 (f32x4.add (local.get $c00) (v128.load offset=0 (local.get $c))))
+            (local.set $c01 (f32x4.add (local.get $c01) (v128.load offset=16 (local.get $c))))
+            (local.set $c10 (f32x4.add (local.get $c10) (v128.load offset=0 (local.get $c1))))
+            (local.set $c11 (f32x4.add (local.get $c11) (v128.load offset=16 (local.get $c1))))
+            (local.set $c20 (f32x4.add (local.get $c20) (v128.load offset=0 (local.get $c2))))
+            (local.set $c21 (f32x4.add (local.get $c21) (v128.load offset=16 (local.get $c2))))
+            (local.set $c30 (f32x4.add (local.get $c30) (v128.load offset=0 (local.get $c3))))
+            (local.set $c31 (f32x4.add (local.get $c31) (v128.load offset=16 (local.get $c3))))))
+        (v128.store offset=0 (local.get $c) (local.get $c00))
+        (v128.store offset=16 (local.get $c) (local.get $c01))
+        (v128.store offset=0 (local.get $c1) (local.get $c10))
+        (v128.store offset=16 (local.get $c1) (local.get $c11))
+        (v128.store offset=0 (local.get $c2) (local.get $c20))
+        (v128.store offset=16 (local.get $c2) (local.get $c21))
+        (v128.store offset=0 (local.get $c3) (local.get $c30))
+        (v128.store offset=16 (local.get $c3) (local.get $c31))
+        (return)))
+    ;; an edge block through `tmp`: no accumulator outlives the loop in a register across a call (V8 would spill it
+    ;; in the loop)
     (v128.store offset=0 (local.get $tmp) (local.get $c00))
     (v128.store offset=16 (local.get $tmp) (local.get $c01))
     (v128.store offset=32 (local.get $tmp) (local.get $c10))
