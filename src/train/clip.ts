@@ -38,6 +38,30 @@ export function globalNorm(grads: NamedGrads): tf.Scalar {
 }
 
 /**
+ * √(Σ g²) of gradients on the host (arrays, or views of tensors: js-kernel.ts `hostView`), summed in float64 in the
+ * order given: the in-process trainer and the worker pool sum the same values in the same order, so their norms,
+ * and the steps they take, are the same bits.
+ */
+export function hostGlobalNorm(parts: Iterable<ArrayLike<number>>): number {
+  let ss = 0;
+  for (const values of parts) for (let i = 0; i < values.length; i++) ss += values[i] * values[i];
+  return Math.sqrt(ss);
+}
+
+/** Added to the norm before dividing, as PyTorch's `clip_grad_norm_` does. */
+const CLIP_EPS = 1e-6;
+
+/**
+ * The factor global-norm clipping scales every gradient by: min(1, maxNorm / (norm + 1e-6)), as PyTorch's
+ * `clip_grad_norm_`; 1 when `maxNorm` is 0 (no clipping). The trainer hands it to AdamW (`applyGradients`'s
+ * gradScale) instead of scaling a copy of the gradients; `clipByGlobalNorm` is the same rule in tensor ops.
+ */
+export function clipCoefficient(norm: number, maxNorm: number): number {
+  if (!(maxNorm >= 0)) throw new RangeError(`clipCoefficient: maxNorm must be ≥ 0, got ${maxNorm}`);
+  return maxNorm === 0 ? 1 : Math.min(1, maxNorm / (norm + CLIP_EPS));
+}
+
+/**
  * Scales every gradient by min(1, maxNorm / (norm + 1e-6)), as PyTorch's `clip_grad_norm_` does, and returns
  * the scaled gradients (a plain object, so a tidy can return it) with the pre-clip global norm (read it with
  * `await norm.data()` after the tidy). A `maxNorm` of 0 disables clipping: the gradients are returned as they
@@ -51,7 +75,7 @@ export function clipByGlobalNorm(
   const entries = gradEntries(grads);
   const norm = globalNorm(grads);
   if (maxNorm === 0) return { grads: Object.fromEntries(entries), norm };
-  const coef = tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1);
+  const coef = tf.minimum(tf.div(maxNorm, tf.add(norm, CLIP_EPS)), 1);
   return { grads: Object.fromEntries(entries.map(([name, g]) => [name, tf.mul(g, coef)])), norm };
 }
 

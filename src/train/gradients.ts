@@ -1,14 +1,16 @@
-// The gradients of one optimizer step from its micro-batches, averaged and clipped to the global norm: computed
-// in this process with tensor ops (`localGradients`), or by a pool of worker threads (`poolGradients`,
-// parallel/), whose results are combined on the host. Both report every micro-batch's per-token NLL and auxiliary
+// The gradients of one optimizer step from its micro-batches, averaged, with their global norm and the clipping
+// coefficient AdamW applies: computed in this process with tensor ops (`localGradients`), or by a pool of worker
+// threads (`poolGradients`, parallel/), whose results are combined on the host (and their norm taken there). Both report every micro-batch's per-token NLL and auxiliary
 // loss to the caller, in micro-batch order, so the trainer's figures do not depend on the path.
 import * as tf from '@tensorflow/tfjs';
+import { jsKernelsActive } from '../backend/kernels/backends.js';
+import { hostView } from '../backend/kernels/js-kernel.js';
 import type { ExpertConfig } from '../experts/config.js';
 import { batchRoute } from '../experts/kinds.js';
 import type { Transformer } from '../model/transformer.js';
 import { ConfigError } from '../util/errors.js';
 import { type HostBatch, toTensors } from './batch.js';
-import { clipByGlobalNorm } from './clip.js';
+import { clipCoefficient, globalNorm, hostGlobalNorm } from './clip.js';
 import type { Workload } from './parallel/auto.js';
 import type { GradientPool, ParallelOptions } from './parallel/pool.js';
 import { gradsFromHost } from './parallel/replica.js';
@@ -18,10 +20,14 @@ import { batchGradients } from './step.js';
 /** Receives each micro-batch's per-token NLL and auxiliary loss, in micro-batch order. */
 export type MicroStats = (batch: HostBatch, nll: Float32Array, aux: number) => void;
 
-/** A step's clipped mean gradients (the caller disposes them) and their global norm before clipping. */
+/**
+ * A step's mean gradients (the caller disposes them), their global norm, and the factor global-norm clipping scales
+ * them by (clip.ts `clipCoefficient`), which AdamW applies in its update: no clipped copy is made.
+ */
 export interface StepGradients {
-  clipped: tf.NamedTensorMap;
+  grads: tf.NamedTensorMap;
   gradNorm: number;
+  gradScale: number;
 }
 
 /** How a step's gradients are computed. */
@@ -116,14 +122,15 @@ export function localGradients(model: Transformer, s: GradientSettings): Gradien
         Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.div(g, group.length)])),
       );
       tf.dispose(Object.values(grads));
-      return clip(mean, s.clipNorm);
+      const gradNorm = await meanNorm(mean, s.vars);
+      return { grads: mean, gradNorm, gradScale: clipCoefficient(gradNorm, s.clipNorm) };
     },
   };
 }
 
 /**
  * Gradients from a worker pool: the workers' results are combined and averaged on the host in micro-batch order
- * (so the result does not depend on which worker finished first), and uploaded once to be clipped. With fewer
+ * (so the result does not depend on which worker finished first), their norm taken there, and uploaded once. With fewer
  * micro-batches than workers, each is split into shards whose results combine into its own (parallel/shard.ts).
  */
 export function poolGradients(pool: GradientPool, s: GradientSettings): GradientPath {
@@ -133,9 +140,27 @@ export function poolGradients(pool: GradientPool, s: GradientSettings): Gradient
       const results = await stepGradients(pool, step, s.vars, items, s.activationCheckpointing);
       for (const [m, r] of results.entries()) record(group[m], r.nll, r.balance);
       const { grads, missing } = meanGradient(results);
-      return clip(gradsFromHost(pool.spec, grads, missing), s.clipNorm);
+      const gradNorm = hostGlobalNorm([grads]); // in the variables' order; missing ones are zeros there
+      return {
+        grads: gradsFromHost(pool.spec, grads, missing),
+        gradNorm,
+        gradScale: clipCoefficient(gradNorm, s.clipNorm),
+      };
     },
   };
+}
+
+/**
+ * The global norm of the mean gradients, in the variables' order: on wasm and cpu summed on the host over views of
+ * the tensors, as the worker pool sums its host arrays (the same bits from both paths); elsewhere in tensor ops.
+ */
+async function meanNorm(mean: tf.NamedTensorMap, vars: ReadonlyMap<string, tf.Variable>): Promise<number> {
+  const grads = [...vars.keys()].filter((k) => mean[k]).map((k) => mean[k]);
+  if (jsKernelsActive()) return hostGlobalNorm(grads.map((g) => hostView(g) as Float32Array));
+  const norm = tf.tidy(() => globalNorm(new Map(grads.map((g, i) => [String(i), g]))));
+  const value = (await norm.data())[0];
+  norm.dispose();
+  return value;
 }
 
 /** a + b per key; a variable that one micro-batch does not reach has no gradient there: the union of the keys. */
@@ -149,16 +174,4 @@ function addUnion(a: tf.NamedTensorMap, b: tf.NamedTensorMap): tf.NamedTensorMap
       }),
     );
   });
-}
-
-/** Global-norm clipping of the step's mean gradients (disposed); the caller disposes the clipped ones. */
-async function clip(mean: tf.NamedTensorMap, clipNorm: number): Promise<StepGradients> {
-  const { clipped, norm } = tf.tidy('clip', () => {
-    const r = clipByGlobalNorm(mean, clipNorm);
-    return { clipped: r.grads, norm: r.norm };
-  });
-  if (clipNorm > 0) tf.dispose(Object.values(mean)); // with clipping off, the clipped gradients are these
-  const gradNorm = (await norm.data())[0];
-  norm.dispose();
-  return { clipped, gradNorm };
 }

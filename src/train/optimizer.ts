@@ -109,12 +109,16 @@ export class AdamW {
    * One AdamW step at learning rate `lr` for every variable named in `grads` (others are untouched; their moments
    * wait). Per variable, with t its own update count (PyTorch keeps `step` per parameter too):
    *   p ← p − lr·λ·p;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;
-   *   p ← p − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε).
+   *   p ← p − (lr / (1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε),
+   * with g the gradient times `gradScale` (default 1): global-norm clipping's coefficient (clip.ts
+   * `clipCoefficient`), applied inside the update instead of to a clipped copy of every gradient.
    * Every name and shape is checked before any variable changes. Tidied; the gradients are not disposed.
    */
-  applyGradients(grads: NamedGrads, lr: number): void {
+  applyGradients(grads: NamedGrads, lr: number, gradScale = 1): void {
     if (!(Number.isFinite(lr) && lr >= 0))
       throw new RangeError(`AdamW: lr must be a finite number ≥ 0, got ${lr}`);
+    if (!(Number.isFinite(gradScale) && gradScale >= 0))
+      throw new RangeError(`AdamW: gradScale must be a finite number ≥ 0, got ${gradScale}`);
     const entries = gradEntries(grads);
     const targets = entries.map(([name, g]) => this.target(name, g));
     const fused = this.fused === 'auto' ? jsKernelsActive() : this.fused;
@@ -134,6 +138,7 @@ export class AdamW {
           stepSize: lr / (1 - this.beta1 ** t),
           sqrtBc2: Math.sqrt(1 - this.beta2 ** t),
           eps: this.eps,
+          gradScale,
         };
         const [pNew, mNew, vNew] = fused ? fusedUpdate(p, g, slot, attrs) : opsUpdate(p, g, slot, attrs);
         slot.m.assign(mNew);
@@ -237,7 +242,8 @@ export class AdamW {
 // ---------------------------------------------------------------- the update, two ways
 
 /** The update in tfjs ops (any backend). Returns [p, m, v]. */
-function opsUpdate(p: tf.Tensor, g: tf.Tensor, s: Slot, a: AdamWAttrs): tf.Tensor[] {
+function opsUpdate(p: tf.Tensor, grad: tf.Tensor, s: Slot, a: AdamWAttrs): tf.Tensor[] {
+  const g = a.gradScale === 1 ? grad : tf.mul(grad, a.gradScale);
   const m = tf.add(tf.mul(s.m, a.beta1), tf.mul(g, 1 - a.beta1));
   const v = tf.add(tf.mul(s.v, a.beta2), tf.mul(tf.square(g), 1 - a.beta2));
   const denom = tf.add(tf.div(tf.sqrt(v), a.sqrtBc2), a.eps);

@@ -335,7 +335,10 @@ interface StepContext {
   emit: (e: TrainEvent) => void;
 }
 
-/** Accumulates the gradients of `group` (averaged), clips, checks, and applies one AdamW step; returns the loss. */
+/**
+ * Accumulates the gradients of `group` (averaged), checks, and applies one AdamW step with global-norm clipping's
+ * coefficient; returns the loss.
+ */
 async function optimizerStep(ctx: StepContext, group: HostBatch[], epoch: number): Promise<number> {
   const { c, step } = ctx;
   const start = performance.now();
@@ -347,7 +350,7 @@ async function optimizerStep(ctx: StepContext, group: HostBatch[], epoch: number
     balance += aux / group.length;
     tokens += batch.docIds.reduce((n, d) => n + (d >= 0 ? 1 : 0), 0);
   };
-  const { clipped, gradNorm } = await ctx.path.compute(
+  const { grads, gradNorm, gradScale } = await ctx.path.compute(
     step + 1,
     group,
     (m) => `${c.seed}:${step}:${m}`,
@@ -355,7 +358,7 @@ async function optimizerStep(ctx: StepContext, group: HostBatch[], epoch: number
   );
   const loss = stats.mean();
   if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-    tf.dispose(Object.values(clipped));
+    tf.dispose(Object.values(grads));
     throw new NonFiniteError(
       Number.isFinite(loss) ? 'grad norm' : 'loss',
       Number.isFinite(loss) ? gradNorm : loss,
@@ -369,8 +372,8 @@ async function optimizerStep(ctx: StepContext, group: HostBatch[], epoch: number
     schedule: c.schedule,
     minLrRatio: c.minLrRatio,
   });
-  ctx.optimizer.applyGradients(clipped, lr);
-  tf.dispose(Object.values(clipped));
+  ctx.optimizer.applyGradients(grads, lr, gradScale);
+  tf.dispose(Object.values(grads));
   const ms = performance.now() - start;
   ctx.emit({
     type: 'step',

@@ -8,7 +8,10 @@ import type { KernelSet } from './types.js';
 /** The op: inputs p, g, m, v (one shape, float32); attrs AdamWAttrs; outputs [p, m, v] updated. */
 export const ADAMW = 'MoteAdamW';
 
-/** Per-variable scalars of one step: decay = 1 − lr·λ, stepSize = lr/(1−β1ᵗ), sqrtBc2 = √(1−β2ᵗ). */
+/**
+ * Per-variable scalars of one step: decay = 1 − lr·λ, stepSize = lr/(1−β1ᵗ), sqrtBc2 = √(1−β2ᵗ); gradScale multiplies
+ * the gradient first (global-norm clipping's coefficient; 1 without clipping).
+ */
 export interface AdamWAttrs {
   beta1: number;
   beta2: number;
@@ -16,6 +19,7 @@ export interface AdamWAttrs {
   stepSize: number;
   sqrtBc2: number;
   eps: number;
+  gradScale: number;
   [key: string]: number;
 }
 
@@ -28,11 +32,11 @@ function adamwUpdateArrays(
   out: { p: Float32Array; m: Float32Array; v: Float32Array },
   a: AdamWAttrs,
 ): void {
-  const { beta1, beta2, decay, stepSize, sqrtBc2, eps } = a;
+  const { beta1, beta2, decay, stepSize, sqrtBc2, eps, gradScale } = a;
   const c1 = 1 - beta1;
   const c2 = 1 - beta2;
   for (let i = 0; i < p.length; i++) {
-    const gi = g[i];
+    const gi = gradScale * g[i];
     const mi = beta1 * m[i] + c1 * gi;
     const vi = beta2 * v[i] + c2 * gi * gi;
     out.m[i] = mi;
@@ -68,6 +72,7 @@ export const adamwKernels: KernelSet = {
         a.stepSize,
         a.sqrtBc2,
         a.eps,
+        a.gradScale,
       );
     },
   }),

@@ -41,7 +41,10 @@ export interface SimdKernels {
     cols: number,
     add: number,
   ): void;
-  /** adamw.wat: the AdamW update of n parameters p, g, m, v into P, M, V (float64 arithmetic, as adamw.ts). */
+  /**
+   * adamw.wat: the AdamW update of n parameters p, g, m, v into P, M, V, the gradient scaled by `scale` (float64
+   * arithmetic, as adamw.ts).
+   */
   adamw(
     p: number,
     g: number,
@@ -59,6 +62,7 @@ export interface SimdKernels {
     stepSize: number,
     sqrtBc2: number,
     eps: number,
+    scale: number,
   ): void;
   /**
    * gemm.wat: C (M × N) = A (M × K) · B, B (K × N) (bt = 0), or A · Bᵀ, B (N × K) (bt = 1), added to C when acc = 1;

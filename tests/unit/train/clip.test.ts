@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import {
   assertFinite,
   clipByGlobalNorm,
+  clipCoefficient,
   globalNorm,
+  hostGlobalNorm,
   NonFiniteError,
   namedGradients,
   nonFiniteGradients,
@@ -31,6 +33,15 @@ describe('global-norm clipping', () => {
     expectClose(clipped.b, [12 * coef], 1e-6);
     expect(clipped.b.shape).toEqual([1, 1]);
     tf.dispose([norm, ...Object.values(clipped), ...grads.values()]);
+  });
+
+  it('on the host: the norm of concatenated gradients, and the coefficient AdamW applies', () => {
+    expect(hostGlobalNorm([Float32Array.from([3, 4]), Float32Array.from([0, 12])])).toBe(13);
+    expect(hostGlobalNorm([])).toBe(0);
+    expect(clipCoefficient(13, 6.5)).toBe(6.5 / (13 + 1e-6));
+    expect(clipCoefficient(0.5, 1)).toBe(1); // below maxNorm
+    expect(clipCoefficient(13, 0)).toBe(1); // clipping off
+    expect(() => clipCoefficient(1, -1)).toThrow(/maxNorm must be ≥ 0, got -1/);
   });
 
   it('leaves gradients below maxNorm (and with maxNorm 0) unchanged', () => {

@@ -56,10 +56,16 @@ function makeOpt(vars: Map<string, tf.Variable>, options: AdamWOptions): AdamW {
   return opt;
 }
 
-/** Applies host gradients (by name) through tensors, disposing them after. */
-function applyHost(opt: AdamW, vars: Map<string, tf.Variable>, grads: Record<string, number[]>, lr: number) {
+/** Applies host gradients (by name) through tensors, scaled by `gradScale`, disposing them after. */
+function applyHost(
+  opt: AdamW,
+  vars: Map<string, tf.Variable>,
+  grads: Record<string, number[]>,
+  lr: number,
+  gradScale?: number,
+) {
   const map = new Map(Object.entries(grads).map(([k, g]) => [k, tf.tensor(g, vars.get(k)!.shape)]));
-  opt.applyGradients(map, lr);
+  opt.applyGradients(map, lr, gradScale);
   tf.dispose([...map.values()]);
 }
 
@@ -113,6 +119,25 @@ describe.each([
       });
     },
   );
+
+  it('gradScale (a clipping coefficient) scales the gradient inside the update: PyTorch on clipped gradients', () => {
+    const rng = seedrandom('adamw-scale');
+    const o = { b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.1 };
+    const start = randomArray(6, rng);
+    const vars = makeVars({ 'blocks.0.mlp.up.weight': { shape: [2, 3], values: start } });
+    const opt = makeOpt(vars, { weightDecay: o.wd, fused });
+    const ref = new TorchAdamWReference([...start], o);
+    for (const scale of [0.25, 1, 0.6]) {
+      const g = randomArray(6, rng, 3);
+      applyHost(opt, vars, { 'blocks.0.mlp.up.weight': g }, 1e-2, scale);
+      ref.step(
+        g.map((x) => x * scale),
+        1e-2,
+      );
+    }
+    expectClose(vars.get('blocks.0.mlp.up.weight')!, ref.p, 1e-6, 1e-6);
+    expect(() => opt.applyGradients({}, 1e-2, -1)).toThrow(/gradScale must be a finite number ≥ 0, got -1/);
+  });
 
   it('decays only the decay group', () => {
     // zero gradients keep m = v = 0, so the Adam term is 0 and only the decoupled decay moves p

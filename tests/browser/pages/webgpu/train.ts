@@ -56,9 +56,9 @@ async function trainValues(): Promise<Results> {
         });
         loss = sum / count;
       };
-      const { clipped, gradNorm } = await path.compute(step, group, (m) => `3:${step}:${m}`, record);
-      optimizer.applyGradients(clipped, 1e-2);
-      tf.dispose(Object.values(clipped));
+      const { grads, gradNorm, gradScale } = await path.compute(step, group, (m) => `3:${step}:${m}`, record);
+      optimizer.applyGradients(grads, 1e-2, gradScale);
+      tf.dispose(Object.values(grads));
       losses.push(loss);
       norms.push(gradNorm);
     }
