@@ -1,7 +1,8 @@
 // The gradients of one optimizer step from its micro-batches, averaged, with their global norm and the clipping
 // coefficient AdamW applies: computed in this process with tensor ops (`localGradients`), or by a pool of worker
-// threads (`poolGradients`, parallel/), whose results are combined on the host (and their norm taken there). Both report every micro-batch's per-token NLL and auxiliary
-// loss to the caller, in micro-batch order, so the trainer's figures do not depend on the path.
+// threads (`poolGradients`, parallel/), whose results are combined on the host (and their norm taken there). Both
+// report every micro-batch's per-token NLL and auxiliary loss to the caller, in micro-batch order, so the trainer's
+// figures do not depend on the path.
 import * as tf from '@tensorflow/tfjs';
 import { jsKernelsActive } from '../backend/kernels/backends.js';
 import { hostView } from '../backend/kernels/js-kernel.js';
@@ -130,8 +131,8 @@ export function localGradients(model: Transformer, s: GradientSettings): Gradien
 
 /**
  * Gradients from a worker pool: the workers' results are combined and averaged on the host in micro-batch order
- * (so the result does not depend on which worker finished first), their norm taken there, and uploaded once. With fewer
- * micro-batches than workers, each is split into shards whose results combine into its own (parallel/shard.ts).
+ * (so the result does not depend on which worker finished first), their norm taken there, and uploaded once. With
+ * fewer micro-batches than workers, each is split into shards whose results combine into its own (parallel/shard.ts).
  */
 export function poolGradients(pool: GradientPool, s: GradientSettings): GradientPath {
   return {

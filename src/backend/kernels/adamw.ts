@@ -9,8 +9,8 @@ import type { KernelSet } from './types.js';
 export const ADAMW = 'MoteAdamW';
 
 /**
- * Per-variable scalars of one step: decay = 1 − lr·λ, stepSize = lr/(1−β1ᵗ), sqrtBc2 = √(1−β2ᵗ); gradScale multiplies
- * the gradient first (global-norm clipping's coefficient; 1 without clipping).
+ * Per-variable scalars of one step: decay = 1 − lr·λ, stepSize = lr/(1−β1ᵗ), sqrtBc2 = √(1−β2ᵗ); gradScale
+ * multiplies the gradient first (global-norm clipping's coefficient; 1 without clipping).
  */
 export interface AdamWAttrs {
   beta1: number;

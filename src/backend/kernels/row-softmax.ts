@@ -1,5 +1,5 @@
-// The output head's softmax over a vocabulary chunk (head-nll.ts), one pass per row where tf ops make four or five
-// over an (N, n) block of logits:
+// The output head's softmax over a vocabulary chunk (head-nll.ts), in two passes per row (one for the gradient)
+// where tf ops make five (three) over an (N, n) block of logits:
 //   rowLogSumExp:  lse[r] = log Σ_j exp(x[r, j])                 (tf: max, sub, exp, sum, log, add)
 //   softmaxScaled: g[r, j] = exp(x[r, j] − lse[r])·s[r]          (tf: sub, exp, mul)
 // The head makes N·V exponentials a step, which tfjs's wasm Exp computes one scalar at a time; here wasm runs them

@@ -2,7 +2,7 @@
 ;; one pass over a variable's parameters p, gradient g and moments m, v (float32), writing the new p, m, v to
 ;; P, M, V. The arithmetic is the JS kernel's, operation for operation in float64 (f64x2, two elements at a time;
 ;; the last odd one alone), rounded to float32 on store, so both give the same bits:
-;;   g = scale·g,   m' = β1·m + c1·g,   v' = β2·v + (c2·g)·g,   p' = p·decay − (stepSize·m') / (√v' / sqrtBc2 + ε)
+;;   g = scale·g,  m' = β1·m + c1·g,  v' = β2·v + (c2·g)·g,  p' = p·decay − (stepSize·m') / (√v' / sqrtBc2 + ε)
 ;; (scale: global-norm clipping's coefficient, applied here rather than to a clipped copy of the gradient)
 ;; with c1 = 1 − β1, c2 = 1 − β2 computed by the caller. Byte offsets; n in elements.
 ;; Built into adamw-wasm.ts by scripts/build-wasm.mjs.
@@ -50,7 +50,8 @@
     ;; the last element of an odd count
     (if (i32.lt_u (local.get $o) (local.get $end))
       (then
-        (local.set $gs (f64.mul (local.get $scale) (f64.promote_f32 (f32.load (i32.add (local.get $g) (local.get $o))))))
+        (local.set $gs (f64.mul (local.get $scale)
+          (f64.promote_f32 (f32.load (i32.add (local.get $g) (local.get $o))))))
         (local.set $ms (f64.add
           (f64.mul (local.get $beta1) (f64.promote_f32 (f32.load (i32.add (local.get $m) (local.get $o)))))
           (f64.mul (local.get $c1) (local.get $gs))))

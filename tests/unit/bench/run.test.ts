@@ -120,10 +120,10 @@ describe('mote bench', () => {
     const weak = ratio.weak as Record<string, unknown>; // 2 workers on twice the batch
     expect(weak).toMatchObject({ batch2: 4, tokensPerSec2: expect.any(Number) });
     expect(weak.perRound).toEqual([weak.workers2OverWorkers1]);
-    // the copies differ by float rounding only, which AdamW can amplify where a gradient is near zero: it moves every
-    // element by about lr (1e-4) a step whatever the gradient's size, so an element whose gradient rounds differently
-    // moves by a fraction of that (3 elements beyond 1e-6 here, 1.2e-5 at most). A wrong combination of the shards moves
-    // most elements by up to 2·lr a step.
+    // the copies differ by float rounding only, which AdamW can amplify where a gradient is near zero: it moves
+    // every element by about lr (1e-4) a step whatever the gradient's size, so an element whose gradient rounds
+    // differently moves by a fraction of that (3 elements beyond 1e-6 here, 1.2e-5 at most). A wrong combination of
+    // the shards moves most elements by up to 2·lr a step.
     expect(ratio.maxAbsDiffWeights).toBeGreaterThanOrEqual(0);
     expect(ratio.maxAbsDiffWeights).toBeLessThan(5e-5);
   });
