@@ -156,9 +156,11 @@ export function poolGradients(pool: GradientPool, s: GradientSettings): Gradient
  * the tensors, as the worker pool sums its host arrays (the same bits from both paths); elsewhere in tensor ops.
  */
 async function meanNorm(mean: tf.NamedTensorMap, vars: ReadonlyMap<string, tf.Variable>): Promise<number> {
-  const grads = [...vars.keys()].filter((k) => mean[k]).map((k) => mean[k]);
-  if (jsKernelsActive()) return hostGlobalNorm(grads.map((g) => hostView(g) as Float32Array));
-  const norm = tf.tidy(() => globalNorm(new Map(grads.map((g, i) => [String(i), g]))));
+  if (jsKernelsActive())
+    return hostGlobalNorm(
+      [...vars.keys()].filter((k) => mean[k]).map((k) => hostView(mean[k]) as Float32Array),
+    );
+  const norm = tf.tidy(() => globalNorm(mean));
   const value = (await norm.data())[0];
   norm.dispose();
   return value;
