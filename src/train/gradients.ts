@@ -15,7 +15,7 @@ import { clipCoefficient, globalNorm, hostGlobalNorm } from './clip.js';
 import type { Workload } from './parallel/auto.js';
 import type { GradientPool, ParallelOptions } from './parallel/pool.js';
 import { gradsFromHost } from './parallel/replica.js';
-import { meanGradient, stepGradients } from './parallel/shard.js';
+import { missingInAll, stepGradients } from './parallel/shard.js';
 import { batchGradients } from './step.js';
 
 /** Receives each micro-batch's per-token NLL and auxiliary loss, in micro-batch order. */
@@ -130,23 +130,20 @@ export function localGradients(model: Transformer, s: GradientSettings): Gradien
 }
 
 /**
- * Gradients from a worker pool: the workers' results are combined and averaged on the host in micro-batch order
- * (so the result does not depend on which worker finished first), their norm taken there, and uploaded once. With
- * fewer micro-batches than workers, each is split into shards whose results combine into its own (parallel/shard.ts).
+ * Gradients from a worker pool: the workers' results are reduced on the host in micro-batch order (so the result
+ * does not depend on which worker finished first), in one pass that also sums the norm's squares and writes the
+ * gradient tensors. With fewer micro-batches than workers, each is split into shards whose results combine into its
+ * own (parallel/shard.ts).
  */
 export function poolGradients(pool: GradientPool, s: GradientSettings): GradientPath {
   return {
     async compute(step, group, routeSeed, record) {
       const items = group.map((batch, m) => ({ batch, routeSeed: routeSeed(m) }));
-      const results = await stepGradients(pool, step, s.vars, items, s.activationCheckpointing);
-      for (const [m, r] of results.entries()) record(group[m], r.nll, r.balance);
-      const { grads, missing } = meanGradient(results);
-      const gradNorm = hostGlobalNorm([grads]); // in the variables' order; missing ones are zeros there
-      return {
-        grads: gradsFromHost(pool.spec, grads, missing),
-        gradNorm,
-        gradScale: clipCoefficient(gradNorm, s.clipNorm),
-      };
+      const micro = await stepGradients(pool, step, s.vars, items, s.activationCheckpointing);
+      for (const [m, r] of micro.entries()) record(group[m], r.nll, r.balance);
+      const gradients = micro.map((r) => r.gradient);
+      const { grads, norm } = gradsFromHost(pool.spec, gradients, missingInAll(micro));
+      return { grads, gradNorm: norm, gradScale: clipCoefficient(norm, s.clipNorm) };
     },
   };
 }

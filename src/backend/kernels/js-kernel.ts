@@ -108,6 +108,33 @@ export function hostView(t: tf.Tensor): Float32Array | null {
   return null;
 }
 
+/**
+ * New float32 tensors of `shapes` whose values `fill` writes through views, with no copy, where the backend keeps
+ * tensors in this process (wasm: every tensor is allocated before the first view is taken; cpu: the arrays become
+ * the tensors). Null on other backends: fill arrays of your own and upload them.
+ */
+export function hostTensors(
+  shapes: readonly number[][],
+  fill: (views: Float32Array[]) => void,
+): tf.Tensor[] | null {
+  const name = tf.getBackend();
+  if (name !== 'wasm' && name !== 'cpu') return null;
+  const backend = tf.backend() as unknown as WasmBackend;
+  const views = name === 'cpu' ? shapes.map((s) => new Float32Array(tf.util.sizeFromShape(s))) : null;
+  const tensors = shapes.map((s, i) =>
+    views
+      ? tf.tensor(views[i], s, 'float32') // the cpu backend keeps the array it is given
+      : tf.engine().makeTensorFromTensorInfo(backend.makeOutput([...s], 'float32'), tf.backend()),
+  );
+  try {
+    fill(views ?? tensors.map((t) => backend.typedArrayFromHeap(t) as Float32Array));
+  } catch (e) {
+    tf.dispose(tensors);
+    throw e;
+  }
+  return tensors;
+}
+
 /** Runs a registered JS kernel on tensors. */
 export function runJsKernel<T extends tf.Tensor | tf.Tensor[]>(
   kernelName: string,

@@ -4,11 +4,12 @@
 // hold exactly the main model's weights. Works for any model `train` accepts: random-init or loaded, with added
 // token rows, experts of any kind, or full fine-tuning.
 import * as tf from '@tensorflow/tfjs';
-import { hostView } from '../../backend/kernels/js-kernel.js';
+import { hostTensors, hostView } from '../../backend/kernels/js-kernel.js';
 import { attachExperts, getExperts } from '../../experts/attach.js';
 import type { ExpertConfig, MixKernelName } from '../../experts/config.js';
 import type { ModelConfig } from '../../model/config.js';
 import { Transformer } from '../../model/transformer.js';
+import { reduceGradient, type WeightedGradient } from './shard.js';
 
 /** Where a variable lives in the shared buffer (and, when trainable, in a packed gradient array). */
 export interface ParamEntry {
@@ -173,20 +174,32 @@ export async function writeTrainable(
 }
 
 /**
- * A packed gradient array (minus the names in `missing`) → gradient tensors by name; the caller owns them. The
- * array is a worker's, reused next step, so the tensors must not alias it (`ownTensor`).
+ * A step's mean gradient from its micro-batches' weighted sums of packed arrays (shard.ts `reduceGradient`): the
+ * gradient tensors by name (minus the names in `missing`; the caller owns them) and their global norm, summed in the
+ * spec's order. On wasm and cpu the reduction writes straight into the tensors; the arrays are the workers', reused
+ * next step, so no tensor aliases them.
  */
 export function gradsFromHost(
   spec: ReplicaSpec,
-  grads: Float32Array,
+  micro: readonly WeightedGradient[],
   missing: readonly string[] = [],
-): tf.NamedTensorMap {
-  const out: tf.NamedTensorMap = {};
-  for (const p of spec.params) {
-    if (!p.trainable || missing.includes(p.name)) continue;
-    out[p.name] = ownTensor(grads.subarray(p.gradOffset, p.gradOffset + p.size), p.shape);
+): { grads: tf.NamedTensorMap; norm: number } {
+  const params = spec.params.filter((p) => p.trainable && !missing.includes(p.name));
+  let ss = 0;
+  const reduce = (views: Float32Array[]) =>
+    params.forEach((p, i) => {
+      ss = reduceGradient(micro, p.gradOffset, p.gradOffset + p.size, views[i], ss);
+    });
+  let tensors = hostTensors(
+    params.map((p) => p.shape),
+    reduce,
+  );
+  if (!tensors) {
+    const arrays = params.map((p) => new Float32Array(p.size));
+    reduce(arrays);
+    tensors = arrays.map((a, i) => tf.tensor(a, params[i].shape, 'float32'));
   }
-  return out;
+  return { grads: Object.fromEntries(params.map((p, i) => [p.name, tensors[i]])), norm: Math.sqrt(ss) };
 }
 
 /**

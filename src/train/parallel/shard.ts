@@ -1,4 +1,4 @@
-// Splitting micro-batches between a GradientPool's workers When a step has fewer micro-batches than
+// Splitting micro-batches between a GradientPool's workers, and reducing a step's results on the host. When a step has fewer micro-batches than
 // workers (the default microBatchSize = batchSize gives one), each micro-batch's rows are cut into contiguous
 // shards, one per worker, and the shards' results are combined into exactly what the whole micro-batch gives, up
 // to float rounding:
@@ -9,6 +9,9 @@
 //     the micro-batch's route from its seed (experts `batchRoute`) and gives each shard its rows of it.
 // Micro-batches of experts that are not `shardable` (experts/kinds.ts) stay whole: moe-topk's Switch balance loss
 // is a product of means over all the micro-batch's tokens, not a sum over shards.
+// The main thread reduces a step while the workers wait, so the shards' weighting, the mean over micro-batches and
+// the squares of the global norm are one pass over the workers' arrays (`reduceGradient`), which writes the result
+// straight into the gradient tensors (replica.ts `gradsFromHost`).
 import type * as tf from '@tensorflow/tfjs';
 import type { ExpertConfig } from '../../experts/config.js';
 import { batchRoute, shardable } from '../../experts/kinds.js';
@@ -69,39 +72,42 @@ export function trainedTokens(batch: HostBatch): number {
   return n;
 }
 
+/** A micro-batch's gradient as a weighted sum of host arrays: its shards' (weights N_s / N), or one of weight 1. */
+export interface WeightedGradient {
+  parts: readonly Float32Array[];
+  weights: readonly number[];
+}
+
 /**
- * One micro-batch's result from its shards' (in row order) and their trained-token counts: gradients and loss
- * weighted by N_s / max(N, 1), as `maskedMeanNll` averages; the per-token NLL concatenated; a variable is missing
- * only when no shard reached it. The gradients are combined into the first shard's array, in one pass (the main
- * thread runs this while the workers wait; the shards' arrays are the caller's, transferred from the workers).
+ * A micro-batch's outcome on the host: its shards' figures combined, its gradient left as their weighted sum (the
+ * step's reduction, `reduceGradient`, reads every micro-batch's in one pass).
+ */
+export interface MicroOutcome extends Omit<MicroResult, 'grads'> {
+  gradient: WeightedGradient;
+}
+
+/** A whole micro-batch's result as an outcome. */
+export function wholeOutcome(r: MicroResult): MicroOutcome {
+  const { grads, ...rest } = r;
+  return { ...rest, gradient: { parts: [grads], weights: [1] } };
+}
+
+/**
+ * One micro-batch's outcome from its shards' results (in row order) and their trained-token counts: gradients and
+ * loss weighted by N_s / max(N, 1), as `maskedMeanNll` averages; the per-token NLL concatenated; a variable is
+ * missing only when no shard reached it. The gradients are not combined here (see `reduceGradient`).
  */
 export function combineShards(
   index: number,
   shards: readonly MicroResult[],
   tokens: readonly number[],
-): MicroResult {
-  if (shards.length === 1) return { ...shards[0], index };
+): MicroOutcome {
+  if (shards.length === 1) return { ...wholeOutcome(shards[0]), index };
   const total = Math.max(
     1,
     tokens.reduce((a, b) => a + b, 0),
   );
   const w = tokens.map((t) => t / total);
-  const grads = shards[0].grads;
-  // missing entries are 0; shards without trained tokens add nothing
-  const rest = shards
-    .slice(1)
-    .map((s, j) => ({ w: w[j + 1], g: s.grads }))
-    .filter((p) => p.w > 0);
-  if (rest.length === 1) {
-    const { w: w1, g: g1 } = rest[0]; // two shards, the usual split: one pass without an inner loop
-    for (let i = 0; i < grads.length; i++) grads[i] = w[0] * grads[i] + w1 * g1[i];
-  } else {
-    for (let i = 0; i < grads.length; i++) {
-      let g = w[0] * grads[i];
-      for (const p of rest) g += p.w * p.g[i];
-      grads[i] = g;
-    }
-  }
   const nll = new Float32Array(shards.reduce((n, s) => n + s.nll.length, 0));
   let loss = 0;
   let balance = 0;
@@ -112,27 +118,94 @@ export function combineShards(
     loss += w[j] * s.loss;
     balance += w[j] * s.balance; // 0: moe-topk, the only kind with a balance loss, is never split
   });
-  const missing = shards[0].missing.filter((name) => shards.every((s) => s.missing.includes(name)));
-  return { index, grads, missing, nll, loss, balance };
+  return {
+    index,
+    gradient: { parts: shards.map((s) => s.grads), weights: w },
+    missing: missingInAll(shards),
+    nll,
+    loss,
+    balance,
+  };
+}
+
+/** The variables none of `results` reached. */
+export function missingInAll(results: readonly { missing: readonly string[] }[]): string[] {
+  if (results.length === 0) return [];
+  return results[0].missing.filter((name) => results.every((r) => r.missing.includes(name)));
 }
 
 /**
- * The mean of the micro-batches' gradients, on the host: summed in micro-batch order with float32 adds, then
- * divided by their number, so the values are those of the in-process trainer's tensor adds and division. Written
- * into the first result's array; a variable is missing only when no micro-batch reached it.
+ * Elements [start, end) of a step's mean gradient, written to out[0, end − start), and `ss` plus the squares of
+ * their values, added one by one in float64 (so ranges reduced in order sum the global norm's squares in the order
+ * `hostGlobalNorm` does). Each micro-batch's value is Σ_s w_s·part_s in float64, rounded once to float32
+ * (a part of weight 0 adds nothing, whatever it holds); the micro-batches' values are summed in order with float32
+ * adds, then divided by their number: the in-process trainer's tensor adds and division, bit for bit. `out` may be
+ * a view of a tensor's memory or one of the parts (element i is read before it is written).
  */
-export function meanGradient(results: readonly MicroResult[]): { grads: Float32Array; missing: string[] } {
-  if (results.length === 0) throw new Error('meanGradient: no micro-batch results');
-  const grads = results[0].grads;
-  for (const r of results.slice(1)) for (let i = 0; i < grads.length; i++) grads[i] += r.grads[i]; // missing: 0
-  const n = results.length;
-  if (n > 1) for (let i = 0; i < grads.length; i++) grads[i] /= n;
-  const missing = results[0].missing.filter((name) => results.every((r) => r.missing.includes(name)));
-  return { grads, missing };
+export function reduceGradient(
+  micro: readonly WeightedGradient[],
+  start: number,
+  end: number,
+  out: Float32Array,
+  ss = 0,
+): number {
+  if (micro.length === 0) throw new Error('reduceGradient: no micro-batch gradients');
+  const live = micro.map(({ parts, weights }) => {
+    const keep = weights.flatMap((w, s) => (w > 0 ? [s] : []));
+    return { parts: keep.map((s) => parts[s]), weights: keep.map((s) => weights[s]) };
+  });
+  const only = live[0];
+  if (live.length === 1 && only.parts.length === 2)
+    // the usual split: one micro-batch, two workers
+    return weightedPair(only.parts[0], only.weights[0], only.parts[1], only.weights[1], start, end, out, ss);
+  if (live.length === 1 && only.parts.length === 1 && only.weights[0] === 1)
+    return copySquares(only.parts[0], start, end, out, ss);
+  const n = live.length;
+  for (let i = start; i < end; i++) {
+    let g = 0;
+    for (let m = 0; m < n; m++) {
+      const { parts, weights } = live[m];
+      let v = parts.length > 0 ? weights[0] * parts[0][i] : 0;
+      for (let s = 1; s < parts.length; s++) v += weights[s] * parts[s][i];
+      g = m === 0 ? Math.fround(v) : Math.fround(g + Math.fround(v));
+    }
+    if (n > 1) g = Math.fround(g / n);
+    out[i - start] = g;
+    ss += g * g;
+  }
+  return ss;
+}
+
+// reduceGradient's two common cases, as loops of their own (monomorphic and free of inner loops)
+function weightedPair(
+  a: Float32Array,
+  wa: number,
+  b: Float32Array,
+  wb: number,
+  start: number,
+  end: number,
+  out: Float32Array,
+  ss: number,
+): number {
+  for (let i = start; i < end; i++) {
+    const g = Math.fround(wa * a[i] + wb * b[i]);
+    out[i - start] = g;
+    ss += g * g;
+  }
+  return ss;
+}
+
+function copySquares(a: Float32Array, start: number, end: number, out: Float32Array, ss: number): number {
+  for (let i = start; i < end; i++) {
+    const g = a[i];
+    out[i - start] = g;
+    ss += g * g;
+  }
+  return ss;
 }
 
 /**
- * The gradients of one optimizer step's micro-batches on `pool`, one result per micro-batch in order: whole
+ * The gradients of one optimizer step's micro-batches on `pool`, one outcome per micro-batch in order: whole
  * micro-batches when there are at least as many as workers, else shards of them (file header).
  */
 export async function stepGradients(
@@ -141,10 +214,10 @@ export async function stepGradients(
   vars: ReadonlyMap<string, tf.Variable>,
   items: readonly MicroBatchItem[],
   activationCheckpointing = false,
-): Promise<MicroResult[]> {
+): Promise<MicroOutcome[]> {
   const experts = pool.spec.experts?.config ?? null;
   const k = shardsPerMicroBatch(experts, pool.size, items.length);
-  if (k === 1) return pool.gradients(step, vars, items, activationCheckpointing);
+  if (k === 1) return (await pool.gradients(step, vars, items, activationCheckpointing)).map(wholeOutcome);
   const work: { batch: HostBatch; routeSeed: string; route?: Int32Array }[] = [];
   const owner: { micro: number; tokens: number }[] = [];
   items.forEach(({ batch, routeSeed }, micro) => {

@@ -22,10 +22,13 @@ import type { GradientPool } from '../../../src/train/parallel/pool.js';
 import type { MicroResult } from '../../../src/train/parallel/protocol.js';
 import {
   combineShards,
-  meanGradient,
+  type MicroOutcome,
+  missingInAll,
+  reduceGradient,
   sliceRows,
   splitRows,
   trainedTokens,
+  type WeightedGradient,
 } from '../../../src/train/parallel/shard.js';
 import { type TrainOptions, type TrainResult, trainableByName } from '../../../src/train/trainer.js';
 import { train } from '../../../src/train/trainer-node.js';
@@ -172,49 +175,81 @@ describe('shard helpers', () => {
       loss,
       balance: 0,
     });
+    const values = (c: MicroOutcome) => {
+      const out = new Float32Array(c.gradient.parts[0].length);
+      reduceGradient([c.gradient], 0, out.length, out);
+      return Array.from(out);
+    };
     const c = combineShards(3, [r([1, 0], 2, ['b']), r([4, 8], 5, [])], [1, 3]);
     expect(c.index).toBe(3);
-    expect(Array.from(c.grads)).toEqual([0.25 + 3, 6]);
+    expect(c.gradient.weights).toEqual([0.25, 0.75]);
+    expect(values(c)).toEqual([0.25 + 3, 6]);
     expect(c.loss).toBeCloseTo(0.5 + 3.75, 6);
     expect(Array.from(c.nll)).toEqual([2, 5]);
     expect(c.missing).toEqual([]);
     // three shards (four workers on a micro-batch of three rows, say), and one without trained tokens
     const three = combineShards(1, [r([1, 2], 1, []), r([10, 20], 2, []), r([100, 200], 3, [])], [1, 1, 2]);
-    expect(Array.from(three.grads)).toEqual([0.25 + 2.5 + 50, 0.5 + 5 + 100]);
+    expect(values(three)).toEqual([0.25 + 2.5 + 50, 0.5 + 5 + 100]);
     const skipped = combineShards(
       1,
       [r([1, 2], 1, []), r([NaN, 20], 2, []), r([100, 200], 3, [])],
       [1, 0, 3],
     );
-    expect(Array.from(skipped.grads)).toEqual([0.25 + 75, 0.5 + 150]); // a shard with no trained token adds nothing
+    expect(values(skipped)).toEqual([0.25 + 75, 0.5 + 150]); // a shard with no trained token adds nothing
     const empty = combineShards(0, [r([0], 0, ['a']), r([0], 0, ['a'])], [0, 0]);
     expect(empty.missing).toEqual(['a']);
     expect(empty.loss).toBe(0);
+    expect(values(empty)).toEqual([0]);
+    const whole = combineShards(2, [r([7, 9], 1, ['x'])], [4]);
+    expect(whole.gradient).toEqual({ parts: [new Float32Array([7, 9])], weights: [1] });
+    expect(whole.index).toBe(2);
   });
 
-  it('averages micro-batch gradients as the in-process tensor adds and division do, bit for bit', () => {
+  it('reduces a step as the in-process tensor ops do, bit for bit, with the squares of the global norm', () => {
     const size = 257;
-    const values = [0, 1, 2].map((m) =>
+    const values = [0, 1, 2, 3].map((m) =>
       Float32Array.from({ length: size }, (_, i) => Math.sin(i * (m + 1.37)) * 10 ** ((i % 7) - 3)),
     );
-    const results = values.map(
-      (grads, index): MicroResult => ({
-        index,
-        grads: grads.slice(),
-        missing: index === 1 ? ['b'] : ['a', 'b'],
-        nll: new Float32Array(0),
-        loss: 0,
-        balance: 0,
-      }),
-    );
+    const whole = (a: Float32Array): WeightedGradient => ({ parts: [a], weights: [1] });
+    const squares = (a: Float32Array) => a.reduce((s, x) => s + x * x, 0); // float64, in order
+    // three whole micro-batches: summed with float32 adds in order, then divided (tf.add, tf.div)
     const want = tf.tidy(() => tf.div(tf.add(tf.add(values[0], values[1]), values[2]), 3).dataSync());
-    const mean = meanGradient(results);
-    expect(mean.grads).toBe(results[0].grads); // in place
-    expect(Array.from(mean.grads)).toEqual(Array.from(want));
-    expect(mean.missing).toEqual(['b']);
-    const one = meanGradient([results[2]]);
-    expect(Array.from(one.grads)).toEqual(Array.from(values[2]));
-    expect(() => meanGradient([])).toThrow(/no micro-batch results/);
+    const out = new Float32Array(size);
+    const ss = reduceGradient(values.slice(0, 3).map(whole), 0, size, out);
+    expect(Array.from(out)).toEqual(Array.from(want));
+    expect(ss).toBe(squares(out));
+    // ranges reduced in order, the running sum handed on: the same squares in the same order
+    const three = values.slice(0, 3).map(whole);
+    const split = new Float32Array(size);
+    const first = reduceGradient(three, 0, 100, split);
+    expect(reduceGradient(three, 100, size, split.subarray(100), first)).toBe(ss);
+    expect(split).toEqual(out);
+    // one micro-batch of two shards (the two-worker case), in place into the first shard's array
+    const [a, b] = [values[0].slice(), values[1].slice()];
+    const pairWant = Float32Array.from(a, (x, i) => 0.3 * x + 0.7 * b[i]);
+    const pairSs = reduceGradient([{ parts: [a, b], weights: [0.3, 0.7] }], 0, size, a);
+    expect(Array.from(a)).toEqual(Array.from(pairWant));
+    expect(pairSs).toBe(squares(pairWant));
+    // a range of a whole micro-batch: copied
+    const part = new Float32Array(10);
+    expect(reduceGradient([whole(values[2])], 100, 110, part)).toBe(squares(values[2].subarray(100, 110)));
+    expect(Array.from(part)).toEqual(Array.from(values[2].subarray(100, 110)));
+    // two micro-batches of two shards each: each combined in float64 and rounded once, then as whole ones
+    const m0 = Float32Array.from(values[0], (x, i) => 0.5 * x + 0.5 * values[1][i]);
+    const m1 = Float32Array.from(values[2], (x, i) => 0.25 * x + 0.75 * values[3][i]);
+    const mixed = new Float32Array(size);
+    reduceGradient(
+      [
+        { parts: [values[0], values[1]], weights: [0.5, 0.5] },
+        { parts: [values[2], values[3]], weights: [0.25, 0.75] },
+      ],
+      0,
+      size,
+      mixed,
+    );
+    expect(Array.from(mixed)).toEqual(Array.from(tf.tidy(() => tf.div(tf.add(m0, m1), 2).dataSync())));
+    expect(missingInAll([{ missing: ['a', 'b'] }, { missing: ['b'] }])).toEqual(['b']);
+    expect(() => reduceGradient([], 0, 1, out)).toThrow(/no micro-batch gradients/);
   });
 });
 

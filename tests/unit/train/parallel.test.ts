@@ -21,8 +21,10 @@ import { loadLlama2cTokenizer } from '../../../src/tokenizer/llama2c-tokenizer-n
 import { batches, type HostBatch, toTensors } from '../../../src/train/batch.js';
 import { checkpointsDir, latestCheckpoint, loadCheckpoint } from '../../../src/train/checkpoint.js';
 import { fileCheckpointer } from '../../../src/train/checkpointer.js';
+import { hostGlobalNorm } from '../../../src/train/clip.js';
 import type { TrainConfig } from '../../../src/train/config.js';
 import { GradientPool, WorkerFailedError } from '../../../src/train/parallel/pool.js';
+import type { MicroResult } from '../../../src/train/parallel/protocol.js';
 import { buildReplica, gradsFromHost, replicaSpec } from '../../../src/train/parallel/replica.js';
 import { batchGradients } from '../../../src/train/step.js';
 import { type TrainEvent, trainableByName } from '../../../src/train/trainer.js';
@@ -108,6 +110,9 @@ describe('GradientPool', () => {
     await pool.dispose();
     model.dispose();
   });
+  /** A worker's result as gradient tensors: the pool path's reduction of one whole micro-batch. */
+  const upload = (r: MicroResult) =>
+    gradsFromHost(pool.spec, [{ parts: [r.grads], weights: [1] }], r.missing).grads;
 
   it('one replica gives the in-process gradients, NLL and loss of each micro-batch', async () => {
     const vars = trainableByName(model);
@@ -121,7 +126,10 @@ describe('GradientPool', () => {
       const bt = toTensors(batch);
       const route = batchRoute(getExperts(model)?.config ?? null, batch, { seed: `s:${m}`, training: true });
       const local = batchGradients(model, bt, route, vars, 0);
-      const grads = gradsFromHost(pool.spec, remote[m].grads, remote[m].missing);
+      const grads = upload(remote[m]);
+      const { grads: again, norm } = gradsFromHost(pool.spec, [{ parts: [remote[m].grads], weights: [1] }]);
+      expect(norm).toBe(hostGlobalNorm([remote[m].grads])); // summed in the same order, in float64
+      tf.dispose(Object.values(again));
       expect(Object.keys(grads).sort()).toEqual(Object.keys(local.grads).sort());
       for (const k of Object.keys(local.grads)) expectClose(grads[k], local.grads[k], 1e-6, 1e-6);
       expectClose(local.nll, remote[m].nll, 1e-6, 1e-6);
@@ -144,7 +152,7 @@ describe('GradientPool', () => {
         training: true,
       });
       const local = batchGradients(model, bt, route, vars, 0);
-      const grads = gradsFromHost(pool.spec, remote[i].grads, remote[i].missing);
+      const grads = upload(remote[i]);
       for (const k of Object.keys(local.grads)) expectClose(grads[k], local.grads[k], 1e-6, 1e-6);
       route?.dispose();
       tf.dispose([Object.values(bt), Object.values(local.grads), Object.values(grads)]);
@@ -158,7 +166,7 @@ describe('GradientPool', () => {
     const bt = toTensors(group[0]);
     const route = batchRoute(getExperts(model)?.config ?? null, group[0], { seed: 's:0', training: true });
     const local = batchGradients(model, bt, route, vars, 0);
-    const grads = gradsFromHost(pool.spec, remote.grads, remote.missing);
+    const grads = upload(remote);
     expect(Object.keys(grads).sort()).toEqual(Object.keys(local.grads).sort());
     for (const k of Object.keys(local.grads)) expectClose(grads[k], local.grads[k], 1e-6, 1e-6);
     expectClose(local.nll, remote.nll, 1e-6, 1e-6);
