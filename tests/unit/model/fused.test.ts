@@ -134,6 +134,36 @@ describe.each(['wasm', 'cpu'])('fused ops on %s', (backend) => {
   );
 
   it(
+    'masked softmax: rows of 37 and 256 keys with large scores follow a float64 reference, a fully masked row too',
+    on(() => {
+      for (const S of [37, 256]) {
+        const [G, T] = [2, 5];
+        const scores = seededNormal([1, G, T, S], `big${S}`, 12) as tf.Tensor4D;
+        const maskValues = new Float32Array(T * S);
+        for (let t = 0; t < T; t++) for (let j = t * 7 + 1; j < S; j++) maskValues[t * S + j] = MASKED;
+        maskValues.fill(MASKED, (T - 1) * S, T * S); // the last query sees no key
+        const mask = tf.tensor2d(maskValues, [T, S]);
+        const x = scores.dataSync();
+        const got = maskedSoftmax(scores, mask).dataSync();
+        let worst = 0;
+        for (let r = 0; r < G * T; r++) {
+          const t = r % T;
+          const row = Array.from({ length: S }, (_, j) => Math.fround(x[r * S + j] + maskValues[t * S + j]));
+          const max = Math.max(...row);
+          const e = row.map((v) => Math.exp(v - max));
+          const sum = e.reduce((a, b) => a + b, 0);
+          for (let j = 0; j < S; j++) worst = Math.max(worst, Math.abs(got[r * S + j] - e[j] / sum));
+        }
+        expect(worst).toBeLessThan(2e-6);
+        const last = Array.from(got.subarray((T - 1) * S, T * S)); // (g 0, t T − 1): finite, a distribution
+        expect(last.every(Number.isFinite)).toBe(true);
+        expect(last.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+        tf.dispose([scores, mask]);
+      }
+    }),
+  );
+
+  it(
     'token NLL: equals logSoftmax + one-hot pick, forward and gradient; a target outside [0, V) gives 0',
     on(() => {
       const logits = seededNormal([5, 11], 'l', 4) as tf.Tensor2D;
