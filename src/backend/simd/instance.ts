@@ -21,7 +21,7 @@ export interface SimdKernels {
   transpose(x: number, y: number, outer: number, R: number, C: number): void;
   /** transpose.wat: the same for elements that are runs of `inner` floats. */
   transpose_runs(x: number, y: number, outer: number, R: number, C: number, inner: number): void;
-  /** softmax.wat: p = softmax(x + mask) per row of S floats, x (B, G, T, S), mask (T, S) or, perBatch = 1, (B, T, S). */
+  /** softmax.wat: p = softmax(x + mask) per row of S floats; x (B, G, T, S), mask (T, S) or (perBatch) (B, T, S). */
   masked_softmax(
     p: number,
     x: number,

@@ -1,7 +1,7 @@
-// Splitting micro-batches between a GradientPool's workers, and reducing a step's results on the host. When a step has fewer micro-batches than
-// workers (the default microBatchSize = batchSize gives one), each micro-batch's rows are cut into contiguous
-// shards, one per worker, and the shards' results are combined into exactly what the whole micro-batch gives, up
-// to float rounding:
+// Splitting micro-batches between a GradientPool's workers, and reducing a step's results on the host. When a
+// step has fewer micro-batches than workers (the default microBatchSize = batchSize gives one), each micro-batch's
+// rows are cut into contiguous shards, one per worker, and the shards' results are combined into exactly what the
+// whole micro-batch gives, up to float rounding:
 //   - the loss is a masked mean over trained tokens (model/loss.ts `maskedMeanNll`), so with N_s trained tokens
 //     in shard s and N = Σ N_s:  ∇(Σ_i m_i·nll_i / N) = Σ_s (N_s / N)·∇(Σ_{i∈s} m_i·nll_i / N_s);
 //   - every other part of the forward is per row (attention, norms, experts), and step-skip masks are per row;
