@@ -21,17 +21,6 @@ export interface SimdKernels {
   transpose(x: number, y: number, outer: number, R: number, C: number): void;
   /** transpose.wat: the same for elements that are runs of `inner` floats. */
   transpose_runs(x: number, y: number, outer: number, R: number, C: number, inner: number): void;
-  /** softmax.wat: p = softmax(x + mask) per row of S floats; x (B, G, T, S), mask (T, S) or (perBatch) (B, T, S). */
-  masked_softmax(
-    p: number,
-    x: number,
-    mask: number,
-    B: number,
-    G: number,
-    T: number,
-    S: number,
-    perBatch: number,
-  ): void;
   /** softmax.wat: dx = p ⊙ (dy − ⟨p, dy⟩) per row of S floats. */
   softmax_grad(dx: number, dy: number, p: number, rows: number, S: number): void;
   /** logsumexp.wat: lse[r] = log Σ_j exp(x[r, j]) per row of n floats. */
