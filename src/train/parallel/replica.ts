@@ -9,7 +9,7 @@ import { attachExperts, getExperts } from '../../experts/attach.js';
 import type { ExpertConfig, MixKernelName } from '../../experts/config.js';
 import type { ModelConfig } from '../../model/config.js';
 import { Transformer } from '../../model/transformer.js';
-import { reduceGradient, type WeightedGradient } from './shard.js';
+import { reduceGradient, type WeightedGradient } from './reduce.js';
 
 /** Where a variable lives in the shared buffer (and, when trainable, in a packed gradient array). */
 export interface ParamEntry {
@@ -174,7 +174,7 @@ export async function writeTrainable(
 }
 
 /**
- * A step's mean gradient from its micro-batches' weighted sums of packed arrays (shard.ts `reduceGradient`): the
+ * A step's mean gradient from its micro-batches' weighted sums of packed arrays (reduce.ts `reduceGradient`): the
  * gradient tensors by name (minus the names in `missing`; the caller owns them) and their global norm, summed in the
  * spec's order. On wasm and cpu the reduction writes straight into the tensors; the arrays are the workers', reused
  * next step, so no tensor aliases them.

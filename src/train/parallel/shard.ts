@@ -1,7 +1,6 @@
-// Splitting micro-batches between a GradientPool's workers, and reducing a step's results on the host. When a
-// step has fewer micro-batches than workers (the default microBatchSize = batchSize gives one), each micro-batch's
-// rows are cut into contiguous shards, one per worker, and the shards' results are combined into exactly what the
-// whole micro-batch gives, up to float rounding:
+// Splitting micro-batches between a GradientPool's workers. When a step has fewer micro-batches than workers (the
+// default microBatchSize = batchSize gives one), each micro-batch's rows are cut into contiguous shards, one per
+// worker, and the shards' results are combined into exactly what the whole micro-batch gives, up to float rounding:
 //   - the loss is a masked mean over trained tokens (model/loss.ts `maskedMeanNll`), so with N_s trained tokens
 //     in shard s and N = Σ N_s:  ∇(Σ_i m_i·nll_i / N) = Σ_s (N_s / N)·∇(Σ_{i∈s} m_i·nll_i / N_s);
 //   - every other part of the forward is per row (attention, norms, experts), and step-skip masks are per row;
@@ -9,15 +8,14 @@
 //     the micro-batch's route from its seed (experts `batchRoute`) and gives each shard its rows of it.
 // Micro-batches of experts that are not `shardable` (experts/kinds.ts) stay whole: moe-topk's Switch balance loss
 // is a product of means over all the micro-batch's tokens, not a sum over shards.
-// The main thread reduces a step while the workers wait, so the shards' weighting, the mean over micro-batches and
-// the squares of the global norm are one pass over the workers' arrays (`reduceGradient`), which writes the result
-// straight into the gradient tensors (replica.ts `gradsFromHost`).
+// A micro-batch's gradient stays its shards' weighted sum here; reduce.ts reads every micro-batch's in one pass.
 import type * as tf from '@tensorflow/tfjs';
 import type { ExpertConfig } from '../../experts/config.js';
 import { batchRoute, shardable } from '../../experts/kinds.js';
 import type { HostBatch } from '../batch.js';
 import type { GradientPool } from './pool.js';
 import type { MicroResult } from './protocol.js';
+import type { WeightedGradient } from './reduce.js';
 
 /** A micro-batch of a step and the seed of its routing (as the in-process trainer uses them). */
 export interface MicroBatchItem {
@@ -72,15 +70,9 @@ export function trainedTokens(batch: HostBatch): number {
   return n;
 }
 
-/** A micro-batch's gradient as a weighted sum of host arrays: its shards' (weights N_s / N), or one of weight 1. */
-export interface WeightedGradient {
-  parts: readonly Float32Array[];
-  weights: readonly number[];
-}
-
 /**
  * A micro-batch's outcome on the host: its shards' figures combined, its gradient left as their weighted sum (the
- * step's reduction, `reduceGradient`, reads every micro-batch's in one pass).
+ * step's reduction, reduce.ts `reduceGradient`, reads every micro-batch's in one pass).
  */
 export interface MicroOutcome extends Omit<MicroResult, 'grads'> {
   gradient: WeightedGradient;
@@ -95,7 +87,7 @@ export function wholeOutcome(r: MicroResult): MicroOutcome {
 /**
  * One micro-batch's outcome from its shards' results (in row order) and their trained-token counts: gradients and
  * loss weighted by N_s / max(N, 1), as `maskedMeanNll` averages; the per-token NLL concatenated; a variable is
- * missing only when no shard reached it. The gradients are not combined here (see `reduceGradient`).
+ * missing only when no shard reached it. The gradients are not combined here (reduce.ts).
  */
 export function combineShards(
   index: number,
@@ -132,76 +124,6 @@ export function combineShards(
 export function missingInAll(results: readonly { missing: readonly string[] }[]): string[] {
   if (results.length === 0) return [];
   return results[0].missing.filter((name) => results.every((r) => r.missing.includes(name)));
-}
-
-/**
- * Elements [start, end) of a step's mean gradient, written to out[0, end − start), and `ss` plus the squares of
- * their values, added one by one in float64 (so ranges reduced in order sum the global norm's squares in the order
- * `hostGlobalNorm` does). Each micro-batch's value is Σ_s w_s·part_s in float64, rounded once to float32
- * (a part of weight 0 adds nothing, whatever it holds); the micro-batches' values are summed in order with float32
- * adds, then divided by their number: the in-process trainer's tensor adds and division, bit for bit. `out` may be
- * a view of a tensor's memory or one of the parts (element i is read before it is written).
- */
-export function reduceGradient(
-  micro: readonly WeightedGradient[],
-  start: number,
-  end: number,
-  out: Float32Array,
-  ss = 0,
-): number {
-  if (micro.length === 0) throw new Error('reduceGradient: no micro-batch gradients');
-  const live = micro.map(({ parts, weights }) => {
-    const keep = weights.flatMap((w, s) => (w > 0 ? [s] : []));
-    return { parts: keep.map((s) => parts[s]), weights: keep.map((s) => weights[s]) };
-  });
-  const only = live[0];
-  if (live.length === 1 && only.parts.length === 2)
-    // the usual split: one micro-batch, two workers
-    return weightedPair(only.parts[0], only.weights[0], only.parts[1], only.weights[1], start, end, out, ss);
-  if (live.length === 1 && only.parts.length === 1 && only.weights[0] === 1)
-    return copySquares(only.parts[0], start, end, out, ss);
-  const n = live.length;
-  for (let i = start; i < end; i++) {
-    let g = 0;
-    for (let m = 0; m < n; m++) {
-      const { parts, weights } = live[m];
-      let v = parts.length > 0 ? weights[0] * parts[0][i] : 0;
-      for (let s = 1; s < parts.length; s++) v += weights[s] * parts[s][i];
-      g = m === 0 ? Math.fround(v) : Math.fround(g + Math.fround(v));
-    }
-    if (n > 1) g = Math.fround(g / n);
-    out[i - start] = g;
-    ss += g * g;
-  }
-  return ss;
-}
-
-// reduceGradient's two common cases, as loops of their own (monomorphic and free of inner loops)
-function weightedPair(
-  a: Float32Array,
-  wa: number,
-  b: Float32Array,
-  wb: number,
-  start: number,
-  end: number,
-  out: Float32Array,
-  ss: number,
-): number {
-  for (let i = start; i < end; i++) {
-    const g = Math.fround(wa * a[i] + wb * b[i]);
-    out[i - start] = g;
-    ss += g * g;
-  }
-  return ss;
-}
-
-function copySquares(a: Float32Array, start: number, end: number, out: Float32Array, ss: number): number {
-  for (let i = start; i < end; i++) {
-    const g = a[i];
-    out[i - start] = g;
-    ss += g * g;
-  }
-  return ss;
 }
 
 /**

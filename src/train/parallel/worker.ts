@@ -81,7 +81,7 @@ async function gradients(
       grads.set(hostView(g) ?? ((await g.data()) as Float32Array), p.gradOffset); // no copy on wasm and cpu
     else {
       missing.push(p.name);
-      grads.fill(0, p.gradOffset, p.gradOffset + p.size); // a missing gradient is zeros (shard.ts sums over them)
+      grads.fill(0, p.gradOffset, p.gradOffset + p.size); // a missing gradient is zeros (reduce.ts sums over them)
     }
   }
   const result: MicroResult = {

@@ -20,15 +20,14 @@ import { fileCheckpointer } from '../../../src/train/checkpointer.js';
 import type { TrainConfig } from '../../../src/train/config.js';
 import type { GradientPool } from '../../../src/train/parallel/pool.js';
 import type { MicroResult } from '../../../src/train/parallel/protocol.js';
+import { reduceGradient, type WeightedGradient } from '../../../src/train/parallel/reduce.js';
 import {
   combineShards,
   type MicroOutcome,
   missingInAll,
-  reduceGradient,
   sliceRows,
   splitRows,
   trainedTokens,
-  type WeightedGradient,
 } from '../../../src/train/parallel/shard.js';
 import { type TrainOptions, type TrainResult, trainableByName } from '../../../src/train/trainer.js';
 import { train } from '../../../src/train/trainer-node.js';
