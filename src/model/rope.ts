@@ -49,9 +49,6 @@ export class Rope {
   readonly cos2: tf.Tensor2D;
   /** (maxSeqLen, hs) */
   readonly sin2: tf.Tensor2D;
-  /** cos and sin per (position, pair), (maxSeqLen, hs/2): the fused kernel's tables. */
-  private readonly cosPairs: Float32Array;
-  private readonly sinPairs: Float32Array;
 
   constructor(
     readonly headSize: number,
@@ -61,8 +58,6 @@ export class Rope {
   ) {
     const cos2 = new Float32Array(maxSeqLen * headSize);
     const sin2 = new Float32Array(maxSeqLen * headSize);
-    this.cosPairs = new Float32Array((maxSeqLen * headSize) / 2);
-    this.sinPairs = new Float32Array((maxSeqLen * headSize) / 2);
     const freqs = ropeInverseFrequencies(headSize, theta, scaling);
     for (let pos = 0; pos < maxSeqLen; pos++) {
       for (let i = 0; i < headSize; i += 2) {
@@ -75,8 +70,6 @@ export class Rope {
         cos2[o + 1] = c;
         sin2[o] = -s;
         sin2[o + 1] = s;
-        this.cosPairs[o / 2] = c;
-        this.sinPairs[o / 2] = s;
       }
     }
     this.cos2 = tf.tensor2d(cos2, [maxSeqLen, headSize]);
@@ -89,10 +82,7 @@ export class Rope {
    */
   heads(x: tf.Tensor2D, B: number, T: number, H: number, pos: number, scale = 1): tf.Tensor4D {
     this.checkRange(pos, T);
-    if (jsKernelsActive()) {
-      const attrs = { B, T, H, pos, scale, cos: this.cosPairs, sin: this.sinPairs };
-      return ropeHeadsFused(x, attrs);
-    }
+    if (jsKernelsActive()) return ropeHeadsFused(x, this.cos2, this.sin2, { B, T, H, pos, scale });
     const rotated = this.apply(tf.reshape(x, [B, T, H, this.headSize]) as tf.Tensor4D, pos); // (B, T, H, hs)
     const heads = tf.transpose(rotated, [0, 2, 1, 3]) as tf.Tensor4D; // (B, H, T, hs)
     return scale === 1 ? heads : tf.mul(heads, scale);
@@ -112,16 +102,13 @@ export class Rope {
       if (!Number.isInteger(p) || p < 0) throw new Error(`RoPE position ${p}: expected an integer ≥ 0`);
       this.checkRange(p, 1);
     }
-    if (jsKernelsActive()) {
-      const cos = new Float32Array(B * half);
-      const sin = new Float32Array(B * half);
-      positions.forEach((p, b) => {
-        cos.set(this.cosPairs.subarray(p * half, (p + 1) * half), b * half);
-        sin.set(this.sinPairs.subarray(p * half, (p + 1) * half), b * half);
+    if (jsKernelsActive())
+      return tf.tidy(() => {
+        const at = tf.tensor1d(positions as number[], 'int32');
+        const [cos, sin] = [this.cos2, this.sin2].map((t) => tf.gather(t, at) as tf.Tensor2D); // (B, hs) each
+        const y = ropeHeadsFused(x, cos, sin, { B: 1, T: B, H, pos: 0, scale }); // (1, H, B, hs)
+        return tf.transpose(y, [2, 1, 0, 3]) as tf.Tensor4D; // (B, H, 1, hs)
       });
-      const y = ropeHeadsFused(x, { B: 1, T: B, H, pos: 0, scale, cos, sin }); // (1, H, B, hs)
-      return tf.transpose(y, [2, 1, 0, 3]) as tf.Tensor4D; // (B, H, 1, hs)
-    }
     const at = tf.tensor1d(positions as number[], 'int32');
     const cos = tf.reshape(tf.gather(this.cos2, at), [B, 1, 1, hs]); // (B, 1, 1, hs)
     const sin = tf.reshape(tf.gather(this.sin2, at), [B, 1, 1, hs]);

@@ -12,6 +12,7 @@ import * as blocks from './blocks-wasm.js';
 import * as gemm from './gemm-wasm.js';
 import * as logsumexp from './logsumexp-wasm.js';
 import * as rmsnorm from './rmsnorm-wasm.js';
+import * as rope from './rope-wasm.js';
 import * as softmax from './softmax-wasm.js';
 import * as transpose from './transpose-wasm.js';
 
@@ -21,6 +22,35 @@ export interface SimdKernels {
   transpose(x: number, y: number, outer: number, R: number, C: number): void;
   /** transpose.wat: the same for elements that are runs of `inner` floats. */
   transpose_runs(x: number, y: number, outer: number, R: number, C: number, inner: number): void;
+  /**
+   * rope.wat: x (B·T, H·hs) → rotated heads y (B, H, T, hs) × scale, token t at table row pos + t of cos2, sin2
+   * ((rows, hs): (c, c) and (−s, s) per pair).
+   */
+  rope_heads(
+    y: number,
+    x: number,
+    cos2: number,
+    sin2: number,
+    B: number,
+    T: number,
+    H: number,
+    hs: number,
+    pos: number,
+    scale: number,
+  ): void;
+  /** rope.wat: the inverse rotation, dy (B, H, T, hs) → dx (B·T, H·hs) × scale. */
+  rope_heads_grad(
+    dx: number,
+    dy: number,
+    cos2: number,
+    sin2: number,
+    B: number,
+    T: number,
+    H: number,
+    hs: number,
+    pos: number,
+    scale: number,
+  ): void;
   /** softmax.wat: dx = p ⊙ (dy − ⟨p, dy⟩) per row of S floats. */
   softmax_grad(dx: number, dy: number, p: number, rows: number, S: number): void;
   /** logsumexp.wat: lse[r] = log Σ_j exp(x[r, j]) per row of n floats. */
@@ -108,7 +138,7 @@ interface Source {
   WASM_RELAXED_BASE64?: string;
   WASM_RELAXED_SHARED_BASE64?: string;
 }
-const SOURCES: Source[] = [transpose, softmax, rmsnorm, gemm, adamw, blocks, logsumexp];
+const SOURCES: Source[] = [transpose, softmax, rmsnorm, gemm, adamw, blocks, logsumexp, rope];
 
 /** Compiled modules of one variant (memory kind × relaxed wanted), null where this WebAssembly cannot run them. */
 interface Compiled {

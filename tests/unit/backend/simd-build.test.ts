@@ -32,6 +32,7 @@ describe('src/backend/simd', () => {
       'gemm',
       'logsumexp',
       'rmsnorm',
+      'rope',
       'softmax',
       'transpose',
     ]);
@@ -57,6 +58,45 @@ describe('src/backend/simd', () => {
       for (let j = 0; j < S; j++) dot += p[r * S + j] * dy[r * S + j];
       for (let j = 0; j < S; j++)
         expect(f[400 + r * S + j]).toBeCloseTo(p[r * S + j] * (dy[r * S + j] - dot), 6);
+    }
+  });
+
+  it('rope_heads gives the JS kernel bits (head sizes 8 and 6, pos > 0, scale ≠ 1); its gradient the inverse rotation', () => {
+    const memory = new Memory({ initial: 1 });
+    const k = simdKernels(memory)!;
+    const f = new Float32Array(memory.buffer);
+    const fr = Math.fround;
+    for (const [hs, scale] of [
+      [8, 1 / Math.sqrt(8)],
+      [6, 1],
+    ]) {
+      const [B, T, H, pos, rows] = [2, 3, 2, 4, 7]; // table rows 4…6
+      const C = H * hs;
+      const [x, cos2, sin2, y, dx] = [0, 200, 400, 600, 800]; // float offsets
+      for (let i = 0; i < B * T * C; i++) f[x + i] = Math.sin(i * 0.71) * 3;
+      for (let r = 0; r < rows; r++)
+        for (let i = 0; i < hs; i += 2) {
+          const [c, s] = [fr(Math.cos(r * (i + 1) * 0.3)), fr(Math.sin(r * (i + 1) * 0.3))];
+          f.set([c, c], cos2 + r * hs + i);
+          f.set([-s, s], sin2 + r * hs + i);
+        }
+      k.rope_heads(4 * y, 4 * x, 4 * cos2, 4 * sin2, B, T, H, hs, pos, scale);
+      k.rope_heads_grad(4 * dx, 4 * y, 4 * cos2, 4 * sin2, B, T, H, hs, pos, 1);
+      for (let b = 0; b < B; b++)
+        for (let t = 0; t < T; t++)
+          for (let h = 0; h < H; h++)
+            for (let i = 0; i < hs; i += 2) {
+              const tab = (pos + t) * hs + i;
+              const [c, s] = [f[cos2 + tab], f[sin2 + tab + 1]];
+              const src = x + (b * T + t) * C + h * hs + i;
+              const dst = y + ((b * H + h) * T + t) * hs + i;
+              const [x0, x1] = [f[src], f[src + 1]];
+              expect(f[dst]).toBe(fr(fr(fr(x0 * c) - fr(x1 * s)) * scale));
+              expect(f[dst + 1]).toBe(fr(fr(fr(x0 * s) + fr(x1 * c)) * scale));
+              // the inverse rotation of y brings back x·scale
+              expect(f[dx - x + src]).toBeCloseTo(x0 * scale, 5);
+              expect(f[dx - x + src + 1]).toBeCloseTo(x1 * scale, 5);
+            }
     }
   });
 
