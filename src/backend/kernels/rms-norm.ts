@@ -2,7 +2,8 @@
 // float32 as it rounds) and one backward, instead of square → mean → add → rsqrt → mul → mul and their taped
 // gradients. For a row x with r = 1/√(mean(x²) + eps):
 //   y = w ⊙ (r·x),   dx = r·(g⊙w) − x·r³·⟨g⊙w, x⟩/d,   dw = Σ_rows g ⊙ x·r.
-// On wasm the backward runs in SIMD (backend/simd/rmsnorm.wat; float32 sums in another order than here).
+// On wasm both run in SIMD (backend/simd/rmsnorm.wat): the forward with these bits, the backward with float32 sums
+// in another order than here.
 import type * as tf from '@tensorflow/tfjs';
 import { jsKernelConfigs, runJsKernel } from './js-kernel.js';
 import type { KernelSet } from './types.js';
@@ -35,6 +36,9 @@ export const rmsNormKernels: KernelSet = {
           const r = invRms(x, n, d, eps);
           for (let j = 0, o = n * d; j < d; j++, o++) y[o] = f(w[j] * f(r * x[o]));
         }
+      },
+      simd(k, [x, w], [y], [[N, d]], { eps }) {
+        k.rms_norm(y, x, w, N, d, eps);
       },
     }),
     ...jsKernelConfigs<Attrs>({

@@ -57,6 +57,8 @@ export interface SimdKernels {
   row_lse(lse: number, x: number, rows: number, n: number): void;
   /** logsumexp.wat: g[r, j] = exp(x[r, j] − lse[r])·s[r] per row of n floats. */
   softmax_scale(g: number, x: number, lse: number, s: number, rows: number, n: number): void;
+  /** rmsnorm.wat: RMSNorm's forward y = w ⊙ (r·x), r = 1/√(mean(x²) + eps) per row, with the JS kernel's bits. */
+  rms_norm(y: number, x: number, w: number, N: number, d: number, eps: number): void;
   /** rmsnorm.wat: RMSNorm's dx for x (N, d), gain w, output gradient dy. */
   rms_norm_grad_x(dx: number, dy: number, x: number, w: number, N: number, d: number, eps: number): void;
   /** rmsnorm.wat: RMSNorm's dw (d), summed over the N rows. */

@@ -61,6 +61,29 @@ describe('src/backend/simd', () => {
     }
   });
 
+  it('rms_norm gives the JS kernel bits: 4 rows per group and a partial one, a d mod 4 tail, an eps not in float32', () => {
+    const memory = new Memory({ initial: 1 });
+    const k = simdKernels(memory)!;
+    const f = new Float32Array(memory.buffer);
+    const fr = Math.fround;
+    for (const [N, d, eps] of [
+      [6, 10, 1e-5],
+      [4, 16, 1e-6],
+      [1, 3, 0.1],
+    ]) {
+      const [x, w, y] = [0, 200, 400]; // float offsets
+      for (let i = 0; i < N * d; i++) f[x + i] = Math.sin(i * 1.3) * (1 + (i % 5));
+      for (let j = 0; j < d; j++) f[w + j] = 1 + Math.cos(j) / 3;
+      k.rms_norm(4 * y, 4 * x, 4 * w, N, d, eps);
+      for (let n = 0; n < N; n++) {
+        let ss = 0;
+        for (let j = 0; j < d; j++) ss = fr(ss + fr(f[x + n * d + j] * f[x + n * d + j]));
+        const r = fr(1 / fr(Math.sqrt(fr(fr(ss / d) + eps))));
+        for (let j = 0; j < d; j++) expect(f[y + n * d + j]).toBe(fr(f[w + j] * fr(r * f[x + n * d + j])));
+      }
+    }
+  });
+
   it('rope_heads gives the JS kernel bits (head sizes 8 and 6, pos > 0, scale ≠ 1); its gradient the inverse rotation', () => {
     const memory = new Memory({ initial: 1 });
     const k = simdKernels(memory)!;
