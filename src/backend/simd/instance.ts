@@ -16,6 +16,20 @@ import * as rope from './rope-wasm.js';
 import * as softmax from './softmax-wasm.js';
 import * as transpose from './transpose-wasm.js';
 
+/** rope.wat's two exports: out ← the rotation of `input` (byte offsets), by the tables from row `pos`. */
+type RopeHeads = (
+  out: number,
+  input: number,
+  cos2: number,
+  sin2: number,
+  B: number,
+  T: number,
+  H: number,
+  hs: number,
+  pos: number,
+  scale: number,
+) => void;
+
 /** The exports of every module. */
 export interface SimdKernels {
   /** transpose.wat: `outer` (R × C) matrices of 4-byte elements at x, transposed to y. */
@@ -26,31 +40,9 @@ export interface SimdKernels {
    * rope.wat: x (B·T, H·hs) → rotated heads y (B, H, T, hs) × scale, token t at table row pos + t of cos2, sin2
    * ((rows, hs): (c, c) and (−s, s) per pair).
    */
-  rope_heads(
-    y: number,
-    x: number,
-    cos2: number,
-    sin2: number,
-    B: number,
-    T: number,
-    H: number,
-    hs: number,
-    pos: number,
-    scale: number,
-  ): void;
-  /** rope.wat: the inverse rotation, dy (B, H, T, hs) → dx (B·T, H·hs) × scale. */
-  rope_heads_grad(
-    dx: number,
-    dy: number,
-    cos2: number,
-    sin2: number,
-    B: number,
-    T: number,
-    H: number,
-    hs: number,
-    pos: number,
-    scale: number,
-  ): void;
+  rope_heads: RopeHeads;
+  /** rope.wat: the inverse rotation, dy (B, H, T, hs) → dx (B·T, H·hs) × scale, with the same tables. */
+  rope_heads_grad: RopeHeads;
   /** softmax.wat: dx = p ⊙ (dy − ⟨p, dy⟩) per row of S floats. */
   softmax_grad(dx: number, dy: number, p: number, rows: number, S: number): void;
   /** logsumexp.wat: lse[r] = log Σ_j exp(x[r, j]) per row of n floats. */
