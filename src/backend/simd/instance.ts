@@ -14,6 +14,7 @@ import * as logsumexp from './logsumexp-wasm.js';
 import * as rmsnorm from './rmsnorm-wasm.js';
 import * as rope from './rope-wasm.js';
 import * as softmax from './softmax-wasm.js';
+import * as swiglu from './swiglu-wasm.js';
 import * as transpose from './transpose-wasm.js';
 
 /** rope.wat's two exports: out ← the rotation of `input` (byte offsets), by the tables from row `pos`. */
@@ -43,6 +44,10 @@ export interface SimdKernels {
   rope_heads: RopeHeads;
   /** rope.wat: the inverse rotation, dy (B, H, T, hs) → dx (B·T, H·hs) × scale, with the same tables. */
   rope_heads_grad: RopeHeads;
+  /** swiglu.wat: y = silu(g) ⊙ u over n floats (y may be g or u). */
+  swiglu(y: number, g: number, u: number, n: number): void;
+  /** swiglu.wat: SwiGLU's backward, dg and du from dy, g, u over n ≥ 4 floats. */
+  swiglu_grad(dg: number, du: number, dy: number, g: number, u: number, n: number): void;
   /** softmax.wat: dx = p ⊙ (dy − ⟨p, dy⟩) per row of S floats. */
   softmax_grad(dx: number, dy: number, p: number, rows: number, S: number): void;
   /** logsumexp.wat: lse[r] = log Σ_j exp(x[r, j]) per row of n floats. */
@@ -132,7 +137,7 @@ interface Source {
   WASM_RELAXED_BASE64?: string;
   WASM_RELAXED_SHARED_BASE64?: string;
 }
-const SOURCES: Source[] = [transpose, softmax, rmsnorm, gemm, adamw, blocks, logsumexp, rope];
+const SOURCES: Source[] = [transpose, softmax, rmsnorm, gemm, adamw, blocks, logsumexp, rope, swiglu];
 
 /** Compiled modules of one variant (memory kind × relaxed wanted), null where this WebAssembly cannot run them. */
 interface Compiled {
