@@ -1,9 +1,11 @@
-// Fused model ops (src/model/fused/) against the composed tf ops they replace, forward + backward on the shapes
-// of one bench-256 training micro-batch (B 8, T 256, d 256, 8 heads, vocab 512), measured side by
+// Fused model ops (src/model/fused/, and SwiGLU's gate) against the composed tf ops they replace, forward +
+// backward on the shapes of one bench-256 training micro-batch (B 8, T 256, d 256, 8 heads, SwiGLU 688, vocab 512)
+// (attention's softmax with its causal mask, as the model calls it), measured side by
 // side in one run: median ms of each, and composed/fused. On backends without JS kernels the ops fall back to the
 // composed form, so the suite reports only where the fused kernels run (wasm, cpu).
 import * as tf from '@tensorflow/tfjs';
 import { jsKernelsActive } from '../backend/kernels/backends.js';
+import { swiglu, swigluComposed } from '../backend/kernels/swiglu.js';
 import { causalMask } from '../model/attention.js';
 import { maskedSoftmax, maskedSoftmaxComposed } from '../model/fused/masked-softmax.js';
 import { rmsNorm, rmsNormComposed } from '../model/fused/rms-norm.js';
@@ -30,13 +32,14 @@ export async function benchFused(opts: FusedBenchOptions = {}): Promise<object[]
   const { reps = 5, batch: B = 8, seqLen: T = 256 } = opts;
   const backend = tf.getBackend();
   if (!jsKernelsActive()) return [{ bench: 'fused', backend, skipped: 'no JS kernels on this backend' }];
-  const [d, H, V] = [256, 8, 512];
+  const [d, H, V, hidden] = [256, 8, 512, 688];
   const hs = d / H;
   const N = B * T;
   const rope = new Rope(hs, T, 10000);
   const w = tf.randomUniform([d], 0.5, 1.5, 'float32', 1) as tf.Tensor1D;
   const targets = tf.randomUniform([N], 0, V, 'int32', 3) as tf.Tensor1D;
   const mask = causalMask(T, 0, T);
+  const up = tf.randomNormal([N, hidden], 0, 1, 'float32', 7);
   const cases: Case[] = [
     {
       op: 'rmsnorm',
@@ -57,8 +60,14 @@ export async function benchFused(opts: FusedBenchOptions = {}): Promise<object[]
     {
       op: 'masked-softmax',
       x: tf.randomNormal([B, H, T, T], 0, 1, 'float32', 6),
-      fused: (x) => maskedSoftmax(x as tf.Tensor4D, mask),
+      fused: (x) => maskedSoftmax(x as tf.Tensor4D, mask, { causal: true }),
       composed: (x) => maskedSoftmaxComposed(x as tf.Tensor4D, mask),
+    },
+    {
+      op: 'swiglu',
+      x: tf.randomNormal([N, hidden], 0, 1, 'float32', 10),
+      fused: (x) => swiglu(x, up),
+      composed: (x) => swigluComposed(x, up),
     },
     {
       op: 'token-nll',
@@ -82,7 +91,7 @@ export async function benchFused(opts: FusedBenchOptions = {}): Promise<object[]
     });
     c.x.dispose();
   }
-  tf.dispose([w, targets, mask]);
+  tf.dispose([w, targets, mask, up]);
   rope.dispose();
   return out;
 }

@@ -72,7 +72,8 @@ export class Attention {
     // reshapeView throughout: tf.reshape would keep its input (the scores, y, the projections' outputs) alive for
     // the backward, only to read its shape
     const scores = reshapeView<tf.Rank.R4>(tf.matMul(qh, kT), [B, nh, T, S]); // (B, nh, T, S)
-    const att = reshapeView(maskedSoftmax(scores, mask), [B * nkv, group * T, S]); // (B·nkv, group·T, S)
+    // the mask is attentionMask's, causal plus any extra: the softmax may skip the keys after each query
+    const att = reshapeView(maskedSoftmax(scores, mask, { causal: true }), [B * nkv, group * T, S]); // (B·nkv, group·T, S)
     const y = tf.matMul(att, reshapeView(vh, [B * nkv, S, hs])); // (B·nkv, group·T, hs)
     const yh = tf.transpose(reshapeView(y, [B, nh, T, hs]), [0, 2, 1, 3]); // (B, T, nh, hs)
     return this.o.apply(reshapeView<tf.Rank.R2>(yh, [B * T, nh * hs]), ctx); // (B·T, d)

@@ -48,6 +48,21 @@ export interface SimdKernels {
   swiglu(y: number, g: number, u: number, n: number): void;
   /** swiglu.wat: SwiGLU's backward, dg and du from dy, g, u over n ≥ 4 floats. */
   swiglu_grad(dg: number, du: number, dy: number, g: number, u: number, n: number): void;
+  /**
+   * softmax.wat: p = softmax(x + mask) per row of S floats, x (B, G, T, S), mask (T, S) or, perBatch = 1, (B, T, S);
+   * causal = 1: keys after the query's position (j > t + S − T) are hidden by the mask, and get p = 0 unread.
+   */
+  masked_softmax(
+    p: number,
+    x: number,
+    mask: number,
+    B: number,
+    G: number,
+    T: number,
+    S: number,
+    perBatch: number,
+    causal: number,
+  ): void;
   /** softmax.wat: dx = p ⊙ (dy − ⟨p, dy⟩) per row of S floats. */
   softmax_grad(dx: number, dy: number, p: number, rows: number, S: number): void;
   /** logsumexp.wat: lse[r] = log Σ_j exp(x[r, j]) per row of n floats. */

@@ -164,6 +164,57 @@ describe.each(['wasm', 'cpu'])('fused ops on %s', (backend) => {
   );
 
   it(
+    'masked softmax, causal: keys after each query get exactly 0 unread, the rest equal add + softmax, with a cache',
+    on(() => {
+      // (T, S): a training step's square rows, rows with a cache before them (S > T), tails of S mod 4
+      for (const [T, S] of [
+        [9, 9],
+        [4, 6],
+        [37, 37],
+        [5, 42],
+      ]) {
+        const B = 2;
+        const scores = seededNormal([B, 3, T, S], `c${T}x${S}`, 4) as tf.Tensor4D;
+        const causal = causalMask(T, S - T, S); // (T, S)
+        const skip = new Float32Array(B * T * S);
+        for (let t = 1; t < T; t += 2) skip[T * S + t * S + (t >> 1)] = MASKED; // sequence 1 skips some keys
+        const perSeq = tf.add(tf.tensor3d(skip, [B, T, S]), causal) as tf.Tensor3D; // (B, T, S)
+        // scores after each query's position NaN: a causal softmax must not read them
+        const future = scores.dataSync().slice();
+        for (let r = 0; r < B * 3 * T; r++)
+          for (let j = (r % T) + 1 + S - T; j < S; j++) future[r * S + j] = Number.NaN;
+        const unread = tf.tensor4d(future, scores.shape);
+        for (const mask of [causal, perSeq]) {
+          const want = maskedSoftmaxComposed(scores, mask);
+          const got = maskedSoftmax(unread, mask, { causal: true });
+          if (tf.getBackend() === 'wasm') {
+            const [g, w] = [got.dataSync(), want.dataSync()];
+            for (let i = 0; i < g.length; i++) {
+              const j = i % S;
+              const t = Math.floor(i / S) % T;
+              if (j > t + S - T) expect(g[i], `T ${T}, S ${S}, element ${i}`).toBe(0);
+              else expect(Math.abs(g[i] - w[i]), `T ${T}, S ${S}, element ${i}`).toBeLessThan(1e-6);
+            }
+          }
+          expectSame(
+            (a) => maskedSoftmax(a as tf.Tensor4D, mask, { causal: true }),
+            (a) => maskedSoftmaxComposed(a as tf.Tensor4D, mask),
+            [scores],
+            1e-6,
+          );
+          tf.dispose([want, got]);
+        }
+        tf.dispose([scores, causal, perSeq, unread]);
+      }
+      expect(() =>
+        maskedSoftmax(tf.zeros([1, 1, 3, 2]) as tf.Tensor4D, tf.zeros([3, 2]) as tf.Tensor2D, {
+          causal: true,
+        }),
+      ).toThrow(/a causal mask needs at least as many keys as queries, got T 3, S 2/);
+    }),
+  );
+
+  it(
     'token NLL: equals logSoftmax + one-hot pick, forward and gradient; a target outside [0, V) gives 0',
     on(() => {
       const logits = seededNormal([5, 11], 'l', 4) as tf.Tensor2D;
