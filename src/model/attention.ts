@@ -1,5 +1,6 @@
 // Causal self-attention with grouped-query heads (llama2.c `kv_mul`), RoPE, and an optional KV cache.
 import * as tf from '@tensorflow/tfjs';
+import { causalAttention, causalAttentionRuns } from '../backend/kernels/causal-attention.js';
 import { reshapeView } from '../backend/kernels/shape-only.js';
 import { headSize, type ModelConfig } from './config.js';
 import { maskedSoftmax } from './fused/masked-softmax.js';
@@ -66,17 +67,41 @@ export class Attention {
 
     // Query heads h = kv·group + g share kv head `kv`: fold the group into the query rows. The 1/√hs scale is on
     // q (applied by rope.heads), and the mask is (T, S) or (B, T, S), so the softmax makes the only (B, nh, T, S)
-    // tensor besides the scores: at T = 512 each is tens of MB of wasm heap.
-    const qh = reshapeView(q, [B * nkv, group * T, hs]); // (B·nkv, group·T, hs)
-    const kT = tf.transpose(reshapeView(kh, [B * nkv, S, hs]), [0, 2, 1]); // (B·nkv, hs, S)
+    // tensor besides the scores: at T = 512 each is tens of MB of wasm heap. The mask is attentionMask's, causal
+    // plus any extra, so the products and the softmax may skip the keys after each query.
+    const qh = reshapeView<tf.Rank.R3>(q, [B * nkv, group * T, hs]); // (B·nkv, group·T, hs)
+    const y = causalAttentionRuns(group * T)
+      ? causalAttention(
+          qh,
+          reshapeView<tf.Rank.R3>(kh, [B * nkv, S, hs]),
+          reshapeView<tf.Rank.R3>(vh, [B * nkv, S, hs]),
+          mask,
+          {
+            nh,
+            B,
+          },
+        )
+      : this.composed(qh, kh, vh, mask, { B, T, S }); // (B·nkv, group·T, hs)
+    const yh = tf.transpose(reshapeView(y, [B, nh, T, hs]), [0, 2, 1, 3]); // (B, T, nh, hs)
+    return this.o.apply(reshapeView<tf.Rank.R2>(yh, [B * T, nh * hs]), ctx); // (B·T, d)
+  }
+
+  /** softmax(q·kᵀ + mask)·v with tf ops: q (B·nkv, group·T, hs), k and v (B, nkv, S, hs) → (B·nkv, group·T, hs). */
+  private composed(
+    qh: tf.Tensor3D,
+    kh: tf.Tensor4D,
+    vh: tf.Tensor4D,
+    mask: tf.Tensor2D | tf.Tensor3D,
+    { B, T, S }: { B: number; T: number; S: number },
+  ): tf.Tensor3D {
+    const { nh, nkv, hs } = this;
+    const group = nh / nkv;
+    const kT = tf.transpose(reshapeView<tf.Rank.R3>(kh, [B * nkv, S, hs]), [0, 2, 1]); // (B·nkv, hs, S)
     // reshapeView throughout: tf.reshape would keep its input (the scores, y, the projections' outputs) alive for
     // the backward, only to read its shape
     const scores = reshapeView<tf.Rank.R4>(tf.matMul(qh, kT), [B, nh, T, S]); // (B, nh, T, S)
-    // the mask is attentionMask's, causal plus any extra: the softmax may skip the keys after each query
     const att = reshapeView(maskedSoftmax(scores, mask, { causal: true }), [B * nkv, group * T, S]); // (B·nkv, group·T, S)
-    const y = tf.matMul(att, reshapeView(vh, [B * nkv, S, hs])); // (B·nkv, group·T, hs)
-    const yh = tf.transpose(reshapeView(y, [B, nh, T, hs]), [0, 2, 1, 3]); // (B, T, nh, hs)
-    return this.o.apply(reshapeView<tf.Rank.R2>(yh, [B * T, nh * hs]), ctx); // (B·T, d)
+    return tf.matMul(att, reshapeView<tf.Rank.R3>(vh, [B * nkv, S, hs])); // (B·nkv, group·T, hs)
   }
 }
 

@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { adamwKernels } from './adamw.js';
 import { batchMatMulGradConfig } from './batch-matmul-grad.js';
+import { causalAttentionKernels } from './causal-attention.js';
 import { headNllKernels } from './head-nll.js';
 import { maskedSoftmaxKernels } from './masked-softmax.js';
 import { overrideKernel } from './override.js';
@@ -46,6 +47,7 @@ const KERNEL_SETS: readonly KernelSet[] = [
   rmsNormKernels,
   ropeKernels,
   maskedSoftmaxKernels,
+  causalAttentionKernels,
   tokenNllKernels,
   headNllKernels,
   rowSoftmaxKernels,

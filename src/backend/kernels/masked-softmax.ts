@@ -67,22 +67,24 @@ export const maskedSoftmaxKernels: KernelSet = {
       composedForward,
       HOST_BACKENDS.filter((n) => n !== 'wasm'),
     ),
-    ...jsKernelConfigs<object>({
+    ...jsKernelConfigs<MaskedSoftmaxAttrs>({
       kernelName: BACKWARD,
       inputs: ['dy', 'p'],
       outputShapes: ([dy]) => [dy],
-      compute([dy, p], [dx], [shape]) {
-        const S = shape[shape.length - 1];
+      compute([dy, p], [dx], [shape], { causal }) {
+        const [T, S] = shape.slice(-2);
         const rows = dy.length / S;
         for (let r = 0, o = 0; r < rows; r++, o += S) {
+          const n = causal ? Math.min(S, (r % T) + 1 + S - T) : S;
           let dot = 0;
-          for (let j = o; j < o + S; j++) dot += p[j] * dy[j];
-          for (let j = o; j < o + S; j++) dx[j] = p[j] * (dy[j] - dot);
+          for (let j = o; j < o + n; j++) dot += p[j] * dy[j];
+          for (let j = o; j < o + n; j++) dx[j] = p[j] * (dy[j] - dot);
+          dx.fill(0, o + n, o + S); // past the query (wasm's outputs are not zeroed)
         }
       },
-      simd(k, [dy, p], [dx], [shape]) {
-        const S = shape[shape.length - 1];
-        k.softmax_grad(dx, dy, p, tf.util.sizeFromShape(shape) / S, S);
+      simd(k, [dy, p], [dx], [shape], { causal }) {
+        const [T, S] = shape.slice(-2);
+        k.softmax_grad(dx, dy, p, tf.util.sizeFromShape(shape) / S, S, T, causal ? 1 : 0);
       },
     }),
   ],
@@ -91,8 +93,8 @@ export const maskedSoftmaxKernels: KernelSet = {
       kernelName: MASKED_SOFTMAX,
       inputsToSave: ['mask'],
       outputsToSave: [true],
-      gradFunc: (dy, [mask, p]) => ({
-        scores: () => runJsKernel(BACKWARD, { dy: dy as tf.Tensor, p }),
+      gradFunc: (dy, [mask, p], attrs) => ({
+        scores: () => runJsKernel(BACKWARD, { dy: dy as tf.Tensor, p }, attrs),
         mask: () => tf.zerosLike(mask), // masks are constants; never on a gradient path in practice
       }),
     },

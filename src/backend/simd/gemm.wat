@@ -3,6 +3,15 @@
 ;;   gemm(a, b, c, M, K, N, bt, acc, scratch):  C (M × N) (+)= A (M × K) · B    B (K × N) row-major  (bt = 0)
 ;;                                               C (M × N) (+)= A (M × K) · Bᵀ   B (N × K) row-major  (bt = 1)
 ;; adding to C when acc ≠ 0.
+;;   gemm_causal(a, b, c, M, K, N, bt, acc, scratch, mode, T, off): the same, for attention's products, whose causal
+;; mask zeroes a triangle (row r of C is query t = r mod T, seeing keys j ≤ t + off), skipping the work it makes
+;; useless, per strip of 4 rows:
+;;   mode 1: only C[r][j ≤ t + off] is needed (q·kᵀ, dy·vᵀ): panels past a strip's last query are not computed, and
+;;           those entries of C are left as they were;
+;;   mode 2: A[r][k] = 0 for k > t + off (p·v, ds·k): the products stop at a strip's last query;
+;;   mode 3: A[r][k] = 0 for k < r − off, rows being keys (pᵀ·dy, dsᵀ·q, one query block of T at a time): the
+;;           products start at a strip's first key.
+;; A strip with nothing to compute in the first K block writes zeros (unless acc).
 ;; Every argument is a byte offset or a count; floats are f32, all matrices row-major and dense.
 ;; Blocking (GotoBLAS's): K in blocks of KC = 256, rows in blocks of MC = 256, N in panels of 8 columns. `scratch`
 ;; (GEMM_SCRATCH_BYTES in instance.ts, owned by the caller) holds three areas:
@@ -242,6 +251,18 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br_if $rows (i32.lt_u (local.get $r) (local.get $mr)))))
 
+  ;; C[mr ≤ 4 rows][0 … nr) = 0
+  (func $zero_block (param $tmp i32) (param $c i32) (param $ldc i32) (param $mr i32) (param $nr i32)
+    (v128.store offset=0 (local.get $tmp) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=16 (local.get $tmp) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=32 (local.get $tmp) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=48 (local.get $tmp) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=64 (local.get $tmp) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=80 (local.get $tmp) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=96 (local.get $tmp) (v128.const i32x4 0 0 0 0))
+    (v128.store offset=112 (local.get $tmp) (v128.const i32x4 0 0 0 0))
+    (call $store_block (local.get $tmp) (local.get $c) (local.get $ldc) (local.get $mr) (local.get $nr) (i32.const 0)))
+
   ;; C[mr ≤ 4 rows][0 … nr) (+)= packed strip (kc × 4) · panel (kc × 8), kc ≥ 1; ldc in bytes
   (func $kernel (param $a i32) (param $p i32) (param $kc i32) (param $c i32) (param $ldc i32) (param $mr i32)
                 (param $nr i32) (param $add i32) (param $tmp i32)
@@ -306,9 +327,20 @@
 
   (func (export "gemm") (param $a i32) (param $b i32) (param $c i32) (param $M i32) (param $K i32) (param $N i32)
                         (param $bt i32) (param $acc i32) (param $scratch i32)
+    (call $gemm (local.get $a) (local.get $b) (local.get $c) (local.get $M) (local.get $K) (local.get $N)
+      (local.get $bt) (local.get $acc) (local.get $scratch) (i32.const 0) (i32.const 1) (i32.const 0)))
+
+  (func (export "gemm_causal") (param $a i32) (param $b i32) (param $c i32) (param $M i32) (param $K i32) (param $N i32)
+                               (param $bt i32) (param $acc i32) (param $scratch i32) (param $mode i32) (param $T i32)
+                               (param $off i32)
+    (call $gemm (local.get $a) (local.get $b) (local.get $c) (local.get $M) (local.get $K) (local.get $N)
+      (local.get $bt) (local.get $acc) (local.get $scratch) (local.get $mode) (local.get $T) (local.get $off)))
+
+  (func $gemm (param $a i32) (param $b i32) (param $c i32) (param $M i32) (param $K i32) (param $N i32)
+              (param $bt i32) (param $acc i32) (param $scratch i32) (param $mode i32) (param $T i32) (param $off i32)
     (local $k0 i32) (local $kc i32) (local $n0 i32) (local $nr i32) (local $m i32) (local $m0 i32) (local $m1 i32)
     (local $lda i32) (local $ldc i32) (local $tmp i32) (local $add i32) (local $panel i32) (local $ablock i32)
-    (local $ap i32) (local $crow i32) (local $mr i32)
+    (local $ap i32) (local $crow i32) (local $mr i32) (local $ks i32) (local $ke i32) (local $tq i32)
     (local.set $lda (i32.shl (local.get $K) (i32.const 2)))
     (local.set $ldc (i32.shl (local.get $N) (i32.const 2)))
     (local.set $panel (local.get $scratch))
@@ -348,8 +380,36 @@
                     (if (i32.gt_u (local.get $mr) (i32.const 4)) (then (local.set $mr (i32.const 4))))
                     (local.set $crow (i32.add (local.get $c)
                       (i32.add (i32.mul (local.get $m) (local.get $ldc)) (i32.shl (local.get $n0) (i32.const 2)))))
-                    (call $kernel (local.get $ap) (local.get $panel) (local.get $kc) (local.get $crow) (local.get $ldc)
-                      (local.get $mr) (local.get $nr) (local.get $add) (local.get $tmp))
+                    ;; the strip's k range [ks, ke) in this block; its last query tq (mode 1, 2)
+                    (local.set $ks (local.get $k0))
+                    (local.set $ke (i32.add (local.get $k0) (local.get $kc)))
+                    (if (local.get $mode)
+                      (then
+                        (local.set $tq (i32.rem_u (local.get $m) (local.get $T)))
+                        (local.set $tq (select (i32.sub (local.get $T) (i32.const 1))
+                          (i32.add (local.get $tq) (i32.sub (local.get $mr) (i32.const 1)))
+                          (i32.ge_u (i32.add (local.get $tq) (local.get $mr)) (local.get $T))))
+                        (local.set $tq (i32.add (local.get $tq) (local.get $off))) ;; the strip's last key seen
+                        (if (i32.eq (local.get $mode) (i32.const 1))
+                          (then (if (i32.gt_s (local.get $n0) (local.get $tq)) (then (local.set $ke (local.get $ks))))))
+                        (if (i32.eq (local.get $mode) (i32.const 2))
+                          (then (if (i32.lt_s (i32.add (local.get $tq) (i32.const 1)) (local.get $ke))
+                                  (then (local.set $ke (i32.add (local.get $tq) (i32.const 1)))))))
+                        (if (i32.eq (local.get $mode) (i32.const 3))
+                          (then (if (i32.gt_s (i32.sub (local.get $m) (local.get $off)) (local.get $ks))
+                                  (then (local.set $ks (i32.sub (local.get $m) (local.get $off)))))))))
+                    (if (i32.lt_s (local.get $ks) (local.get $ke))
+                      (then
+                        (call $kernel
+                          (i32.add (local.get $ap) (i32.shl (i32.sub (local.get $ks) (local.get $k0)) (i32.const 4)))
+                          (i32.add (local.get $panel) (i32.shl (i32.sub (local.get $ks) (local.get $k0)) (i32.const 5)))
+                          (i32.sub (local.get $ke) (local.get $ks)) (local.get $crow) (local.get $ldc)
+                          (local.get $mr) (local.get $nr) (local.get $add) (local.get $tmp)))
+                      (else
+                        ;; nothing to add here; a product's first block writes its zeros (not mode 1's skipped panels)
+                        (if (i32.and (i32.eqz (local.get $add)) (i32.ne (local.get $mode) (i32.const 1)))
+                          (then (call $zero_block (local.get $tmp) (local.get $crow) (local.get $ldc) (local.get $mr)
+                                  (local.get $nr))))))
                     (local.set $ap (i32.add (local.get $ap) (i32.mul (local.get $kc) (i32.const 16))))
                     (local.set $m (i32.add (local.get $m) (i32.const 4)))
                     (br $strips)))

@@ -63,8 +63,11 @@ export interface SimdKernels {
     perBatch: number,
     causal: number,
   ): void;
-  /** softmax.wat: dx = p ⊙ (dy − ⟨p, dy⟩) per row of S floats. */
-  softmax_grad(dx: number, dy: number, p: number, rows: number, S: number): void;
+  /**
+   * softmax.wat: dx = p ⊙ (dy − ⟨p, dy⟩) per row of S floats; causal = 1 (rows (…, T, S)): over the keys up to
+   * each query's position only, dx = 0 past it and dy there unread.
+   */
+  softmax_grad(dx: number, dy: number, p: number, rows: number, S: number, T: number, causal: number): void;
   /** logsumexp.wat: lse[r] = log Σ_j exp(x[r, j]) per row of n floats. */
   row_lse(lse: number, x: number, rows: number, n: number): void;
   /** logsumexp.wat: g[r, j] = exp(x[r, j] − lse[r])·s[r] per row of n floats. */
@@ -122,6 +125,25 @@ export interface SimdKernels {
     bt: number,
     acc: number,
     scratch: number,
+  ): void;
+  /**
+   * gemm.wat: gemm for attention's products under a causal mask (row r of C is query r mod T, seeing keys up to
+   * r mod T + off), skipping work per 4-row strip: mode 1, C's columns past the strip's last query are not
+   * computed; mode 2, A's columns past it are zeros; mode 3, A's columns before row r − off are zeros.
+   */
+  gemm_causal(
+    a: number,
+    b: number,
+    c: number,
+    M: number,
+    K: number,
+    N: number,
+    bt: number,
+    acc: number,
+    scratch: number,
+    mode: number,
+    T: number,
+    off: number,
   ): void;
 }
 

@@ -6,7 +6,8 @@
 ;;                   hides every key after the query's position (key j > t + S − T), whose probabilities are then
 ;;                   exactly 0: the passes stop at the query's position and the rest of the row is zero-filled, which
 ;;                   halves the work of a training step's rows (T = S).
-;;   softmax_grad:   dx = p ⊙ (dy − ⟨p, dy⟩).
+;;   softmax_grad:   dx = p ⊙ (dy − ⟨p, dy⟩), rows of S; with causal = 1 (rows (…, T, S)) over the keys up to each
+;;                   query's position, dx = 0 past it, where dy is not read.
 ;; Four lanes at a time (f32x4), sums and maxima in four partial lanes combined at the end; the tail of a row one
 ;; element at a time. Byte offsets; float32 throughout. Built into softmax-wasm.ts by scripts/build-wasm.mjs.
 (module
@@ -128,13 +129,22 @@
         (br $each_b))))
 
   (func (export "softmax_grad") (param $dx i32) (param $dy i32) (param $p i32) (param $rows i32) (param $S i32)
-    (local $row i32) (local $j i32) (local $S4 i32) (local $rowBytes i32)
+                                (param $T i32) (param $causal i32)
+    (local $row i32) (local $j i32) (local $S4 i32) (local $rowBytes i32) (local $n i32)
     (local $acc v128) (local $dot f32) (local $dotv v128) (local $o i32)
-    (local.set $S4 (i32.and (local.get $S) (i32.const -4)))
     (local.set $rowBytes (i32.shl (local.get $S) (i32.const 2)))
     (block $rows_done
       (loop $each_row
         (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
+        ;; keys: all S, or with causal those up to the query's position (row mod T) + S − T: p is 0 past it, and
+        ;; dy there is not read (attention's causal products leave it unwritten)
+        (local.set $n (local.get $S))
+        (if (local.get $causal)
+          (then
+            (local.set $n (i32.add (i32.rem_u (local.get $row) (local.get $T))
+              (i32.add (i32.const 1) (i32.sub (local.get $S) (local.get $T)))))
+            (if (i32.gt_u (local.get $n) (local.get $S)) (then (local.set $n (local.get $S))))))
+        (local.set $S4 (i32.and (local.get $n) (i32.const -4)))
         ;; dot = Σ_j p[j]·dy[j]
         (local.set $acc (v128.const f32x4 0 0 0 0))
         (local.set $j (i32.const 0))
@@ -152,7 +162,7 @@
           (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
         (block $tail_done
           (loop $tail
-            (br_if $tail_done (i32.ge_u (local.get $j) (local.get $S)))
+            (br_if $tail_done (i32.ge_u (local.get $j) (local.get $n)))
             (local.set $o (i32.shl (local.get $j) (i32.const 2)))
             (local.set $dot (f32.add (local.get $dot)
               (f32.mul (f32.load (i32.add (local.get $p) (local.get $o)))
@@ -173,13 +183,15 @@
             (br $out4)))
         (block $out_tail_done
           (loop $out_tail
-            (br_if $out_tail_done (i32.ge_u (local.get $j) (local.get $S)))
+            (br_if $out_tail_done (i32.ge_u (local.get $j) (local.get $n)))
             (local.set $o (i32.shl (local.get $j) (i32.const 2)))
             (f32.store (i32.add (local.get $dx) (local.get $o))
               (f32.mul (f32.load (i32.add (local.get $p) (local.get $o)))
                        (f32.sub (f32.load (i32.add (local.get $dy) (local.get $o))) (local.get $dot))))
             (local.set $j (i32.add (local.get $j) (i32.const 1)))
             (br $out_tail)))
+        (memory.fill (i32.add (local.get $dx) (i32.shl (local.get $n) (i32.const 2))) (i32.const 0)
+          (i32.shl (i32.sub (local.get $S) (local.get $n)) (i32.const 2)))
         (local.set $dx (i32.add (local.get $dx) (local.get $rowBytes)))
         (local.set $dy (i32.add (local.get $dy) (local.get $rowBytes)))
         (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))

@@ -34,6 +34,7 @@ describe('src/backend/simd', () => {
       'rmsnorm',
       'rope',
       'softmax',
+      'swiglu',
       'transpose',
     ]);
     for (const { ts, source } of built) expect(await readFile(ts, 'utf8')).toBe(source);
@@ -52,7 +53,7 @@ describe('src/backend/simd', () => {
     const dy = Float32Array.from({ length: rows * S }, (_, i) => Math.sin(i));
     f.set(p, 200);
     f.set(dy, 300);
-    k.softmax_grad(4 * 400, 4 * 300, 4 * 200, rows, S);
+    k.softmax_grad(4 * 400, 4 * 300, 4 * 200, rows, S, rows, 0);
     for (let r = 0; r < rows; r++) {
       let dot = 0;
       for (let j = 0; j < S; j++) dot += p[r * S + j] * dy[r * S + j];

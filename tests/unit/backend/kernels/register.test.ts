@@ -153,7 +153,8 @@ describe('importing the library', () => {
           // the whole registry: every kernel of the backends the library uses, and every gradient it registers
           `const grads = ['BatchMatMul', 'MoteRmsNorm', 'MoteRopeHeads', 'MoteMaskedSoftmax', 'MoteTokenNll',`,
           `  'MoteSegmentedMix', 'MoteSgmvMix', 'MoteTopKMask', 'MoteHeadNll', 'MoteWeightMatMul',`,
-          `  'MoteWeightMatMulT', 'MoteRowsMatMul', 'MoteSwiGlu', 'MoteReshape', 'MoteAddSame', 'MoteBiasAdd'];`,
+          `  'MoteWeightMatMulT', 'MoteRowsMatMul', 'MoteSwiGlu', 'MoteReshape', 'MoteAddSame', 'MoteBiasAdd',`,
+          `  'MoteCausalAttention'];`,
           `const snapshot = () => new Map<string, unknown>([`,
           `  ...['cpu', 'wasm', 'tensorflow', 'webgl', 'webgpu'].flatMap((b) =>`,
           `    tf.getKernelsForBackend(b).map((k: { kernelName: string; kernelFunc: unknown }) =>`,
