@@ -39,7 +39,6 @@ export async function benchFused(opts: FusedBenchOptions = {}): Promise<object[]
   const w = tf.randomUniform([d], 0.5, 1.5, 'float32', 1) as tf.Tensor1D;
   const targets = tf.randomUniform([N], 0, V, 'int32', 3) as tf.Tensor1D;
   const mask = causalMask(T, 0, T);
-  const up = tf.randomNormal([N, hidden], 0, 1, 'float32', 7);
   const cases: Case[] = [
     {
       op: 'rmsnorm',
@@ -64,10 +63,11 @@ export async function benchFused(opts: FusedBenchOptions = {}): Promise<object[]
       composed: (x) => maskedSoftmaxComposed(x as tf.Tensor4D, mask),
     },
     {
+      // gate and up projections side by side, so that both gradients are taken, as in the model
       op: 'swiglu',
-      x: tf.randomNormal([N, hidden], 0, 1, 'float32', 10),
-      fused: (x) => swiglu(x, up),
-      composed: (x) => swigluComposed(x, up),
+      x: tf.randomNormal([N, 2 * hidden], 0, 1, 'float32', 10),
+      fused: (x) => swiglu(...(tf.split(x, 2, 1) as [tf.Tensor, tf.Tensor])),
+      composed: (x) => swigluComposed(...(tf.split(x, 2, 1) as [tf.Tensor, tf.Tensor])),
     },
     {
       op: 'token-nll',
@@ -91,7 +91,7 @@ export async function benchFused(opts: FusedBenchOptions = {}): Promise<object[]
     });
     c.x.dispose();
   }
-  tf.dispose([w, targets, mask, up]);
+  tf.dispose([w, targets, mask]);
   rope.dispose();
   return out;
 }
