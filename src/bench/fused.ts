@@ -1,10 +1,11 @@
-// Fused model ops (src/model/fused/, and SwiGLU's gate) against the composed tf ops they replace, forward +
-// backward on the shapes of one bench-256 training micro-batch (B 8, T 256, d 256, 8 heads, SwiGLU 688, vocab 512)
-// (attention's softmax with its causal mask, as the model calls it), measured side by
+// Fused model ops (src/model/fused/, SwiGLU's gate and, on wasm with SIMD, attention's causal core) against the
+// composed tf ops they replace, forward + backward on the shapes of one bench-256 training micro-batch (B 8, T 256,
+// d 256, 8 heads, SwiGLU 688, vocab 512) (attention's softmax with its causal mask, as the model calls it), side by
 // side in one run: median ms of each, and composed/fused. On backends without JS kernels the ops fall back to the
 // composed form, so the suite reports only where the fused kernels run (wasm, cpu).
 import * as tf from '@tensorflow/tfjs';
 import { jsKernelsActive } from '../backend/kernels/backends.js';
+import { causalAttention, causalAttentionRuns } from '../backend/kernels/causal-attention.js';
 import { swiglu, swigluComposed } from '../backend/kernels/swiglu.js';
 import { causalMask } from '../model/attention.js';
 import { maskedSoftmax, maskedSoftmaxComposed } from '../model/fused/masked-softmax.js';
@@ -69,6 +70,24 @@ export async function benchFused(opts: FusedBenchOptions = {}): Promise<object[]
       fused: (x) => swiglu(...(tf.split(x, 2, 1) as [tf.Tensor, tf.Tensor])),
       composed: (x) => swigluComposed(...(tf.split(x, 2, 1) as [tf.Tensor, tf.Tensor])),
     },
+    ...(causalAttentionRuns(T)
+      ? [
+          {
+            // q, k and v of every head stacked along the rows, (B·H, 3T, hs), so that all three gradients are taken
+            op: 'attention',
+            x: tf.randomNormal([B * H, 3 * T, hs], 0, 1, 'float32', 11),
+            fused: (x: tf.Tensor) => {
+              const [q, k, v] = tf.split(x, 3, 1) as tf.Tensor3D[];
+              return causalAttention(q, k, v, mask, { nh: H, B });
+            },
+            composed: (x: tf.Tensor) => {
+              const [q, k, v] = tf.split(x, 3, 1) as tf.Tensor3D[];
+              const scores = tf.reshape(tf.matMul(q, k, false, true), [B, H, T, T]) as tf.Tensor4D;
+              return tf.matMul(tf.reshape(maskedSoftmaxComposed(scores, mask), [B * H, T, T]), v);
+            },
+          },
+        ]
+      : []),
     {
       op: 'token-nll',
       x: tf.randomNormal([N, V], 0, 1, 'float32', 8),

@@ -196,17 +196,13 @@ export const causalAttentionKernels: KernelSet = {
       gradFunc: (dys, saved, attrs) => {
         const dy = (Array.isArray(dys) ? dys[0] : dys) as tf.Tensor;
         const [q, k, v, mask, p] = saved;
-        // the three gradients come from one pass; made again if a caller's tidy freed them between closures
-        // (tfjs's own backprop runs each in a tidy of its own; train/backprop.ts runs a node's in one)
-        let all: tf.Tensor[] | null = null;
-        const get = (i: number) => {
-          if (!all || all[i].isDisposed) all = runKernel<tf.Tensor[]>(BACKWARD, { dy, q, k, v, p }, attrs);
-          return all[i];
-        };
+        // the three gradients from one pass, made here rather than in the closures: tfjs's own backprop runs each
+        // closure in a tidy of its own, which would free the others (train/backprop.ts runs a node's in one)
+        const [dq, dk, dv] = runKernel<tf.Tensor[]>(BACKWARD, { dy, q, k, v, p }, attrs);
         return {
-          q: () => get(0),
-          k: () => get(1),
-          v: () => get(2),
+          q: () => dq,
+          k: () => dk,
+          v: () => dv,
           mask: () => tf.zerosLike(mask), // masks are constants; never on a gradient path in practice
         };
       },

@@ -478,8 +478,32 @@
         (local.set $h (i32.add (local.get $h) (i32.const 1)))
         (br $heads))))
 
-  ;; swiglu(y, g, u, n): y = silu(g) ⊙ u (run.c's SwiGLU; the decoder passes y = g)
-  ;; include parts/swiglu.wat
+  ;; h = silu(h) ⊙ g = (h / (1 + e^−h)) ⊙ g over n floats (run.c's SwiGLU)
+  (func (export "swiglu") (param $h i32) (param $g i32) (param $n i32)
+    (local $i i32) (local $o i32) (local $n4 i32) (local $v v128) (local $s f32)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $i) (local.get $n4)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $v (v128.load (i32.add (local.get $h) (local.get $o))))
+        (v128.store (i32.add (local.get $h) (local.get $o))
+          (f32x4.mul
+            (f32x4.div (local.get $v) (f32x4.add (v128.const f32x4 1 1 1 1) (call $exp4 (f32x4.neg (local.get $v)))))
+            (v128.load (i32.add (local.get $g) (local.get $o)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vec)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $s (f32.load (i32.add (local.get $h) (local.get $o))))
+        (f32.store (i32.add (local.get $h) (local.get $o))
+          (f32.mul
+            (f32.div (local.get $s) (f32.add (f32.const 1) (call $exp1 (f32.neg (local.get $s)))))
+            (f32.load (i32.add (local.get $g) (local.get $o)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail))))
 
   ;; Σ of n floats at p (n a multiple of 16), four vectors at a time: the bench's read-bandwidth probe
   (func (export "sum") (param $p i32) (param $n i32) (result f32)

@@ -14,7 +14,6 @@ import * as logsumexp from './logsumexp-wasm.js';
 import * as rmsnorm from './rmsnorm-wasm.js';
 import * as rope from './rope-wasm.js';
 import * as softmax from './softmax-wasm.js';
-import * as swiglu from './swiglu-wasm.js';
 import * as transpose from './transpose-wasm.js';
 
 /** rope.wat's two exports: out ← the rotation of `input` (byte offsets), by the tables from row `pos`. */
@@ -44,10 +43,6 @@ export interface SimdKernels {
   rope_heads: RopeHeads;
   /** rope.wat: the inverse rotation, dy (B, H, T, hs) → dx (B·T, H·hs) × scale, with the same tables. */
   rope_heads_grad: RopeHeads;
-  /** swiglu.wat: y = silu(g) ⊙ u over n floats (y may be g or u). */
-  swiglu(y: number, g: number, u: number, n: number): void;
-  /** swiglu.wat: SwiGLU's backward, dg and du from dy, g, u over n ≥ 4 floats. */
-  swiglu_grad(dg: number, du: number, dy: number, g: number, u: number, n: number): void;
   /**
    * softmax.wat: p = softmax(x + mask) per row of S floats, x (B, G, T, S), mask (T, S) or, perBatch = 1, (B, T, S);
    * causal = 1: keys after the query's position (j > t + S − T) are hidden by the mask, and get p = 0 unread.
@@ -174,7 +169,7 @@ interface Source {
   WASM_RELAXED_BASE64?: string;
   WASM_RELAXED_SHARED_BASE64?: string;
 }
-const SOURCES: Source[] = [transpose, softmax, rmsnorm, gemm, adamw, blocks, logsumexp, rope, swiglu];
+const SOURCES: Source[] = [transpose, softmax, rmsnorm, gemm, adamw, blocks, logsumexp, rope];
 
 /** Compiled modules of one variant (memory kind × relaxed wanted), null where this WebAssembly cannot run them. */
 interface Compiled {

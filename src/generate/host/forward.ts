@@ -151,7 +151,7 @@ export class HostForward {
       k.rmsnorm(s.xb, s.x, sh.mlpNorm, d, R, c.normEps);
       k.matmulPacked(s.hb, s.xb, W.gate, sh.bias.gate, d, hd, R, 0);
       k.matmulPacked(s.hb2, s.xb, W.up, sh.bias.up, d, hd, R, 0);
-      k.swiglu(s.hb, s.hb, s.hb2, R * hd); // hb = silu(hb) ⊙ hb2
+      k.swiglu(s.hb, s.hb2, R * hd);
       k.matmulPacked(s.x, s.hb, W.down, sh.bias.down, hd, d, R, 1);
     }
     for (const [seq, end] of next) seq.position = end;

@@ -38,8 +38,8 @@ export interface DecodeKernels {
     stride: number,
     sqrtHs: number,
   ): void;
-  /** y = silu(g) ⊙ u over n floats (y may be g or u). */
-  swiglu(y: number, g: number, u: number, n: number): void;
+  /** h = silu(h) ⊙ g over n floats. */
+  swiglu(h: number, g: number, n: number): void;
   /** Σ of n floats (n a multiple of 16). */
   sum(p: number, n: number): number;
   /** memory.copy of n bytes. */

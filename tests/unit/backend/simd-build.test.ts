@@ -34,7 +34,6 @@ describe('src/backend/simd', () => {
       'rmsnorm',
       'rope',
       'softmax',
-      'swiglu',
       'transpose',
     ]);
     for (const { ts, source } of built) expect(await readFile(ts, 'utf8')).toBe(source);
