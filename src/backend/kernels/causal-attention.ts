@@ -11,7 +11,7 @@
 //   y (B·nkv, group·T, hs); p (the same rows, S): the probabilities, kept for the backward
 //   dp = dy·vᵀ, ds = p ⊙ (dp − ⟨p, dp⟩), dq = ds·k, dk = Σ_g ds_gᵀ·q_g, dv = Σ_g p_gᵀ·dy_g
 import * as tf from '@tensorflow/tfjs';
-import { backendMemory, GEMM_MIN_ROWS, type SimdKernels, simdKernels } from '../simd/instance.js';
+import { GEMM_MIN_ROWS, type SimdKernels } from '../simd/instance.js';
 import { runKernel } from './run.js';
 import type { KernelSet } from './types.js';
 import { heapOffset, type WasmHeapBackend, wasmGemm } from './weight-matmul.js';
@@ -211,13 +211,13 @@ export const causalAttentionKernels: KernelSet = {
 };
 
 /**
- * Whether `causalAttention` runs here: the wasm backend with WebAssembly SIMD, and at least GEMM_MIN_ROWS query
- * rows per kv head (fewer, as in decoding, stay on the tf ops).
+ * Whether `causalAttention` runs here: the wasm backend with the SIMD gemm (not tfjs's multi-threaded build, whose
+ * memory the gemm does not take yet), and at least GEMM_MIN_ROWS query rows per kv head (fewer, as in decoding,
+ * stay on the tf ops).
  */
 export function causalAttentionRuns(queryRows: number): boolean {
   if (tf.getBackend() !== 'wasm' || queryRows < GEMM_MIN_ROWS) return false;
-  const b = tf.backend() as unknown as { wasm?: Parameters<typeof backendMemory>[0] };
-  return simdKernels(backendMemory(b.wasm)) !== null;
+  return wasmGemm(tf.backend() as unknown as WasmHeapBackend) !== null; // where the weight products take the gemm
 }
 
 /**
