@@ -70,18 +70,11 @@ export class Attention {
     // tensor besides the scores: at T = 512 each is tens of MB of wasm heap. The mask is attentionMask's, causal
     // plus any extra, so the products and the softmax may skip the keys after each query.
     const qh = reshapeView<tf.Rank.R3>(q, [B * nkv, group * T, hs]); // (B·nkv, group·T, hs)
-    const y = causalAttentionRuns(group * T)
-      ? causalAttention(
-          qh,
-          reshapeView<tf.Rank.R3>(kh, [B * nkv, S, hs]),
-          reshapeView<tf.Rank.R3>(vh, [B * nkv, S, hs]),
-          mask,
-          {
-            nh,
-            B,
-          },
-        )
-      : this.composed(qh, kh, vh, mask, { B, T, S }); // (B·nkv, group·T, hs)
+    let y: tf.Tensor3D; // (B·nkv, group·T, hs)
+    if (causalAttentionRuns(group * T)) {
+      const [k3, v3] = [kh, vh].map((t) => reshapeView<tf.Rank.R3>(t, [B * nkv, S, hs])); // (B·nkv, S, hs)
+      y = causalAttention(qh, k3, v3, mask, { nh, B });
+    } else y = this.composed(qh, kh, vh, mask, { B, T, S });
     const yh = tf.transpose(reshapeView(y, [B, nh, T, hs]), [0, 2, 1, 3]); // (B, T, nh, hs)
     return this.o.apply(reshapeView<tf.Rank.R2>(yh, [B * T, nh * hs]), ctx); // (B·T, d)
   }

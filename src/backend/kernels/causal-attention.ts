@@ -210,14 +210,17 @@ export const causalAttentionKernels: KernelSet = {
   ],
 };
 
+/** Whether the active backend is wasm with the SIMD gemm (where the weight products take it). */
+const gemmHere = () =>
+  tf.getBackend() === 'wasm' && wasmGemm(tf.backend() as unknown as WasmHeapBackend) !== null;
+
 /**
  * Whether `causalAttention` runs here: the wasm backend with the SIMD gemm (not tfjs's multi-threaded build, whose
  * memory the gemm does not take yet), and at least GEMM_MIN_ROWS query rows per kv head (fewer, as in decoding,
  * stay on the tf ops).
  */
 export function causalAttentionRuns(queryRows: number): boolean {
-  if (tf.getBackend() !== 'wasm' || queryRows < GEMM_MIN_ROWS) return false;
-  return wasmGemm(tf.backend() as unknown as WasmHeapBackend) !== null; // where the weight products take the gemm
+  return queryRows >= GEMM_MIN_ROWS && gemmHere();
 }
 
 /**
@@ -246,6 +249,10 @@ export function causalAttention(
     throw new Error(
       `causalAttention: q [${q.shape}], k [${k.shape}], v [${v.shape}] with ${nh} heads and batch ${B}: expected ` +
         'q (B·nkv, group·T, hs), k and v (B·nkv, S, hs), S ≥ T',
+    );
+  if (!gemmHere())
+    throw new Error(
+      `causalAttention: runs on the wasm backend with WebAssembly SIMD, not on ${tf.getBackend()} (see causalAttentionRuns)`,
     );
   const attrs: Attrs = { nh, B };
   const [y] = runKernel<tf.Tensor[]>(CAUSAL_ATTENTION, { q, k, v, mask }, attrs);

@@ -157,6 +157,13 @@ describe('causal attention on wasm', () => {
       ).toThrow(/S ≥ T/);
       tf.dispose([q, k]);
     });
-    await onBackend('cpu', () => expect(causalAttentionRuns(64)).toBe(false));
+    await onBackend('cpu', () => {
+      expect(causalAttentionRuns(64)).toBe(false);
+      const x = tf.zeros([1, 16, 4]) as tf.Tensor3D;
+      expect(() => causalAttention(x, x, x, tf.zeros([16, 16]) as tf.Tensor2D, { nh: 1, B: 1 })).toThrow(
+        /runs on the wasm backend with WebAssembly SIMD, not on cpu/,
+      );
+      x.dispose();
+    });
   });
 });
