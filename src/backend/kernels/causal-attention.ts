@@ -11,7 +11,7 @@
 //   y (B·nkv, group·T, hs); p (the same rows, S): the probabilities, kept for the backward
 //   dp = dy·vᵀ, ds = p ⊙ (dp − ⟨p, dp⟩), dq = ds·k, dk = Σ_g ds_gᵀ·q_g, dv = Σ_g p_gᵀ·dy_g
 import * as tf from '@tensorflow/tfjs';
-import { GEMM_MIN_ROWS, type SimdKernels } from '../simd/instance.js';
+import { GEMM_MIN_ROWS } from '../simd/instance.js';
 import { runKernel } from './run.js';
 import type { KernelSet } from './types.js';
 import { heapOffset, type WasmHeapBackend, wasmGemm } from './weight-matmul.js';
@@ -57,36 +57,34 @@ function heap(backend: unknown) {
   return { k: g.k, scratch: g.scratch, at, out, free };
 }
 
+/** The options of one batched product: gemm_causal's bt, mode, T, off; and `blocks` (below). */
+interface Product {
+  bt?: number;
+  mode?: number;
+  T?: number;
+  off?: number;
+  /** Each entry's A and B as this many consecutive blocks (of rows), their products summed into C_e. */
+  blocks?: number;
+}
+
 /**
- * C_e = A_e · B_e (or B_eᵀ) for each batch entry e, `mode` as gemm_causal's; byte strides per entry. With `blocks`,
- * each entry's A and B split into `blocks` consecutive blocks (A's of aBlock bytes, B's of bBlock), their products
- * summed into C_e: Σ_g A_{e,g}·B_{e,g}.
+ * C_e = A_e · B_e (or B_eᵀ) for each of the `E` batch entries of the tensors a, b, c (each an equal share of its
+ * tensor), `mode` as gemm_causal's; with `blocks`, C_e = Σ_g A_{e,g}·B_{e,g}.
  */
 function batched(
-  k: SimdKernels,
-  scratch: number,
-  [a, b, c]: [number, number, number],
-  [aStride, bStride, cStride]: [number, number, number],
+  h: ReturnType<typeof heap>,
+  [a, b, c]: tf.TensorInfo[],
   [M, K, N]: [number, number, number],
-  entries: number,
-  { bt = 0, mode = ALL, T = 1, off = 0, blocks = 1, aBlock = 0, bBlock = 0 } = {},
+  E: number,
+  { bt = 0, mode = ALL, T = 1, off = 0, blocks = 1 }: Product = {},
 ): void {
-  for (let e = 0; e < entries; e++)
-    for (let g = 0; g < blocks; g++)
-      k.gemm_causal(
-        a + e * aStride + g * aBlock,
-        b + e * bStride + g * bBlock,
-        c + e * cStride,
-        M,
-        K,
-        N,
-        bt,
-        g > 0 ? 1 : 0,
-        scratch,
-        mode,
-        T,
-        off,
-      );
+  const stride = (t: tf.TensorInfo) => (tf.util.sizeFromShape(t.shape) / E) * 4; // bytes per entry
+  const [as, bs, cs] = [stride(a), stride(b), stride(c)];
+  for (let e = 0; e < E; e++)
+    for (let g = 0; g < blocks; g++) {
+      const [ae, be] = [h.at(a) + e * as + (g * as) / blocks, h.at(b) + e * bs + (g * bs) / blocks];
+      h.k.gemm_causal(ae, be, h.at(c) + e * cs, M, K, N, bt, g > 0 ? 1 : 0, h.scratch, mode, T, off);
+    }
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -97,41 +95,15 @@ function forward({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const { E, GT, hs, S, T } = dims(q, k, at);
   const h = heap(backend);
   const off = S - T;
-  const f = 4; // bytes a float
   // scores (E, GT, S): only each query's visible keys are computed
   const scores = h.out([E, GT, S]);
-  batched(
-    h.k,
-    h.scratch,
-    [h.at(q), h.at(k), h.at(scores)],
-    [GT * hs * f, S * hs * f, GT * S * f],
-    [GT, hs, S],
-    E,
-    {
-      bt: 1,
-      mode: COLUMNS_TO_QUERY,
-      T,
-      off,
-    },
-  );
+  batched(h, [q, k, scores], [GT, hs, S], E, { bt: 1, mode: COLUMNS_TO_QUERY, T, off });
   const p = h.out([E, GT, S]); // ≡ (B, nh, T, S) for the mask's rows
   const perBatch = mask.shape.length === 3 ? 1 : 0;
   h.k.masked_softmax(h.at(p), h.at(scores), h.at(mask), at.B, at.nh, T, S, perBatch, 1);
   h.free(scores);
   const y = h.out([E, GT, hs]);
-  batched(
-    h.k,
-    h.scratch,
-    [h.at(p), h.at(v), h.at(y)],
-    [GT * S * f, S * hs * f, GT * hs * f],
-    [GT, S, hs],
-    E,
-    {
-      mode: SUM_TO_QUERY,
-      T,
-      off,
-    },
-  );
+  batched(h, [p, v, y], [GT, S, hs], E, { mode: SUM_TO_QUERY, T, off });
   return [y, p];
 }
 
@@ -141,39 +113,22 @@ function backward({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const { E, GT, hs, S, T, group } = dims(q, k, at);
   const h = heap(backend);
   const off = S - T;
-  const f = 4;
-  const [rowsQ, rowsK, rowsP] = [GT * hs * f, S * hs * f, GT * S * f]; // bytes per entry
   // dp = dy·vᵀ, for the visible keys only; ds = p ⊙ (dp − ⟨p, dp⟩), 0 past each query
   const dp = h.out([E, GT, S]);
-  batched(h.k, h.scratch, [h.at(dy), h.at(v), h.at(dp)], [rowsQ, rowsK, rowsP], [GT, hs, S], E, {
-    bt: 1,
-    mode: COLUMNS_TO_QUERY,
-    T,
-    off,
-  });
+  batched(h, [dy, v, dp], [GT, hs, S], E, { bt: 1, mode: COLUMNS_TO_QUERY, T, off });
   const ds = h.out([E, GT, S]);
   h.k.softmax_grad(h.at(ds), h.at(dp), h.at(p), E * GT, S, T, 1);
   h.free(dp);
   // dq = ds·k
   const dq = h.out([E, GT, hs]);
-  batched(h.k, h.scratch, [h.at(ds), h.at(k), h.at(dq)], [rowsP, rowsK, rowsQ], [GT, S, hs], E, {
-    mode: SUM_TO_QUERY,
-    T,
-    off,
-  });
+  batched(h, [ds, k, dq], [GT, S, hs], E, { mode: SUM_TO_QUERY, T, off });
   // dk = Σ_g ds_gᵀ·q_g and dv = Σ_g p_gᵀ·dy_g, over transposed (S, T) blocks: key j sums queries t ≥ j − off
   const sumOverQueries = (x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo => {
     const xT = h.out([E * group, S, T]); // (E·group, T, S) → (E·group, S, T)
     h.k.transpose(h.at(x), h.at(xT), E * group, T, S);
     const out = h.out([E, S, hs]);
-    batched(h.k, h.scratch, [h.at(xT), h.at(y), h.at(out)], [rowsP, rowsQ, rowsK], [S, T, hs], E, {
-      mode: SUM_FROM_KEY,
-      T: S, // rows are keys, one block of S per product
-      off,
-      blocks: group,
-      aBlock: S * T * f,
-      bBlock: T * hs * f,
-    });
+    // rows are keys (T = S: no query blocks within a product), one block per query group
+    batched(h, [xT, y, out], [S, T, hs], E, { mode: SUM_FROM_KEY, T: S, off, blocks: group });
     h.free(xT);
     return out;
   };

@@ -30,6 +30,19 @@ type RopeHeads = (
   scale: number,
 ) => void;
 
+/** gemm.wat's operands: byte offsets of A, B, C; their sizes; B transposed; C added to; the scratch area. */
+type GemmOperands = [
+  a: number,
+  b: number,
+  c: number,
+  M: number,
+  K: number,
+  N: number,
+  bt: number,
+  acc: number,
+  scratch: number,
+];
+
 /** The exports of every module. */
 export interface SimdKernels {
   /** transpose.wat: `outer` (R × C) matrices of 4-byte elements at x, transposed to y. */
@@ -110,36 +123,13 @@ export interface SimdKernels {
    * gemm.wat: C (M × N) = A (M × K) · B, B (K × N) (bt = 0), or A · Bᵀ, B (N × K) (bt = 1), added to C when acc = 1;
    * `scratch`: GEMM_SCRATCH_BYTES of the same memory for the kernel's panel.
    */
-  gemm(
-    a: number,
-    b: number,
-    c: number,
-    M: number,
-    K: number,
-    N: number,
-    bt: number,
-    acc: number,
-    scratch: number,
-  ): void;
+  gemm(...operands: GemmOperands): void;
   /**
    * gemm.wat: gemm for attention's products under a causal mask (row r of C is query r mod T, seeing keys up to
    * r mod T + off), skipping work per 4-row strip: mode 1, C's columns past the strip's last query are not
    * computed; mode 2, A's columns past it are zeros; mode 3, A's columns before row r − off are zeros.
    */
-  gemm_causal(
-    a: number,
-    b: number,
-    c: number,
-    M: number,
-    K: number,
-    N: number,
-    bt: number,
-    acc: number,
-    scratch: number,
-    mode: number,
-    T: number,
-    off: number,
-  ): void;
+  gemm_causal(...args: [...GemmOperands, mode: number, T: number, off: number]): void;
 }
 
 /**
