@@ -5,7 +5,11 @@
 // composed form, so the suite reports only where the fused kernels run (wasm, cpu).
 import * as tf from '@tensorflow/tfjs';
 import { jsKernelsActive } from '../backend/kernels/backends.js';
-import { causalAttention, causalAttentionRuns } from '../backend/kernels/causal-attention.js';
+import {
+  causalAttention,
+  causalAttentionComposed,
+  causalAttentionRuns,
+} from '../backend/kernels/causal-attention.js';
 import { swiglu, swigluComposed } from '../backend/kernels/swiglu.js';
 import { causalMask } from '../model/attention.js';
 import { maskedSoftmax, maskedSoftmaxComposed } from '../model/fused/masked-softmax.js';
@@ -82,8 +86,7 @@ export async function benchFused(opts: FusedBenchOptions = {}): Promise<object[]
             },
             composed: (x: tf.Tensor) => {
               const [q, k, v] = tf.split(x, 3, 1) as tf.Tensor3D[];
-              const scores = tf.reshape(tf.matMul(q, k, false, true), [B, H, T, T]) as tf.Tensor4D;
-              return tf.matMul(tf.reshape(maskedSoftmaxComposed(scores, mask), [B * H, T, T]), v);
+              return causalAttentionComposed(q, k, v, mask, { nh: H, B });
             },
           },
         ]

@@ -12,6 +12,7 @@
 //   dp = dy·vᵀ, ds = p ⊙ (dp − ⟨p, dp⟩), dq = ds·k, dk = Σ_g ds_gᵀ·q_g, dv = Σ_g p_gᵀ·dy_g
 import * as tf from '@tensorflow/tfjs';
 import { GEMM_MIN_ROWS } from '../simd/instance.js';
+import { maskedSoftmaxComposed } from './masked-softmax.js';
 import { runKernel } from './run.js';
 import type { KernelSet } from './types.js';
 import { heapOffset, type WasmHeapBackend, wasmGemm } from './weight-matmul.js';
@@ -35,12 +36,16 @@ interface Wasm extends WasmHeapBackend {
   disposeData(dataId: object): void;
 }
 
-/** The shapes of one call: batch entries (B·nkv), query rows per entry (group·T), T, S, hs, heads per kv head. */
+/**
+ * The shapes of one call: batch entries E (B·nkv), query rows per entry GT (group·T), T, S, hs, heads per kv head,
+ * and off = S − T (query t sees keys j ≤ t + off).
+ */
 function dims(q: tf.TensorInfo, k: tf.TensorInfo, at: Attrs) {
   const [E, GT, hs] = q.shape;
   const S = k.shape[1];
   const group = at.nh / (E / at.B);
-  return { E, GT, hs, S, group, T: GT / group };
+  const T = GT / group;
+  return { E, GT, hs, S, group, T, off: S - T };
 }
 
 /** The SIMD kernels, gemm's scratch, and helpers over the heap of the wasm backend `backend`. */
@@ -92,9 +97,8 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 function forward({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const { q, k, v, mask } = inputs as Record<string, tf.TensorInfo>;
   const at = attrs as unknown as Attrs;
-  const { E, GT, hs, S, T } = dims(q, k, at);
+  const { E, GT, hs, S, T, off } = dims(q, k, at);
   const h = heap(backend);
-  const off = S - T;
   // scores (E, GT, S): only each query's visible keys are computed
   const scores = h.out([E, GT, S]);
   batched(h, [q, k, scores], [GT, hs, S], E, { bt: 1, mode: COLUMNS_TO_QUERY, T, off });
@@ -110,9 +114,8 @@ function forward({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
 function backward({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const { dy, q, k, v, p } = inputs as Record<string, tf.TensorInfo>;
   const at = attrs as unknown as Attrs;
-  const { E, GT, hs, S, T, group } = dims(q, k, at);
+  const { E, GT, hs, S, T, group, off } = dims(q, k, at);
   const h = heap(backend);
-  const off = S - T;
   // dp = dy·vᵀ, for the visible keys only; ds = p ⊙ (dp − ⟨p, dp⟩), 0 past each query
   const dp = h.out([E, GT, S]);
   batched(h, [dy, v, dp], [GT, hs, S], E, { bt: 1, mode: COLUMNS_TO_QUERY, T, off });
@@ -178,6 +181,19 @@ export function causalAttentionRuns(queryRows: number): boolean {
   return queryRows >= GEMM_MIN_ROWS && gemmHere();
 }
 
+/** The composed reference: softmax(q·kᵀ + mask)·v in tf ops, the same operands and result as `causalAttention`. */
+export function causalAttentionComposed(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  mask: tf.Tensor2D | tf.Tensor3D,
+  { nh, B }: Attrs,
+): tf.Tensor3D {
+  const { E, GT, S, T } = dims(q, k, { nh, B });
+  const scores = tf.reshape(tf.matMul(q, k, false, true), [B, nh, T, S]) as tf.Tensor4D; // (B, nh, T, S)
+  return tf.matMul(tf.reshape(maskedSoftmaxComposed(scores, mask), [E, GT, S]), v); // (E, GT, hs)
+}
+
 /**
  * softmax(q·kᵀ + mask)·v with the causal mask's work skipped (file header): q (B·nkv, group·T, hs), k and v
  * (B·nkv, S, hs), mask (T, S) or (B, T, S) hiding at least every key after each query; `nh` query heads, batch B.
@@ -190,10 +206,8 @@ export function causalAttention(
   mask: tf.Tensor2D | tf.Tensor3D,
   { nh, B }: Attrs,
 ): tf.Tensor3D {
-  const [E, GT, hs] = q.shape;
-  const [, S] = k.shape;
-  const group = nh / (E / B);
-  const T = GT / group;
+  const attrs: Attrs = { nh, B };
+  const { E, hs, S, group, T } = dims(q, k, attrs);
   if (
     !Number.isInteger(group) ||
     !Number.isInteger(T) ||
@@ -209,7 +223,6 @@ export function causalAttention(
     throw new Error(
       `causalAttention: runs on the wasm backend with WebAssembly SIMD, not on ${tf.getBackend()} (see causalAttentionRuns)`,
     );
-  const attrs: Attrs = { nh, B };
   const [y] = runKernel<tf.Tensor[]>(CAUSAL_ATTENTION, { q, k, v, mask }, attrs);
   return y as tf.Tensor3D;
 }

@@ -12,6 +12,7 @@ import { backendMemory, simdKernels, type WasmMemory } from '../simd/instance.js
 import { HOST_BACKENDS } from './backends.js';
 import { jsKernelConfigs, opKernelConfigs, runJsKernel } from './js-kernel.js';
 import type { KernelSet } from './types.js';
+import { heapOffset } from './weight-matmul.js';
 
 /** The op: inputs scores (B, G, T, S), mask (T, S) or (B, T, S); attrs MaskedSoftmaxAttrs; output (B, G, T, S). */
 export const MASKED_SOFTMAX = 'MoteMaskedSoftmax';
@@ -52,7 +53,7 @@ const wasmForward: tf.KernelConfig = {
     const [B, G, T, S] = scores.shape;
     const { causal } = attrs as unknown as MaskedSoftmaxAttrs;
     const p = b.makeOutput(scores.shape, 'float32'); // (B, G, T, S)
-    const at = (t: tf.TensorInfo) => b.dataIdMap.get(t.dataId).memoryOffset >>> 0;
+    const at = (t: tf.TensorInfo) => heapOffset(b, t);
     const perBatch = mask.shape.length === 3 ? 1 : 0;
     simd.masked_softmax(at(p), at(scores), at(mask), B, G, T, S, perBatch, causal ? 1 : 0);
     return p;

@@ -46,7 +46,7 @@ export function wasmGemm(b: WasmHeapBackend): { k: SimdKernels; scratch: number 
 }
 
 /** Byte offset of a tensor's data in the wasm heap. */
-export const heapOffset = (b: WasmHeapBackend, t: tf.TensorInfo): number =>
+export const heapOffset = (b: Pick<WasmHeapBackend, 'dataIdMap'>, t: tf.TensorInfo): number =>
   b.dataIdMap.get(t.dataId).memoryOffset >>> 0;
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];

@@ -15,6 +15,15 @@
 
   ;; include parts/exp.wat
 
+  ;; keys row `row` computes: all S, or with causal those up to its query's position t + S − T, t = row mod T (at
+  ;; most S)
+  (func $keys (param $row i32) (param $S i32) (param $T i32) (param $causal i32) (result i32)
+    (local $n i32)
+    (if (i32.eqz (local.get $causal)) (then (return (local.get $S))))
+    (local.set $n (i32.add (i32.rem_u (local.get $row) (local.get $T))
+      (i32.add (i32.const 1) (i32.sub (local.get $S) (local.get $T)))))
+    (select (local.get $S) (local.get $n) (i32.gt_u (local.get $n) (local.get $S))))
+
   ;; one row: p[j] = exp(x[j] + m[j] − max) / Σ over its first n keys, p[j] = 0 for the other S − n
   (func $softmax_row (param $p i32) (param $x i32) (param $m i32) (param $n i32) (param $S i32)
     (local $j i32) (local $S4 i32) (local $o i32) (local $v v128) (local $mv v128) (local $max f32)
@@ -96,7 +105,6 @@
   (func (export "masked_softmax") (param $p i32) (param $x i32) (param $mask i32) (param $B i32) (param $G i32)
     (param $T i32) (param $S i32) (param $perBatch i32) (param $causal i32)
     (local $b i32) (local $g i32) (local $t i32) (local $rowBytes i32) (local $maskBytes i32) (local $mb i32)
-    (local $n i32)
     (local.set $rowBytes (i32.shl (local.get $S) (i32.const 2)))
     (local.set $maskBytes (i32.mul (local.get $T) (local.get $rowBytes)))
     (block $b_done
@@ -112,13 +120,9 @@
             (block $t_done
               (loop $each_t
                 (br_if $t_done (i32.ge_u (local.get $t) (local.get $T)))
-                ;; keys computed: all S, or with the causal mask those up to the query's position, t + S − T
-                (local.set $n (local.get $S))
-                (if (local.get $causal)
-                  (then (local.set $n (i32.add (local.get $t) (i32.add (i32.const 1) (i32.sub (local.get $S) (local.get $T)))))
-                        (if (i32.gt_u (local.get $n) (local.get $S)) (then (local.set $n (local.get $S))))))
                 (call $softmax_row (local.get $p) (local.get $x)
-                  (i32.add (local.get $mb) (i32.mul (local.get $t) (local.get $rowBytes))) (local.get $n) (local.get $S))
+                  (i32.add (local.get $mb) (i32.mul (local.get $t) (local.get $rowBytes)))
+                  (call $keys (local.get $t) (local.get $S) (local.get $T) (local.get $causal)) (local.get $S))
                 (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
                 (local.set $x (i32.add (local.get $x) (local.get $rowBytes)))
                 (local.set $t (i32.add (local.get $t) (i32.const 1)))
@@ -136,14 +140,9 @@
     (block $rows_done
       (loop $each_row
         (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
-        ;; keys: all S, or with causal those up to the query's position (row mod T) + S − T: p is 0 past it, and
-        ;; dy there is not read (attention's causal products leave it unwritten)
-        (local.set $n (local.get $S))
-        (if (local.get $causal)
-          (then
-            (local.set $n (i32.add (i32.rem_u (local.get $row) (local.get $T))
-              (i32.add (i32.const 1) (i32.sub (local.get $S) (local.get $T)))))
-            (if (i32.gt_u (local.get $n) (local.get $S)) (then (local.set $n (local.get $S))))))
+        ;; with causal, p is 0 past the row's query (row mod T), and dy there is not read (attention's causal
+        ;; products leave it unwritten)
+        (local.set $n (call $keys (local.get $row) (local.get $S) (local.get $T) (local.get $causal)))
         (local.set $S4 (i32.and (local.get $n) (i32.const -4)))
         ;; dot = Σ_j p[j]·dy[j]
         (local.set $acc (v128.const f32x4 0 0 0 0))

@@ -4,9 +4,12 @@
 // one 256-wide block of the gemm; no tensor left behind by either backprop; bad shapes refused.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { causalAttention, causalAttentionRuns } from '../../../../src/backend/kernels/causal-attention.js';
+import {
+  causalAttention,
+  causalAttentionComposed,
+  causalAttentionRuns,
+} from '../../../../src/backend/kernels/causal-attention.js';
 import { causalMask, MASKED } from '../../../../src/model/attention.js';
-import { maskedSoftmaxComposed } from '../../../../src/model/fused/masked-softmax.js';
 import { leanGradients } from '../../../../src/train/backprop.js';
 import { expectClose, onBackend, seededNormal } from '../../../helpers/index.js';
 
@@ -57,13 +60,9 @@ function valueAndGrads(c: Case, x: Awaited<ReturnType<typeof inputs>>, fused: bo
   const dy = tf.tensor3d(x.dy, [E, c.group * c.T, c.hs]);
   const mask = tf.tensor3d(x.mask, [c.B, c.T, c.S]);
   const nh = c.nkv * c.group;
-  const f = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => {
-    if (fused)
-      return causalAttention(a as tf.Tensor3D, b as tf.Tensor3D, d as tf.Tensor3D, mask, { nh, B: c.B });
-    const scores = tf.reshape(tf.matMul(a, b, false, true), [c.B, nh, c.T, c.S]) as tf.Tensor4D;
-    const p = tf.reshape(maskedSoftmaxComposed(scores, mask), [E, c.group * c.T, c.S]);
-    return tf.matMul(p, d);
-  };
+  const attention = fused ? causalAttention : causalAttentionComposed;
+  const f = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) =>
+    attention(a as tf.Tensor3D, b as tf.Tensor3D, d as tf.Tensor3D, mask, { nh, B: c.B });
   const y = tf.tidy(() => f(q, k, v));
   const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(f(a, b, d), dy)))([
     q,
